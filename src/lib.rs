@@ -1,0 +1,4 @@
+//! v6deploy: deploys Kubernetes and its middleware onto IPv6 single-stack hosts.
+#![forbid(unsafe_code)]
+
+pub mod net;
