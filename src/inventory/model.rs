@@ -1,0 +1,216 @@
+//! The typed inventory: what every later stage reads. Built only by `validate`, so every
+//! address here is a parsed `Ipv6Addr`/`Ipv6Net` and every name is valid.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::net::Ipv6Addr;
+use std::path::PathBuf;
+
+use ipnet::Ipv6Net;
+use serde::Serialize;
+
+use crate::kernel::KernelVersion;
+use crate::net::NodeName;
+
+/// A whole inventory file, parsed.
+#[derive(Debug, Clone, Serialize)]
+pub struct Inventory {
+    /// The file it was read from.
+    pub source: PathBuf,
+    pub cluster: Cluster,
+    pub ssh: Ssh,
+    pub hosts: Vec<HostSpec>,
+    pub kernel: Kernel,
+    pub network: Network,
+    pub bundle: Bundle,
+    pub images: Images,
+    pub elasticsearch: Option<Elasticsearch>,
+}
+
+/// Cluster-wide settings and the values derived from them (computed once, at load).
+#[derive(Debug, Clone, Serialize)]
+pub struct Cluster {
+    /// `[a-z0-9-]`, used for the certs directory and kubeconfig names.
+    pub name: String,
+    /// `major.minor.patch`, without a leading `v`.
+    pub kubernetes_version: String,
+    pub service_cidr: Ipv6Net,
+    pub pod_cidr: Ipv6Net,
+    /// Prefix length of each node's pod subnet (`--node-cidr-mask-size-ipv6`).
+    pub node_cidr_mask: u8,
+    pub dns_domain: String,
+    /// Address nodelocaldns binds on every node (never link-local).
+    pub nodelocaldns: Ipv6Addr,
+    /// IPv6 resolvers CoreDNS forwards to; empty means the nodes' /etc/resolv.conf.
+    pub upstream_dns: Vec<Ipv6Addr>,
+    /// Extra subject alternative names for the apiserver certificate.
+    pub extra_sans: Vec<San>,
+    /// First host of the service CIDR: the `kubernetes` Service.
+    pub api_service_ip: Ipv6Addr,
+    /// Tenth host of the service CIDR: the cluster DNS Service.
+    pub dns_service_ip: Ipv6Addr,
+    /// How many node subnets the pod CIDR holds (saturating).
+    pub node_capacity: u128,
+}
+
+/// A subject alternative name given in the inventory.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum San {
+    Ip(Ipv6Addr),
+    Dns(String),
+}
+
+/// How to reach the hosts.
+#[derive(Debug, Clone, Serialize)]
+pub struct Ssh {
+    pub user: String,
+    pub port: u16,
+    /// Resolved path (`~` expanded, relative paths taken from the inventory's directory).
+    pub private_key: PathBuf,
+    pub known_hosts: PathBuf,
+    pub host_key_check: HostKeyCheck,
+    pub become_method: Become,
+}
+
+/// What to do with host keys not in known_hosts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum HostKeyCheck {
+    /// Refuse unknown and changed keys.
+    Strict,
+    /// Record unknown keys; still refuse changed ones.
+    AcceptNew,
+}
+
+/// How a non-root user gains root.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Become {
+    /// Commands run as the SSH user (root).
+    None,
+    /// Commands run through `sudo -n`.
+    Sudo,
+}
+
+/// One host of the inventory.
+#[derive(Debug, Clone, Serialize)]
+pub struct HostSpec {
+    pub address: Ipv6Addr,
+    /// The encoded address, or a validated override.
+    pub name: NodeName,
+    pub roles: Roles,
+    /// The NIC carrying `address` (ifcfg and flannel's `--iface`).
+    pub interface: String,
+    pub prefix_length: u8,
+    pub gateway: Option<Ipv6Addr>,
+}
+
+impl HostSpec {
+    /// Whether the host has `role`.
+    pub fn has(&self, role: Role) -> bool {
+        self.roles.0.contains(&role)
+    }
+}
+
+/// What a host does in the cluster.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Role {
+    ControlPlane,
+    Etcd,
+    Worker,
+}
+
+impl Role {
+    /// Every role, in the order they are listed.
+    pub const ALL: [Role; 3] = [Role::ControlPlane, Role::Etcd, Role::Worker];
+
+    /// The name used in the inventory.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::ControlPlane => "control-plane",
+            Role::Etcd => "etcd",
+            Role::Worker => "worker",
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
+/// A host's set of roles (never empty).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Roles(pub BTreeSet<Role>);
+
+impl fmt::Display for Roles {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let names: Vec<&str> = self.0.iter().map(|r| r.as_str()).collect();
+        f.write_str(&names.join(","))
+    }
+}
+
+/// Kernel policy.
+#[derive(Debug, Clone, Serialize)]
+pub struct Kernel {
+    /// Hosts below this are stopped at the kernel gate (flannel's IPv6 vxlan needs >= 3.12).
+    pub minimum: KernelVersion,
+}
+
+/// Whether v6deploy manages the hosts' ifcfg files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum NetworkManagement {
+    /// Render ifcfg for review only.
+    Leave,
+    /// Apply ifcfg (guarded by a rollback timer).
+    Manage,
+}
+
+/// Network policy.
+#[derive(Debug, Clone, Serialize)]
+pub struct Network {
+    pub manage: NetworkManagement,
+}
+
+/// What to do when the bundle lacks a component's binary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum MissingBinary {
+    /// Refuse to install before touching any host.
+    Refuse,
+    /// Install configs, certificates and units, but do not start the component.
+    Stage,
+}
+
+/// The offline bundle of binaries and images.
+#[derive(Debug, Clone, Serialize)]
+pub struct Bundle {
+    pub path: PathBuf,
+    pub missing: MissingBinary,
+}
+
+/// Container images of the addons.
+#[derive(Debug, Clone, Serialize)]
+pub struct Images {
+    pub flannel: String,
+    pub flannel_cni_plugin: String,
+    pub coredns: String,
+    pub nodelocaldns: String,
+}
+
+/// The optional Elasticsearch StatefulSet.
+#[derive(Debug, Clone, Serialize)]
+pub struct Elasticsearch {
+    pub replicas: u16,
+    /// The pod interface whose IPv6 address ES publishes (`_eth0:ipv6_`).
+    pub interface: String,
+    pub image: String,
+    /// JVM heap, e.g. `1g` (`-Xms`/`-Xmx`).
+    pub heap: String,
+    /// Volume size per replica, e.g. `10Gi`.
+    pub storage: String,
+}

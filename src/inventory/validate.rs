@@ -1,0 +1,421 @@
+//! Turns the raw inventory into the typed model, collecting every problem with its place.
+
+use std::collections::{BTreeSet, HashMap};
+use std::net::Ipv6Addr;
+use std::path::{Path, PathBuf};
+
+use ipnet::Ipv6Net;
+use serde_saphyr::Spanned;
+
+use super::error::{Place, Problem, ProblemKind, Warning, WarningKind};
+use super::model::*;
+use super::raw::*;
+use super::suggest::closest;
+use crate::kernel::KernelVersion;
+use crate::net::{NodeName, nth_host, overlaps, parse_host_address, subnet_capacity};
+
+/// Defaults of the inventory contract.
+pub mod defaults {
+    pub const DNS_DOMAIN: &str = "cluster.local";
+    pub const NODELOCALDNS: &str = "fd00:169:254::a";
+    pub const NODE_CIDR_MASK: u8 = 64;
+    pub const PREFIX_LENGTH: u8 = 64;
+    pub const KERNEL_MINIMUM: &str = "4.19";
+    pub const SSH_USER: &str = "root";
+    pub const SSH_PORT: u16 = 22;
+    pub const PRIVATE_KEY: &str = "~/.ssh/id_ed25519";
+    pub const KNOWN_HOSTS: &str = "~/.ssh/known_hosts";
+    pub const BUNDLE: &str = "./bundle";
+    pub const FLANNEL_IMAGE: &str = "docker.io/flannel/flannel:v0.25.5";
+    pub const FLANNEL_CNI_PLUGIN_IMAGE: &str = "docker.io/flannel/flannel-cni-plugin:v1.5.1-flannel1";
+    pub const COREDNS_IMAGE: &str = "registry.k8s.io/coredns/coredns:v1.10.1";
+    pub const NODELOCALDNS_IMAGE: &str = "registry.k8s.io/dns/k8s-dns-node-cache:1.22.28";
+    pub const ELASTICSEARCH_IMAGE: &str = "docker.elastic.co/elasticsearch/elasticsearch:7.17.25";
+}
+
+/// Collects problems and warnings while building the model.
+pub struct Validator<'a> {
+    path: &'a Path,
+    pub problems: Vec<Problem>,
+    pub warnings: Vec<Warning>,
+}
+
+impl<'a> Validator<'a> {
+    pub fn new(path: &'a Path) -> Self {
+        Validator { path, problems: Vec::new(), warnings: Vec::new() }
+    }
+
+    fn place<T>(&self, spanned: &Spanned<T>, field: impl Into<String>) -> Place {
+        Place {
+            path: self.path.to_path_buf(),
+            line: spanned.referenced.line() as usize,
+            column: spanned.referenced.column() as usize,
+            field: field.into(),
+        }
+    }
+
+    fn report<T>(&mut self, spanned: &Spanned<T>, field: impl Into<String>, kind: ProblemKind) {
+        let place = self.place(spanned, field);
+        self.problems.push(Problem { place, kind });
+    }
+
+    fn address(&mut self, text: &Text, field: &str) -> Option<Ipv6Addr> {
+        parse_host_address(&text.value).map_err(|e| self.report(text, field, ProblemKind::Address(e))).ok()
+    }
+
+    fn cidr(&mut self, text: &Text, field: &str, example: &'static str) -> Option<Ipv6Net> {
+        match text.value.trim().parse::<Ipv6Net>() {
+            Ok(net) => Some(net.trunc()),
+            Err(_) => {
+                let kind = ProblemKind::NotCidr { value: text.value.clone(), example };
+                self.report(text, field, kind);
+                None
+            }
+        }
+    }
+
+    fn choice<T: Copy>(&mut self, text: Option<&Text>, field: &str, options: &[(&'static str, T)], allowed: &'static [&'static str], default: T) -> T {
+        let Some(text) = text else { return default };
+        match options.iter().find(|(word, _)| *word == text.value) {
+            Some((_, value)) => *value,
+            None => {
+                self.report(text, field, ProblemKind::NotOneOf { value: text.value.clone(), allowed });
+                default
+            }
+        }
+    }
+
+    /// Builds the model, or returns `None` when problems were recorded.
+    pub fn inventory(&mut self, raw: RawInventory) -> Option<Inventory> {
+        let hosts = self.hosts(&raw.hosts);
+        let cluster = self.cluster(&raw.cluster, &hosts);
+        let ssh = self.ssh(raw.ssh.as_ref());
+        let kernel = self.kernel(raw.kernel.as_ref());
+        let network = Network {
+            manage: match raw.network.as_ref().and_then(|n| n.manage) {
+                Some(true) => NetworkManagement::Manage,
+                _ => NetworkManagement::Leave,
+            },
+        };
+        let bundle = self.bundle(raw.bundle.as_ref());
+        let images = images(raw.images.as_ref());
+        let elasticsearch = raw.elasticsearch.as_ref().map(|es| self.elasticsearch(es));
+        self.roles_present(&raw.hosts, &hosts);
+        if !self.problems.is_empty() {
+            return None;
+        }
+        Some(Inventory {
+            source: self.path.to_path_buf(),
+            cluster: cluster?,
+            ssh,
+            hosts,
+            kernel,
+            network,
+            bundle,
+            images,
+            elasticsearch,
+        })
+    }
+
+    fn cluster(&mut self, raw: &Spanned<RawCluster>, hosts: &[HostSpec]) -> Option<Cluster> {
+        let c = &raw.value;
+        let name_ok = !c.name.value.is_empty()
+            && c.name.value.len() <= 63
+            && c.name.value.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && !c.name.value.starts_with('-')
+            && !c.name.value.ends_with('-');
+        if !name_ok {
+            let kind = ProblemKind::BadValue { value: c.name.value.clone(), expected: "a cluster name uses a-z, 0-9 and '-' (not at either end), at most 63 characters, e.g. demo" };
+            self.report(&c.name, "cluster.name", kind);
+        }
+        let version = c.kubernetes_version.value.trim().trim_start_matches('v').to_string();
+        let parts: Vec<&str> = version.split('.').collect();
+        if parts.len() != 3 || parts.iter().any(|p| p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit())) {
+            let kind = ProblemKind::BadValue { value: c.kubernetes_version.value.clone(), expected: "write major.minor.patch in quotes, e.g. \"1.27.15\"" };
+            self.report(&c.kubernetes_version, "cluster.kubernetes_version", kind);
+        }
+        let dns_domain = c.dns_domain.as_ref().map_or(defaults::DNS_DOMAIN.to_string(), |d| d.value.clone());
+        if let Some(d) = &c.dns_domain {
+            if NodeName::parse_override(&d.value).is_err() {
+                let kind = ProblemKind::BadValue { value: d.value.clone(), expected: "a DNS domain of lower-case labels, e.g. cluster.local" };
+                self.report(d, "cluster.dns_domain", kind);
+            }
+        }
+        let service = self.cidr(&c.service_cidr, "cluster.service_cidr", "2001:cafe:43::/112");
+        let pod = self.cidr(&c.pod_cidr, "cluster.pod_cidr", "2001:cafe:42::/56");
+        let mask = c.node_cidr_mask.as_ref().map_or(defaults::NODE_CIDR_MASK, |m| m.value);
+        if let Some(service) = service {
+            let host_bits = 128 - service.prefix_len();
+            if host_bits > 20 {
+                self.report(&c.service_cidr, "cluster.service_cidr", ProblemKind::ServiceCidrTooLarge { net: service, host_bits });
+            } else if host_bits < 4 {
+                let kind = ProblemKind::BadValue { value: c.service_cidr.value.clone(), expected: "the service CIDR needs at least 16 addresses (the DNS Service is the 10th); /112 is usual" };
+                self.report(&c.service_cidr, "cluster.service_cidr", kind);
+            }
+        }
+        if let Some(pod) = pod {
+            let fits = mask >= pod.prefix_len() && mask <= pod.prefix_len().saturating_add(16) && mask <= 128;
+            if !fits {
+                let spanned_mask = c.node_cidr_mask.as_ref().map_or_else(|| self.place(&c.pod_cidr, "cluster.node_cidr_mask"), |m| self.place(m, "cluster.node_cidr_mask"));
+                self.problems.push(Problem { place: spanned_mask, kind: ProblemKind::NodeMaskOutOfRange { mask, pod } });
+            } else {
+                let capacity = subnet_capacity(pod, mask);
+                if capacity < hosts.len() as u128 {
+                    self.report(&c.pod_cidr, "cluster.pod_cidr", ProblemKind::PodCidrTooSmall { pod, mask, capacity, hosts: hosts.len() });
+                }
+            }
+        }
+        if let (Some(service), Some(pod)) = (service, pod) {
+            if overlaps(service, pod) {
+                self.report(&c.service_cidr, "cluster.service_cidr", ProblemKind::CidrsOverlap { service, pod });
+            }
+        }
+        for host in hosts {
+            for (net, cidr_field, text) in [(service, "service_cidr", &c.service_cidr), (pod, "pod_cidr", &c.pod_cidr)] {
+                if let Some(net) = net.filter(|n| n.contains(&host.address)) {
+                    self.report(text, format!("cluster.{cidr_field}"), ProblemKind::HostInCidr { address: host.address, cidr_field, net });
+                }
+            }
+        }
+        let nodelocaldns = match &c.nodelocaldns {
+            Some(text) => self.address(text, "cluster.nodelocaldns"),
+            None => defaults::NODELOCALDNS.parse().ok(),
+        };
+        let upstream_dns: Vec<Ipv6Addr> = c.upstream_dns.iter().enumerate()
+            .filter_map(|(i, text)| self.address(text, &format!("cluster.upstream_dns[{i}]")))
+            .collect();
+        let extra_sans = c.extra_sans.iter().enumerate().filter_map(|(i, text)| self.san(text, i)).collect();
+        let service = service?;
+        let pod = pod?;
+        Some(Cluster {
+            name: c.name.value.clone(),
+            kubernetes_version: version,
+            service_cidr: service,
+            pod_cidr: pod,
+            node_cidr_mask: mask,
+            dns_domain,
+            nodelocaldns: nodelocaldns?,
+            upstream_dns,
+            extra_sans,
+            api_service_ip: nth_host(service, 1).ok()?,
+            dns_service_ip: nth_host(service, 10).ok()?,
+            node_capacity: subnet_capacity(pod, mask),
+        })
+    }
+
+    fn san(&mut self, text: &Text, index: usize) -> Option<San> {
+        let field = format!("cluster.extra_sans[{index}]");
+        if text.value.contains(':') || text.value.parse::<std::net::Ipv4Addr>().is_ok() {
+            return self.address(text, &field).map(San::Ip);
+        }
+        let valid = text.value.trim_start_matches("*.");
+        if NodeName::parse_override(valid).is_ok() {
+            Some(San::Dns(text.value.clone()))
+        } else {
+            let kind = ProblemKind::BadValue { value: text.value.clone(), expected: "an IPv6 address or a lower-case DNS name, e.g. api.example.com" };
+            self.report(text, field, kind);
+            None
+        }
+    }
+
+    fn hosts(&mut self, raw: &Spanned<Vec<RawHost>>) -> Vec<HostSpec> {
+        let mut by_address: HashMap<Ipv6Addr, (String, usize)> = HashMap::new();
+        let mut by_name: HashMap<NodeName, (String, usize)> = HashMap::new();
+        let mut hosts = Vec::new();
+        for (i, h) in raw.value.iter().enumerate() {
+            let field = format!("hosts[{i}]");
+            let address = self.address(&h.address, &format!("{field}.address"));
+            let roles = self.roles(&h.roles, &field);
+            let name = match (&h.name, address) {
+                (Some(text), _) => NodeName::parse_override(&text.value)
+                    .map_err(|e| self.report(text, format!("{field}.name"), ProblemKind::InvalidName(e)))
+                    .ok(),
+                (None, Some(address)) => Some(NodeName::encode(address)),
+                (None, None) => None,
+            };
+            let interface_ok = {
+                let i = &h.interface.value;
+                !i.is_empty() && i.len() <= 15 && i.bytes().all(|b| b.is_ascii_graphic() && b != b'/' && b != b':')
+            };
+            if !interface_ok {
+                let kind = ProblemKind::BadValue { value: h.interface.value.clone(), expected: "a Linux interface name of 1 to 15 characters without '/', ':' or spaces, e.g. ens160" };
+                self.report(&h.interface, format!("{field}.interface"), kind);
+            }
+            let prefix_length = match &h.prefix_length {
+                Some(p) if p.value == 0 || p.value > 128 => {
+                    self.report(p, format!("{field}.prefix_length"), ProblemKind::OutOfRange { value: p.value.into(), expected: "a prefix length is 1 to 128; /64 is usual" });
+                    defaults::PREFIX_LENGTH
+                }
+                Some(p) => p.value,
+                None => defaults::PREFIX_LENGTH,
+            };
+            let gateway = h.gateway.as_ref().and_then(|g| self.address(g, &format!("{field}.gateway")));
+            if let (Some(address), Some(gateway), Some(g)) = (address, gateway, &h.gateway) {
+                if let Ok(net) = Ipv6Net::new(address, prefix_length).map(|n| n.trunc()) {
+                    if !net.contains(&gateway) {
+                        self.report(g, format!("{field}.gateway"), ProblemKind::GatewayOffLink { gateway, net });
+                    }
+                }
+            }
+            let line = h.address.referenced.line() as usize;
+            let mut duplicate = false;
+            if let Some(address) = address {
+                if let Some((first, first_line)) = by_address.get(&address) {
+                    let kind = ProblemKind::DuplicateAddress { address, first: first.clone(), first_line: *first_line };
+                    self.report(&h.address, format!("{field}.address"), kind);
+                    duplicate = true;
+                } else {
+                    by_address.insert(address, (field.clone(), line));
+                }
+            }
+            // A duplicate address already explains a duplicate encoded name.
+            if let Some(name) = name.as_ref().filter(|_| !(duplicate && h.name.is_none())) {
+                if let Some((first, first_line)) = by_name.get(name) {
+                    let kind = ProblemKind::DuplicateName { name: name.to_string(), first: first.clone(), first_line: *first_line };
+                    let at = h.name.as_ref().unwrap_or(&h.address);
+                    self.report(at, format!("{field}.name"), kind);
+                } else {
+                    by_name.insert(name.clone(), (field.clone(), line));
+                }
+            }
+            if let (Some(address), Some(name), Some(roles)) = (address, name, roles) {
+                hosts.push(HostSpec { address, name, roles, interface: h.interface.value.clone(), prefix_length, gateway });
+            }
+        }
+        hosts
+    }
+
+    fn roles(&mut self, raw: &Spanned<Vec<Text>>, field: &str) -> Option<Roles> {
+        let mut roles = BTreeSet::new();
+        let mut ok = true;
+        for text in &raw.value {
+            match Role::ALL.iter().find(|r| r.as_str() == text.value) {
+                Some(role) if !roles.insert(*role) => {
+                    self.report(text, format!("{field}.roles"), ProblemKind::RepeatedRole { value: text.value.clone() });
+                    ok = false;
+                }
+                Some(_) => {}
+                None => {
+                    let suggestion = closest(&text.value, &Role::ALL.map(Role::as_str));
+                    self.report(text, format!("{field}.roles"), ProblemKind::UnknownRole { value: text.value.clone(), suggestion });
+                    ok = false;
+                }
+            }
+        }
+        if raw.value.is_empty() {
+            self.report(raw, format!("{field}.roles"), ProblemKind::NoRoles);
+            ok = false;
+        }
+        ok.then_some(Roles(roles))
+    }
+
+    /// Needs a control plane and etcd; warns about an even number of etcd members.
+    fn roles_present(&mut self, raw: &Spanned<Vec<RawHost>>, hosts: &[HostSpec]) {
+        if hosts.len() != raw.value.len() {
+            return; // a host was refused already; counting roles now would mislead
+        }
+        for role in [Role::ControlPlane, Role::Etcd] {
+            if !hosts.iter().any(|h| h.has(role)) {
+                self.report(raw, "hosts", ProblemKind::MissingRole { role: role.as_str() });
+            }
+        }
+        let etcd = hosts.iter().filter(|h| h.has(Role::Etcd)).count();
+        if etcd > 0 && etcd % 2 == 0 {
+            let place = self.place(raw, "hosts");
+            self.warnings.push(Warning { place, kind: WarningKind::EvenEtcd { count: etcd } });
+        }
+    }
+
+    fn ssh(&mut self, raw: Option<&RawSsh>) -> Ssh {
+        let text = |t: Option<&Text>, default: &str| t.map_or(default.to_string(), |t| t.value.clone());
+        let host_key_check = self.choice(
+            raw.and_then(|s| s.host_key_check.as_ref()),
+            "ssh.host_key_check",
+            &[("strict", HostKeyCheck::Strict), ("accept-new", HostKeyCheck::AcceptNew)],
+            &["strict", "accept-new"],
+            HostKeyCheck::Strict,
+        );
+        let become_method = self.choice(
+            raw.and_then(|s| s.become_method.as_ref()),
+            "ssh.become",
+            &[("none", Become::None), ("sudo", Become::Sudo)],
+            &["none", "sudo"],
+            Become::None,
+        );
+        Ssh {
+            user: text(raw.and_then(|s| s.user.as_ref()), defaults::SSH_USER),
+            port: raw.and_then(|s| s.port.as_ref()).map_or(defaults::SSH_PORT, |p| p.value),
+            private_key: self.resolve(&text(raw.and_then(|s| s.private_key.as_ref()), defaults::PRIVATE_KEY)),
+            known_hosts: self.resolve(&text(raw.and_then(|s| s.known_hosts.as_ref()), defaults::KNOWN_HOSTS)),
+            host_key_check,
+            become_method,
+        }
+    }
+
+    fn kernel(&mut self, raw: Option<&RawKernel>) -> Kernel {
+        let default = || defaults::KERNEL_MINIMUM.parse().unwrap_or(KernelVersion { major: 4, minor: 19, patch: 0 });
+        let minimum = match raw.and_then(|k| k.minimum.as_ref()) {
+            None => default(),
+            Some(text) => text.value.parse().unwrap_or_else(|_| {
+                let kind = ProblemKind::BadValue { value: text.value.clone(), expected: "a kernel version in quotes, e.g. \"4.19\" (flannel's IPv6 vxlan needs at least 3.12)" };
+                self.report(text, "kernel.minimum", kind);
+                default()
+            }),
+        };
+        Kernel { minimum }
+    }
+
+    fn bundle(&mut self, raw: Option<&RawBundle>) -> Bundle {
+        let missing = self.choice(
+            raw.and_then(|b| b.missing.as_ref()),
+            "bundle.missing",
+            &[("refuse", MissingBinary::Refuse), ("stage", MissingBinary::Stage)],
+            &["refuse", "stage"],
+            MissingBinary::Refuse,
+        );
+        let path = raw.and_then(|b| b.path.as_ref()).map_or(defaults::BUNDLE, |p| p.value.as_str()).to_string();
+        Bundle { path: self.resolve(&path), missing }
+    }
+
+    fn elasticsearch(&mut self, raw: &Spanned<RawElasticsearch>) -> Elasticsearch {
+        let es = &raw.value;
+        let replicas = es.replicas.as_ref().map_or(3, |r| r.value);
+        if let Some(r) = es.replicas.as_ref().filter(|r| r.value == 0) {
+            self.report(r, "elasticsearch.replicas", ProblemKind::OutOfRange { value: 0, expected: "at least 1 replica (3 for a fault-tolerant cluster)" });
+        }
+        let text = |t: &Option<Text>, default: &str| t.as_ref().map_or(default.to_string(), |t| t.value.clone());
+        Elasticsearch {
+            replicas,
+            interface: text(&es.interface, "eth0"),
+            image: text(&es.image, defaults::ELASTICSEARCH_IMAGE),
+            heap: text(&es.heap, "1g"),
+            storage: text(&es.storage, "10Gi"),
+        }
+    }
+
+    /// `~/x` from $HOME; relative paths from the inventory's directory.
+    fn resolve(&self, text: &str) -> PathBuf {
+        if let Some(rest) = text.strip_prefix("~/") {
+            let home = std::env::var_os("HOME").map_or_else(|| PathBuf::from("/root"), PathBuf::from);
+            return home.join(rest);
+        }
+        let path = Path::new(text);
+        if path.is_absolute() {
+            path.to_path_buf()
+        } else {
+            self.path.parent().unwrap_or(Path::new(".")).join(path)
+        }
+    }
+}
+
+fn images(raw: Option<&RawImages>) -> Images {
+    let pick = |f: fn(&RawImages) -> &Option<Text>, default: &str| {
+        raw.and_then(|r| f(r).as_ref()).map_or(default.to_string(), |t| t.value.clone())
+    };
+    Images {
+        flannel: pick(|r| &r.flannel, defaults::FLANNEL_IMAGE),
+        flannel_cni_plugin: pick(|r| &r.flannel_cni_plugin, defaults::FLANNEL_CNI_PLUGIN_IMAGE),
+        coredns: pick(|r| &r.coredns, defaults::COREDNS_IMAGE),
+        nodelocaldns: pick(|r| &r.nodelocaldns, defaults::NODELOCALDNS_IMAGE),
+    }
+}
