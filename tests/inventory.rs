@@ -1,0 +1,293 @@
+//! One test per bad inventory input: each asserts the whole message (file, line, column,
+//! field, value, reason, what to write instead).
+
+use std::path::Path;
+
+use v6deploy::inventory::{InventoryError, Role, parse};
+
+const BASE: &str = include_str!("../inventories/field-report.yaml");
+
+/// Parses `text` as `t.yaml` and returns the error's Display.
+fn error_of(text: &str) -> String {
+    match parse(Path::new("t.yaml"), text) {
+        Ok(_) => panic!("expected an error for:\n{text}"),
+        Err(e) => e.to_string(),
+    }
+}
+
+/// The base inventory with one textual replacement that must apply exactly once.
+fn with(from: &str, to: &str) -> String {
+    assert_eq!(BASE.matches(from).count(), 1, "{from:?} must occur once in the base inventory");
+    BASE.replacen(from, to, 1)
+}
+
+/// Line (1-based) of the first occurrence of `needle` in `text`.
+fn line_of(text: &str, needle: &str) -> usize {
+    text.lines().position(|l| l.contains(needle)).expect("needle in text") + 1
+}
+
+/// A minimal inventory: cluster header plus the given hosts block.
+fn minimal(hosts: &str) -> String {
+    format!(
+        "cluster:\n  name: t\n  kubernetes_version: \"1.27.15\"\n  service_cidr: \"2001:cafe:43::/112\"\n  pod_cidr: \"2001:cafe:42::/56\"\nhosts:\n{hosts}"
+    )
+}
+
+#[test]
+fn field_report_loads_with_derived_values() {
+    let loaded = parse(Path::new("inventories/field-report.yaml"), BASE).unwrap();
+    let inv = loaded.inventory;
+    assert!(loaded.warnings.is_empty());
+    assert_eq!(inv.cluster.api_service_ip.to_string(), "2001:cafe:43::1");
+    assert_eq!(inv.cluster.dns_service_ip.to_string(), "2001:cafe:43::a");
+    assert_eq!(inv.cluster.node_capacity, 256);
+    let names: Vec<&str> = inv.hosts.iter().map(|h| h.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "2002.0db8.0000.0001.0000.0000.0000.0101",
+            "2002.0db8.0000.0001.0000.0000.0000.0102",
+            "2002.0db8.0000.0001.0000.0000.0000.0103"
+        ]
+    );
+    assert!(inv.hosts.iter().all(|h| Role::ALL.iter().all(|r| h.has(*r))));
+    assert_eq!(inv.hosts[0].gateway.unwrap().to_string(), "2002:db8:0:1::1");
+}
+
+#[test]
+fn any_textual_form_of_an_address_is_accepted() {
+    let text = with("\"2002:db8:0:1::101\"", "\"2002:0DB8:0000:0001:0000:0000:0000:0101\"");
+    let inv = parse(Path::new("t.yaml"), &text).unwrap().inventory;
+    assert_eq!(inv.hosts[0].address.to_string(), "2002:db8:0:1::101");
+    assert_eq!(inv.hosts[0].name.as_str(), "2002.0db8.0000.0001.0000.0000.0000.0101");
+}
+
+#[test]
+fn malformed_address() {
+    let text = with("\"2002:db8:0:1::102\"", "\"2002:db8:0:1::10g\"");
+    let line = line_of(&text, "::10g");
+    assert_eq!(
+        error_of(&text),
+        format!("t.yaml:{line}:14: hosts[1].address: \"2002:db8:0:1::10g\" is not an IPv6 address (expected e.g. 2001:db8:0:1::101)")
+    );
+}
+
+#[test]
+fn ipv4_address() {
+    let text = with("\"2002:db8:0:1::102\"", "\"192.0.2.102\"");
+    let line = line_of(&text, "192.0.2.102");
+    assert_eq!(
+        error_of(&text),
+        format!("t.yaml:{line}:14: hosts[1].address: \"192.0.2.102\" is an IPv4 address; an IPv6 single-stack cluster has no IPv4: write the host's IPv6 address")
+    );
+}
+
+#[test]
+fn ipv4_mapped_address() {
+    let text = with("\"2002:db8:0:1::102\"", "\"::ffff:192.0.2.102\"");
+    assert!(error_of(&text).contains("hosts[1].address: \"::ffff:192.0.2.102\" is an IPv4-mapped address (::ffff:0:0/96)"));
+}
+
+#[test]
+fn link_local_node_address() {
+    let text = with("\"2002:db8:0:1::103\"", "\"fe80::103\"");
+    let line = line_of(&text, "fe80::103");
+    assert_eq!(
+        error_of(&text),
+        format!("t.yaml:{line}:14: hosts[2].address: \"fe80::103\" is link-local (fe80::/10): it cannot be bound or reached without a zone (`bind: invalid argument`); use a global or ULA (fd00::/8) address")
+    );
+}
+
+#[test]
+fn zone_id_address() {
+    let text = with("\"2002:db8:0:1::103\"", "\"fe80::103%ens160\"");
+    assert!(error_of(&text).contains("hosts[2].address: \"fe80::103%ens160\" carries a zone id (\"ens160\")"));
+}
+
+#[test]
+fn duplicate_address_in_another_textual_form() {
+    let text = with("\"2002:db8:0:1::103\"", "\"2002:0db8:0000:0001:0000:0000:0000:0101\"");
+    let first = line_of(&text, "2002:db8:0:1::101");
+    let line = line_of(&text, "2002:0db8:0000");
+    assert_eq!(
+        error_of(&text),
+        format!("t.yaml:{line}:14: hosts[2].address: 2002:db8:0:1::101 is already listed as hosts[0] (line {first}): every textual form of an address is the same host; remove one entry")
+    );
+}
+
+#[test]
+fn duplicate_node_name() {
+    let text = minimal(
+        "  - address: \"2001:db8::1\"\n    roles: [control-plane, etcd, worker]\n    interface: eth0\n    name: node-a\n  - address: \"2001:db8::2\"\n    roles: [worker]\n    interface: eth0\n    name: node-a\n",
+    );
+    assert_eq!(
+        error_of(&text),
+        "t.yaml:14:11: hosts[1].name: node name \"node-a\" is already used by hosts[0] (line 7); node names must be unique: change or remove `name`"
+    );
+}
+
+#[test]
+fn invalid_node_name() {
+    let text = minimal("  - address: \"2001:db8::1\"\n    roles: [control-plane, etcd]\n    interface: eth0\n    name: \"2001.db8..1\"\n");
+    let error = error_of(&text);
+    assert!(error.starts_with("t.yaml:10:11: hosts[0].name: \"2001.db8..1\" is not a valid node name: a lowercase RFC 1123 subdomain"), "{error}");
+    assert!(error.ends_with("leave `name` out to use the encoded address"), "{error}");
+}
+
+#[test]
+fn unknown_role_with_suggestion() {
+    let text = with("roles: [control-plane, etcd, worker]\n    interface: ens160\n    prefix_length: 64\n    gateway: \"2002:db8:0:1::1\"\n  - address: \"2002:db8:0:1::103\"", "roles: [control-plane, etcd, wroker]\n    interface: ens160\n    prefix_length: 64\n    gateway: \"2002:db8:0:1::1\"\n  - address: \"2002:db8:0:1::103\"");
+    let line = line_of(&text, "wroker");
+    assert_eq!(
+        error_of(&text),
+        format!("t.yaml:{line}:34: hosts[1].roles: unknown role \"wroker\" (did you mean \"worker\"?); roles are control-plane, etcd, worker")
+    );
+}
+
+#[test]
+fn no_control_plane() {
+    let text = minimal("  - address: \"2001:db8::1\"\n    roles: [etcd, worker]\n    interface: eth0\n");
+    assert_eq!(
+        error_of(&text),
+        "t.yaml:7:3: hosts: no host has the control-plane role; give it to at least one host (the field report runs control-plane, etcd and worker on all three)"
+    );
+}
+
+#[test]
+fn no_etcd() {
+    let text = minimal("  - address: \"2001:db8::1\"\n    roles: [control-plane, worker]\n    interface: eth0\n");
+    assert!(error_of(&text).ends_with("hosts: no host has the etcd role; give it to at least one host (the field report runs control-plane, etcd and worker on all three)"));
+}
+
+#[test]
+fn even_number_of_etcd_members_warns() {
+    let text = minimal(
+        "  - address: \"2001:db8::1\"\n    roles: [control-plane, etcd]\n    interface: eth0\n  - address: \"2001:db8::2\"\n    roles: [etcd]\n    interface: eth0\n",
+    );
+    let loaded = parse(Path::new("t.yaml"), &text).unwrap();
+    let warnings: Vec<String> = loaded.warnings.iter().map(|w| w.to_string()).collect();
+    assert_eq!(
+        warnings,
+        ["t.yaml:7:3: hosts: warning: 2 etcd members: an even count tolerates no more failures than 1 (quorum is 2); use an odd count such as 3"]
+    );
+}
+
+#[test]
+fn service_cidr_larger_than_108() {
+    let text = with("\"2001:cafe:43::/112\"", "\"2001:cafe:43::/100\"");
+    let line = line_of(&text, "/100");
+    assert_eq!(
+        error_of(&text),
+        format!("t.yaml:{line}:17: cluster.service_cidr: 2001:cafe:43::/100 has 28 host bits; kube-apiserver accepts at most 20 (a prefix of /108 or longer): write e.g. 2001:cafe:43::/112")
+    );
+}
+
+#[test]
+fn pod_cidr_too_small_for_the_hosts() {
+    let text = with("\"2001:cafe:42::/56\"", "\"2001:cafe:42::/63\"");
+    let line = line_of(&text, "/63");
+    assert_eq!(
+        error_of(&text),
+        format!("t.yaml:{line}:13: cluster.pod_cidr: pod_cidr 2001:cafe:42::/63 with node_cidr_mask /64 holds 2 node subnets but the inventory has 3 hosts; use a larger pod CIDR (e.g. a /56 holds 256 /64s)")
+    );
+}
+
+#[test]
+fn node_cidr_mask_out_of_range() {
+    let text = with("node_cidr_mask: 64", "node_cidr_mask: 80");
+    let line = line_of(&text, "node_cidr_mask");
+    assert_eq!(
+        error_of(&text),
+        format!("t.yaml:{line}:19: cluster.node_cidr_mask: node_cidr_mask /80 does not fit pod_cidr 2001:cafe:42::/56: it must be at least /56 and at most /72 (16 bits longer, kube-controller-manager's limit); /64 is usual")
+    );
+}
+
+#[test]
+fn overlapping_service_and_pod_cidrs() {
+    let text = with("\"2001:cafe:43::/112\"", "\"2001:cafe:42::/112\"");
+    let line = line_of(&text, "service_cidr");
+    assert_eq!(
+        error_of(&text),
+        format!("t.yaml:{line}:17: cluster.service_cidr: service_cidr 2001:cafe:42::/112 overlaps pod_cidr 2001:cafe:42::/56; they must be disjoint, e.g. 2001:cafe:43::/112 and 2001:cafe:42::/56")
+    );
+}
+
+#[test]
+fn host_inside_a_cluster_cidr() {
+    let text = with("\"2001:cafe:42::/56\"", "\"2002:db8:0::/56\"");
+    let error = error_of(&text);
+    let line = line_of(&text, "pod_cidr");
+    assert!(error.starts_with("3 problems in the inventory:\n"), "{error}");
+    assert!(
+        error.contains(&format!("t.yaml:{line}:13: cluster.pod_cidr: 2002:db8:0:1::101 lies inside pod_cidr 2002:db8::/56; host addresses must be outside the cluster's CIDRs: pick CIDRs that do not contain the hosts")),
+        "{error}"
+    );
+}
+
+#[test]
+fn link_local_nodelocaldns() {
+    // The upstream IPv6 nodelocaldns example the field report copied.
+    let text = with("\"fd00:169:254::a\"", "\"fe80:169:254::1\"");
+    let line = line_of(&text, "fe80:169");
+    assert_eq!(
+        error_of(&text),
+        format!("t.yaml:{line}:17: cluster.nodelocaldns: \"fe80:169:254::1\" is link-local (fe80::/10): it cannot be bound or reached without a zone (`bind: invalid argument`); use a global or ULA (fd00::/8) address")
+    );
+}
+
+#[test]
+fn ipv4_upstream_dns() {
+    let text = with("  nodelocaldns: \"fd00:169:254::a\"\n", "  nodelocaldns: \"fd00:169:254::a\"\n  upstream_dns: [\"2001:db8::53\", \"8.8.8.8\"]\n");
+    let line = line_of(&text, "upstream_dns");
+    assert_eq!(
+        error_of(&text),
+        format!("t.yaml:{line}:34: cluster.upstream_dns[1]: \"8.8.8.8\" is an IPv4 address; an IPv6 single-stack cluster has no IPv4: write the host's IPv6 address")
+    );
+}
+
+#[test]
+fn unknown_key_with_did_you_mean() {
+    let text = with("    prefix_length: 64\n    gateway: \"2002:db8:0:1::1\"\n  - address: \"2002:db8:0:1::102\"", "    prefix_length: 64\n    gatway: \"2002:db8:0:1::1\"\n  - address: \"2002:db8:0:1::102\"");
+    let line = line_of(&text, "gatway");
+    assert_eq!(
+        error_of(&text),
+        format!("t.yaml:{line}:5: unknown key `gatway`: did you mean `gateway`? (allowed here: address, roles, interface, prefix_length, gateway, name)")
+    );
+}
+
+#[test]
+fn unknown_top_level_key() {
+    let text = format!("{BASE}clutser_extra: 1\n");
+    let error = error_of(&text);
+    assert!(error.contains("unknown key `clutser_extra`"), "{error}");
+    assert!(error.contains("allowed here: cluster, ssh, hosts"), "{error}");
+}
+
+#[test]
+fn malformed_yaml_names_the_place() {
+    let text = with("roles: [control-plane, etcd, worker]\n    interface: ens160\n    prefix_length: 64\n    gateway: \"2002:db8:0:1::1\"\n  - address: \"2002:db8:0:1::103\"", "roles: [control-plane, etcd, worker\n    interface: ens160\n    prefix_length: 64\n    gateway: \"2002:db8:0:1::1\"\n  - address: \"2002:db8:0:1::103\"");
+    let error = error_of(&text);
+    assert!(error.starts_with("t.yaml:"), "{error}");
+    assert!(!error.contains("error: line"), "location printed twice: {error}");
+}
+
+#[test]
+fn choice_values_are_checked() {
+    let text = with("host_key_check: strict", "host_key_check: yes-please");
+    let line = line_of(&text, "host_key_check");
+    assert_eq!(error_of(&text), format!("t.yaml:{line}:19: ssh.host_key_check: \"yes-please\" is not one of: strict, accept-new"));
+}
+
+#[test]
+fn unreadable_file_names_the_path() {
+    let error = v6deploy::inventory::load(Path::new("/nonexistent/inv.yaml")).unwrap_err();
+    assert!(matches!(error, InventoryError::Read { .. }));
+    assert_eq!(format!("{:#}", anyhow::Error::from(error)), "cannot read inventory /nonexistent/inv.yaml: No such file or directory (os error 2)");
+}
+
+#[test]
+fn every_problem_is_reported_at_once() {
+    let text = with("\"2002:db8:0:1::101\"", "\"10.0.0.1\"").replacen("\"fd00:169:254::a\"", "\"fe80::a\"", 1);
+    let error = error_of(&text);
+    assert!(error.starts_with("2 problems in the inventory:\n"), "{error}");
+}
