@@ -1,0 +1,70 @@
+use std::path::PathBuf;
+
+use thiserror::Error;
+
+/// Why a host could not be reached or a command could not be run.
+#[derive(Debug, Error)]
+pub enum TransportError {
+    /// TCP connection failed.
+    #[error("{host}: cannot connect to {target}")]
+    Connect {
+        host: String,
+        target: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// No answer within the connect timeout.
+    #[error("{host}: no SSH answer within {seconds} s (host down, or port {port} filtered?)")]
+    Timeout { host: String, port: u16, seconds: u64 },
+    /// The host key is not in known_hosts and host_key_check is strict.
+    #[error("{host}: host key {fingerprint} is not in {}; verify it out of band, then add it (ssh-keyscan -t ed25519 {host} >> {}) or set ssh.host_key_check: accept-new for the first connection", file.display(), file.display())]
+    HostKeyUnknown { host: String, file: PathBuf, fingerprint: String },
+    /// The host key differs from the one recorded: possibly an attack, possibly a reinstall.
+    #[error("{host}: HOST KEY CHANGED: the host now presents {fingerprint}, but {} line {line} records a different key; if the host was reinstalled, remove that line (ssh-keygen -R {host} -f {}), otherwise do not connect", file.display(), file.display())]
+    HostKeyChanged { host: String, file: PathBuf, line: usize, fingerprint: String },
+    /// known_hosts could not be read or written.
+    #[error("{host}: cannot use known_hosts file {}: {reason}", file.display())]
+    KnownHosts { host: String, file: PathBuf, reason: String },
+    /// The server refused every key we offered.
+    #[error("{host}: authentication as {user} refused (offered {offered}); check authorized_keys on the host")]
+    AuthRefused { host: String, user: String, offered: String },
+    /// The private key could not be loaded.
+    #[error("cannot load SSH private key {}: {reason}", path.display())]
+    Key { path: PathBuf, reason: String },
+    /// An SSH protocol error on an established connection.
+    #[error("{host}: ssh: {source}")]
+    Ssh {
+        host: String,
+        #[source]
+        source: russh::Error,
+    },
+    /// A command exited non-zero.
+    #[error("{host}: `{command}` exited {status}: {stderr}")]
+    CommandFailed { host: String, command: String, status: u32, stderr: String },
+    /// Output of a helper script did not have the expected shape.
+    #[error("{host}: unexpected output from {what}: {detail}")]
+    Protocol { host: String, what: &'static str, detail: String },
+    /// A scripted fake transport got a command it was not told to expect.
+    #[error("{host}: unexpected command (fake transport): {command}")]
+    Unexpected { host: String, command: String },
+}
+
+impl TransportError {
+    /// Whether the error means the host could not be reached at all (for the recap).
+    pub fn is_unreachable(&self) -> bool {
+        matches!(self, TransportError::Connect { .. } | TransportError::Timeout { .. } | TransportError::Ssh { .. })
+    }
+}
+
+/// What the russh handler reports; converted to `TransportError` with the host's name.
+#[derive(Debug)]
+pub(crate) enum HandlerError {
+    Ssh(russh::Error),
+    Rejected(TransportError),
+}
+
+impl From<russh::Error> for HandlerError {
+    fn from(e: russh::Error) -> Self {
+        HandlerError::Ssh(e)
+    }
+}

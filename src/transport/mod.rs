@@ -1,0 +1,73 @@
+//! Running commands and moving files on a host: the `Transport` trait, its russh
+//! implementation (one connection per host, channels multiplexed on it) and a scripted fake
+//! for unit tests of step logic.
+//!
+//! Uploads and reads are built on `exec` (see `files`), so every transport gets batched,
+//! atomic, checksum-verified uploads from one implementation.
+
+mod error;
+pub mod fake;
+pub mod files;
+mod hostkeys;
+mod keys;
+pub mod quote;
+mod ssh;
+
+use std::future::Future;
+
+pub use error::TransportError;
+pub use keys::Credentials;
+pub use ssh::{Endpoint, SshSession};
+
+/// What a remote command produced.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Output {
+    /// Exit status (255 when the remote side gave none, e.g. killed by a signal).
+    pub status: u32,
+    pub stdout: Vec<u8>,
+    pub stderr: Vec<u8>,
+}
+
+impl Output {
+    /// Whether the command exited 0.
+    pub fn success(&self) -> bool {
+        self.status == 0
+    }
+
+    /// Standard output as text (lossy).
+    pub fn stdout_text(&self) -> String {
+        String::from_utf8_lossy(&self.stdout).into_owned()
+    }
+
+    /// Standard error as text (lossy, trimmed), for messages.
+    pub fn stderr_text(&self) -> String {
+        String::from_utf8_lossy(&self.stderr).trim().to_string()
+    }
+}
+
+/// A way to run shell commands on one host.
+pub trait Transport: Send + Sync {
+    /// The host as shown in messages (its address).
+    fn label(&self) -> &str;
+
+    /// Runs `command` with `sh -c` semantics on the host, feeding `stdin`, and waits for it.
+    /// A non-zero exit is not an error here; callers decide what it means.
+    fn exec(&self, command: &str, stdin: &[u8]) -> impl Future<Output = Result<Output, TransportError>> + Send;
+
+    /// Runs `command` and turns a non-zero exit into `TransportError::CommandFailed`.
+    fn run(&self, command: &str) -> impl Future<Output = Result<Output, TransportError>> + Send {
+        async move {
+            let output = self.exec(command, &[]).await?;
+            if output.success() {
+                Ok(output)
+            } else {
+                Err(TransportError::CommandFailed {
+                    host: self.label().to_string(),
+                    command: command.to_string(),
+                    status: output.status,
+                    stderr: output.stderr_text(),
+                })
+            }
+        }
+    }
+}

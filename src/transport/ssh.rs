@@ -1,0 +1,174 @@
+//! The russh transport: one SSH connection per host, many channels on it.
+//!
+//! OpenSSH allows 10 sessions per connection by default (MaxSessions), so at most
+//! `MAX_CHANNELS` commands run at once on one connection; more wait for a permit. A dropped
+//! connection is re-established once, transparently, before a command is started.
+
+use std::net::{Ipv6Addr, SocketAddr, SocketAddrV6};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use russh::ChannelMsg;
+use russh::client::{self, Handle};
+use russh::keys::PrivateKeyWithHashAlg;
+use tokio::sync::{Mutex, Semaphore};
+
+use super::error::HandlerError;
+use super::hostkeys::HostKeyVerifier;
+use super::quote::quote;
+use super::{Credentials, Output, Transport, TransportError};
+use crate::inventory::{Become, HostKeyCheck};
+
+/// Channels open at once on one connection (below OpenSSH's default MaxSessions of 10).
+pub const MAX_CHANNELS: usize = 8;
+
+/// Everything needed to (re)connect to one host.
+#[derive(Debug, Clone)]
+pub struct Endpoint {
+    pub address: Ipv6Addr,
+    pub port: u16,
+    pub user: String,
+    pub credentials: Credentials,
+    pub known_hosts: PathBuf,
+    pub host_key_check: HostKeyCheck,
+    pub become_method: Become,
+    pub connect_timeout: Duration,
+}
+
+/// A live connection to one host.
+pub struct SshSession {
+    endpoint: Endpoint,
+    label: String,
+    handle: Mutex<Arc<Handle<HostKeyVerifier>>>,
+    channels: Semaphore,
+}
+
+impl SshSession {
+    /// Connects, verifies the host key and authenticates.
+    pub async fn connect(endpoint: Endpoint) -> Result<SshSession, TransportError> {
+        let label = endpoint.address.to_string();
+        let handle = open(&endpoint).await?;
+        Ok(SshSession { endpoint, label, handle: Mutex::new(Arc::new(handle)), channels: Semaphore::new(MAX_CHANNELS) })
+    }
+
+    /// The current connection, reconnecting once if it was dropped.
+    async fn handle(&self) -> Result<Arc<Handle<HostKeyVerifier>>, TransportError> {
+        let mut guard = self.handle.lock().await;
+        if guard.is_closed() {
+            tracing::info!(host = %self.label, "connection lost, reconnecting");
+            *guard = Arc::new(open(&self.endpoint).await?);
+        }
+        Ok(Arc::clone(&guard))
+    }
+
+    /// Closes the connection politely.
+    pub async fn close(&self) {
+        let handle = self.handle.lock().await;
+        let _ = handle.disconnect(russh::Disconnect::ByApplication, "", "en").await;
+    }
+
+    fn ssh_error(&self, source: russh::Error) -> TransportError {
+        TransportError::Ssh { host: self.label.clone(), source }
+    }
+}
+
+impl Transport for SshSession {
+    fn label(&self) -> &str {
+        &self.label
+    }
+
+    async fn exec(&self, command: &str, stdin: &[u8]) -> Result<Output, TransportError> {
+        let _permit = self.channels.acquire().await.map_err(|_| self.ssh_error(russh::Error::Disconnect))?;
+        let wrapped;
+        let command = match self.endpoint.become_method {
+            Become::None => command,
+            Become::Sudo => {
+                wrapped = format!("sudo -n -- sh -c {}", quote(command));
+                &wrapped
+            }
+        };
+        let handle = self.handle().await?;
+        let mut channel = handle.channel_open_session().await.map_err(|e| self.ssh_error(e))?;
+        channel.exec(true, command).await.map_err(|e| self.ssh_error(e))?;
+        if !stdin.is_empty() {
+            channel.data_bytes(stdin.to_vec()).await.map_err(|e| self.ssh_error(e))?;
+        }
+        channel.eof().await.map_err(|e| self.ssh_error(e))?;
+        let mut output = Output { status: 255, ..Output::default() };
+        while let Some(message) = channel.wait().await {
+            match message {
+                ChannelMsg::Data { data } => output.stdout.extend_from_slice(&data),
+                ChannelMsg::ExtendedData { data, .. } => output.stderr.extend_from_slice(&data),
+                ChannelMsg::ExitStatus { exit_status } => output.status = exit_status,
+                _ => {}
+            }
+        }
+        Ok(output)
+    }
+}
+
+/// Opens one authenticated connection.
+async fn open(endpoint: &Endpoint) -> Result<Handle<HostKeyVerifier>, TransportError> {
+    let host = endpoint.address.to_string();
+    let config = Arc::new(client::Config {
+        keepalive_interval: Some(Duration::from_secs(15)),
+        keepalive_max: 3,
+        nodelay: true,
+        ..client::Config::default()
+    });
+    let verifier = HostKeyVerifier {
+        address: endpoint.address,
+        port: endpoint.port,
+        known_hosts: endpoint.known_hosts.clone(),
+        check: endpoint.host_key_check,
+    };
+    let target = SocketAddr::V6(SocketAddrV6::new(endpoint.address, endpoint.port, 0, 0));
+    let timeout = || TransportError::Timeout { host: host.clone(), port: endpoint.port, seconds: endpoint.connect_timeout.as_secs() };
+    let stream = tokio::time::timeout(endpoint.connect_timeout, tokio::net::TcpStream::connect(target))
+        .await
+        .map_err(|_| timeout())?
+        .map_err(|source| TransportError::Connect { host: host.clone(), target: target.to_string(), source })?;
+    stream.set_nodelay(true).ok();
+    let connecting = client::connect_stream(config, stream, verifier);
+    let mut handle = match tokio::time::timeout(endpoint.connect_timeout, connecting).await {
+        Err(_) => return Err(timeout()),
+        Ok(Err(HandlerError::Rejected(e))) => return Err(e),
+        Ok(Err(HandlerError::Ssh(source))) => return Err(TransportError::Ssh { host, source }),
+        Ok(Ok(handle)) => handle,
+    };
+    authenticate(&mut handle, endpoint, &host).await?;
+    Ok(handle)
+}
+
+async fn authenticate(handle: &mut Handle<HostKeyVerifier>, endpoint: &Endpoint, host: &str) -> Result<(), TransportError> {
+    let ssh_error = |source| TransportError::Ssh { host: host.to_string(), source };
+    let refused = || TransportError::AuthRefused {
+        host: host.to_string(),
+        user: endpoint.user.clone(),
+        offered: endpoint.credentials.describe(),
+    };
+    match &endpoint.credentials {
+        Credentials::Key { key, .. } => {
+            let hash = handle.best_supported_rsa_hash().await.map_err(ssh_error)?.flatten();
+            let result = handle
+                .authenticate_publickey(endpoint.user.clone(), PrivateKeyWithHashAlg::new(Arc::clone(key), hash))
+                .await
+                .map_err(ssh_error)?;
+            if result.success() { Ok(()) } else { Err(refused()) }
+        }
+        Credentials::Agent => {
+            let mut agent = russh::keys::agent::client::AgentClient::connect_env().await.map_err(|_| refused())?;
+            let identities = agent.request_identities().await.map_err(|_| refused())?;
+            for identity in identities {
+                let russh::keys::agent::AgentIdentity::PublicKey { key, .. } = identity else { continue };
+                let hash = handle.best_supported_rsa_hash().await.map_err(ssh_error)?.flatten();
+                let result = handle.authenticate_publickey_with(endpoint.user.clone(), key, hash, &mut agent).await;
+                if matches!(result, Ok(r) if r.success()) {
+                    return Ok(());
+                }
+            }
+            Err(refused())
+        }
+    }
+}
