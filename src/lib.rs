@@ -4,4 +4,5 @@
 pub mod inventory;
 pub mod kernel;
 pub mod net;
+pub mod runner;
 pub mod transport;

@@ -4,7 +4,7 @@
 
 use std::sync::Mutex;
 
-use super::{Output, Transport, TransportError};
+use super::{BoxFuture, Output, Transport, TransportError};
 
 struct Expectation {
     /// Substring the command must contain.
@@ -67,7 +67,13 @@ impl Transport for FakeTransport {
         &self.label
     }
 
-    async fn exec(&self, command: &str, _stdin: &[u8]) -> Result<Output, TransportError> {
+    fn exec<'a>(&'a self, command: &'a str, _stdin: &'a [u8]) -> BoxFuture<'a, Result<Output, TransportError>> {
+        Box::pin(async move { self.answer(command) })
+    }
+}
+
+impl FakeTransport {
+    fn answer(&self, command: &str) -> Result<Output, TransportError> {
         self.log.lock().unwrap_or_else(|p| p.into_inner()).push(command.to_string());
         let mut expectations = self.lock_expectations();
         match expectations.iter_mut().find(|e| e.remaining > 0 && command.contains(&e.pattern)) {

@@ -135,7 +135,7 @@ pub fn write_script(specs: &[&FileSpec]) -> String {
 }
 
 /// Probes every file in one round trip.
-pub async fn probe<T: Transport>(transport: &T, specs: &[FileSpec]) -> Result<Vec<FileState>, TransportError> {
+pub async fn probe(transport: &dyn Transport, specs: &[FileSpec]) -> Result<Vec<FileState>, TransportError> {
     if specs.is_empty() {
         return Ok(Vec::new());
     }
@@ -146,7 +146,7 @@ pub async fn probe<T: Transport>(transport: &T, specs: &[FileSpec]) -> Result<Ve
 }
 
 /// Writes `specs` in one round trip (atomically, see the module docs).
-pub async fn write<T: Transport>(transport: &T, specs: &[&FileSpec]) -> Result<(), TransportError> {
+pub async fn write(transport: &dyn Transport, specs: &[&FileSpec]) -> Result<(), TransportError> {
     if specs.is_empty() {
         return Ok(());
     }
@@ -167,7 +167,7 @@ pub async fn write<T: Transport>(transport: &T, specs: &[&FileSpec]) -> Result<(
 }
 
 /// Probes, then writes what differs; returns each file's state before the write.
-pub async fn sync<T: Transport>(transport: &T, specs: &[FileSpec]) -> Result<Vec<FileState>, TransportError> {
+pub async fn sync(transport: &dyn Transport, specs: &[FileSpec]) -> Result<Vec<FileState>, TransportError> {
     let states = probe(transport, specs).await?;
     let changed: Vec<&FileSpec> = specs.iter().zip(&states).filter(|(_, st)| st.changed()).map(|(s, _)| s).collect();
     write(transport, &changed).await?;
@@ -175,7 +175,7 @@ pub async fn sync<T: Transport>(transport: &T, specs: &[FileSpec]) -> Result<Vec
 }
 
 /// Reads a file; `None` when it does not exist.
-pub async fn read_file<T: Transport>(transport: &T, path: &str) -> Result<Option<Vec<u8>>, TransportError> {
+pub async fn read_file(transport: &dyn Transport, path: &str) -> Result<Option<Vec<u8>>, TransportError> {
     let p = quote(path);
     let output = transport.run(&format!("if [ -e {p} ]; then cat -- {p}; else exit 44; fi")).await;
     match output {

@@ -14,6 +14,7 @@ pub mod quote;
 mod ssh;
 
 use std::future::Future;
+use std::pin::Pin;
 
 pub use error::TransportError;
 pub use keys::Credentials;
@@ -45,6 +46,9 @@ impl Output {
     }
 }
 
+/// A boxed future, so `Transport` can be used as `&dyn Transport` by steps.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
 /// A way to run shell commands on one host.
 pub trait Transport: Send + Sync {
     /// The host as shown in messages (its address).
@@ -52,11 +56,11 @@ pub trait Transport: Send + Sync {
 
     /// Runs `command` with `sh -c` semantics on the host, feeding `stdin`, and waits for it.
     /// A non-zero exit is not an error here; callers decide what it means.
-    fn exec(&self, command: &str, stdin: &[u8]) -> impl Future<Output = Result<Output, TransportError>> + Send;
+    fn exec<'a>(&'a self, command: &'a str, stdin: &'a [u8]) -> BoxFuture<'a, Result<Output, TransportError>>;
 
     /// Runs `command` and turns a non-zero exit into `TransportError::CommandFailed`.
-    fn run(&self, command: &str) -> impl Future<Output = Result<Output, TransportError>> + Send {
-        async move {
+    fn run<'a>(&'a self, command: &'a str) -> BoxFuture<'a, Result<Output, TransportError>> {
+        Box::pin(async move {
             let output = self.exec(command, &[]).await?;
             if output.success() {
                 Ok(output)
@@ -68,6 +72,6 @@ pub trait Transport: Send + Sync {
                     stderr: output.stderr_text(),
                 })
             }
-        }
+        })
     }
 }

@@ -17,7 +17,7 @@ use tokio::sync::{Mutex, Semaphore};
 use super::error::HandlerError;
 use super::hostkeys::HostKeyVerifier;
 use super::quote::quote;
-use super::{Credentials, Output, Transport, TransportError};
+use super::{BoxFuture, Credentials, Output, Transport, TransportError};
 use crate::inventory::{Become, HostKeyCheck};
 
 /// Channels open at once on one connection (below OpenSSH's default MaxSessions of 10).
@@ -78,7 +78,13 @@ impl Transport for SshSession {
         &self.label
     }
 
-    async fn exec(&self, command: &str, stdin: &[u8]) -> Result<Output, TransportError> {
+    fn exec<'a>(&'a self, command: &'a str, stdin: &'a [u8]) -> BoxFuture<'a, Result<Output, TransportError>> {
+        Box::pin(self.exec_on_channel(command, stdin))
+    }
+}
+
+impl SshSession {
+    async fn exec_on_channel(&self, command: &str, stdin: &[u8]) -> Result<Output, TransportError> {
         let _permit = self.channels.acquire().await.map_err(|_| self.ssh_error(russh::Error::Disconnect))?;
         let wrapped;
         let command = match self.endpoint.become_method {

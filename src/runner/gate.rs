@@ -1,0 +1,106 @@
+//! The one gate every remote change goes through. In apply mode it makes the change and
+//! records it; in dry-run mode it only records "would ...", so the plan is exact.
+
+use std::sync::Mutex;
+
+use anyhow::Context;
+
+use super::Mode;
+use crate::transport::files::{self, FileSpec, FileState};
+use crate::transport::Transport;
+
+/// What kind of change.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ChangeKind {
+    Write,
+    Command,
+}
+
+/// One change made (or planned) on one host.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Change {
+    pub host: String,
+    pub step: String,
+    pub kind: ChangeKind,
+    /// The file path or the command's description.
+    pub target: String,
+    /// Why (e.g. "content differs", "kubelet.service changed").
+    pub reason: String,
+    /// False in dry-run.
+    pub applied: bool,
+}
+
+impl std::fmt::Display for Change {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let verb = match (&self.kind, self.applied) {
+            (ChangeKind::Write, true) => "wrote",
+            (ChangeKind::Write, false) => "would write",
+            (ChangeKind::Command, true) => "ran",
+            (ChangeKind::Command, false) => "would run",
+        };
+        write!(f, "{}: {verb} {} ({})", self.host, self.target, self.reason)
+    }
+}
+
+/// Records every change; acts on them only in apply mode.
+pub struct Gate {
+    mode: Mode,
+    changes: Mutex<Vec<Change>>,
+    step: Mutex<String>,
+}
+
+impl Gate {
+    pub fn new(mode: Mode) -> Gate {
+        Gate { mode, changes: Mutex::new(Vec::new()), step: Mutex::new(String::new()) }
+    }
+
+    /// The mode this gate acts in.
+    pub fn mode(&self) -> Mode {
+        self.mode
+    }
+
+    pub(crate) fn set_step(&self, title: &str) {
+        *self.step.lock().unwrap_or_else(|p| p.into_inner()) = title.to_string();
+    }
+
+    fn record(&self, host: &str, kind: ChangeKind, target: &str, reason: &str) {
+        let step = self.step.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let change = Change { host: host.into(), step, kind, target: target.into(), reason: reason.into(), applied: self.mode == Mode::Apply };
+        self.changes.lock().unwrap_or_else(|p| p.into_inner()).push(change);
+    }
+
+    /// Puts `specs` on the host: one round trip to compare, one to write what differs.
+    /// Returns the files that changed (or would change).
+    pub async fn files(&self, host: &str, transport: &dyn Transport, specs: &[FileSpec]) -> anyhow::Result<Vec<(String, FileState)>> {
+        let states = files::probe(transport, specs).await?;
+        let changed: Vec<(&FileSpec, FileState)> = specs.iter().zip(states).filter(|(_, st)| st.changed()).collect();
+        if self.mode == Mode::Apply {
+            let to_write: Vec<&FileSpec> = changed.iter().map(|(s, _)| *s).collect();
+            files::write(transport, &to_write).await?;
+        }
+        for (spec, state) in &changed {
+            self.record(host, ChangeKind::Write, &spec.path, &state.reason());
+        }
+        Ok(changed.into_iter().map(|(s, st)| (s.path.clone(), st)).collect())
+    }
+
+    /// Runs a changing command (`what` describes it for the plan), failing on non-zero exit.
+    pub async fn command(&self, host: &str, transport: &dyn Transport, what: &str, command: &str, reason: &str) -> anyhow::Result<()> {
+        if self.mode == Mode::Apply {
+            transport.run(command).await.with_context(|| format!("{what} on {}", transport.label()))?;
+        }
+        self.record(host, ChangeKind::Command, what, reason);
+        Ok(())
+    }
+
+    /// Every change so far.
+    pub fn changes(&self) -> Vec<Change> {
+        self.changes.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Changes recorded for one host.
+    pub fn changes_for(&self, host: &str) -> usize {
+        self.changes.lock().unwrap_or_else(|p| p.into_inner()).iter().filter(|c| c.host == host).count()
+    }
+}

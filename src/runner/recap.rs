@@ -1,0 +1,89 @@
+//! The end of a run: per host ok / changed / failed / unreachable, like Ansible's recap, as a
+//! table or JSON, and the exit code.
+
+use serde::Serialize;
+
+/// How a host ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum HostStatus {
+    /// Every step succeeded and nothing changed.
+    Ok,
+    /// Every step succeeded and something changed (or would, in dry-run).
+    Changed,
+    /// A step failed on the host.
+    Failed,
+    /// The host could not be reached (connect, host key, auth, or connection lost).
+    Unreachable,
+    /// Not run: the run was stopped (`--max-fail-percent`, Ctrl-C).
+    Skipped,
+}
+
+/// One host's result.
+#[derive(Debug, Clone, Serialize)]
+pub struct HostRecap {
+    pub host: String,
+    pub name: String,
+    pub status: HostStatus,
+    /// Steps that ran to completion on the host.
+    pub steps_done: usize,
+    pub changes: usize,
+    /// The error, with its cause chain, when failed or unreachable.
+    pub error: Option<String>,
+    /// Per-step summaries ("step: summary").
+    pub notes: Vec<String>,
+}
+
+/// The whole run's result.
+#[derive(Debug, Clone, Serialize)]
+pub struct Recap {
+    pub hosts: Vec<HostRecap>,
+    /// Titles of the steps that ran, in order.
+    pub steps: Vec<String>,
+    /// Why the run stopped early, if it did.
+    pub stopped: Option<String>,
+    pub changes: Vec<super::Change>,
+}
+
+impl Recap {
+    /// 0 when every host is ok/changed, 2 otherwise.
+    pub fn exit_code(&self) -> u8 {
+        if self.hosts.iter().all(|h| matches!(h.status, HostStatus::Ok | HostStatus::Changed)) && self.stopped.is_none() { 0 } else { 2 }
+    }
+
+    /// Hosts that did not finish, as "failed on N hosts:\n - host: err".
+    pub fn failure_summary(&self) -> Option<String> {
+        let bad: Vec<&HostRecap> = self.hosts.iter().filter(|h| matches!(h.status, HostStatus::Failed | HostStatus::Unreachable)).collect();
+        if bad.is_empty() {
+            return None;
+        }
+        let mut text = format!("failed on {} host{}:", bad.len(), if bad.len() == 1 { "" } else { "s" });
+        for h in bad {
+            text.push_str(&format!("\n - {}: {}", h.host, h.error.as_deref().unwrap_or("failed")));
+        }
+        Some(text)
+    }
+
+    /// The recap table.
+    pub fn table(&self) -> String {
+        let mut out = String::from("RECAP\n");
+        for h in &self.hosts {
+            let status = match h.status {
+                HostStatus::Ok => "ok",
+                HostStatus::Changed => "changed",
+                HostStatus::Failed => "FAILED",
+                HostStatus::Unreachable => "UNREACHABLE",
+                HostStatus::Skipped => "skipped",
+            };
+            out.push_str(&format!("{:<28} {:<12} steps={:<3} changed={:<4}", h.host, status, h.steps_done, h.changes));
+            if let Some(e) = &h.error {
+                out.push_str(&format!(" {e}"));
+            }
+            out.push('\n');
+        }
+        if let Some(s) = &self.stopped {
+            out.push_str(&format!("stopped: {s}\n"));
+        }
+        out
+    }
+}

@@ -1,0 +1,162 @@
+//! The runner: steps in order, hosts in parallel.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use futures::StreamExt;
+
+use super::recap::{HostRecap, HostStatus, Recap};
+use super::step::{Batch, HostContext, Step};
+use super::{Gate, Progress, RunOptions};
+use crate::inventory::{HostSpec, Inventory};
+use crate::transport::{Transport, TransportError};
+
+/// A host and its connection, or why it could not be reached.
+pub struct Connected {
+    pub host: HostSpec,
+    pub transport: Result<Arc<dyn Transport>, TransportError>,
+}
+
+/// Runs steps on hosts.
+pub struct Runner<'a> {
+    pub inventory: &'a Inventory,
+    pub options: RunOptions,
+    pub progress: Progress,
+    pub gate: Gate,
+    /// Set (e.g. by Ctrl-C) to stop before the next step.
+    pub cancel: Arc<AtomicBool>,
+}
+
+struct HostRun {
+    host: HostSpec,
+    transport: Option<Arc<dyn Transport>>,
+    status: HostStatus,
+    steps_done: usize,
+    error: Option<String>,
+    notes: Vec<String>,
+}
+
+impl<'a> Runner<'a> {
+    pub fn new(inventory: &'a Inventory, options: RunOptions, progress: Progress) -> Runner<'a> {
+        let gate = Gate::new(options.mode);
+        Runner { inventory, options, progress, gate, cancel: Arc::new(AtomicBool::new(false)) }
+    }
+
+    /// Runs `steps` in order on every reachable host and returns the recap.
+    pub async fn run(&self, hosts: Vec<Connected>, steps: &[Box<dyn Step>]) -> Recap {
+        let mut runs: Vec<HostRun> = hosts.into_iter().map(start).collect();
+        self.progress.hosts(runs.iter().map(|r| host_label(&r.host)).collect::<Vec<_>>().iter().map(String::as_str));
+        for r in runs.iter().filter(|r| r.status == HostStatus::Unreachable) {
+            self.progress.host_message(&host_label(&r.host), &format!("unreachable: {}", r.error.as_deref().unwrap_or("")));
+        }
+        let mut ran = Vec::new();
+        let mut stopped = self.too_many_failures(&runs);
+        for step in steps {
+            if stopped.is_some() {
+                break;
+            }
+            if self.cancel.load(Ordering::SeqCst) {
+                stopped = Some(format!("interrupted before step \"{}\"", step.title()));
+                break;
+            }
+            let title = step.title();
+            self.gate.set_step(&title);
+            self.progress.run_message(&format!("== {title}"));
+            let selected: Vec<usize> = (0..runs.len()).filter(|&i| runs[i].transport.is_some() && runs[i].status != HostStatus::Failed && step.prepare(&runs[i].host)).collect();
+            let batch_size = match step.batch() {
+                Batch::All => selected.len().max(1),
+                Batch::Rolling(n) => n.max(1),
+            };
+            for batch in selected.chunks(batch_size) {
+                let results = self.run_batch(step.as_ref(), batch, &runs).await;
+                let mut batch_failed = false;
+                for (i, result) in batch.iter().zip(results) {
+                    let run = &mut runs[*i];
+                    let label = host_label(&run.host);
+                    match result {
+                        Ok(summary) => {
+                            run.steps_done += 1;
+                            self.progress.host_message(&label, &format!("{title}: {summary}"));
+                            run.notes.push(format!("{title}: {summary}"));
+                        }
+                        Err(error) => {
+                            batch_failed = true;
+                            run.status = if is_unreachable(&error) { HostStatus::Unreachable } else { HostStatus::Failed };
+                            let message = format!("{title}: {error:#}");
+                            self.progress.host_message(&label, &format!("FAILED {message}"));
+                            run.error = Some(message);
+                            if run.status == HostStatus::Unreachable {
+                                run.transport = None;
+                            }
+                        }
+                    }
+                }
+                if batch_failed && matches!(step.batch(), Batch::Rolling(_)) {
+                    stopped = Some(format!("step \"{title}\" failed during a rolling batch; later hosts were not touched"));
+                    break;
+                }
+            }
+            step.cleanup();
+            ran.push(title);
+            stopped = stopped.or_else(|| self.too_many_failures(&runs));
+        }
+        self.progress.finish();
+        self.recap(runs, ran, steps.len(), stopped)
+    }
+
+    async fn run_batch(&self, step: &dyn Step, batch: &[usize], runs: &[HostRun]) -> Vec<anyhow::Result<String>> {
+        let forks = if self.options.forks == 0 { batch.len().max(1) } else { self.options.forks };
+        let futures = batch.iter().map(|&i| {
+            let run = &runs[i];
+            async move {
+                let Some(transport) = run.transport.as_deref() else {
+                    return Err(anyhow::anyhow!("no connection"));
+                };
+                let cx = HostContext { inventory: self.inventory, host: &run.host, transport, gate: &self.gate, progress: &self.progress };
+                step.run(&cx).await
+            }
+        });
+        futures::stream::iter(futures).buffered(forks).collect().await
+    }
+
+    fn too_many_failures(&self, runs: &[HostRun]) -> Option<String> {
+        let limit = self.options.max_fail_percent?;
+        let bad = runs.iter().filter(|r| matches!(r.status, HostStatus::Failed | HostStatus::Unreachable)).count();
+        let percent = bad * 100 / runs.len().max(1);
+        (percent > usize::from(limit)).then(|| format!("{bad} of {} hosts failed or unreachable ({percent}%), above --max-fail-percent {limit}", runs.len()))
+    }
+
+    fn recap(&self, runs: Vec<HostRun>, steps: Vec<String>, total_steps: usize, stopped: Option<String>) -> Recap {
+        let hosts = runs
+            .into_iter()
+            .map(|r| {
+                let label = host_label(&r.host);
+                let changes = self.gate.changes_for(&label);
+                let status = match r.status {
+                    HostStatus::Ok if stopped.is_some() && r.steps_done < total_steps => HostStatus::Skipped,
+                    HostStatus::Ok if changes > 0 => HostStatus::Changed,
+                    other => other,
+                };
+                HostRecap { host: label, name: r.host.name.to_string(), status, steps_done: r.steps_done, changes, error: r.error, notes: r.notes }
+            })
+            .collect();
+        Recap { hosts, steps, stopped, changes: self.gate.changes() }
+    }
+}
+
+fn start(c: Connected) -> HostRun {
+    let (transport, status, error) = match c.transport {
+        Ok(t) => (Some(t), HostStatus::Ok, None),
+        Err(e) => (None, HostStatus::Unreachable, Some(format!("{:#}", anyhow::Error::from(e)))),
+    };
+    HostRun { host: c.host, transport, status, steps_done: 0, error, notes: Vec::new() }
+}
+
+/// The label every per-host line starts with: the host's address.
+pub fn host_label(host: &HostSpec) -> String {
+    host.address.to_string()
+}
+
+fn is_unreachable(error: &anyhow::Error) -> bool {
+    error.chain().any(|e| e.downcast_ref::<TransportError>().is_some_and(TransportError::is_unreachable))
+}

@@ -1,0 +1,77 @@
+//! The step trait: a title and `run`; optional `prepare` (which hosts need it), `batch`
+//! (rolling) and `cleanup`.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use super::{Gate, Progress};
+use crate::inventory::{HostSpec, Inventory};
+use crate::transport::Transport;
+use crate::transport::files::{FileSpec, FileState};
+
+/// What a step's `run` returns: a one-line summary (e.g. "3 files in place").
+pub type StepFuture<'a> = Pin<Box<dyn Future<Output = anyhow::Result<String>> + Send + 'a>>;
+
+/// Everything a step sees for one host.
+pub struct HostContext<'a> {
+    pub inventory: &'a Inventory,
+    pub host: &'a HostSpec,
+    pub transport: &'a dyn Transport,
+    /// Every remote change goes through here.
+    pub gate: &'a Gate,
+    pub progress: &'a Progress,
+}
+
+impl HostContext<'_> {
+    /// The label of this host in messages and the recap (its address).
+    pub fn label(&self) -> String {
+        self.host.address.to_string()
+    }
+
+    /// Puts files on this host through the gate (see `Gate::files`).
+    pub async fn files(&self, specs: &[FileSpec]) -> anyhow::Result<Vec<(String, FileState)>> {
+        self.gate.files(&self.label(), self.transport, specs).await
+    }
+
+    /// Runs a changing command on this host through the gate (see `Gate::command`).
+    pub async fn command(&self, what: &str, command: &str, reason: &str) -> anyhow::Result<()> {
+        self.gate.command(&self.label(), self.transport, what, command, reason).await
+    }
+
+    /// Reports progress for this host.
+    pub fn say(&self, message: &str) {
+        self.progress.host_message(&self.host.address.to_string(), message);
+    }
+}
+
+/// How many hosts a step works on at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Batch {
+    /// Every selected host at once (bounded by `--forks`).
+    All,
+    /// At most this many at a time; the next batch starts when the previous one succeeded.
+    Rolling(usize),
+}
+
+/// One step of a workflow, run on each selected host.
+pub trait Step: Send + Sync {
+    /// Shown in progress and the recap, e.g. "Upload etcd configuration".
+    fn title(&self) -> String;
+
+    /// Whether `host` needs this step at all (default: every host).
+    fn prepare(&self, host: &HostSpec) -> bool {
+        let _ = host;
+        true
+    }
+
+    /// How hosts are batched (default: all at once).
+    fn batch(&self) -> Batch {
+        Batch::All
+    }
+
+    /// Does the step's work on one host.
+    fn run<'a>(&'a self, cx: &'a HostContext<'a>) -> StepFuture<'a>;
+
+    /// Runs once after every host finished the step (default: nothing).
+    fn cleanup(&self) {}
+}
