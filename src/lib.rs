@@ -1,8 +1,11 @@
 //! v6deploy: deploys Kubernetes and its middleware onto IPv6 single-stack hosts.
 #![forbid(unsafe_code)]
 
+pub mod checks;
+pub mod facts;
 pub mod inventory;
 pub mod kernel;
 pub mod net;
 pub mod runner;
+pub mod steps;
 pub mod transport;

@@ -1,7 +1,9 @@
 //! Command-line parsing and dispatch: one file per command.
 
+mod check;
 mod inventory;
 mod nodename;
+mod run_args;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -34,6 +36,8 @@ pub struct Cli {
 pub enum Command {
     /// Encode an IPv6 address as a node name, or decode a node name (`--decode`).
     Nodename(nodename::Args),
+    /// Connect to every host and report facts and preflight verdicts (changes nothing).
+    Check(check::Args),
     /// Check the inventory and show hosts, roles and derived values (service IP, DNS IP, ...).
     Inventory(inventory::Args),
 }
@@ -42,6 +46,7 @@ pub enum Command {
 pub fn run(cli: Cli) -> Result<ExitCode> {
     match &cli.command {
         Command::Nodename(args) => nodename::run(args),
+        Command::Check(args) => check::run(args, &load_inventory(cli.inventory.as_deref())?),
         Command::Inventory(args) => inventory::run(args, &load_inventory(cli.inventory.as_deref())?),
     }
 }

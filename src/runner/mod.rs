@@ -2,12 +2,14 @@
 //! rolling batches where a step asks for them, one gate for every remote change (so dry-run
 //! is exact), progress per host, and a recap at the end.
 
+mod connect;
 mod gate;
 mod progress;
 mod recap;
 mod run;
 mod step;
 
+pub use connect::connect_all;
 pub use gate::{Change, ChangeKind, Gate};
 pub use progress::Progress;
 pub use recap::{HostRecap, HostStatus, Recap};

@@ -1,0 +1,67 @@
+//! `v6deploy -i FILE check`: facts and verdicts for every host, changing nothing.
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+
+use v6deploy::checks::{Status, verdicts};
+use v6deploy::inventory::Loaded;
+use v6deploy::runner::{HostStatus, Mode};
+use v6deploy::steps::{FactsStore, GatherFacts};
+
+use super::run_args::{OutputFormat, RunArgs};
+
+/// Connect to every host and report facts and preflight verdicts; changes nothing.
+///
+/// Checks: os, kernel (against kernel.minimum), interface (the inventory NIC carries the
+/// inventory address), forwarding, default-route, nameservers (IPv6 resolvers), swap,
+/// time-skew, disk, ports (2379, 2380, 6443, 10250 free), systemd.
+/// Exit code 0 when nothing failed, 2 when a check failed or a host was unreachable.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    run: RunArgs,
+}
+
+pub fn run(args: &Args, loaded: &Loaded) -> Result<ExitCode> {
+    let inv = &loaded.inventory;
+    let store = FactsStore::default();
+    let recap = super::run_args::run_steps(inv, &args.run, Mode::DryRun, &[Box::new(GatherFacts { store: store.clone() })])?;
+    let facts = store.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    let mut failed = recap.exit_code() != 0;
+    let mut report = Vec::new();
+    for host in &inv.hosts {
+        let Some((f, skew)) = facts.get(&host.address) else { continue };
+        let vs = verdicts(inv, host, f, *skew);
+        failed |= vs.iter().any(|v| v.status == Status::Fail);
+        report.push((host, vs));
+    }
+    if args.run.output == OutputFormat::Json {
+        let hosts: Vec<serde_json::Value> = report
+            .iter()
+            .map(|(h, vs)| serde_json::json!({"host": h.address, "name": h.name, "facts": facts.get(&h.address).map(|f| &f.0), "verdicts": vs}))
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&serde_json::json!({"hosts": hosts, "recap": recap}))?);
+    } else {
+        for (host, vs) in &report {
+            println!("{} ({})", host.address, host.name);
+            for v in vs {
+                let status = match v.status {
+                    Status::Pass => "ok",
+                    Status::Warn => "warn",
+                    Status::Fail => "FAIL",
+                };
+                println!("  {:<14} {:<5} {}", v.check.name(), status, v.detail);
+                if let Some(fix) = &v.fix {
+                    println!("  {:<14} {:<5} -> {fix}", "", "");
+                }
+            }
+        }
+        for h in recap.hosts.iter().filter(|h| h.status == HostStatus::Unreachable || h.status == HostStatus::Failed) {
+            println!("{} UNREACHABLE: {}", h.host, h.error.as_deref().unwrap_or(""));
+        }
+        let ok = report.iter().filter(|(_, vs)| vs.iter().all(|v| v.status != Status::Fail)).count();
+        println!("\n{ok} of {} hosts pass every check", inv.hosts.len());
+    }
+    Ok(if failed { ExitCode::from(2) } else { ExitCode::SUCCESS })
+}

@@ -1,0 +1,78 @@
+//! Facts: read-only commands on a host plus pure parsers of their output. Every fact of a host
+//! is gathered in one round trip (`gather::SCRIPT` prints marked sections) and parsed here into
+//! a `Facts` snapshot, replaced each time it is read.
+
+mod gather;
+mod network;
+mod os;
+mod system;
+
+use std::net::Ipv6Addr;
+
+use serde::Serialize;
+
+pub use gather::{SCRIPT, parse_sections};
+pub use network::{Interface, parse_default_routes, parse_interfaces, parse_listening_ports, parse_nameservers};
+pub use os::{OsRelease, parse_os_release};
+pub use system::{parse_disk_free, parse_swaps, parse_systemd};
+
+use crate::kernel::KernelVersion;
+
+/// A snapshot of one host's facts.
+#[derive(Debug, Clone, Serialize)]
+pub struct Facts {
+    pub os: OsRelease,
+    /// `uname -r` as written.
+    pub kernel_release: String,
+    pub kernel: Option<KernelVersion>,
+    pub interfaces: Vec<Interface>,
+    pub ipv6_forwarding: Option<bool>,
+    /// Default IPv6 routes (`via` addresses; `None` for a device route).
+    pub default_routes: Vec<Option<Ipv6Addr>>,
+    /// Nameservers in /etc/resolv.conf, as written.
+    pub nameservers: Vec<String>,
+    /// Active swap devices/files.
+    pub swaps: Vec<String>,
+    /// The host's clock (seconds since the epoch) when the facts were read.
+    pub clock: f64,
+    /// Free space under /var, in KiB.
+    pub var_free_kib: Option<u64>,
+    /// TCP ports listening on any address.
+    pub listening: Vec<u16>,
+    /// systemd is PID 1 (`/run/systemd/system` exists), and its version.
+    pub systemd: Option<u32>,
+}
+
+/// Why facts could not be parsed.
+#[derive(Debug, thiserror::Error)]
+#[error("section {section} missing from the facts output (is the remote shell POSIX sh?)")]
+pub struct FactsError {
+    pub section: &'static str,
+}
+
+impl Facts {
+    /// Parses the output of `SCRIPT`.
+    pub fn parse(output: &str) -> Result<Facts, FactsError> {
+        let sections = parse_sections(output);
+        let section = |name: &'static str| sections.get(name).map(String::as_str).ok_or(FactsError { section: name });
+        let kernel_release = section("uname")?.trim().to_string();
+        Ok(Facts {
+            os: parse_os_release(section("os-release")?, section("redhat-release")?),
+            kernel: kernel_release.parse().ok(),
+            kernel_release,
+            interfaces: parse_interfaces(section("addr")?),
+            ipv6_forwarding: match section("forwarding")?.trim() {
+                "1" => Some(true),
+                "0" => Some(false),
+                _ => None,
+            },
+            default_routes: parse_default_routes(section("route")?),
+            nameservers: parse_nameservers(section("resolv")?),
+            swaps: parse_swaps(section("swaps")?),
+            clock: section("clock")?.trim().parse().unwrap_or(0.0),
+            var_free_kib: parse_disk_free(section("disk")?),
+            listening: parse_listening_ports(section("tcp6")?, section("tcp")?),
+            systemd: parse_systemd(section("systemd")?),
+        })
+    }
+}

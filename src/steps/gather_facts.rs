@@ -1,0 +1,43 @@
+//! Gather facts: one round trip per host reads every fact; the host's clock skew against this
+//! machine is measured around it.
+
+use std::collections::BTreeMap;
+use std::net::Ipv6Addr;
+use std::sync::{Arc, Mutex};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use anyhow::Context;
+
+use crate::facts::Facts;
+use crate::runner::{HostContext, Step, StepFuture};
+
+/// Facts per host, with the clock skew (host minus controller, seconds).
+pub type FactsStore = Arc<Mutex<BTreeMap<Ipv6Addr, (Facts, f64)>>>;
+
+/// The "Gather facts" step.
+pub struct GatherFacts {
+    pub store: FactsStore,
+}
+
+fn now() -> f64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64())
+}
+
+impl Step for GatherFacts {
+    fn title(&self) -> String {
+        "Gather facts".into()
+    }
+
+    fn run<'a>(&'a self, cx: &'a HostContext<'a>) -> StepFuture<'a> {
+        Box::pin(async move {
+            let before = now();
+            let output = cx.transport.run(crate::facts::SCRIPT).await?;
+            let after = now();
+            let facts = Facts::parse(&output.stdout_text()).context("read facts")?;
+            let skew = facts.clock - (before + after) / 2.0;
+            let summary = format!("{}, kernel {}", facts.os.pretty, facts.kernel_release);
+            self.store.lock().unwrap_or_else(|p| p.into_inner()).insert(cx.host.address, (facts, skew));
+            Ok(summary)
+        })
+    }
+}
