@@ -229,3 +229,6 @@ fn systemd(f: &Facts) -> Verdict {
         None => not_ok(Check::Systemd, Status::Fail, "systemd is not PID 1", "v6deploy installs systemd units: use a systemd host"),
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,71 @@
+//! Verdicts from fixture facts.
+
+use super::*;
+use crate::facts::Facts;
+use crate::inventory::parse;
+
+fn inventory() -> Inventory {
+    parse(std::path::Path::new("f.yaml"), include_str!("../../inventories/field-report.yaml")).unwrap().inventory
+}
+
+/// Facts as a CentOS 7.8 host of the field report shows them before any change.
+const CENTOS7_HOST: &str = "@@os-release\nID=\"centos\"\nVERSION_ID=\"7\"\nPRETTY_NAME=\"CentOS Linux 7 (Core)\"\n\
+@@redhat-release\nCentOS Linux release 7.8.2003 (Core)\n\
+@@uname\n3.10.0-1127.el7.x86_64\n\
+@@addr\n2: ens160    inet6 2002:db8:0:1::101/64 scope global noprefixroute \\       valid_lft forever preferred_lft forever\n\
+@@forwarding\n0\n\
+@@route\ndefault via 2002:db8:0:1::1 dev ens160 proto static metric 100 pref medium\n\
+@@resolv\nnameserver 192.0.2.53\n\
+@@swaps\nFilename\tType\tSize\tUsed\tPriority\n/dev/dm-1 partition 2097148 0 -2\n\
+@@clock\n1790000000.5\n\
+@@disk\nFilesystem 1024-blocks Used Available Capacity Mounted on\n/dev/sda3 52403200 1000000 51403200 2% /\n\
+@@tcp6\n  sl  local_address remote_address st\n   0: 00000000000000000000000000000000:0016 00000000000000000000000000000000:0000 0A 0\n\
+@@tcp\n\
+@@systemd\nsystemd 219\n@@end\n";
+
+fn by_check(vs: &[Verdict]) -> std::collections::BTreeMap<&'static str, (Status, String)> {
+    vs.iter().map(|v| (v.check.name(), (v.status, v.detail.clone()))).collect()
+}
+
+#[test]
+fn a_stock_centos7_host_of_the_field_report() {
+    let inv = inventory();
+    let facts = Facts::parse(CENTOS7_HOST).unwrap();
+    let v = by_check(&verdicts(&inv, &inv.hosts[0], &facts, 0.3));
+    assert_eq!(v["os"].0, Status::Pass);
+    assert!(v["os"].1.contains("CentOS Linux release 7.8.2003"), "{:?}", v["os"]);
+    assert_eq!(v["kernel"].0, Status::Fail);
+    assert!(v["kernel"].1.starts_with("3.10.0-1127.el7.x86_64 < kernel.minimum 4.19.0"), "{:?}", v["kernel"]);
+    assert_eq!(v["interface"], (Status::Pass, "ens160 has 2002:db8:0:1::101/64".into()));
+    assert_eq!(v["forwarding"].0, Status::Warn);
+    assert_eq!(v["default-route"], (Status::Pass, "default via 2002:db8:0:1::1".into()));
+    assert_eq!(v["nameservers"].0, Status::Warn);
+    assert_eq!(v["swap"].0, Status::Warn);
+    assert_eq!(v["time-skew"].0, Status::Pass);
+    assert_eq!(v["disk"].0, Status::Pass);
+    assert_eq!(v["ports"].0, Status::Pass);
+    assert_eq!(v["systemd"], (Status::Pass, "systemd 219".into()));
+}
+
+#[test]
+fn wrong_host_address_busy_ports_and_skew_fail() {
+    let inv = inventory();
+    let text = CENTOS7_HOST
+        .replace("2002:db8:0:1::101/64", "2002:db8:0:1::199/64")
+        .replace(":0016 ", ":094B ");
+    let facts = Facts::parse(&text).unwrap();
+    let vs = verdicts(&inv, &inv.hosts[0], &facts, -45.0);
+    let v = by_check(&vs);
+    assert_eq!(v["interface"], (Status::Fail, "ens160 does not carry 2002:db8:0:1::101".into()));
+    assert_eq!(v["ports"], (Status::Fail, "in use: 2379".into()));
+    assert_eq!(v["time-skew"], (Status::Fail, "-45.0 s from this machine".into()));
+    assert!(vs.iter().filter(|v| v.status != Status::Pass).all(|v| v.fix.is_some()), "every non-pass verdict says what to do");
+}
+
+#[test]
+fn missing_interface_names_what_exists() {
+    let inv = inventory();
+    let facts = Facts::parse(&CENTOS7_HOST.replace("ens160", "eth0")).unwrap();
+    let v = by_check(&verdicts(&inv, &inv.hosts[0], &facts, 0.0));
+    assert_eq!(v["interface"], (Status::Fail, "no interface ens160 with IPv6 (has: eth0)".into()));
+}
