@@ -3,6 +3,7 @@
 mod check;
 mod inventory;
 mod nodename;
+mod push;
 mod run_args;
 
 use std::path::{Path, PathBuf};
@@ -38,6 +39,8 @@ pub enum Command {
     Nodename(nodename::Args),
     /// Connect to every host and report facts and preflight verdicts (changes nothing).
     Check(check::Args),
+    /// Copy a local directory's files to a directory on every host (atomic, skips identical files).
+    Push(push::Args),
     /// Check the inventory and show hosts, roles and derived values (service IP, DNS IP, ...).
     Inventory(inventory::Args),
 }
@@ -47,6 +50,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     match &cli.command {
         Command::Nodename(args) => nodename::run(args),
         Command::Check(args) => check::run(args, &load_inventory(cli.inventory.as_deref())?),
+        Command::Push(args) => push::run(args, &load_inventory(cli.inventory.as_deref())?),
         Command::Inventory(args) => inventory::run(args, &load_inventory(cli.inventory.as_deref())?),
     }
 }
@@ -59,4 +63,20 @@ pub fn load_inventory(path: Option<&Path>) -> Result<Loaded> {
         eprintln!("{warning}");
     }
     Ok(loaded)
+}
+
+/// Prints the recap (table, or JSON with every change) and the failure summary.
+pub fn print_recap(recap: &v6deploy::runner::Recap, output: run_args::OutputFormat) -> Result<()> {
+    if output == run_args::OutputFormat::Json {
+        println!("{}", serde_json::to_string_pretty(recap)?);
+        return Ok(());
+    }
+    for change in &recap.changes {
+        println!("{change}");
+    }
+    print!("{}", recap.table());
+    if let Some(summary) = recap.failure_summary() {
+        eprintln!("{summary}");
+    }
+    Ok(())
 }

@@ -1,0 +1,64 @@
+//! `v6deploy -i FILE push LOCAL_DIR REMOTE_DIR`: copy a directory's files to every host.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+
+use v6deploy::inventory::Loaded;
+use v6deploy::runner::Mode;
+use v6deploy::steps::PushFiles;
+use v6deploy::transport::files::FileSpec;
+
+use super::run_args::RunArgs;
+
+/// Copy the files under LOCAL_DIR to REMOTE_DIR on every host: atomic (temp file beside the
+/// target, checksum verified, then renamed), root-owned, skipped when already identical.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Local directory whose files (recursively) are copied.
+    local: PathBuf,
+    /// Absolute directory on the hosts.
+    remote: String,
+    /// Permission bits of the copied files (octal).
+    #[arg(long, default_value = "644", value_parser = parse_mode)]
+    mode: u32,
+    /// Show what would change, change nothing.
+    #[arg(long)]
+    dry_run: bool,
+    #[command(flatten)]
+    run: RunArgs,
+}
+
+fn parse_mode(text: &str) -> Result<u32, String> {
+    u32::from_str_radix(text, 8).ok().filter(|m| *m <= 0o7777).ok_or_else(|| format!("{text:?} is not an octal mode such as 644"))
+}
+
+pub fn run(args: &Args, loaded: &Loaded) -> Result<ExitCode> {
+    if !args.remote.starts_with('/') {
+        anyhow::bail!("REMOTE_DIR must be absolute, got {:?}", args.remote);
+    }
+    let mut files = Vec::new();
+    collect(&args.local, &args.local, &args.remote, args.mode, &mut files)?;
+    files.sort_by(|a, b| a.path.cmp(&b.path));
+    let mode = if args.dry_run { Mode::DryRun } else { Mode::Apply };
+    let recap = super::run_args::run_steps(&loaded.inventory, &args.run, mode, &[Box::new(PushFiles { files })])?;
+    super::print_recap(&recap, args.run.output)?;
+    Ok(ExitCode::from(recap.exit_code()))
+}
+
+fn collect(root: &Path, dir: &Path, remote: &str, mode: u32, out: &mut Vec<FileSpec>) -> Result<()> {
+    for entry in std::fs::read_dir(dir).with_context(|| format!("read {}", dir.display()))? {
+        let path = entry?.path();
+        if path.is_dir() {
+            collect(root, &path, remote, mode, out)?;
+        } else {
+            let relative = path.strip_prefix(root).context("path under root")?;
+            let contents = std::fs::read(&path).with_context(|| format!("read {}", path.display()))?;
+            let target = format!("{}/{}", remote.trim_end_matches('/'), relative.display());
+            out.push(FileSpec::root(target, mode, contents));
+        }
+    }
+    Ok(())
+}
+
