@@ -2,6 +2,7 @@
 
 mod inventory;
 mod nodename;
+mod render;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -26,6 +27,11 @@ pub struct Cli {
     #[arg(short, long, global = true, env = "V6DEPLOY_INVENTORY", value_name = "FILE")]
     pub inventory: Option<PathBuf>,
 
+    /// Directory of template overrides: a file there replaces the embedded template of the
+    /// same relative name (e.g. DIR/kubelet.service.j2).
+    #[arg(long, global = true, env = "V6DEPLOY_TEMPLATES", value_name = "DIR")]
+    pub templates: Option<PathBuf>,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -36,6 +42,8 @@ pub enum Command {
     Nodename(nodename::Args),
     /// Check the inventory and show hosts, roles and derived values (service IP, DNS IP, ...).
     Inventory(inventory::Args),
+    /// Write every host's files and the cluster manifests into a directory, for review.
+    Render(render::Args),
 }
 
 /// Runs one command.
@@ -43,6 +51,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     match &cli.command {
         Command::Nodename(args) => nodename::run(args),
         Command::Inventory(args) => inventory::run(args, &load_inventory(cli.inventory.as_deref())?),
+        Command::Render(args) => render::run(args, &load_inventory(cli.inventory.as_deref())?, cli.templates.as_deref()),
     }
 }
 
