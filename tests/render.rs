@@ -47,6 +47,15 @@ fn templates_format_addresses_only_through_filters() {
 }
 
 #[test]
+fn every_yaml_file_parses() {
+    let rendered = rendered();
+    let yaml = |file: &str| [".yaml", ".yml", ".conf"].iter().any(|e| file.ends_with(e)) && !file.contains("/etc/sysctl.d/") && !file.contains("/etc/modules-load.d/");
+    for (file, text) in all_files(&rendered).into_iter().filter(|(file, _)| yaml(file)) {
+        assert!(!documents(text).is_empty(), "{file}");
+    }
+}
+
+#[test]
 fn coredns_service_has_the_tenth_service_address() {
     let service = document(cluster_file(&rendered(), "coredns.yaml"), "Service", "kube-dns");
     assert_eq!(service["spec"]["clusterIP"], "2001:cafe:43::a");

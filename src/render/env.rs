@@ -75,7 +75,7 @@ impl Templates {
         template.render(Value::from(Serde(context))).map_err(fail)
     }
 
-    fn build(overrides: BTreeMap<String, (PathBuf, String)>) -> Result<Templates, RenderError> {
+    fn build(mut overrides: BTreeMap<String, (PathBuf, String)>) -> Result<Templates, RenderError> {
         let known = || EMBEDDED.iter().map(|(name, _)| *name).collect();
         if let Some((_, (path, _))) = overrides.iter().find(|(name, _)| !EMBEDDED.iter().any(|(n, _)| n == name)) {
             return Err(RenderError::UnknownOverride { path: path.clone(), known: known() });
@@ -87,7 +87,6 @@ impl Templates {
         let syntax = SyntaxConfig::builder().keep_trailing_newline(true).trim_blocks(true).lstrip_blocks(true).build();
         env.set_syntax(syntax.expect("default delimiters are valid"));
         filters::register(&mut env);
-        let mut overrides = overrides;
         for (name, text) in EMBEDDED {
             let (origin, result) = match overrides.remove(*name) {
                 Some((path, text)) => (path.display().to_string(), env.add_template_owned(*name, text)),

@@ -57,13 +57,6 @@ pub struct RenderedFile {
     pub contents: String,
 }
 
-impl Rendered {
-    /// How many files there are, host files and manifests together.
-    pub fn file_count(&self) -> usize {
-        self.hosts.iter().map(|h| h.files.len()).sum::<usize>() + self.cluster.len()
-    }
-}
-
 /// Renders every host's files and the cluster manifests.
 pub fn render(inv: &Inventory, templates: &Templates) -> Result<Rendered, RenderError> {
     let first_control_plane = inv.hosts.iter().find(|h| h.has(Role::ControlPlane)).ok_or(RenderError::NoControlPlane)?.address;
