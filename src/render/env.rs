@@ -1,6 +1,7 @@
 //! The one template environment: strict (an undefined variable is an error), trailing newlines
 //! kept, no autoescaping, the address filters, and the templates embedded in the binary with
-//! `--templates DIR` overriding any of them by relative name.
+//! `--templates DIR` overriding any of them by relative name. A block tag (`{% if %}`) alone
+//! on its line leaves no blank line behind (`trim_blocks`, `lstrip_blocks`).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -76,9 +77,9 @@ impl Templates {
     }
 
     fn build(mut overrides: BTreeMap<String, (PathBuf, String)>) -> Result<Templates, RenderError> {
-        let known = || EMBEDDED.iter().map(|(name, _)| *name).collect();
         if let Some((_, (path, _))) = overrides.iter().find(|(name, _)| !EMBEDDED.iter().any(|(n, _)| n == name)) {
-            return Err(RenderError::UnknownOverride { path: path.clone(), known: known() });
+            let known = EMBEDDED.iter().map(|(name, _)| *name).collect();
+            return Err(RenderError::UnknownOverride { path: path.clone(), known });
         }
         let mut env = Environment::new();
         env.set_undefined_behavior(UndefinedBehavior::Strict);
