@@ -4,6 +4,7 @@ mod check;
 mod inventory;
 mod nodename;
 mod push;
+mod render;
 mod run_args;
 
 use std::path::{Path, PathBuf};
@@ -29,6 +30,11 @@ pub struct Cli {
     #[arg(short, long, global = true, env = "V6DEPLOY_INVENTORY", value_name = "FILE")]
     pub inventory: Option<PathBuf>,
 
+    /// Directory of template overrides: a file there replaces the embedded template of the
+    /// same relative name (e.g. DIR/kubelet.service.j2).
+    #[arg(long, global = true, env = "V6DEPLOY_TEMPLATES", value_name = "DIR")]
+    pub templates: Option<PathBuf>,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -43,6 +49,8 @@ pub enum Command {
     Push(push::Args),
     /// Check the inventory and show hosts, roles and derived values (service IP, DNS IP, ...).
     Inventory(inventory::Args),
+    /// Write every host's files and the cluster manifests into a directory, for review.
+    Render(render::Args),
 }
 
 /// Runs one command.
@@ -52,6 +60,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Check(args) => check::run(args, &load_inventory(cli.inventory.as_deref())?),
         Command::Push(args) => push::run(args, &load_inventory(cli.inventory.as_deref())?),
         Command::Inventory(args) => inventory::run(args, &load_inventory(cli.inventory.as_deref())?),
+        Command::Render(args) => render::run(args, &load_inventory(cli.inventory.as_deref())?, cli.templates.as_deref()),
     }
 }
 

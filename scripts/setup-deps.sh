@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs what v6deploy's lab and tests need, if missing: Debian packages (systemd-nspawn,
+# debootstrap, iproute2, openssl, ssh client) and the kubernetes-validate schema checker.
+# Idempotent and quick when everything is present.
+set -euo pipefail
+
+packages=(systemd-container debootstrap iproute2 openssl openssh-client)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  if [[ $(id -u) -ne 0 ]]; then
+    echo "setup-deps: missing Debian packages: ${missing[*]} (run as root, or: sudo apt-get install ${missing[*]})" >&2
+    exit 1
+  fi
+  echo "setup-deps: installing ${missing[*]}"
+  DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+if ! command -v kubernetes-validate >/dev/null 2>&1; then
+  echo "setup-deps: installing kubernetes-validate (PyPI)"
+  python3 -m pip install --quiet --disable-pip-version-check kubernetes-validate
+  hash -r
+fi
+command -v kubernetes-validate >/dev/null || { echo "setup-deps: kubernetes-validate not on PATH after pip install" >&2; exit 1; }

@@ -1,0 +1,278 @@
+//! `render` on the field report: no IPv4, every host:port bracketed, the values the field
+//! notes require, determinism, template overrides, and a snapshot of the whole tree.
+
+mod util;
+
+use std::net::Ipv6Addr;
+use std::os::unix::fs::PermissionsExt;
+use std::process::Command;
+
+use v6deploy::render::{EMBEDDED, RenderError, Templates, render, write_tree};
+
+use util::scan::{ipv4_literals, unbracketed_ports};
+use util::{FIRST, all_files, cluster_file, document, documents, field_report, host_file, rendered};
+
+#[test]
+fn no_file_contains_an_ipv4_literal() {
+    let rendered = rendered();
+    for (file, text) in all_files(&rendered) {
+        assert_eq!(ipv4_literals(text), Vec::<String>::new(), "{file}");
+    }
+    for (name, text) in EMBEDDED {
+        assert_eq!(ipv4_literals(text), Vec::<String>::new(), "templates/{name}");
+    }
+}
+
+#[test]
+fn every_address_with_a_port_is_bracketed() {
+    let inv = field_report();
+    let c = &inv.cluster;
+    let mut known = vec![Ipv6Addr::UNSPECIFIED, Ipv6Addr::LOCALHOST, c.nodelocaldns, c.api_service_ip, c.dns_service_ip];
+    known.extend([c.service_cidr.network(), c.pod_cidr.network()]);
+    known.extend(c.upstream_dns.iter().copied());
+    known.extend(inv.hosts.iter().flat_map(|h| [Some(h.address), h.gateway]).flatten());
+    let rendered = rendered();
+    for (file, text) in all_files(&rendered) {
+        assert_eq!(unbracketed_ports(text, &known), Vec::<String>::new(), "{file}");
+    }
+}
+
+#[test]
+fn templates_format_addresses_only_through_filters() {
+    for (name, text) in EMBEDDED {
+        for by_hand in ["[{{", "]:{{", "://{{"] {
+            assert!(!text.contains(by_hand), "templates/{name} formats an address by hand ({by_hand})");
+        }
+    }
+}
+
+#[test]
+fn every_yaml_file_parses() {
+    let rendered = rendered();
+    let yaml = |file: &str| [".yaml", ".yml", ".conf"].iter().any(|e| file.ends_with(e)) && !file.contains("/etc/sysctl.d/") && !file.contains("/etc/modules-load.d/");
+    for (file, text) in all_files(&rendered).into_iter().filter(|(file, _)| yaml(file)) {
+        assert!(!documents(text).is_empty(), "{file}");
+    }
+}
+
+#[test]
+fn coredns_service_has_the_tenth_service_address() {
+    let service = document(cluster_file(&rendered(), "coredns.yaml"), "Service", "kube-dns");
+    assert_eq!(service["spec"]["clusterIP"], "2001:cafe:43::a");
+}
+
+#[test]
+fn every_service_is_ipv6_single_stack() {
+    let rendered = rendered();
+    let mut services = 0;
+    for manifest in &rendered.cluster {
+        for doc in documents(&manifest.contents).iter().filter(|d| d["kind"] == "Service") {
+            assert_eq!(doc["spec"]["ipFamilies"], serde_json::json!(["IPv6"]), "{}: {}", manifest.path, doc["metadata"]["name"]);
+            assert_eq!(doc["spec"]["ipFamilyPolicy"], "SingleStack", "{}: {}", manifest.path, doc["metadata"]["name"]);
+            services += 1;
+        }
+    }
+    assert_eq!(services, 4, "kube-dns, node-local-dns, elasticsearch, elasticsearch-headless");
+}
+
+#[test]
+fn kubelet_runs_as_the_encoded_name_on_the_host_address() {
+    let rendered = rendered();
+    let unit = host_file(&rendered, FIRST, "/etc/systemd/system/kubelet.service");
+    assert!(unit.contains("--hostname-override=2002.0db8.0000.0001.0000.0000.0000.0101\n"), "{unit}");
+    assert!(unit.contains("--node-ip=2002:db8:0:1::101 "), "{unit}");
+    let config = &documents(host_file(&rendered, FIRST, "/var/lib/kubelet/config.yaml"))[0];
+    assert_eq!(config["address"], "::");
+    assert_eq!(config["healthzBindAddress"], "::1");
+    assert_eq!(config["clusterDNS"], serde_json::json!(["fd00:169:254::a"]));
+    let kubeconfig = host_file(&rendered, FIRST, "/etc/kubernetes/kubelet.conf");
+    assert!(kubeconfig.contains("server: https://[::1]:6443\n"), "{kubeconfig}");
+    assert!(kubeconfig.contains("\"system:node:2002.0db8.0000.0001.0000.0000.0000.0101\""), "{kubeconfig}");
+}
+
+#[test]
+fn apiserver_flags() {
+    let rendered = rendered();
+    let unit = host_file(&rendered, FIRST, "/etc/systemd/system/kube-apiserver.service");
+    for flag in [
+        "--advertise-address=2002:db8:0:1::101 ",
+        "--bind-address=:: ",
+        "--service-cluster-ip-range=2001:cafe:43::/112 ",
+        "--etcd-servers=https://[2002:db8:0:1::101]:2379,https://[2002:db8:0:1::102]:2379,https://[2002:db8:0:1::103]:2379 ",
+        "--authorization-mode=Node,RBAC ",
+        "--kubelet-preferred-address-types=InternalIP,",
+    ] {
+        assert!(unit.contains(flag), "missing {flag}:\n{unit}");
+    }
+}
+
+#[test]
+fn controller_manager_allocates_ipv6_node_cidrs() {
+    let rendered = rendered();
+    let unit = host_file(&rendered, FIRST, "/etc/systemd/system/kube-controller-manager.service");
+    for flag in ["--allocate-node-cidrs=true ", "--cluster-cidr=2001:cafe:42::/56 ", "--node-cidr-mask-size-ipv6=64 ", "--bind-address=:: "] {
+        assert!(unit.contains(flag), "missing {flag}:\n{unit}");
+    }
+}
+
+#[test]
+fn etcd_initial_cluster_is_bracketed() {
+    let config = &documents(host_file(&rendered(), FIRST, "/etc/etcd/etcd.conf.yml"))[0];
+    let expected = "2002.0db8.0000.0001.0000.0000.0000.0101=https://[2002:db8:0:1::101]:2380,\
+                    2002.0db8.0000.0001.0000.0000.0000.0102=https://[2002:db8:0:1::102]:2380,\
+                    2002.0db8.0000.0001.0000.0000.0000.0103=https://[2002:db8:0:1::103]:2380";
+    assert_eq!(config["initial-cluster"], expected);
+    assert_eq!(config["listen-client-urls"], "https://[2002:db8:0:1::101]:2379,https://[::1]:2379");
+}
+
+#[test]
+fn flannel_net_conf_is_ipv6_only_vxlan() {
+    let config_map = document(cluster_file(&rendered(), "flannel.yaml"), "ConfigMap", "kube-flannel-cfg");
+    let net_conf: serde_json::Value = serde_json::from_str(config_map["data"]["net-conf.json"].as_str().unwrap()).unwrap();
+    assert_eq!(net_conf["EnableIPv4"], false);
+    assert_eq!(net_conf["EnableIPv6"], true);
+    assert_eq!(net_conf["IPv6Network"], "2001:cafe:42::/56");
+    assert_eq!(net_conf["Backend"]["Type"], "vxlan");
+    assert!(net_conf.get("Network").is_none(), "no IPv4 network");
+    let _: serde_json::Value = serde_json::from_str(config_map["data"]["cni-conf.json"].as_str().unwrap()).unwrap();
+}
+
+#[test]
+fn nodelocaldns_binds_its_address_and_brackets_health() {
+    let rendered = rendered();
+    let text = cluster_file(&rendered, "nodelocaldns.yaml");
+    assert!(text.contains("health [fd00:169:254::a]:8080\n"), "{text}");
+    assert!(text.contains("forward . [2001:cafe:43::a]:53"), "{text}");
+    let daemon_set = document(text, "DaemonSet", "node-local-dns");
+    let args = &daemon_set["spec"]["template"]["spec"]["containers"][0]["args"];
+    assert_eq!(args[0], "-localip");
+    assert_eq!(args[1], "fd00:169:254::a");
+}
+
+#[test]
+fn elasticsearch_publishes_its_ipv6_address() {
+    let config_map = document(cluster_file(&rendered(), "elasticsearch.yaml"), "ConfigMap", "elasticsearch-config");
+    let yml = config_map["data"]["elasticsearch.yml"].as_str().unwrap();
+    assert!(yml.contains("network.publish_host: \"_eth0:ipv6_\"\n"), "{yml}");
+    let settings = &documents(yml)[0];
+    assert_eq!(settings["discovery.seed_hosts"].as_array().unwrap().len(), 3);
+    assert!(config_map["data"]["ipv6.options"].as_str().unwrap().contains("-Djava.net.preferIPv6Addresses=true\n"));
+}
+
+#[test]
+fn ifcfg_has_the_field_notes_keys() {
+    let rendered = rendered();
+    let text = host_file(&rendered, FIRST, "/etc/sysconfig/network-scripts/ifcfg-ens160");
+    let lines: Vec<&str> = text.lines().filter(|l| !l.starts_with('#')).collect();
+    let expected = [
+        "TYPE=Ethernet",
+        "BOOTPROTO=static",
+        "IPV6_DEFROUTE=yes",
+        "NAME=ens160",
+        "DEVICE=ens160",
+        "ONBOOT=yes",
+        "IPV6_PRIVACY=no",
+        "IPV6INIT=yes",
+        "IPV6_AUTOCONF=no",
+        "IPV6ADDR=2002:db8:0:1::101/64",
+        "IPV6_DEFAULTGW=2002:db8:0:1::1",
+    ];
+    assert_eq!(lines, expected);
+    assert!(!text.contains("IPV6_ADDR_GEN_MODE"), "{text}");
+}
+
+#[test]
+fn ifcfg_without_gateway_has_no_gateway_line() {
+    let mut inv = field_report();
+    inv.hosts[0].gateway = None;
+    let rendered = render(&inv, &Templates::embedded().unwrap()).unwrap();
+    let text = host_file(&rendered, FIRST, "/etc/sysconfig/network-scripts/ifcfg-ens160");
+    assert!(!text.contains("IPV6_DEFAULTGW"), "{text}");
+    assert!(text.ends_with("IPV6ADDR=2002:db8:0:1::101/64\n"), "{text}");
+}
+
+#[test]
+fn two_renders_give_identical_trees() {
+    assert_eq!(rendered(), rendered());
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    write_tree(&rendered(), a.path()).unwrap();
+    write_tree(&rendered(), b.path()).unwrap();
+    assert_eq!(util::read_tree(a.path()), util::read_tree(b.path()));
+}
+
+#[test]
+fn write_tree_sets_modes() {
+    let dir = tempfile::tempdir().unwrap();
+    write_tree(&rendered(), dir.path()).unwrap();
+    let mode = |path: &str| std::fs::metadata(dir.path().join(path)).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&format!("{FIRST}/etc/kubernetes/kubelet.conf")), 0o600);
+    assert_eq!(mode(&format!("{FIRST}/etc/kubernetes/admin.conf")), 0o600);
+    assert_eq!(mode(&format!("{FIRST}/var/lib/kubelet/config.yaml")), 0o644);
+    assert_eq!(mode("cluster/coredns.yaml"), 0o644);
+}
+
+#[test]
+fn snapshot_of_the_field_report() {
+    let dir = tempfile::tempdir().unwrap();
+    write_tree(&rendered(), dir.path()).unwrap();
+    util::assert_snapshot(dir.path(), &util::root().join("tests/snapshots/field-report"));
+}
+
+#[test]
+fn templates_dir_overrides_by_relative_name() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("kubelet.service.j2"), "override for {{ host.name }}\n").unwrap();
+    std::fs::write(dir.path().join(".gitkeep"), "").unwrap();
+    let rendered = render(&field_report(), &Templates::with_overrides(dir.path()).unwrap()).unwrap();
+    assert_eq!(host_file(&rendered, FIRST, "/etc/systemd/system/kubelet.service"), format!("override for {FIRST}\n"));
+    assert!(host_file(&rendered, FIRST, "/var/lib/kubelet/config.yaml").contains("KubeletConfiguration"));
+}
+
+#[test]
+fn an_override_matching_no_template_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("kubelet.servce.j2"), "typo\n").unwrap();
+    let error = Templates::with_overrides(dir.path()).unwrap_err();
+    assert!(matches!(error, RenderError::UnknownOverride { .. }), "{error}");
+    assert!(error.to_string().contains("kubelet.servce.j2 overrides no template"), "{error}");
+}
+
+#[test]
+fn an_undefined_variable_is_an_error_naming_the_template_and_host() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("sysctl.conf.j2"), "x = {{ host.no_such_field }}\n").unwrap();
+    let error = render(&field_report(), &Templates::with_overrides(dir.path()).unwrap()).unwrap_err();
+    assert_eq!(error.to_string(), format!("template sysctl.conf.j2 for host {FIRST}"));
+    let cause = std::error::Error::source(&error).unwrap().to_string();
+    assert!(cause.contains("undefined"), "{cause}");
+}
+
+#[test]
+fn a_filter_refuses_an_ipv4_address_in_a_template() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("coredns.yaml.j2"), "health {{ '127.0.0.1' | hostport(8080) }}\n").unwrap();
+    let error = render(&field_report(), &Templates::with_overrides(dir.path()).unwrap()).unwrap_err();
+    assert_eq!(error.to_string(), "template coredns.yaml.j2 for the cluster");
+    let cause = std::error::Error::source(&error).unwrap().to_string();
+    assert!(cause.contains("hostport: \"127.0.0.1\" is an IPv4 address"), "{cause}");
+}
+
+#[test]
+fn render_command_refuses_a_non_empty_dir_unless_forced() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let run = |extra: &[&str]| {
+        let inventory = util::root().join("inventories/field-report.yaml");
+        Command::new(env!("CARGO_BIN_EXE_v6deploy")).arg("-i").arg(inventory).arg("render").arg("-o").arg(&out).args(extra).output().unwrap()
+    };
+    let first = run(&[]);
+    assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
+    assert_eq!(String::from_utf8_lossy(&first.stdout), format!("wrote 51 files for 3 hosts and 4 cluster manifests to {}\n", out.display()));
+    std::fs::write(out.join("stale"), "x").unwrap();
+    let refused = run(&[]);
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("is not empty; pass --force"), "{}", String::from_utf8_lossy(&refused.stderr));
+    let forced = run(&["--force"]);
+    assert!(forced.status.success(), "{}", String::from_utf8_lossy(&forced.stderr));
+    assert!(!out.join("stale").exists(), "--force replaces the directory");
+}
