@@ -4,3 +4,4 @@
 pub mod inventory;
 pub mod kernel;
 pub mod net;
+pub mod pki;

@@ -1,5 +1,6 @@
 //! Command-line parsing and dispatch: one file per command.
 
+mod certs;
 mod inventory;
 mod nodename;
 
@@ -36,6 +37,8 @@ pub enum Command {
     Nodename(nodename::Args),
     /// Check the inventory and show hosts, roles and derived values (service IP, DNS IP, ...).
     Inventory(inventory::Args),
+    /// Generate, check, export (CSR) and import the cluster's certificates.
+    Certs(certs::Args),
 }
 
 /// Runs one command.
@@ -43,6 +46,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     match &cli.command {
         Command::Nodename(args) => nodename::run(args),
         Command::Inventory(args) => inventory::run(args, &load_inventory(cli.inventory.as_deref())?),
+        Command::Certs(args) => certs::run(args, &load_inventory(cli.inventory.as_deref())?),
     }
 }
 
