@@ -58,7 +58,8 @@ pub fn run(args: &Args, loaded: &Loaded) -> Result<ExitCode> {
     match &args.command {
         CertsCommand::Generate => {
             let report = pki::generate(inv, &store).with_context(|| format!("generate certificates in {root}"))?;
-            println!("{:<66} {:<10} DETAIL", "FILE", "ACTION");
+            let width = report.entries.iter().map(|e| root.len() + 1 + e.file.len()).max().unwrap_or(4);
+            println!("{:<width$} {:<10} DETAIL", "FILE", "ACTION");
             for entry in &report.entries {
                 let (action, detail) = match &entry.action {
                     Action::Created => ("created", String::new()),
@@ -68,17 +69,22 @@ pub fn run(args: &Args, loaded: &Loaded) -> Result<ExitCode> {
                     Action::Updated(why) => ("updated", why.clone()),
                     Action::Stale => ("stale", "host not in the inventory; left in place (move it away when the host is gone)".to_string()),
                 };
-                println!("{:<66} {action:<10} {detail}", format!("{root}/{}", entry.file));
+                println!("{:<width$} {action:<10} {detail}", format!("{root}/{}", entry.file));
             }
             println!("{report}");
             Ok(ExitCode::SUCCESS)
         }
         CertsCommand::Check { warn_days } => {
             let report = pki::check(inv, &store, *warn_days).with_context(|| format!("check certificates in {root}"))?;
-            println!("{:<52} {:<84} {:<24} {:>5}  {:<60} SANS", "FILE", "SUBJECT", "ISSUER", "DAYS", "STATUS");
+            let width = |column: fn(&pki::Row) -> String, title: &str| report.rows.iter().map(|r| column(r).len()).max().unwrap_or(0).max(title.len());
+            let (file_w, subject_w, issuer_w) = (width(|r| r.file.clone(), "FILE"), width(|r| r.subject.clone(), "SUBJECT"), width(|r| r.issuer.clone(), "ISSUER"));
+            println!("{:<file_w$} {:<subject_w$} {:<issuer_w$} {:>5}  STATUS / SANS", "FILE", "SUBJECT", "ISSUER", "DAYS");
             for row in &report.rows {
                 let days = row.days_left.map_or("-".to_string(), |d| d.to_string());
-                println!("{:<52} {:<84} {:<24} {days:>5}  {:<60} {}", row.file, row.subject, row.issuer, row.status.to_string(), row.alt_names);
+                println!("{:<file_w$} {:<subject_w$} {:<issuer_w$} {days:>5}  {}", row.file, row.subject, row.issuer, row.status);
+                if !row.alt_names.is_empty() {
+                    println!("{:<file_w$}   SANs: {}", "", row.alt_names);
+                }
             }
             let bad = report.rows.iter().filter(|r| matches!(r.status, pki::Status::Bad(_) | pki::Status::Error(_))).count();
             println!("{} certificates in {root}: {bad} with problems, {} expiring within {warn_days} days", report.rows.len(), report.warnings());

@@ -10,7 +10,7 @@ use super::PkiError;
 use super::ca::{self, Ca, CaOutcome};
 use super::check::usage_match;
 use super::inspect::{Reason, assess, parse_key, public_key};
-use super::issue::{new_key, sign};
+use super::issue::{new_key, request, sign};
 use super::kubeconfig::admin_conf;
 use super::leaf::{KeyChoice, ensure_request, read_cert, read_key};
 use super::role::{CAS, CertRole, Validity};
@@ -160,12 +160,10 @@ fn leaf(inv: &Inventory, store: &Store, role: &CertRole, ca: &Ca, now: OffsetDat
     };
     if reasons.as_ref().is_some_and(Vec::is_empty) {
         report.push(role.cert_file(), Action::Kept);
-        if !store.exists(&role.csr_file()) {
-            if let Ok(key) = &key {
-                let csr = super::issue::request(&spec, key, &format!("a CSR for {}", store.path(&role.cert_file()).display()))?;
-                store.write(&role.csr_file(), csr.as_bytes(), Mode::Public)?;
-                report.push(role.csr_file(), Action::Updated("the CSR was missing; made from the kept key".into()));
-            }
+        if let (false, Ok(key)) = (store.exists(&role.csr_file()), &key) {
+            let csr = request(&spec, key, &format!("a CSR for {}", store.path(&role.cert_file()).display()))?;
+            store.write(&role.csr_file(), csr.as_bytes(), Mode::Public)?;
+            report.push(role.csr_file(), Action::Updated("the CSR was missing; made from the kept key".into()));
         }
         return Ok(());
     }

@@ -77,7 +77,8 @@ impl KubeconfigUser {
 }
 
 /// The base64 (standard, padded) data a kubeconfig embeds for one user.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// `Debug` leaves the key out.
+#[derive(Clone, PartialEq, Eq)]
 pub struct KubeconfigCredentials {
     /// The user name (the certificate's CN), e.g. `kubernetes-admin`.
     pub user: String,
@@ -87,6 +88,17 @@ pub struct KubeconfigCredentials {
     pub client_certificate_data: String,
     /// The client key (PEM, base64). Secret: never print or log it.
     pub client_key_data: String,
+}
+
+impl std::fmt::Debug for KubeconfigCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KubeconfigCredentials")
+            .field("user", &self.user)
+            .field("certificate_authority_data", &format_args!("{} bytes", self.certificate_authority_data.len()))
+            .field("client_certificate_data", &format_args!("{} bytes", self.client_certificate_data.len()))
+            .field("client_key_data", &format_args!("<redacted>"))
+            .finish()
+    }
 }
 
 /// Reads one user's credentials from the store; a missing file says to run `certs generate`.

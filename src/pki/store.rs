@@ -92,8 +92,12 @@ impl Store {
         let path = self.path(relative);
         let existing = self.read(relative)?;
         if existing.as_deref() == Some(contents) {
-            let permissions = fs::Permissions::from_mode(mode.bits());
-            fs::set_permissions(&path, permissions).map_err(|source| PkiError::Write { path: path.clone(), source })?;
+            // Same bytes: leave the file alone, only tightening a wrong mode.
+            let current = fs::metadata(&path).map_err(|source| PkiError::Read { path: path.clone(), source })?;
+            if current.permissions().mode() & 0o777 != mode.bits() {
+                let permissions = fs::Permissions::from_mode(mode.bits());
+                fs::set_permissions(&path, permissions).map_err(|source| PkiError::Write { path: path.clone(), source })?;
+            }
             return Ok(Written::Unchanged);
         }
         let dir = path.parent().unwrap_or(&self.root).to_path_buf();
