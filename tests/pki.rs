@@ -614,3 +614,16 @@ fn the_certs_command_prints_a_summary_and_check_exits_2_on_an_expired_cert() {
     assert_eq!(code, Some(0));
     assert!(text.contains("kubeconfig/scheduler.crt") && text.ends_with("created 0, kept 26, reissued 1 (expired: 1)\n"), "{text}");
 }
+
+#[test]
+fn a_missing_csr_beside_a_valid_certificate_is_remade_without_touching_the_certificate() {
+    let f = Fixture::new();
+    std::fs::remove_file(f.store.path("apiserver.csr")).unwrap();
+    let before = snapshot(f.store.root());
+    let report = pki::generate(&f.inv, &f.store).unwrap();
+    assert_eq!(report.to_string(), "created 0, kept 27, reissued 0, updated 1");
+    assert_eq!(changed(&before, &snapshot(f.store.root())), BTreeSet::from(["apiserver.csr".to_string()]));
+    let (_, csr_key) = openssl(&["req", "-in", &f.path("apiserver.csr"), "-noout", "-pubkey"]);
+    let (_, cert_key) = openssl(&["x509", "-in", &f.path("apiserver.crt"), "-noout", "-pubkey"]);
+    assert_eq!(csr_key, cert_key);
+}

@@ -303,3 +303,39 @@ pub fn assess(spec: &CertSpec, info: &CertInfo, key: &Result<KeyPair, Reason>, c
     }
     reasons
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec() -> CertSpec {
+        CertSpec {
+            subject: Subject::cn("kube-apiserver"),
+            alt_names: BTreeSet::from([AltName::Ip("::1".parse().unwrap()), AltName::Ip("2001:db8::101".parse().unwrap())]),
+            usages: BTreeSet::from([Usage::ServerAuth]),
+            is_ca: false,
+        }
+    }
+
+    #[test]
+    fn names_compare_as_sets_and_say_what_to_add_and_remove() {
+        let spec = spec();
+        let same: BTreeSet<AltName> = spec.alt_names.iter().rev().cloned().collect();
+        assert!(compare_names(&spec, &spec.subject, &same).is_empty());
+        let found = BTreeSet::from([AltName::Ip("::1".parse().unwrap()), AltName::Ip("2001:db8::103".parse().unwrap())]);
+        let reasons = compare_names(&spec, &Subject::new("system:nodes", "x"), &found);
+        assert_eq!(reasons.len(), 2);
+        assert_eq!(reasons[0].to_string(), "subject `O = system:nodes, CN = x`, wanted `CN = kube-apiserver`");
+        assert_eq!(reasons[1].to_string(), "SANs to add: IP:2001:db8::101; SANs to remove: IP:2001:db8::103");
+        assert_eq!(reasons[1].tag(), "SANs changed");
+    }
+
+    #[test]
+    fn unreadable_input_gives_a_reason_not_a_panic() {
+        assert!(parse_cert(b"garbage").unwrap_err().starts_with("bad PEM"));
+        let key_block = pem::encode(&pem::Pem::new("PRIVATE KEY", vec![1, 2, 3]));
+        assert!(parse_cert(key_block.as_bytes()).unwrap_err().contains("not a CERTIFICATE"));
+        assert!(parse_csr(b"").is_err());
+        assert!(parse_key(b"-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n").is_err());
+    }
+}
