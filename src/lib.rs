@@ -6,6 +6,7 @@ pub mod facts;
 pub mod inventory;
 pub mod kernel;
 pub mod net;
+pub mod pki;
 pub mod render;
 pub mod runner;
 pub mod steps;

@@ -1,5 +1,6 @@
 //! Command-line parsing and dispatch: one file per command.
 
+mod certs;
 mod check;
 mod inventory;
 mod nodename;
@@ -51,6 +52,8 @@ pub enum Command {
     Inventory(inventory::Args),
     /// Write every host's files and the cluster manifests into a directory, for review.
     Render(render::Args),
+    /// Generate, check, export (CSR) and import the cluster's certificates.
+    Certs(certs::Args),
 }
 
 /// Runs one command.
@@ -61,6 +64,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Push(args) => push::run(args, &load_inventory(cli.inventory.as_deref())?),
         Command::Inventory(args) => inventory::run(args, &load_inventory(cli.inventory.as_deref())?),
         Command::Render(args) => render::run(args, &load_inventory(cli.inventory.as_deref())?, cli.templates.as_deref()),
+        Command::Certs(args) => certs::run(args, &load_inventory(cli.inventory.as_deref())?),
     }
 }
 

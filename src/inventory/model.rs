@@ -25,6 +25,7 @@ pub struct Inventory {
     pub bundle: Bundle,
     pub images: Images,
     pub elasticsearch: Option<Elasticsearch>,
+    pub pki: Pki,
 }
 
 /// Cluster-wide settings and the values derived from them (computed once, at load).
@@ -213,4 +214,16 @@ pub struct Elasticsearch {
     pub heap: String,
     /// Volume size per replica, e.g. `10Gi`.
     pub storage: String,
+}
+
+/// Where the cluster's PKI lives on the machine v6deploy runs from, and how long it lasts.
+#[derive(Debug, Clone, Serialize)]
+pub struct Pki {
+    /// The directory holding `<cluster name>/`: `pki.dir` resolved like other inventory paths
+    /// (relative to the inventory's directory), or `certs` in the current directory.
+    pub dir: PathBuf,
+    /// Validity of a new CA certificate, in days (at least 1).
+    pub ca_days: u32,
+    /// Validity of a new leaf certificate, in days (at least 1, at most `ca_days`).
+    pub leaf_days: u32,
 }

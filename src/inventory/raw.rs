@@ -23,6 +23,8 @@ pub struct RawInventory {
     pub images: Option<RawImages>,
     #[serde(default)]
     pub elasticsearch: Option<Spanned<RawElasticsearch>>,
+    #[serde(default)]
+    pub pki: Option<RawPki>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -100,4 +102,12 @@ pub struct RawElasticsearch {
     pub image: Option<Text>,
     pub heap: Option<Text>,
     pub storage: Option<Text>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPki {
+    pub dir: Option<Text>,
+    pub ca_days: Option<Spanned<u32>>,
+    pub leaf_days: Option<Spanned<u32>>,
 }

@@ -31,6 +31,10 @@ pub mod defaults {
     pub const COREDNS_IMAGE: &str = "registry.k8s.io/coredns/coredns:v1.10.1";
     pub const NODELOCALDNS_IMAGE: &str = "registry.k8s.io/dns/k8s-dns-node-cache:1.22.28";
     pub const ELASTICSEARCH_IMAGE: &str = "docker.elastic.co/elasticsearch/elasticsearch:7.17.25";
+    /// Relative to the current directory (the repository's `/certs/` is git-ignored).
+    pub const PKI_DIR: &str = "certs";
+    pub const CA_DAYS: u32 = 3650;
+    pub const LEAF_DAYS: u32 = 365;
 }
 
 /// Collects problems and warnings while building the model.
@@ -100,6 +104,7 @@ impl<'a> Validator<'a> {
         let bundle = self.bundle(raw.bundle.as_ref());
         let images = images(raw.images.as_ref());
         let elasticsearch = raw.elasticsearch.as_ref().map(|es| self.elasticsearch(es));
+        let pki = self.pki(raw.pki.as_ref());
         self.roles_present(&raw.hosts, &hosts);
         if !self.problems.is_empty() {
             return None;
@@ -114,6 +119,7 @@ impl<'a> Validator<'a> {
             bundle,
             images,
             elasticsearch,
+            pki,
         })
     }
 
@@ -391,6 +397,27 @@ impl<'a> Validator<'a> {
             heap: text(&es.heap, "1g"),
             storage: text(&es.storage, "10Gi"),
         }
+    }
+
+    fn pki(&mut self, raw: Option<&RawPki>) -> Pki {
+        let mut days = |value: Option<&Spanned<u32>>, field: &str, default: u32| match value {
+            Some(d) if d.value == 0 => {
+                self.report(d, field, ProblemKind::OutOfRange { value: 0, expected: "a validity is at least 1 day (defaults: ca_days 3650, leaf_days 365)" });
+                default
+            }
+            Some(d) => d.value,
+            None => default,
+        };
+        let ca_days = days(raw.and_then(|p| p.ca_days.as_ref()), "pki.ca_days", defaults::CA_DAYS);
+        let leaf_days = days(raw.and_then(|p| p.leaf_days.as_ref()), "pki.leaf_days", defaults::LEAF_DAYS);
+        if let Some(d) = raw.and_then(|p| p.leaf_days.as_ref()).filter(|d| d.value > ca_days) {
+            self.report(d, "pki.leaf_days", ProblemKind::OutOfRange { value: d.value.into(), expected: "a leaf cannot outlive its CA: leaf_days must not exceed ca_days" });
+        }
+        let dir = match raw.and_then(|p| p.dir.as_ref()) {
+            Some(text) => self.resolve(&text.value),
+            None => PathBuf::from(defaults::PKI_DIR),
+        };
+        Pki { dir, ca_days, leaf_days }
     }
 
     /// `~/x` from $HOME; relative paths from the inventory's directory.

@@ -1,0 +1,132 @@
+//! Credentials for the kubeconfigs of admin, kube-controller-manager, kube-scheduler and
+//! kube-proxy: base64 data to embed (`certificate-authority-data`, `client-certificate-data`,
+//! `client-key-data`), and the server each one talks to.
+//!
+//! `admin_conf` writes `certs/<cluster>/admin.conf` with a tiny built-in format; when the
+//! render module's `templates/kubeconfig.yaml.j2` lands, it should render this instead.
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+
+use super::PkiError;
+use super::role::CertRole;
+use super::store::Store;
+use crate::inventory::{HostSpec, Inventory, Role};
+use crate::net::url;
+
+/// The API server port.
+pub const APISERVER_PORT: u16 = 6443;
+
+/// A kubeconfig user whose client certificate v6deploy issues.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum KubeconfigUser {
+    Admin,
+    ControllerManager,
+    Scheduler,
+    KubeProxy,
+}
+
+impl KubeconfigUser {
+    /// Every user, in a stable order.
+    pub const ALL: [KubeconfigUser; 4] = [KubeconfigUser::Admin, KubeconfigUser::ControllerManager, KubeconfigUser::Scheduler, KubeconfigUser::KubeProxy];
+
+    /// The certificate role holding this user's client certificate.
+    pub fn role(self) -> CertRole {
+        match self {
+            KubeconfigUser::Admin => CertRole::Admin,
+            KubeconfigUser::ControllerManager => CertRole::ControllerManager,
+            KubeconfigUser::Scheduler => CertRole::Scheduler,
+            KubeconfigUser::KubeProxy => CertRole::KubeProxy,
+        }
+    }
+
+    /// The user name in the kubeconfig (the certificate's CN).
+    pub fn name(self) -> &'static str {
+        match self {
+            KubeconfigUser::Admin => "kubernetes-admin",
+            KubeconfigUser::ControllerManager => "system:kube-controller-manager",
+            KubeconfigUser::Scheduler => "system:kube-scheduler",
+            KubeconfigUser::KubeProxy => "system:kube-proxy",
+        }
+    }
+
+    /// kubeadm's file name under /etc/kubernetes (kube-proxy's is v6deploy's own).
+    pub fn file_name(self) -> &'static str {
+        match self {
+            KubeconfigUser::Admin => "admin.conf",
+            KubeconfigUser::ControllerManager => "controller-manager.conf",
+            KubeconfigUser::Scheduler => "scheduler.conf",
+            KubeconfigUser::KubeProxy => "kube-proxy.conf",
+        }
+    }
+
+    /// The server URL for this user's kubeconfig on `host`: admin uses the first control
+    /// plane; the others the local apiserver `https://[::1]:6443`, except kube-proxy on a host
+    /// without the control-plane role, which has no local apiserver and uses the first
+    /// control plane. `None` when the inventory has no control plane (validation refuses that).
+    pub fn server(self, inv: &Inventory, host: Option<&HostSpec>) -> Option<String> {
+        let first = inv.hosts.iter().find(|h| h.has(Role::ControlPlane))?;
+        let local = host.is_none_or(|h| h.has(Role::ControlPlane));
+        let address = match self {
+            KubeconfigUser::Admin => first.address,
+            KubeconfigUser::KubeProxy if !local => first.address,
+            _ => std::net::Ipv6Addr::LOCALHOST,
+        };
+        Some(url("https", address, APISERVER_PORT))
+    }
+}
+
+/// The base64 (standard, padded) data a kubeconfig embeds for one user.
+/// `Debug` leaves the key out.
+#[derive(Clone, PartialEq, Eq)]
+pub struct KubeconfigCredentials {
+    /// The user name (the certificate's CN), e.g. `kubernetes-admin`.
+    pub user: String,
+    /// The kubernetes CA certificate (PEM, base64).
+    pub certificate_authority_data: String,
+    /// The client certificate (PEM, base64).
+    pub client_certificate_data: String,
+    /// The client key (PEM, base64). Secret: never print or log it.
+    pub client_key_data: String,
+}
+
+impl std::fmt::Debug for KubeconfigCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KubeconfigCredentials")
+            .field("user", &self.user)
+            .field("certificate_authority_data", &format_args!("{} bytes", self.certificate_authority_data.len()))
+            .field("client_certificate_data", &format_args!("{} bytes", self.client_certificate_data.len()))
+            .field("client_key_data", &format_args!("<redacted>"))
+            .finish()
+    }
+}
+
+/// Reads one user's credentials from the store; a missing file says to run `certs generate`.
+pub fn kubeconfig_credentials(store: &Store, user: KubeconfigUser) -> Result<KubeconfigCredentials, PkiError> {
+    let role = user.role();
+    Ok(KubeconfigCredentials {
+        user: user.name().to_string(),
+        certificate_authority_data: STANDARD.encode(store.require(&CertRole::KubernetesCa.cert_file())?),
+        client_certificate_data: STANDARD.encode(store.require(&role.cert_file())?),
+        client_key_data: STANDARD.encode(store.require(&role.key_file())?),
+    })
+}
+
+/// The text of `admin.conf` for the first control plane (deterministic for given files).
+pub fn admin_conf(inv: &Inventory, store: &Store) -> Result<Vec<u8>, PkiError> {
+    let user = KubeconfigUser::Admin;
+    let credentials = kubeconfig_credentials(store, user)?;
+    let server = user.server(inv, None).unwrap_or_default();
+    let cluster = &inv.cluster.name;
+    let context = format!("{}@{cluster}", credentials.user);
+    let text = format!(
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: {cluster}\n  cluster:\n    certificate-authority-data: {ca}\n    server: {server}\n\
+         contexts:\n- name: {context}\n  context:\n    cluster: {cluster}\n    user: {user_name}\ncurrent-context: {context}\npreferences: {{}}\n\
+         users:\n- name: {user_name}\n  user:\n    client-certificate-data: {cert}\n    client-key-data: {key}\n",
+        ca = credentials.certificate_authority_data,
+        user_name = credentials.user,
+        cert = credentials.client_certificate_data,
+        key = credentials.client_key_data,
+    );
+    Ok(text.into_bytes())
+}

@@ -1,0 +1,34 @@
+//! The cluster's PKI, owned on the machine v6deploy runs from (`certs/<cluster name>/`):
+//! three CAs (kubernetes, etcd, front-proxy), the service-account key pair, and every leaf
+//! kubeadm would make, each signed from a CSR kept beside it.
+//!
+//! - `role`: what each certificate must carry, derived from the inventory (the wanted state).
+//! - `store`: the local directory; atomic writes, keys 0600, unchanged files untouched.
+//! - `inspect`: existing certificates and CSRs parsed and compared with the wanted state.
+//! - `issue`: keys, CSRs and signatures (rcgen).
+//! - `ca`, `leaf`: loading and making CAs; a leaf's key and CSR.
+//! - `generate`, `check`, `csr`: the `certs` commands.
+//! - `host_files`, `kubeconfig`: what the install workflow and the renderer take from here.
+
+mod ca;
+mod check;
+mod csr;
+mod error;
+mod generate;
+mod host_files;
+mod inspect;
+mod issue;
+mod kubeconfig;
+mod leaf;
+mod role;
+mod store;
+
+pub use check::{CheckReport, Row, Status, check, check_at};
+pub use csr::{ExportReport, ImportReport, export_csrs, import_certs, import_certs_at};
+pub use error::PkiError;
+pub use generate::{Action, Entry, Report, generate, generate_at};
+pub use host_files::{KUBELET_PKI, KUBERNETES_PKI, PkiFile, host_files};
+pub use inspect::{CertInfo, CsrInfo, Reason, parse_cert, parse_csr};
+pub use kubeconfig::{APISERVER_PORT, KubeconfigCredentials, KubeconfigUser, admin_conf, kubeconfig_credentials};
+pub use role::{AltName, CAS, CertRole, CertSpec, Subject, Usage, Validity};
+pub use store::{Mode, Store, Written};

@@ -1,0 +1,169 @@
+//! The local PKI directory `certs/<cluster name>/` (see `certs/README.md` for the layout).
+//! Writes are atomic (a temporary file in the same directory, then a rename), private keys
+//! are created 0600, and a write whose bytes equal the file's is skipped, so an unchanged
+//! file keeps its mtime.
+
+use std::fs;
+use std::io::{self, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use super::PkiError;
+use crate::inventory::Inventory;
+
+/// Who may read a file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Certificates, CSRs, public keys: 0644.
+    Public,
+    /// Private keys and files that embed one: 0600.
+    Secret,
+}
+
+impl Mode {
+    /// The Unix permission bits.
+    pub fn bits(self) -> u32 {
+        match self {
+            Mode::Public => 0o644,
+            Mode::Secret => 0o600,
+        }
+    }
+}
+
+/// What a write did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Written {
+    Created,
+    Replaced,
+    /// The file already held these bytes; it was not touched.
+    Unchanged,
+}
+
+/// The PKI directory of one cluster.
+#[derive(Debug, Clone)]
+pub struct Store {
+    root: PathBuf,
+}
+
+impl Store {
+    /// `<pki.dir>/<cluster name>`, as the inventory says.
+    pub fn for_inventory(inv: &Inventory) -> Store {
+        Store::at(inv.pki.dir.join(&inv.cluster.name))
+    }
+
+    /// A store at an explicit directory (the cluster's own, not its parent).
+    pub fn at(root: impl Into<PathBuf>) -> Store {
+        Store { root: root.into() }
+    }
+
+    /// The cluster's directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The path of a file given relative to the store, e.g. `etcd/ca.crt`.
+    pub fn path(&self, relative: &str) -> PathBuf {
+        self.root.join(relative)
+    }
+
+    /// A file's bytes, or `None` when it does not exist.
+    pub fn read(&self, relative: &str) -> Result<Option<Vec<u8>>, PkiError> {
+        let path = self.path(relative);
+        match fs::read(&path) {
+            Ok(bytes) => Ok(Some(bytes)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(source) => Err(PkiError::Read { path, source }),
+        }
+    }
+
+    /// A file's bytes; a missing file is an error that says to run `certs generate`.
+    pub fn require(&self, relative: &str) -> Result<Vec<u8>, PkiError> {
+        self.read(relative)?.ok_or_else(|| PkiError::Missing { path: self.path(relative) })
+    }
+
+    /// Whether a file exists.
+    pub fn exists(&self, relative: &str) -> bool {
+        self.path(relative).exists()
+    }
+
+    /// Writes a file atomically unless it already holds `contents`; creates directories 0700.
+    /// The mode is set on the temporary file before any byte is written.
+    pub fn write(&self, relative: &str, contents: &[u8], mode: Mode) -> Result<Written, PkiError> {
+        let path = self.path(relative);
+        let existing = self.read(relative)?;
+        if existing.as_deref() == Some(contents) {
+            // Same bytes: leave the file alone, only tightening a wrong mode.
+            let current = fs::metadata(&path).map_err(|source| PkiError::Read { path: path.clone(), source })?;
+            if current.permissions().mode() & 0o777 != mode.bits() {
+                let permissions = fs::Permissions::from_mode(mode.bits());
+                fs::set_permissions(&path, permissions).map_err(|source| PkiError::Write { path: path.clone(), source })?;
+            }
+            return Ok(Written::Unchanged);
+        }
+        let dir = path.parent().unwrap_or(&self.root).to_path_buf();
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&dir)
+            .map_err(|source| PkiError::Write { path: dir.clone(), source })?;
+        let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let temporary = dir.join(format!(".{file_name}.tmp-{}", std::process::id()));
+        let result = write_new(&temporary, contents, mode).and_then(|()| fs::rename(&temporary, &path));
+        if let Err(source) = result {
+            let _ = fs::remove_file(&temporary);
+            return Err(PkiError::Write { path, source });
+        }
+        Ok(if existing.is_some() { Written::Replaced } else { Written::Created })
+    }
+
+    /// The node directories present under `nodes/`, sorted.
+    pub fn node_dirs(&self) -> Result<Vec<String>, PkiError> {
+        let dir = self.path("nodes");
+        let entries = match fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(source) => return Err(PkiError::Read { path: dir, source }),
+        };
+        let mut names = Vec::new();
+        for entry in entries {
+            let entry = entry.map_err(|source| PkiError::Read { path: dir.clone(), source })?;
+            if entry.path().is_dir() {
+                names.push(entry.file_name().to_string_lossy().into_owned());
+            }
+        }
+        names.sort();
+        Ok(names)
+    }
+}
+
+fn write_new(path: &Path, contents: &[u8], mode: Mode) -> io::Result<()> {
+    let mut file = fs::OpenOptions::new().write(true).create_new(true).mode(mode.bits()).open(path)?;
+    // create_new's mode is filtered by the umask; set it exactly.
+    file.set_permissions(fs::Permissions::from_mode(mode.bits()))?;
+    file.write_all(contents)?;
+    file.sync_all()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::MetadataExt;
+
+    #[test]
+    fn writes_keys_0600_and_skips_identical_bytes() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::at(dir.path().join("demo"));
+        assert_eq!(store.write("etcd/ca.key", b"secret", Mode::Secret).unwrap(), Written::Created);
+        let path = store.path("etcd/ca.key");
+        assert_eq!(fs::metadata(&path).unwrap().mode() & 0o777, 0o600);
+        assert_eq!(fs::metadata(store.path("etcd")).unwrap().mode() & 0o777, 0o700);
+        let before = fs::metadata(&path).unwrap().modified().unwrap();
+        assert_eq!(store.write("etcd/ca.key", b"secret", Mode::Secret).unwrap(), Written::Unchanged);
+        assert_eq!(fs::metadata(&path).unwrap().modified().unwrap(), before);
+        assert_eq!(store.write("etcd/ca.key", b"other", Mode::Secret).unwrap(), Written::Replaced);
+        assert_eq!(store.read("etcd/ca.key").unwrap().unwrap(), b"other");
+        assert_eq!(store.read("missing").unwrap(), None);
+        let leftovers: Vec<_> = fs::read_dir(store.path("etcd")).unwrap().collect();
+        assert_eq!(leftovers.len(), 1, "no temporary file is left behind");
+    }
+}
