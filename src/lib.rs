@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 
 pub mod checks;
+pub mod desired;
 pub mod facts;
 pub mod inventory;
 pub mod kernel;

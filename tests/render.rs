@@ -5,6 +5,7 @@ mod util;
 
 use std::net::Ipv6Addr;
 use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
 use std::process::Command;
 
 use v6deploy::render::{EMBEDDED, RenderError, Templates, render, write_tree};
@@ -263,11 +264,12 @@ fn render_command_refuses_a_non_empty_dir_unless_forced() {
     let out = dir.path().join("out");
     let run = |extra: &[&str]| {
         let inventory = util::root().join("inventories/field-report.yaml");
-        Command::new(env!("CARGO_BIN_EXE_v6deploy")).arg("-i").arg(inventory).arg("render").arg("-o").arg(&out).args(extra).output().unwrap()
+        Command::new(env!("CARGO_BIN_EXE_v6deploy")).current_dir(dir.path()).arg("-i").arg(inventory).arg("render").arg("-o").arg(&out).args(extra).output().unwrap()
     };
     let first = run(&[]);
     assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
-    assert_eq!(String::from_utf8_lossy(&first.stdout), format!("wrote 51 files for 3 hosts and 4 cluster manifests to {}\n", out.display()));
+    // 51 configuration files plus 69 certificates, keys and CSR-free PKI files.
+    assert_eq!(String::from_utf8_lossy(&first.stdout), format!("wrote 120 files for 3 hosts and 4 cluster manifests to {}\n", out.display()));
     std::fs::write(out.join("stale"), "x").unwrap();
     let refused = run(&[]);
     assert!(!refused.status.success());
@@ -275,4 +277,32 @@ fn render_command_refuses_a_non_empty_dir_unless_forced() {
     let forced = run(&["--force"]);
     assert!(forced.status.success(), "{}", String::from_utf8_lossy(&forced.stderr));
     assert!(!out.join("stale").exists(), "--force replaces the directory");
+}
+
+/// `render` places the PKI under each node's tree, and kubeconfigs embed their credentials.
+#[test]
+fn render_command_includes_the_pki_at_kubeadm_paths() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let inventory = util::root().join("inventories/field-report.yaml");
+    let status = Command::new(env!("CARGO_BIN_EXE_v6deploy")).current_dir(dir.path()).arg("-i").arg(inventory).arg("render").arg("-o").arg(&out).status().unwrap();
+    assert!(status.success());
+    let node = out.join("2002.0db8.0000.0001.0000.0000.0000.0101");
+    let pki = node.join("etc/kubernetes/pki");
+    for leaf in ["apiserver.crt", "apiserver-kubelet-client.crt", "apiserver-etcd-client.crt", "etcd/server.crt", "etcd/peer.crt"] {
+        let ca = if leaf.starts_with("etcd/") || leaf == "apiserver-etcd-client.crt" { pki.join("etcd/ca.crt") } else { pki.join("ca.crt") };
+        let verify = Command::new("openssl").arg("verify").arg("-CAfile").arg(&ca).arg(pki.join(leaf)).output().unwrap();
+        assert!(verify.status.success(), "{leaf}: {}", String::from_utf8_lossy(&verify.stdout));
+    }
+    let mode = |p: &Path| std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(p).unwrap().permissions()) & 0o777;
+    assert_eq!(mode(&pki.join("ca.key")), 0o600);
+    assert_eq!(mode(&node.join("var/lib/kubelet/pki/kubelet-client-current.pem")), 0o600);
+    for conf in ["admin.conf", "controller-manager.conf", "scheduler.conf", "kube-proxy.conf"] {
+        let text = std::fs::read_to_string(node.join("etc/kubernetes").join(conf)).unwrap();
+        assert!(text.contains("client-key-data: ") && text.contains("certificate-authority-data: "), "{conf} does not embed its credentials");
+    }
+    let kubelet = std::fs::read_to_string(node.join("etc/kubernetes/kubelet.conf")).unwrap();
+    assert!(kubelet.contains("client-certificate: /var/lib/kubelet/pki/kubelet-client-current.pem"), "{kubelet}");
+    let local_admin = std::fs::read(dir.path().join("certs/field-report/admin.conf")).unwrap();
+    assert_eq!(local_admin, std::fs::read(node.join("etc/kubernetes/admin.conf")).unwrap(), "certs/<cluster>/admin.conf is the host's admin.conf");
 }

@@ -7,7 +7,9 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, bail};
 
 use v6deploy::inventory::Loaded;
-use v6deploy::render::{Templates, render, write_tree};
+use v6deploy::desired::desired_state;
+use v6deploy::pki::{Store, generate};
+use v6deploy::render::{Templates, write_tree};
 
 /// Render every host's files and the cluster manifests into a directory, for review.
 #[derive(Debug, clap::Args)]
@@ -22,8 +24,12 @@ pub struct Args {
 }
 
 pub fn run(args: &Args, loaded: &Loaded, templates_dir: Option<&Path>) -> Result<ExitCode> {
+    let inv = &loaded.inventory;
     let templates = Templates::load(templates_dir)?;
-    let rendered = render(&loaded.inventory, &templates)?;
+    let store = Store::for_inventory(inv);
+    let report = generate(inv, &store).with_context(|| format!("prepare the PKI in {}", store.root().display()))?;
+    eprintln!("PKI in {}: {}", store.root().display(), report);
+    let rendered = desired_state(inv, &templates, &store)?;
     let dir = &args.output;
     if has_entries(dir)? {
         if !args.force {

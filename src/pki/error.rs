@@ -8,6 +8,9 @@ use thiserror::Error;
 /// Why the PKI could not be read, made or imported.
 #[derive(Debug, Error)]
 pub enum PkiError {
+    /// A kubeconfig could not be rendered from its template.
+    #[error("cannot render admin.conf: {reason}")]
+    Kubeconfig { reason: String },
     /// A file or directory could not be read.
     #[error("cannot read {}", path.display())]
     Read {

@@ -13,6 +13,7 @@ use super::role::CertRole;
 use super::store::Store;
 use crate::inventory::{HostSpec, Inventory, Role};
 use crate::net::url;
+use crate::render::{Credentials, Kubeconfig, Templates};
 
 /// The API server port.
 pub const APISERVER_PORT: u16 = 6443;
@@ -112,21 +113,24 @@ pub fn kubeconfig_credentials(store: &Store, user: KubeconfigUser) -> Result<Kub
     })
 }
 
-/// The text of `admin.conf` for the first control plane (deterministic for given files).
+/// The text of `admin.conf` for the first control plane, rendered from the same kubeconfig
+/// template as the hosts' kubeconfigs (deterministic for given files).
 pub fn admin_conf(inv: &Inventory, store: &Store) -> Result<Vec<u8>, PkiError> {
-    let user = KubeconfigUser::Admin;
-    let credentials = kubeconfig_credentials(store, user)?;
-    let server = user.server(inv, None).unwrap_or_default();
-    let cluster = &inv.cluster.name;
-    let context = format!("{}@{cluster}", credentials.user);
-    let text = format!(
-        "apiVersion: v1\nkind: Config\nclusters:\n- name: {cluster}\n  cluster:\n    certificate-authority-data: {ca}\n    server: {server}\n\
-         contexts:\n- name: {context}\n  context:\n    cluster: {cluster}\n    user: {user_name}\ncurrent-context: {context}\npreferences: {{}}\n\
-         users:\n- name: {user_name}\n  user:\n    client-certificate-data: {cert}\n    client-key-data: {key}\n",
-        ca = credentials.certificate_authority_data,
-        user_name = credentials.user,
-        cert = credentials.client_certificate_data,
-        key = credentials.client_key_data,
-    );
+    let credentials = kubeconfig_credentials(store, KubeconfigUser::Admin)?;
+    let first = inv.hosts.iter().find(|h| h.has(Role::ControlPlane)).map_or(std::net::Ipv6Addr::LOCALHOST, |h| h.address);
+    let kubeconfig = Kubeconfig { cluster_name: inv.cluster.name.clone(), server: first, user: credentials.user.clone(), credentials: credentials.embedded() };
+    let templates = Templates::embedded().map_err(|e| PkiError::Kubeconfig { reason: format!("{e:#}") })?;
+    let text = kubeconfig.render(&templates, "admin.conf").map_err(|e| PkiError::Kubeconfig { reason: format!("{:#}", anyhow::Error::from(e)) })?;
     Ok(text.into_bytes())
+}
+
+impl KubeconfigCredentials {
+    /// The render module's embedded-credentials form.
+    pub fn embedded(&self) -> Credentials {
+        Credentials::Embedded {
+            certificate_authority_data: self.certificate_authority_data.clone(),
+            client_certificate_data: self.client_certificate_data.clone(),
+            client_key_data: self.client_key_data.clone(),
+        }
+    }
 }

@@ -27,7 +27,7 @@ pub use context::Context;
 pub use env::{EMBEDDED, Templates};
 pub use error::RenderError;
 pub use kubeconfig::{CA_CERTIFICATE, Credentials, Kubeconfig};
-pub use plan::{PlannedFile, PlannedManifest, Source, cluster_manifests, host_files};
+pub use plan::{EmbeddedCredentials, PlannedFile, PlannedManifest, Source, cluster_manifests, host_files};
 pub use tree::write_tree;
 
 /// Everything rendered for an inventory.
@@ -57,8 +57,13 @@ pub struct RenderedFile {
     pub contents: String,
 }
 
-/// Renders every host's files and the cluster manifests.
+/// Renders every host's files and the cluster manifests, kubeconfigs naming credential files.
 pub fn render(inv: &Inventory, templates: &Templates) -> Result<Rendered, RenderError> {
+    render_with(inv, templates, &EmbeddedCredentials::new())
+}
+
+/// Renders with some kubeconfigs embedding their credentials (see [`host_files`]).
+pub fn render_with(inv: &Inventory, templates: &Templates, embedded: &EmbeddedCredentials) -> Result<Rendered, RenderError> {
     let first_control_plane = inv.hosts.iter().find(|h| h.has(Role::ControlPlane)).ok_or(RenderError::NoControlPlane)?.address;
     let context = Context::new(inv);
     let mut hosts = Vec::with_capacity(inv.hosts.len());
@@ -66,7 +71,7 @@ pub fn render(inv: &Inventory, templates: &Templates) -> Result<Rendered, Render
         let target = format!("host {}", host.name);
         let host_context = context.for_host(host);
         let mut files = Vec::new();
-        for planned in host_files(inv, host, first_control_plane) {
+        for planned in host_files(inv, host, first_control_plane, embedded) {
             let contents = match &planned.source {
                 Source::Template(name) => templates.render(name, &target, &host_context)?,
                 Source::Kubeconfig(kubeconfig) => kubeconfig.render(templates, &target)?,

@@ -12,6 +12,9 @@ const PUBLIC: u32 = 0o644;
 /// Mode of kubeconfigs (they may embed a private key; kubeadm writes them 0600).
 const PRIVATE: u32 = 0o600;
 
+/// Credentials to embed in kubeconfigs, by component name.
+pub type EmbeddedCredentials = std::collections::BTreeMap<String, Credentials>;
+
 /// What a planned file is rendered from.
 #[derive(Debug, Clone)]
 pub enum Source {
@@ -40,7 +43,11 @@ pub struct PlannedManifest {
 /// The files of `host`: the base files every host gets, then etcd, control-plane and worker
 /// files for the roles it has. `first_control_plane` is the API server of worker-only hosts
 /// and of `admin.conf`.
-pub fn host_files(inv: &Inventory, host: &HostSpec, first_control_plane: Ipv6Addr) -> Vec<PlannedFile> {
+///
+/// `embedded` maps a component (`admin`, `controller-manager`, `scheduler`, `kube-proxy`) to
+/// credentials embedded in its kubeconfig; a component not in it gets the file form
+/// (`/etc/kubernetes/pki/<component>.crt/.key`).
+pub fn host_files(inv: &Inventory, host: &HostSpec, first_control_plane: Ipv6Addr, embedded: &EmbeddedCredentials) -> Vec<PlannedFile> {
     let template = |path: &str, name| PlannedFile { path: path.to_string(), mode: PUBLIC, source: Source::Template(name) };
     // Components on a control-plane host talk to their own apiserver over loopback.
     let local_server = if host.has(Role::ControlPlane) { Ipv6Addr::LOCALHOST } else { first_control_plane };
@@ -49,7 +56,11 @@ pub fn host_files(inv: &Inventory, host: &HostSpec, first_control_plane: Ipv6Add
         mode: PRIVATE,
         source: Source::Kubeconfig(Kubeconfig { cluster_name: inv.cluster.name.clone(), server, user, credentials }),
     };
-    let pki = |component: &str| Credentials::files(&format!("/etc/kubernetes/pki/{component}.crt"), &format!("/etc/kubernetes/pki/{component}.key"));
+    let pki = |component: &str| {
+        embedded.get(component).cloned().unwrap_or_else(|| {
+            Credentials::files(&format!("/etc/kubernetes/pki/{component}.crt"), &format!("/etc/kubernetes/pki/{component}.key"))
+        })
+    };
 
     let mut files = vec![
         template("/etc/sysctl.d/90-v6deploy.conf", "sysctl.conf.j2"),
