@@ -37,7 +37,7 @@ pub fn run(args: &Args, loaded: &Loaded) -> Result<ExitCode> {
         println!("  {key:<24} {value}");
     }
     println!();
-    println!("{:<40} {:<24} {:<28} {:<10} {}", "NODE NAME", "ADDRESS", "ROLES", "INTERFACE", "GATEWAY");
+    println!("{:<40} {:<24} {:<28} {:<10} GATEWAY", "NODE NAME", "ADDRESS", "ROLES", "INTERFACE");
     for h in &inv.hosts {
         let address = format!("{}/{}", h.address, h.prefix_length);
         let gateway = h.gateway.map_or("-".to_string(), |g| g.to_string());

@@ -54,7 +54,7 @@ pub fn parse_nameservers(resolv: &str) -> Vec<String> {
 /// TCP ports in LISTEN state from /proc/net/tcp6 and /proc/net/tcp (no `ss` needed).
 pub fn parse_listening_ports(tcp6: &str, tcp: &str) -> Vec<u16> {
     let mut ports = BTreeSet::new();
-    for line in tcp6.lines().chain(tcp.lines()).skip(0) {
+    for line in tcp6.lines().chain(tcp.lines()) {
         let fields: Vec<&str> = line.split_whitespace().collect();
         let (Some(local), Some(state)) = (fields.get(1), fields.get(3)) else { continue };
         if *state != "0A" {

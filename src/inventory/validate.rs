@@ -141,12 +141,11 @@ impl<'a> Validator<'a> {
             self.report(&c.kubernetes_version, "cluster.kubernetes_version", kind);
         }
         let dns_domain = c.dns_domain.as_ref().map_or(defaults::DNS_DOMAIN.to_string(), |d| d.value.clone());
-        if let Some(d) = &c.dns_domain {
-            if NodeName::parse_override(&d.value).is_err() {
+        if let Some(d) = &c.dns_domain
+            && NodeName::parse_override(&d.value).is_err() {
                 let kind = ProblemKind::BadValue { value: d.value.clone(), expected: "a DNS domain of lower-case labels, e.g. cluster.local" };
                 self.report(d, "cluster.dns_domain", kind);
             }
-        }
         let service = self.cidr(&c.service_cidr, "cluster.service_cidr", "2001:cafe:43::/112");
         let pod = self.cidr(&c.pod_cidr, "cluster.pod_cidr", "2001:cafe:42::/56");
         let mask = c.node_cidr_mask.as_ref().map_or(defaults::NODE_CIDR_MASK, |m| m.value);
@@ -171,11 +170,10 @@ impl<'a> Validator<'a> {
                 }
             }
         }
-        if let (Some(service), Some(pod)) = (service, pod) {
-            if overlaps(service, pod) {
+        if let (Some(service), Some(pod)) = (service, pod)
+            && overlaps(service, pod) {
                 self.report(&c.service_cidr, "cluster.service_cidr", ProblemKind::CidrsOverlap { service, pod });
             }
-        }
         for host in hosts {
             for (net, cidr_field, text) in [(service, "service_cidr", &c.service_cidr), (pod, "pod_cidr", &c.pod_cidr)] {
                 if let Some(net) = net.filter(|n| n.contains(&host.address)) {
@@ -256,13 +254,11 @@ impl<'a> Validator<'a> {
                 None => defaults::PREFIX_LENGTH,
             };
             let gateway = h.gateway.as_ref().and_then(|g| self.address(g, &format!("{field}.gateway")));
-            if let (Some(address), Some(gateway), Some(g)) = (address, gateway, &h.gateway) {
-                if let Ok(net) = Ipv6Net::new(address, prefix_length).map(|n| n.trunc()) {
-                    if !net.contains(&gateway) {
+            if let (Some(address), Some(gateway), Some(g)) = (address, gateway, &h.gateway)
+                && let Ok(net) = Ipv6Net::new(address, prefix_length).map(|n| n.trunc())
+                    && !net.contains(&gateway) {
                         self.report(g, format!("{field}.gateway"), ProblemKind::GatewayOffLink { gateway, net });
                     }
-                }
-            }
             let line = h.address.referenced.line() as usize;
             let mut duplicate = false;
             if let Some(address) = address {

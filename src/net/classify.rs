@@ -80,7 +80,8 @@ mod tests {
 
     #[test]
     fn refuses_each_kind_with_its_reason() {
-        let cases: [(&str, fn(String) -> NetError); 7] = [
+        type Expected = fn(String) -> NetError;
+        let cases: [(&str, Expected); 7] = [
             ("10.0.0.1", |text| NetError::Ipv4 { text }),
             ("::ffff:10.0.0.1", |text| NetError::Ipv4Mapped { text }),
             ("fe80::1", |text| NetError::LinkLocal { text }),
