@@ -458,7 +458,7 @@ fn kubeconfig_credentials_embed_the_ca_and_the_client_pair() {
     assert_eq!(KubeconfigUser::KubeProxy.server(&f.inv, Some(cp)).unwrap(), "https://[::1]:6443");
     let conf = std::fs::read_to_string(f.store.path("admin.conf")).unwrap();
     assert!(conf.contains("    server: https://[2002:db8:0:1::101]:6443\n"), "{conf}");
-    assert!(conf.contains("current-context: kubernetes-admin@field-report\n"), "{conf}");
+    assert!(conf.contains("current-context: \"kubernetes-admin@field-report\"\n"), "{conf}");
 }
 
 #[test]
