@@ -1,12 +1,14 @@
 //! v6deploy: deploys Kubernetes and its middleware onto IPv6 single-stack hosts.
 #![forbid(unsafe_code)]
 
+pub mod bundle;
 pub mod checks;
 pub mod desired;
 pub mod facts;
 pub mod inventory;
 pub mod kernel;
 pub mod net;
+pub mod ops;
 pub mod pki;
 pub mod render;
 pub mod runner;
