@@ -14,3 +14,4 @@ pub mod render;
 pub mod runner;
 pub mod steps;
 pub mod transport;
+pub mod workflows;

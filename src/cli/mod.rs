@@ -2,6 +2,7 @@
 
 mod certs;
 mod check;
+mod install;
 mod inventory;
 mod nodename;
 mod push;
@@ -46,6 +47,8 @@ pub enum Command {
     Nodename(nodename::Args),
     /// Connect to every host and report facts and preflight verdicts (changes nothing).
     Check(check::Args),
+    /// Install the cluster onto the inventory's hosts (idempotent; --dry-run shows the plan).
+    Install(install::Args),
     /// Copy a local directory's files to a directory on every host (atomic, skips identical files).
     Push(push::Args),
     /// Check the inventory and show hosts, roles and derived values (service IP, DNS IP, ...).
@@ -61,6 +64,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     match &cli.command {
         Command::Nodename(args) => nodename::run(args),
         Command::Check(args) => check::run(args, &load_inventory(cli.inventory.as_deref())?),
+        Command::Install(args) => install::run(args, &load_inventory(cli.inventory.as_deref())?, cli.templates.as_deref()),
         Command::Push(args) => push::run(args, &load_inventory(cli.inventory.as_deref())?),
         Command::Inventory(args) => inventory::run(args, &load_inventory(cli.inventory.as_deref())?),
         Command::Render(args) => render::run(args, &load_inventory(cli.inventory.as_deref())?, cli.templates.as_deref()),

@@ -7,7 +7,7 @@ use anyhow::Context;
 
 use super::Mode;
 use crate::transport::files::{self, FileSpec, FileState};
-use crate::transport::Transport;
+use crate::transport::{Output, Transport};
 
 /// What kind of change.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -86,12 +86,15 @@ impl Gate {
     }
 
     /// Runs a changing command (`what` describes it for the plan), failing on non-zero exit.
-    pub async fn command(&self, host: &str, transport: &dyn Transport, what: &str, command: &str, reason: &str) -> anyhow::Result<()> {
-        if self.mode == Mode::Apply {
-            transport.run(command).await.with_context(|| format!("{what} on {}", transport.label()))?;
-        }
+    /// Returns its output, or `None` in dry-run.
+    pub async fn command(&self, host: &str, transport: &dyn Transport, what: &str, command: &str, reason: &str) -> anyhow::Result<Option<Output>> {
+        let output = if self.mode == Mode::Apply {
+            Some(transport.run(command).await.with_context(|| format!("{what} on {host}"))?)
+        } else {
+            None
+        };
         self.record(host, ChangeKind::Command, what, reason);
-        Ok(())
+        Ok(output)
     }
 
     /// Every change so far.

@@ -6,7 +6,7 @@ use std::pin::Pin;
 
 use super::{Gate, Progress};
 use crate::inventory::{HostSpec, Inventory};
-use crate::transport::Transport;
+use crate::transport::{Output, Transport};
 use crate::transport::files::{FileSpec, FileState};
 
 /// What a step's `run` returns: a one-line summary (e.g. "3 files in place").
@@ -34,7 +34,7 @@ impl HostContext<'_> {
     }
 
     /// Runs a changing command on this host through the gate (see `Gate::command`).
-    pub async fn command(&self, what: &str, command: &str, reason: &str) -> anyhow::Result<()> {
+    pub async fn command(&self, what: &str, command: &str, reason: &str) -> anyhow::Result<Option<Output>> {
         self.gate.command(&self.label(), self.transport, what, command, reason).await
     }
 

@@ -46,6 +46,7 @@ impl Step for Restart {
     fn run<'a>(&'a self, cx: &'a HostContext<'a>) -> StepFuture<'a> {
         Box::pin(async move {
             cx.command("restart thing", "systemctl restart thing", "config changed").await?;
+            let _ = ();
             Ok("restarted".into())
         })
     }

@@ -1,0 +1,53 @@
+//! Addons: flannel, CoreDNS, nodelocaldns (and Elasticsearch when configured), put on the
+//! first control plane under /etc/kubernetes/addons/ and applied with kubectl there once the
+//! API server is healthy. With a staged API server they stay staged on disk.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+
+use super::{ComponentOutcome, InstallState};
+use crate::bundle::Component;
+use crate::inventory::{HostSpec, Role};
+use crate::runner::{HostContext, Mode, Step, StepFuture};
+use crate::transport::files::FileSpec;
+
+/// Where the manifests go on the first control plane.
+pub const ADDONS_DIR: &str = "/etc/kubernetes/addons";
+
+/// The "Addons" step.
+pub struct Addons {
+    pub state: Arc<InstallState>,
+    /// The first control-plane host, where kubectl applies the manifests.
+    pub first_control_plane: std::net::Ipv6Addr,
+}
+
+impl Step for Addons {
+    fn title(&self) -> String {
+        "Addons (flannel, CoreDNS, nodelocaldns, Elasticsearch)".into()
+    }
+
+    fn prepare(&self, host: &HostSpec) -> bool {
+        host.has(Role::ControlPlane) && host.address == self.first_control_plane
+    }
+
+    fn run<'a>(&'a self, cx: &'a HostContext<'a>) -> StepFuture<'a> {
+        Box::pin(async move {
+            let specs: Vec<FileSpec> = self.state.desired.cluster.iter().map(|f| FileSpec::root(format!("{ADDONS_DIR}/{}", f.path), 0o644, f.contents.as_bytes())).collect();
+            let names: Vec<&str> = self.state.desired.cluster.iter().map(|f| f.path.as_str()).collect();
+            let changed = cx.files(&specs).await?;
+            let api_staged = self.state.bundle.is_staged(Component::KubeApiserver) || self.state.bundle.is_staged(Component::Kubectl);
+            let outcome = self.state.outcomes().get(&cx.host.address).and_then(|o| o.get(&Component::KubeApiserver).cloned());
+            if api_staged || outcome == Some(ComponentOutcome::Staged) {
+                return Ok(format!("{} staged in {ADDONS_DIR} (API server not running: no binary in bundle)", names.join(", ")));
+            }
+            if changed.is_empty() {
+                return Ok(format!("{} applied, unchanged", names.join(", ")));
+            }
+            let apply = format!("/usr/local/bin/kubectl --kubeconfig=/etc/kubernetes/admin.conf apply -f {ADDONS_DIR}/");
+            cx.command("kubectl apply -f /etc/kubernetes/addons/", &apply, "manifests changed").await.context("apply the addons")?;
+            let verb = if cx.gate.mode() == Mode::Apply { "applied" } else { "would be applied" };
+            Ok(format!("{} {verb}", names.join(", ")))
+        })
+    }
+}

@@ -1,0 +1,49 @@
+//! Binaries: the bundle's binaries each host's roles need, to /usr/local/bin (0755), skipped
+//! when the host already has the same bytes. Missing ones are staged components (the bundle
+//! check before the run refused them unless `bundle.missing: stage`).
+
+use std::sync::Arc;
+
+use anyhow::Context;
+
+use super::InstallState;
+use crate::bundle::Component;
+use crate::inventory::Role;
+use crate::runner::{HostContext, Step, StepFuture};
+use crate::transport::files::FileSpec;
+
+/// The "Install binaries" step.
+pub struct Binaries {
+    pub state: Arc<InstallState>,
+}
+
+impl Step for Binaries {
+    fn title(&self) -> String {
+        "Install binaries from the bundle".into()
+    }
+
+    fn run<'a>(&'a self, cx: &'a HostContext<'a>) -> StepFuture<'a> {
+        Box::pin(async move {
+            let mut specs = Vec::new();
+            let mut staged = Vec::new();
+            for role in Role::ALL.iter().filter(|r| cx.host.has(**r)) {
+                for component in Component::for_role(*role) {
+                    match self.state.bundle.binary(*component) {
+                        Some(path) => {
+                            let contents = std::fs::read(path).with_context(|| format!("read {}", path.display()))?;
+                            specs.push(FileSpec::root(component.host_path(), 0o755, contents));
+                        }
+                        None => staged.push(component.name()),
+                    }
+                }
+            }
+            let changed = cx.files(&specs).await?;
+            self.state.mark_changed(cx.host.address, changed.iter().map(|(p, _)| p.clone()));
+            let mut summary = format!("{} binaries, {} updated", specs.len(), changed.len());
+            if !staged.is_empty() {
+                summary.push_str(&format!("; not in bundle (staged): {}", staged.join(", ")));
+            }
+            Ok(summary)
+        })
+    }
+}

@@ -1,0 +1,45 @@
+//! Node services: kubelet and kube-proxy on workers.
+
+use std::sync::Arc;
+
+use super::InstallState;
+use super::service::{ServiceSpec, install};
+use crate::bundle::Component;
+use crate::inventory::{HostSpec, Role};
+use crate::runner::{HostContext, Step, StepFuture};
+
+const SERVICES: [ServiceSpec; 2] = [
+    ServiceSpec {
+        component: Component::Kubelet,
+        owns: &["/etc/systemd/system/kubelet.service", "/var/lib/kubelet/config.yaml", "/etc/kubernetes/kubelet.conf"],
+        restart_on: &["/etc/systemd/system/kubelet.service", "/var/lib/kubelet/", "/etc/kubernetes/kubelet.conf", "/etc/kubernetes/pki/ca.crt"],
+        health: None,
+        no_block: false,
+    },
+    ServiceSpec {
+        component: Component::KubeProxy,
+        owns: &["/etc/systemd/system/kube-proxy.service", "/var/lib/kube-proxy/", "/etc/kubernetes/kube-proxy.conf"],
+        restart_on: &["/etc/systemd/system/kube-proxy.service", "/var/lib/kube-proxy/", "/etc/kubernetes/kube-proxy.conf"],
+        health: None,
+        no_block: false,
+    },
+];
+
+/// The "kubelet and kube-proxy" step.
+pub struct NodeServices {
+    pub state: Arc<InstallState>,
+}
+
+impl Step for NodeServices {
+    fn title(&self) -> String {
+        "kubelet and kube-proxy".into()
+    }
+
+    fn prepare(&self, host: &HostSpec) -> bool {
+        host.has(Role::Worker)
+    }
+
+    fn run<'a>(&'a self, cx: &'a HostContext<'a>) -> StepFuture<'a> {
+        Box::pin(install(cx, &self.state, &SERVICES))
+    }
+}

@@ -1,0 +1,32 @@
+//! PKI: each host's certificates and keys at kubeadm's paths (keys 0600; the kubernetes CA key
+//! only on control-plane hosts, as `pki::host_files` decides).
+
+use std::sync::Arc;
+
+use super::InstallState;
+use crate::runner::{HostContext, Step, StepFuture};
+
+/// Whether a path is PKI material.
+pub fn is_pki(path: &str) -> bool {
+    path.starts_with("/etc/kubernetes/pki/") || path.starts_with("/var/lib/kubelet/pki/")
+}
+
+/// The "Install certificates" step.
+pub struct PkiFiles {
+    pub state: Arc<InstallState>,
+}
+
+impl Step for PkiFiles {
+    fn title(&self) -> String {
+        "Install certificates and keys".into()
+    }
+
+    fn run<'a>(&'a self, cx: &'a HostContext<'a>) -> StepFuture<'a> {
+        Box::pin(async move {
+            let specs = self.state.files(cx.host.address, is_pki);
+            let changed = cx.files(&specs).await?;
+            self.state.mark_changed(cx.host.address, changed.iter().map(|(p, _)| p.clone()));
+            Ok(format!("{} files, {} changed", specs.len(), changed.len()))
+        })
+    }
+}

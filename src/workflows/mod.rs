@@ -1,0 +1,3 @@
+//! Workflows: each lists its steps in order, in one function.
+
+pub mod install;
