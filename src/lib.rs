@@ -3,4 +3,5 @@
 
 pub mod inventory;
 pub mod kernel;
+pub mod lab;
 pub mod net;

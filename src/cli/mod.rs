@@ -1,6 +1,7 @@
 //! Command-line parsing and dispatch: one file per command.
 
 mod inventory;
+mod lab;
 mod nodename;
 
 use std::path::{Path, PathBuf};
@@ -36,6 +37,8 @@ pub enum Command {
     Nodename(nodename::Args),
     /// Check the inventory and show hosts, roles and derived values (service IP, DNS IP, ...).
     Inventory(inventory::Args),
+    /// A local lab of IPv6-only machines to deploy to: `lab up`, `lab status`, `lab down`.
+    Lab(lab::Args),
 }
 
 /// Runs one command.
@@ -43,6 +46,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     match &cli.command {
         Command::Nodename(args) => nodename::run(args),
         Command::Inventory(args) => inventory::run(args, &load_inventory(cli.inventory.as_deref())?),
+        Command::Lab(args) => lab::run(args),
     }
 }
 

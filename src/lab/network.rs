@@ -1,0 +1,125 @@
+//! The lab's network, made with `ip`: a bridge per lab carrying the gateway address, a
+//! network namespace per machine joined to the bridge by a veth pair, and the unreachable
+//! route that keeps every lab address on this host.
+//!
+//! Addresses are set from the root namespace (`ip -n NS`), so they belong to the namespace,
+//! which outlives the machine's reboots. The host ends of the veths carry no address at all,
+//! and IPv6 forwarding is left as it is: machines only talk to the host and to each other.
+
+use std::fs;
+use std::path::Path;
+
+use super::LabError;
+use super::addressing::{HostNumber, LAB_RANGE, LabName, Subnet};
+use super::command::Runner;
+use super::mounts;
+
+const NETNS_DIR: &str = "/run/netns";
+
+/// Whether a network interface of the root namespace exists.
+pub fn link_exists(name: &str) -> bool {
+    Path::new("/sys/class/net").join(name).exists()
+}
+
+/// Whether a named namespace exists and is live (on a host whose `/run` is not a tmpfs, a
+/// reboot leaves the file without the namespace).
+pub fn netns_live(name: &str) -> bool {
+    mounts::is_mounted(&netns_path(name))
+}
+
+pub fn netns_path(name: &str) -> std::path::PathBuf {
+    Path::new(NETNS_DIR).join(name)
+}
+
+/// Every namespace of `lab`'s machines, live or stale, by host.
+pub fn lab_namespaces(lab: &LabName) -> Vec<(HostNumber, String)> {
+    let mut found: Vec<(HostNumber, String)> = fs::read_dir(NETNS_DIR)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().to_str()?.to_string();
+            Some((lab.host_of_netns(&name)?, name))
+        })
+        .collect();
+    found.sort();
+    found
+}
+
+/// Holds `unreachable 2001:db8::/32` so that a lab address without its bridge goes nowhere.
+pub fn hold_unreachable(runner: &Runner) -> Result<(), LabError> {
+    runner.run("ip", ["-6", "route", "replace", "unreachable", LAB_RANGE])?;
+    Ok(())
+}
+
+/// Whether the unreachable route is there.
+pub fn unreachable_held() -> Result<bool, LabError> {
+    let routes = Runner { echo: super::command::Echo::Quiet }.run("ip", ["-6", "route", "show", "type", "unreachable", LAB_RANGE])?;
+    Ok(!routes.trim().is_empty())
+}
+
+/// Drops the unreachable route (with the last lab).
+pub fn release_unreachable(runner: &Runner) -> Result<(), LabError> {
+    if unreachable_held()? {
+        runner.run("ip", ["-6", "route", "del", "unreachable", LAB_RANGE])?;
+    }
+    Ok(())
+}
+
+/// Creates the lab's bridge with the gateway address, if it is not there.
+pub fn ensure_bridge(runner: &Runner, lab: &LabName, subnet: Subnet) -> Result<(), LabError> {
+    let bridge = lab.bridge();
+    if !link_exists(&bridge) {
+        runner.run("ip", ["link", "add", &bridge, "type", "bridge"])?;
+    }
+    let gateway = format!("{}/64", subnet.gateway());
+    runner.run("ip", ["addr", "replace", &gateway, "dev", &bridge, "nodad"])?;
+    runner.run("ip", ["link", "set", &bridge, "up"])?;
+    Ok(())
+}
+
+/// Deletes the bridge (its address and prefix route go with it).
+pub fn remove_bridge(runner: &Runner, lab: &LabName) -> Result<(), LabError> {
+    let bridge = lab.bridge();
+    if link_exists(&bridge) {
+        runner.run("ip", ["link", "del", &bridge])?;
+    }
+    Ok(())
+}
+
+/// Creates the machine's namespace, its `eth0` with the machine's address and default route
+/// via the bridge, and the host end on the bridge. Idempotent.
+pub fn ensure_machine(runner: &Runner, lab: &LabName, subnet: Subnet, host: HostNumber) -> Result<(), LabError> {
+    let netns = lab.netns(host);
+    let veth = subnet.veth(host);
+    if !netns_live(&netns) {
+        if netns_path(&netns).exists() {
+            runner.run("ip", ["netns", "del", &netns])?;
+        }
+        runner.run("ip", ["netns", "add", &netns])?;
+    }
+    if !link_exists(&veth) {
+        runner.run("ip", ["link", "add", &veth, "type", "veth", "peer", "name", "eth0", "netns", &netns])?;
+    }
+    // The host end is a bridge port: no addresses, not even link-local.
+    runner.run("ip", ["link", "set", &veth, "addrgenmode", "none"])?;
+    runner.run("ip", ["link", "set", &veth, "master", &lab.bridge(), "up"])?;
+    let address = format!("{}/64", subnet.host(host));
+    let gateway = subnet.gateway().to_string();
+    runner.run("ip", ["-n", &netns, "link", "set", "lo", "up"])?;
+    runner.run("ip", ["-n", &netns, "link", "set", "eth0", "up"])?;
+    runner.run("ip", ["-n", &netns, "addr", "replace", &address, "dev", "eth0", "nodad"])?;
+    runner.run("ip", ["-n", &netns, "-6", "route", "replace", "default", "via", &gateway, "dev", "eth0"])?;
+    Ok(())
+}
+
+/// Deletes the machine's namespace; its veth pair goes with it.
+pub fn remove_machine(runner: &Runner, netns: &str, veth: Option<&str>) -> Result<(), LabError> {
+    if netns_path(netns).exists() {
+        runner.run("ip", ["netns", "del", netns])?;
+    }
+    if let Some(veth) = veth.filter(|v| link_exists(v)) {
+        runner.run("ip", ["link", "del", veth])?;
+    }
+    Ok(())
+}
