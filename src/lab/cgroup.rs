@@ -75,6 +75,28 @@ fn remove_tree(dir: &Path) -> Result<(), LabError> {
     }
 }
 
+/// Every process in `relative` or below it, in any hierarchy.
+pub fn processes(relative: &Path) -> Vec<u32> {
+    let mut found = Vec::new();
+    for hierarchy in hierarchies() {
+        collect(&hierarchy.join(relative), &mut found);
+    }
+    found.sort_unstable();
+    found.dedup();
+    found
+}
+
+fn collect(dir: &Path, found: &mut Vec<u32>) {
+    if let Ok(text) = fs::read_to_string(dir.join("cgroup.procs")) {
+        found.extend(text.lines().filter_map(|l| l.trim().parse::<u32>().ok()));
+    }
+    for entry in fs::read_dir(dir).into_iter().flatten().flatten() {
+        if entry.file_type().is_ok_and(|t| t.is_dir()) {
+            collect(&entry.path(), found);
+        }
+    }
+}
+
 /// Whether any hierarchy still has `relative`.
 pub fn exists(relative: &Path) -> bool {
     hierarchies().iter().any(|h| h.join(relative).exists())

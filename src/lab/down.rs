@@ -2,7 +2,7 @@
 //! then checks that nothing of it is left. The unreachable route goes with the last lab.
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use super::LabError;
@@ -13,7 +13,6 @@ use super::mounts;
 use super::network;
 use super::preflight;
 use super::state::{LabDir, Lock, ProjectFiles, all_names};
-use super::supervisor;
 use super::teardown;
 
 /// Whether `lab down` also removes the lab's files in the project.
@@ -54,8 +53,7 @@ pub fn down(runner: &Runner, name: &LabName, purge: Purge, project: &Path) -> Re
         return Err(LabError::NoSuchLab { name: name.to_string() });
     }
     runner.note(format!("stopping {} machine(s) of lab {name}", hosts.len()));
-    let dirs: Vec<PathBuf> = hosts.iter().map(|h| lab.machine(*h)).collect();
-    supervisor::stop_all(runner, &dirs, Duration::from_secs(20))?;
+    teardown::stop_machines(runner, &lab, &hosts)?;
     teardown::end_processes(runner, &teardown::lab_processes(&lab), Duration::from_secs(10))?;
     let subnet = record.as_ref().map(|r| r.subnet());
     for &host in &hosts {
@@ -70,6 +68,7 @@ pub fn down(runner: &Runner, name: &LabName, purge: Purge, project: &Path) -> Re
     let last = all_names().is_empty();
     if last {
         network::release_unreachable(runner)?;
+        network::release_netns_dir(runner)?;
         cgroup::remove_root_if_empty();
     }
     let files = ProjectFiles { project: record.as_ref().map_or_else(|| project.to_path_buf(), |r| r.project.clone()), name: name.clone() };

@@ -46,6 +46,21 @@ pub fn lab_namespaces(lab: &LabName) -> Vec<(HostNumber, String)> {
     found
 }
 
+/// Undoes what `ip netns add` did to `/run/netns` (a bind mount of itself) once no
+/// namespace is left in it, so that the host is as it was before the first lab.
+pub fn release_netns_dir(runner: &Runner) -> Result<(), LabError> {
+    let dir = Path::new(NETNS_DIR);
+    let empty = fs::read_dir(dir).map(|mut entries| entries.next().is_none()).unwrap_or(false);
+    if empty && mounts::is_mounted(dir) {
+        runner.run("umount", [NETNS_DIR])?;
+    }
+    if empty && !mounts::is_mounted(dir) {
+        // Fails harmlessly if something was put there meanwhile.
+        let _ = fs::remove_dir(dir);
+    }
+    Ok(())
+}
+
 /// Holds `unreachable 2001:db8::/32` so that a lab address without its bridge goes nowhere.
 pub fn hold_unreachable(runner: &Runner) -> Result<(), LabError> {
     runner.run("ip", ["-6", "route", "replace", "unreachable", LAB_RANGE])?;
@@ -113,13 +128,19 @@ pub fn ensure_machine(runner: &Runner, lab: &LabName, subnet: Subnet, host: Host
     Ok(())
 }
 
-/// Deletes the machine's namespace; its veth pair goes with it.
+/// Deletes the machine's veth pair and namespace. The veth goes first: a namespace's
+/// interfaces are destroyed asynchronously after `ip netns del`.
 pub fn remove_machine(runner: &Runner, netns: &str, veth: Option<&str>) -> Result<(), LabError> {
+    if let Some(veth) = veth.filter(|v| link_exists(v)) {
+        match runner.run("ip", ["link", "del", veth]) {
+            Err(_) if !link_exists(veth) => {} // gone meanwhile
+            other => {
+                other?;
+            }
+        }
+    }
     if netns_path(netns).exists() {
         runner.run("ip", ["netns", "del", netns])?;
-    }
-    if let Some(veth) = veth.filter(|v| link_exists(v)) {
-        runner.run("ip", ["link", "del", veth])?;
     }
     Ok(())
 }

@@ -83,9 +83,26 @@ pub fn remove_machine(runner: &Runner, lab: &LabDir, subnet: Option<Subnet>, hos
     remove_unmounted_dir(&dir)
 }
 
-/// Stops one machine's supervisor and nspawn, if they run.
-pub fn stop_machine(runner: &Runner, lab: &LabDir, host: HostNumber) -> Result<(), LabError> {
-    supervisor::stop_all(runner, &[lab.machine(host)], Duration::from_secs(20))
+/// Stops machines: their supervisors and nspawns first (a clean halt), then whatever is
+/// still in their cgroups; a machine whose nspawn was killed keeps running without it,
+/// and only its cgroup still finds it.
+pub fn stop_machines(runner: &Runner, lab: &LabDir, hosts: &[HostNumber]) -> Result<(), LabError> {
+    let dirs: Vec<_> = hosts.iter().map(|h| lab.machine(*h)).collect();
+    supervisor::stop_all(runner, &dirs, Duration::from_secs(20))?;
+    let me = std::process::id();
+    let mut left = Vec::new();
+    for &host in hosts {
+        let cgroup = cgroup::path(lab.name.as_str(), Some(host.label()));
+        left.extend(cgroup::processes(&cgroup).into_iter().filter(|pid| *pid != me).filter_map(ProcessId::of));
+    }
+    for process in &left {
+        runner.note(format!("killing process {} left in a lab machine's cgroup (SIGKILL)", process.pid));
+        process.signal(Signal::SIGKILL);
+    }
+    match process::wait_gone(&left, Duration::from_secs(10)).first() {
+        Some(p) => Err(LabError::DidNotStop { what: "a process of a lab machine".into(), pid: p.pid, seconds: 10 }),
+        None => Ok(()),
+    }
 }
 
 /// Removes a directory tree, refusing while anything is mounted below it (removing through

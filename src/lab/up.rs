@@ -147,7 +147,7 @@ fn clean_leftovers(runner: &Runner, lab: &LabDir, subnet: Subnet, hosts: &[HostN
     extra.extend(network::lab_namespaces(&lab.name).into_iter().map(|(h, _)| h).filter(|h| !wanted.contains(h)));
     for host in extra {
         runner.note(format!("removing leftover machine {}", lab.name.machine(host)));
-        teardown::stop_machine(runner, lab, host)?;
+        teardown::stop_machines(runner, lab, &[host])?;
         teardown::remove_machine(runner, lab, Some(subnet), host)?;
     }
     Ok(())
@@ -158,8 +158,9 @@ fn clean_leftovers(runner: &Runner, lab: &LabDir, subnet: Subnet, hosts: &[HostN
 fn start_machine(runner: &Runner, lab: &LabDir, subnet: Subnet, host: HostNumber, base: &Path, lab_key: &str) -> Result<(), LabError> {
     let name = lab.name.machine(host);
     runner.note(format!("starting {name} at {}", subnet.host(host)));
-    // An nspawn whose supervisor died is stopped before the machine is booted again.
-    teardown::stop_machine(runner, lab, host)?;
+    // An nspawn whose supervisor died, or a machine whose nspawn died, is stopped before
+    // the machine is booted again.
+    teardown::stop_machines(runner, lab, &[host])?;
     let dir = lab.machine(host);
     let machine = MachineDir::new(dir.clone());
     machine.ensure_mounted(runner, base)?;
