@@ -178,6 +178,10 @@ fn three_machines_answer_ssh_over_ipv6_only() {
     assert!(route.contains(&format!("dev {}", lab.name.bridge())), "{route}");
     let elsewhere = Command::new("ip").args(["-6", "route", "get", "2001:db8:ffff::1"]).output().unwrap();
     assert!(!elsewhere.status.success() || String::from_utf8_lossy(&elsewhere.stdout).contains("unreachable"), "{}", text(&elsewhere));
+    // And a packet from a lab address to anywhere outside the range is not routed, even if
+    // the host forwarded.
+    let from_lab = Command::new("ip").args(["-6", "route", "get", "2001:cafe::1", "from", &machines[0].address.to_string()]).output().unwrap();
+    assert!(!from_lab.status.success(), "a lab source can reach outside: {}", text(&from_lab));
     let status = lab.v6deploy(&["lab", "status", "--name", "tssh"]);
     let status_text = String::from_utf8_lossy(&status.stdout);
     assert_eq!(status_text.lines().filter(|l| l.starts_with("tssh-") && l.contains("running") && l.ends_with("yes")).count(), 3, "{status_text}");

@@ -179,7 +179,7 @@ fn down(name: &LabName, purge: Purge, quiet: bool) -> Result<()> {
         ),
     }
     if report.last {
-        println!("  no lab left: dropped the route unreachable {}", lab::LAB_RANGE);
+        println!("  no lab left: dropped the route unreachable {} and its rules", lab::LAB_RANGE);
     }
     Ok(())
 }

@@ -1,5 +1,5 @@
 //! `lab down`: stops and removes a lab's machines, namespaces, mounts, cgroups and bridge,
-//! then checks that nothing of it is left. The unreachable route goes with the last lab.
+//! then checks that nothing of it is left. The unreachable route and rules go with the last lab.
 
 use std::fs;
 use std::path::Path;
@@ -67,7 +67,7 @@ pub fn down(runner: &Runner, name: &LabName, purge: Purge, project: &Path) -> Re
     teardown::remove_unmounted_dir(&lab.root)?;
     let last = all_names().is_empty();
     if last {
-        network::release_unreachable(runner)?;
+        network::release_lab_range(runner)?;
         network::release_netns_dir(runner)?;
         cgroup::remove_root_if_empty();
     }
@@ -112,8 +112,8 @@ pub fn leftovers(lab: &LabDir, last: bool) -> Result<Vec<String>, LabError> {
     if cgroup::exists(&cgroup::path(lab.name.as_str(), None)) {
         left.push(format!("cgroup {}", cgroup::path(lab.name.as_str(), None).display()));
     }
-    if last && network::unreachable_held()? {
-        left.push("route unreachable 2001:db8::/32".to_string());
+    if last {
+        left.extend(network::lab_range_held()?);
     }
     Ok(left)
 }

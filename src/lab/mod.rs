@@ -16,6 +16,7 @@ mod command;
 mod down;
 mod error;
 mod exec;
+mod host_limits;
 mod inventory_file;
 mod machine;
 mod mounts;

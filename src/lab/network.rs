@@ -1,6 +1,6 @@
 //! The lab's network, made with `ip`: a bridge per lab carrying the gateway address, a
 //! network namespace per machine joined to the bridge by a veth pair, and the unreachable
-//! route that keeps every lab address on this host.
+//! route and rules that keep every lab packet on this host.
 //!
 //! Addresses are set from the root namespace (`ip -n NS`), so they belong to the namespace,
 //! which outlives the machine's reboots. The host ends of the veths carry no address at all,
@@ -61,22 +61,57 @@ pub fn release_netns_dir(runner: &Runner) -> Result<(), LabError> {
     Ok(())
 }
 
-/// Holds `unreachable 2001:db8::/32` so that a lab address without its bridge goes nowhere.
-pub fn hold_unreachable(runner: &Runner) -> Result<(), LabError> {
+/// Policy rules held with the route: a destination in the lab range is looked up in the main
+/// table (the bridges' /64s and the unreachable /32); any other destination from a lab
+/// source address is unreachable. So even with IPv6 forwarding turned on by someone else,
+/// the host's default route never carries a lab packet.
+const RULES: &[(&str, &[&str])] = &[("32000", &["to", LAB_RANGE, "lookup", "main"]), ("32001", &["from", LAB_RANGE, "unreachable"])];
+
+fn quiet() -> Runner {
+    Runner { echo: super::command::Echo::Quiet }
+}
+
+fn rule_present(preference: &str) -> Result<bool, LabError> {
+    Ok(!quiet().run("ip", ["-6", "rule", "show", "pref", preference])?.trim().is_empty())
+}
+
+/// Holds `unreachable 2001:db8::/32` and the rules, so that no lab packet leaves the host.
+pub fn hold_lab_range(runner: &Runner) -> Result<(), LabError> {
     runner.run("ip", ["-6", "route", "replace", "unreachable", LAB_RANGE])?;
+    for (preference, selector) in RULES {
+        if !rule_present(preference)? {
+            let mut args = vec!["-6", "rule", "add"];
+            args.extend_from_slice(selector);
+            args.extend(["pref", preference]);
+            runner.run("ip", args)?;
+        }
+    }
     Ok(())
 }
 
-/// Whether the unreachable route is there.
-pub fn unreachable_held() -> Result<bool, LabError> {
-    let routes = Runner { echo: super::command::Echo::Quiet }.run("ip", ["-6", "route", "show", "type", "unreachable", LAB_RANGE])?;
-    Ok(!routes.trim().is_empty())
+/// What of the route and rules is in place, for `lab down`'s final check.
+pub fn lab_range_held() -> Result<Vec<String>, LabError> {
+    let mut held = Vec::new();
+    if !quiet().run("ip", ["-6", "route", "show", "type", "unreachable", LAB_RANGE])?.trim().is_empty() {
+        held.push(format!("route unreachable {LAB_RANGE}"));
+    }
+    for (preference, selector) in RULES {
+        if rule_present(preference)? {
+            held.push(format!("rule {} pref {preference}", selector.join(" ")));
+        }
+    }
+    Ok(held)
 }
 
-/// Drops the unreachable route (with the last lab).
-pub fn release_unreachable(runner: &Runner) -> Result<(), LabError> {
-    if unreachable_held()? {
+/// Drops the route and the rules (with the last lab).
+pub fn release_lab_range(runner: &Runner) -> Result<(), LabError> {
+    if !quiet().run("ip", ["-6", "route", "show", "type", "unreachable", LAB_RANGE])?.trim().is_empty() {
         runner.run("ip", ["-6", "route", "del", "unreachable", LAB_RANGE])?;
+    }
+    for (preference, _) in RULES {
+        if rule_present(preference)? {
+            runner.run("ip", ["-6", "rule", "del", "pref", preference])?;
+        }
     }
     Ok(())
 }

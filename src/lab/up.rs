@@ -11,6 +11,7 @@ use super::addressing::{DEFAULT_HOSTS, HostNumber, LabName, MAX_HOSTS, Subnet, a
 use super::base_image;
 use super::cgroup;
 use super::command::Runner;
+use super::host_limits;
 use super::inventory_file::{self, Change};
 use super::machine::MachineDir;
 use super::network;
@@ -63,6 +64,7 @@ pub fn up(runner: &Runner, options: &UpOptions) -> Result<UpReport, LabError> {
     let _lock = Lock::acquire(runner)?;
     let base = base_image::ensure(runner, &options.mirror)?;
     let lab = LabDir::new(&options.name);
+    let others: u64 = all_records()?.iter().filter(|r| r.name != options.name.as_str()).map(|r| u64::from(r.hosts)).sum();
     let mut record = match lab.load()? {
         Some(record) if record.project != options.project => {
             return Err(LabError::OtherProject { name: record.name, project: record.project });
@@ -80,11 +82,12 @@ pub fn up(runner: &Runner, options: &UpOptions) -> Result<UpReport, LabError> {
     record.hosts = count;
     // Recorded before anything is made, so that a crash from here on leaves a record of it.
     lab.save(&record)?;
+    host_limits::ensure(runner, others + u64::from(count))?;
     let subnet = record.subnet();
     let hosts: Vec<HostNumber> = HostNumber::first(count).collect();
     clean_leftovers(runner, &lab, subnet, &hosts)?;
 
-    network::hold_unreachable(runner)?;
+    network::hold_lab_range(runner)?;
     network::ensure_bridge(runner, &options.name, subnet)?;
     let files = ProjectFiles { project: options.project.clone(), name: options.name.clone() };
     let lab_key = ssh_files::ensure_key(runner, &files.key(), &format!("v6deploy-lab-{}", options.name))?;
