@@ -308,6 +308,15 @@ fn down_leaves_no_namespace_mount_bridge_route_or_process() {
     assert!(lab.inventory().exists() && lab.files().join("id_ed25519").exists());
     let again = lab.v6deploy(&["lab", "down", "-q"]);
     assert!(!again.status.success() && String::from_utf8_lossy(&again.stderr).contains("there is no lab named \"tdown\""), "{}", text(&again));
+    // Up again: the same subnet (taken from the kept inventory), which stays as it is; new
+    // host keys in known_hosts.
+    let inventory = fs::read_to_string(lab.inventory()).unwrap();
+    let up = lab.v6deploy(&["lab", "up", "-q", "--hosts", "2"]);
+    assert!(up.status.success(), "{}", text(&up));
+    assert!(String::from_utf8_lossy(&up.stdout).contains("already lists every machine"), "{}", text(&up));
+    assert_eq!(fs::read_to_string(lab.inventory()).unwrap(), inventory);
+    assert_eq!(lab::labs(Some(&lab.name)).unwrap()[0].record.subnet(), subnet);
+    assert!(lab.ssh_ok(lab.address(2), "hostname").starts_with("tdown-102"));
 }
 
 #[test]

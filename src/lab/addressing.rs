@@ -163,13 +163,23 @@ impl Subnet {
     }
 }
 
-/// The subnet index for a new lab: the default lab always gets 1, the others the lowest free
-/// index from 2, so that the default lab's addresses never change.
-pub fn allocate_subnet(name: &LabName, used: &BTreeSet<u16>) -> Result<Subnet, LabError> {
+/// The subnet index for a new lab: the default lab always gets 1; another lab gets the
+/// subnet its existing inventory file names (`preferred`, so that its addresses survive a
+/// `lab down` and `lab up`) when that is free, else the lowest free index from 2.
+pub fn allocate_subnet(name: &LabName, used: &BTreeSet<u16>, preferred: Option<Subnet>) -> Result<Subnet, LabError> {
     if name.as_str() == DEFAULT_NAME {
         return Ok(Subnet { index: 1 });
     }
+    if let Some(subnet) = preferred.filter(|s| s.index >= 2 && !used.contains(&s.index)) {
+        return Ok(subnet);
+    }
     (2..=u16::MAX).find(|i| !used.contains(i)).map(|index| Subnet { index }).ok_or(LabError::NoFreeSubnet)
+}
+
+/// The lab subnet an address is in, if it is in `2001:db8:0::/48`.
+pub fn subnet_of(address: Ipv6Addr) -> Option<Subnet> {
+    let s = address.segments();
+    if s[0] == 0x2001 && s[1] == 0xdb8 && s[2] == 0 { Subnet::new(s[3]) } else { None }
 }
 
 #[cfg(test)]
@@ -248,9 +258,15 @@ mod tests {
     #[test]
     fn the_default_lab_keeps_subnet_one_and_others_take_the_lowest_free() {
         let used: BTreeSet<u16> = [1, 2, 4].into();
-        assert_eq!(allocate_subnet(&name("lab"), &used).unwrap().index(), 1);
-        assert_eq!(allocate_subnet(&name("exp"), &used).unwrap().index(), 3);
-        assert_eq!(allocate_subnet(&name("exp"), &BTreeSet::new()).unwrap().index(), 2);
+        assert_eq!(allocate_subnet(&name("lab"), &used, None).unwrap().index(), 1);
+        assert_eq!(allocate_subnet(&name("exp"), &used, None).unwrap().index(), 3);
+        assert_eq!(allocate_subnet(&name("exp"), &BTreeSet::new(), None).unwrap().index(), 2);
+        // A lab coming back keeps the subnet of its inventory when it is free.
+        assert_eq!(allocate_subnet(&name("exp"), &used, Subnet::new(9)).unwrap().index(), 9);
+        assert_eq!(allocate_subnet(&name("exp"), &used, Subnet::new(4)).unwrap().index(), 3);
+        assert_eq!(allocate_subnet(&name("exp"), &used, Subnet::new(1)).unwrap().index(), 3);
+        assert_eq!(subnet_of("2001:db8:0:9::101".parse().unwrap()), Subnet::new(9));
+        assert_eq!(subnet_of("2001:db8:1:9::101".parse().unwrap()), None);
         assert_eq!(name("lab").inventory_file(), "lab.yaml");
         assert_eq!(name("exp").inventory_file(), "lab-exp.yaml");
     }

@@ -94,6 +94,13 @@ pub fn ensure(path: &Path, name: &LabName, subnet: Subnet, hosts: &[HostNumber])
     Ok(change)
 }
 
+/// The host addresses an existing inventory file lists; `None` when there is no file or it
+/// does not load.
+pub fn listed_addresses(path: &Path) -> Option<Vec<Ipv6Addr>> {
+    let loaded = inventory::load(path).ok()?;
+    Some(loaded.inventory.hosts.iter().map(|h| h.address).collect())
+}
+
 /// The existing text with the hosts it lacks appended, or `None` when it lacks none.
 pub fn appended(path: &Path, existing: &str, subnet: Subnet, hosts: &[HostNumber]) -> Result<Option<(String, Vec<Ipv6Addr>)>, LabError> {
     let listed: BTreeSet<Ipv6Addr> = match inventory::parse(path, existing) {

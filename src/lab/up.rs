@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use super::LabError;
-use super::addressing::{DEFAULT_HOSTS, HostNumber, LabName, MAX_HOSTS, Subnet, allocate_subnet};
+use super::addressing::{DEFAULT_HOSTS, HostNumber, LabName, MAX_HOSTS, Subnet, allocate_subnet, subnet_of};
 use super::base_image;
 use super::cgroup;
 use super::command::Runner;
@@ -65,6 +65,7 @@ pub fn up(runner: &Runner, options: &UpOptions) -> Result<UpReport, LabError> {
     let base = base_image::ensure(runner, &options.mirror)?;
     let lab = LabDir::new(&options.name);
     let others: u64 = all_records()?.iter().filter(|r| r.name != options.name.as_str()).map(|r| u64::from(r.hosts)).sum();
+    let files = ProjectFiles { project: options.project.clone(), name: options.name.clone() };
     let mut record = match lab.load()? {
         Some(record) if record.project != options.project => {
             return Err(LabError::OtherProject { name: record.name, project: record.project });
@@ -72,7 +73,10 @@ pub fn up(runner: &Runner, options: &UpOptions) -> Result<UpReport, LabError> {
         Some(record) => record,
         None => {
             let used: BTreeSet<u16> = all_records()?.iter().map(|r| r.subnet).collect();
-            let subnet = allocate_subnet(&options.name, &used)?;
+            let listed = inventory_file::listed_addresses(&files.inventory());
+            let preferred = listed.as_ref().and_then(|a| a.first()).and_then(|a| subnet_of(*a));
+            let subnet = allocate_subnet(&options.name, &used, preferred)?;
+            set_aside_stale_inventory(runner, &files, subnet, listed.as_deref())?;
             LabRecord { name: options.name.to_string(), subnet: subnet.index(), project: options.project.clone(), hosts: 0 }
         }
     };
@@ -89,7 +93,6 @@ pub fn up(runner: &Runner, options: &UpOptions) -> Result<UpReport, LabError> {
 
     network::hold_lab_range(runner)?;
     network::ensure_bridge(runner, &options.name, subnet)?;
-    let files = ProjectFiles { project: options.project.clone(), name: options.name.clone() };
     let lab_key = ssh_files::ensure_key(runner, &files.key(), &format!("v6deploy-lab-{}", options.name))?;
 
     let mut started = Vec::new();
@@ -130,6 +133,22 @@ pub fn up(runner: &Runner, options: &UpOptions) -> Result<UpReport, LabError> {
         inventory,
         elapsed: started_at.elapsed(),
     })
+}
+
+/// A new lab whose inventory file (kept by `lab down`) lists addresses outside the lab's
+/// subnet would get its new hosts appended to stale ones: that file is renamed to `.old`.
+fn set_aside_stale_inventory(runner: &Runner, files: &ProjectFiles, subnet: Subnet, listed: Option<&[std::net::Ipv6Addr]>) -> Result<(), LabError> {
+    let path = files.inventory();
+    let stale = match listed {
+        Some(addresses) => addresses.iter().any(|a| !subnet.net().contains(a)),
+        None => path.exists(),
+    };
+    if stale {
+        let old = path.with_extension("yaml.old");
+        runner.note(format!("{} does not match the lab's {} (left by an earlier lab?); moving it to {}", path.display(), subnet.net(), old.display()));
+        std::fs::rename(&path, &old).map_err(LabError::io("rename", &path))?;
+    }
+    Ok(())
 }
 
 /// Removes machines beyond `hosts` (namespaces or directories left by a crash), and lab
