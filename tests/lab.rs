@@ -220,6 +220,13 @@ fn a_rebooted_machine_comes_back_with_its_address_and_host_key() {
         lab.nspawn_pids()["treboot-102"] != previous && lab::ssh_port_open(second, Duration::from_millis(500))
     });
     assert!(lab.ssh_ok(second, "hostname").starts_with("treboot-102"));
+    // A machine that powers itself off stays off, and `lab up` boots it again.
+    let poweroff = lab.v6deploy(&["lab", "exec", "treboot-102", "--", "systemctl", "poweroff"]);
+    assert!(poweroff.status.success(), "{}", text(&poweroff));
+    wait_for("machine 102 to be off", Duration::from_secs(30), || lab.machines()[1].state == lab::State::Off);
+    let up = lab.v6deploy(&["lab", "up", "-q"]);
+    assert!(up.status.success() && String::from_utf8_lossy(&up.stdout).contains("started: treboot-102"), "{}", text(&up));
+    assert!(lab.ssh_ok(second, "hostname").starts_with("treboot-102"));
 }
 
 #[test]

@@ -122,7 +122,7 @@ impl HostNumber {
     /// The last address group: the label's digits read as hex (`101` -> 0x101).
     fn group(self) -> u16 {
         let label = self.label();
-        (label / 100) << 8 | (label / 10 % 10) << 4 | label % 10
+        ((label / 100) << 8) | ((label / 10 % 10) << 4) | (label % 10)
     }
 }
 

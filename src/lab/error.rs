@@ -70,6 +70,9 @@ pub enum LabError {
     /// Processes that did not end when asked.
     #[error("{what} (pid {pid}) did not stop within {seconds} s")]
     DidNotStop { what: String, pid: u32, seconds: u64 },
+    /// A second supervisor for a machine that has one.
+    #[error("{} already has a supervisor (pid {pid})", machine.display())]
+    AlreadySupervised { machine: PathBuf, pid: u32 },
     /// `lab down` finished but found something of the lab still there.
     #[error("lab {name:?} was not removed completely; still present: {}", leftovers.join("; "))]
     Leftovers { name: String, leftovers: Vec<String> },

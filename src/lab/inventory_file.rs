@@ -140,8 +140,8 @@ fn check(path: &Path, text: &str, wanted: &BTreeSet<Ipv6Addr>, entries: Option<&
 /// The indentation of the last `- address:` entry, so appended entries line up with it.
 fn entry_indent(text: &str) -> usize {
     text.lines()
-        .filter(|line| line.trim_start().starts_with("- address:"))
-        .last()
+        .rev()
+        .find(|line| line.trim_start().starts_with("- address:"))
         .map_or(2, |line| line.len() - line.trim_start().len())
 }
 

@@ -19,7 +19,7 @@ const PROGRAMS: &[(&str, &str)] = &[
 /// Refuses to go on without root or with programs missing, naming what to install.
 pub fn check() -> Result<(), LabError> {
     check_root()?;
-    let missing = missing_programs(|program| on_path(program));
+    let missing = missing_programs(on_path);
     if missing.is_empty() {
         return Ok(());
     }

@@ -146,6 +146,8 @@ pub fn start(runner: &Runner, files: &Files) -> Result<ProcessId, LabError> {
     let log_too = log.try_clone().map_err(LabError::io("open", files.supervisor_log()))?;
     let mut command = Command::new(&exe);
     command.args(["lab", "supervise", "--machine"]).arg(&files.dir).stdin(Stdio::null()).stdout(log).stderr(log_too);
+    // A long-lived process: nothing of the caller's directory or environment but PATH.
+    command.current_dir("/").env_clear().env("PATH", std::env::var_os("PATH").unwrap_or_else(|| "/usr/sbin:/usr/bin:/sbin:/bin".into()));
     let line = render(&command);
     if runner.echo == super::command::Echo::Commands {
         eprintln!("lab: $ {line} &");
@@ -177,7 +179,7 @@ pub fn supervise(dir: &Path) -> Result<(), LabError> {
     let _ = nix::unistd::setsid();
     let me = ProcessId::current().ok_or_else(|| LabError::io("read", "/proc/self/stat")(std::io::ErrorKind::NotFound.into()))?;
     if let Some(other) = ProcessId::running(&files.supervisor_pid()).filter(|p| *p != me) {
-        return Err(LabError::DidNotStop { what: format!("another supervisor of {}", dir.display()), pid: other.pid, seconds: 0 });
+        return Err(LabError::AlreadySupervised { machine: dir.to_path_buf(), pid: other.pid });
     }
     let spec = read_spec(&files)?;
     cgroup::enter(&spec.cgroup, me.pid)?;

@@ -16,6 +16,7 @@ use super::inventory_file::{self, Change};
 use super::machine::MachineDir;
 use super::network;
 use super::preflight;
+use super::process::ProcessId;
 use super::ssh_files;
 use super::state::{LabDir, LabRecord, Lock, ProjectFiles, all_records};
 use super::status::{self, State};
@@ -158,7 +159,7 @@ fn clean_leftovers(runner: &Runner, lab: &LabDir, subnet: Subnet, hosts: &[HostN
         .into_iter()
         .flat_map(|h| {
             let files = Files::new(&lab.machine(h));
-            [super::process::ProcessId::running(&files.supervisor_pid()), super::process::ProcessId::running(&files.nspawn_pid())]
+            [ProcessId::running(&files.supervisor_pid()), ProcessId::running(&files.nspawn_pid())]
         })
         .flatten()
         .collect();
