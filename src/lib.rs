@@ -7,6 +7,7 @@ pub mod desired;
 pub mod facts;
 pub mod inventory;
 pub mod kernel;
+pub mod lab;
 pub mod net;
 pub mod ops;
 pub mod pki;

@@ -4,6 +4,7 @@ mod certs;
 mod check;
 mod install;
 mod inventory;
+mod lab;
 mod nodename;
 mod push;
 mod render;
@@ -57,6 +58,8 @@ pub enum Command {
     Render(render::Args),
     /// Generate, check, export (CSR) and import the cluster's certificates.
     Certs(certs::Args),
+    /// A local lab of IPv6-only machines to deploy to: `lab up`, `lab status`, `lab down`.
+    Lab(lab::Args),
 }
 
 /// Runs one command.
@@ -69,6 +72,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Inventory(args) => inventory::run(args, &load_inventory(cli.inventory.as_deref())?),
         Command::Render(args) => render::run(args, &load_inventory(cli.inventory.as_deref())?, cli.templates.as_deref()),
         Command::Certs(args) => certs::run(args, &load_inventory(cli.inventory.as_deref())?),
+        Command::Lab(args) => lab::run(args),
     }
 }
 

@@ -1,0 +1,235 @@
+//! The lab's inventory file: written whole when the lab is new, and when the lab grows only
+//! the new hosts are appended as text, so the entries already there (and any edits the user
+//! made) stay as they are. Every result is loaded with the inventory parser before it is
+//! written.
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::net::Ipv6Addr;
+use std::path::Path;
+
+use super::LabError;
+use super::addressing::{HostNumber, LabName, Subnet};
+use crate::inventory;
+
+/// The first three hosts run the control plane and etcd (an odd etcd count); the rest are
+/// workers. A role depends only on the host number, so growing a lab never changes one.
+pub fn roles(host: HostNumber) -> &'static str {
+    if host.ordinal() <= 3 { "[control-plane, etcd, worker]" } else { "[worker]" }
+}
+
+/// One `hosts:` entry, indented by `indent` spaces.
+pub fn host_entry(subnet: Subnet, host: HostNumber, indent: usize) -> String {
+    let pad = " ".repeat(indent);
+    format!(
+        "{pad}- address: \"{address}\"\n{pad}  roles: {roles}\n{pad}  interface: eth0\n{pad}  prefix_length: 64\n{pad}  gateway: \"{gateway}\"\n",
+        address = subnet.host(host),
+        roles = roles(host),
+        gateway = subnet.gateway(),
+    )
+}
+
+/// The whole file for a new lab. `hosts:` comes last so that later hosts can be appended.
+pub fn full_text(name: &LabName, subnet: Subnet, hosts: &[HostNumber]) -> String {
+    let mut text = format!(
+        "\
+# The v6deploy lab {name:?}: IPv6-only Debian machines (systemd-nspawn) on bridge {bridge},
+# {net}, gateway {gateway}. Written by `v6deploy lab up`; machines added by a later
+# `v6deploy lab up --hosts N` are appended at the end, so keep `hosts:` last.
+# Every address, including the cluster's ranges, is inside 2001:db8::/32, which is routed
+# nowhere but to the lab's bridges.
+cluster:
+  name: {name}
+  kubernetes_version: \"1.27.15\"
+  service_cidr: \"2001:db8:43::/112\"
+  pod_cidr: \"2001:db8:42::/56\"
+  node_cidr_mask: 64
+  dns_domain: cluster.local
+  nodelocaldns: \"2001:db8:169:254::a\"
+ssh:
+  user: root
+  port: 22
+  private_key: ../.lab/{name}/id_ed25519
+  known_hosts: ../.lab/{name}/known_hosts
+  host_key_check: strict
+kernel:
+  minimum: \"4.19\"
+hosts:
+",
+        bridge = name.bridge(),
+        net = subnet.net(),
+        gateway = subnet.gateway(),
+    );
+    for host in hosts {
+        text.push_str(&host_entry(subnet, *host, 2));
+    }
+    text
+}
+
+/// What `ensure` did to the file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    Created,
+    Appended(Vec<Ipv6Addr>),
+    Unchanged,
+}
+
+/// Makes `path` list every one of `hosts`: creates the file, or appends the missing hosts.
+pub fn ensure(path: &Path, name: &LabName, subnet: Subnet, hosts: &[HostNumber]) -> Result<Change, LabError> {
+    let (text, change) = match fs::read_to_string(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => (full_text(name, subnet, hosts), Change::Created),
+        Err(e) => return Err(LabError::io("read", path)(e)),
+        Ok(existing) => match appended(path, &existing, subnet, hosts)? {
+            Some((text, added)) => (text, Change::Appended(added)),
+            None => return Ok(Change::Unchanged),
+        },
+    };
+    check(path, &text, &hosts.iter().map(|h| subnet.host(*h)).collect(), None)?;
+    if let Some(dir) = path.parent() {
+        fs::create_dir_all(dir).map_err(LabError::io("create", dir))?;
+    }
+    let temporary = path.with_extension("yaml.tmp");
+    fs::write(&temporary, &text).map_err(LabError::io("write", &temporary))?;
+    fs::rename(&temporary, path).map_err(LabError::io("rename into", path))?;
+    Ok(change)
+}
+
+/// The host addresses an existing inventory file lists; `None` when there is no file or it
+/// does not load.
+pub fn listed_addresses(path: &Path) -> Option<Vec<Ipv6Addr>> {
+    let loaded = inventory::load(path).ok()?;
+    Some(loaded.inventory.hosts.iter().map(|h| h.address).collect())
+}
+
+/// The existing text with the hosts it lacks appended, or `None` when it lacks none.
+pub fn appended(path: &Path, existing: &str, subnet: Subnet, hosts: &[HostNumber]) -> Result<Option<(String, Vec<Ipv6Addr>)>, LabError> {
+    let listed: BTreeSet<Ipv6Addr> = match inventory::parse(path, existing) {
+        Ok(loaded) => loaded.inventory.hosts.iter().map(|h| h.address).collect(),
+        Err(error) => {
+            let entries: String = hosts.iter().map(|h| host_entry(subnet, *h, 2)).collect();
+            return Err(LabError::InventoryAppend { path: path.to_path_buf(), reason: format!("it does not load: {error}"), entries });
+        }
+    };
+    let missing: Vec<HostNumber> = hosts.iter().copied().filter(|h| !listed.contains(&subnet.host(*h))).collect();
+    if missing.is_empty() {
+        return Ok(None);
+    }
+    let indent = entry_indent(existing);
+    let mut text = existing.to_string();
+    if !text.is_empty() && !text.ends_with('\n') {
+        text.push('\n');
+    }
+    let entries: String = missing.iter().map(|h| host_entry(subnet, *h, indent)).collect();
+    text.push_str(&entries);
+    let wanted = hosts.iter().map(|h| subnet.host(*h)).collect();
+    check(path, &text, &wanted, Some(&entries))?;
+    Ok(Some((text, missing.iter().map(|h| subnet.host(*h)).collect())))
+}
+
+/// Refuses text that does not load or does not list every wanted address.
+fn check(path: &Path, text: &str, wanted: &BTreeSet<Ipv6Addr>, entries: Option<&str>) -> Result<(), LabError> {
+    let refuse = |reason: String| LabError::InventoryAppend { path: path.to_path_buf(), reason, entries: entries.unwrap_or_default().to_string() };
+    let loaded = inventory::parse(path, text).map_err(|e| refuse(format!("with the new hosts at its end it would not load (is `hosts:` still the last section?): {e}")))?;
+    let listed: BTreeSet<Ipv6Addr> = loaded.inventory.hosts.iter().map(|h| h.address).collect();
+    match wanted.difference(&listed).next() {
+        Some(address) => Err(refuse(format!("{address} would not be among its hosts (is `hosts:` still the last section?)"))),
+        None => Ok(()),
+    }
+}
+
+/// The indentation of the last `- address:` entry, so appended entries line up with it.
+fn entry_indent(text: &str) -> usize {
+    text.lines()
+        .rev()
+        .find(|line| line.trim_start().starts_with("- address:"))
+        .map_or(2, |line| line.len() - line.trim_start().len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::inventory::{HostKeyCheck, Role};
+
+    fn hosts(count: u16) -> Vec<HostNumber> {
+        HostNumber::first(count).collect()
+    }
+
+    fn lab() -> (LabName, Subnet) {
+        (LabName::default(), Subnet::new(1).unwrap())
+    }
+
+    #[test]
+    fn a_new_lab_inventory_loads_with_field_report_roles() {
+        let (name, subnet) = lab();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("inventories/lab.yaml");
+        assert_eq!(ensure(&path, &name, subnet, &hosts(5)).unwrap(), Change::Created);
+        let loaded = inventory::load(&path).unwrap();
+        assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+        let inv = loaded.inventory;
+        assert_eq!(inv.cluster.name, "lab");
+        assert_eq!(inv.cluster.kubernetes_version, "1.27.15");
+        assert_eq!(inv.cluster.api_service_ip.to_string(), "2001:db8:43::1");
+        assert_eq!(inv.ssh.private_key, dir.path().join("inventories/../.lab/lab/id_ed25519"));
+        assert_eq!(inv.ssh.known_hosts, dir.path().join("inventories/../.lab/lab/known_hosts"));
+        assert_eq!(inv.ssh.host_key_check, HostKeyCheck::Strict);
+        let addresses: Vec<String> = inv.hosts.iter().map(|h| h.address.to_string()).collect();
+        assert_eq!(addresses, ["2001:db8:0:1::101", "2001:db8:0:1::102", "2001:db8:0:1::103", "2001:db8:0:1::104", "2001:db8:0:1::105"]);
+        for (i, host) in inv.hosts.iter().enumerate() {
+            assert_eq!(host.has(Role::ControlPlane), i < 3);
+            assert_eq!(host.has(Role::Etcd), i < 3);
+            assert!(host.has(Role::Worker));
+            assert_eq!(host.interface, "eth0");
+            assert_eq!(host.gateway, Some(subnet.gateway()));
+        }
+    }
+
+    #[test]
+    fn growing_appends_only_new_hosts_and_keeps_user_edits() {
+        let (name, subnet) = lab();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("lab.yaml");
+        ensure(&path, &name, subnet, &hosts(3)).unwrap();
+        let edited = fs::read_to_string(&path).unwrap().replacen("interface: eth0", "interface: eth0  # edited by hand", 1);
+        fs::write(&path, &edited).unwrap();
+        let change = ensure(&path, &name, subnet, &hosts(5)).unwrap();
+        assert_eq!(change, Change::Appended(vec!["2001:db8:0:1::104".parse().unwrap(), "2001:db8:0:1::105".parse().unwrap()]));
+        let grown = fs::read_to_string(&path).unwrap();
+        assert!(grown.starts_with(&edited), "existing text changed");
+        assert!(grown[edited.len()..].starts_with("  - address: \"2001:db8:0:1::104\"\n    roles: [worker]\n"));
+        assert_eq!(inventory::load(&path).unwrap().inventory.hosts.len(), 5);
+        assert_eq!(ensure(&path, &name, subnet, &hosts(5)).unwrap(), Change::Unchanged);
+    }
+
+    #[test]
+    fn appended_entries_follow_the_file_s_indentation() {
+        let (name, subnet) = lab();
+        let flush_left = full_text(&name, subnet, &hosts(3)).replace("\n  - address", "\n- address").replace("\n    ", "\n  ");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("lab.yaml");
+        let (text, added) = appended(&path, &flush_left, subnet, &hosts(4)).unwrap().unwrap();
+        assert_eq!(added.len(), 1);
+        assert!(text.ends_with("- address: \"2001:db8:0:1::104\"\n  roles: [worker]\n  interface: eth0\n  prefix_length: 64\n  gateway: \"2001:db8:0:1::1\"\n"));
+    }
+
+    #[test]
+    fn refuses_to_append_when_hosts_is_not_last() {
+        let (name, subnet) = lab();
+        let moved = full_text(&name, subnet, &hosts(3)).replace("kernel:\n  minimum: \"4.19\"\n", "") + "kernel:\n  minimum: \"4.19\"\n";
+        let dir = tempfile::tempdir().unwrap();
+        let error = appended(&dir.path().join("lab.yaml"), &moved, subnet, &hosts(4)).unwrap_err();
+        let text = error.to_string();
+        assert!(text.contains("cannot append hosts") && text.contains("- address: \"2001:db8:0:1::104\""), "{text}");
+    }
+
+    #[test]
+    fn named_labs_use_their_own_subnet_and_cluster_name() {
+        let name = LabName::parse("exp").unwrap();
+        let subnet = Subnet::new(7).unwrap();
+        let text = full_text(&name, subnet, &hosts(1));
+        let loaded = inventory::parse(Path::new("inventories/lab-exp.yaml"), &text).unwrap();
+        assert_eq!(loaded.inventory.cluster.name, "exp");
+        assert_eq!(loaded.inventory.hosts[0].address.to_string(), "2001:db8:0:7::101");
+        assert!(text.contains("../.lab/exp/id_ed25519"));
+    }
+}

@@ -1,0 +1,342 @@
+//! The IPv6 lab, for real: machines booted with systemd-nspawn, reached with the system
+//! `ssh` client over IPv6 with the lab key and strict known_hosts.
+//!
+//! These tests change the host (namespaces, mounts, a bridge, routes), so they run only as
+//! root with `V6DEPLOY_LAB_TESTS=1`, and say so when they skip. Each test uses its own lab
+//! name, so they run in parallel, and removes its lab in a guard even when it fails.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::net::Ipv6Addr;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::thread::sleep;
+use std::time::{Duration, Instant};
+
+use v6deploy::lab::{self, LabName};
+
+const BIN: &str = env!("CARGO_BIN_EXE_v6deploy");
+
+fn is_root() -> bool {
+    use std::os::unix::fs::MetadataExt;
+    fs::metadata("/proc/self").map(|m| m.uid() == 0).unwrap_or(false)
+}
+
+/// Whether the real-lab tests may run; prints why not.
+fn lab_tests_enabled(test: &str) -> bool {
+    if std::env::var("V6DEPLOY_LAB_TESTS").as_deref() != Ok("1") {
+        eprintln!("skipping {test}: set V6DEPLOY_LAB_TESTS=1 (and run as root) to boot a real lab");
+        return false;
+    }
+    if !is_root() {
+        eprintln!("skipping {test}: the lab needs root");
+        return false;
+    }
+    true
+}
+
+fn text(output: &Output) -> String {
+    format!("status {}\nstdout:\n{}\nstderr:\n{}", output.status, String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr))
+}
+
+/// A lab of this test, removed (with its files) when dropped.
+struct TestLab {
+    name: LabName,
+    project: tempfile::TempDir,
+}
+
+impl TestLab {
+    /// `lab up --name NAME --hosts N` in a fresh project directory.
+    fn up(name: &str, hosts: u16) -> TestLab {
+        let lab = TestLab { name: LabName::parse(name).unwrap(), project: tempfile::tempdir().unwrap() };
+        // A lab of this name left by an earlier, killed run goes first.
+        let _ = lab.v6deploy(&["lab", "down", "--purge", "-q"]);
+        let output = lab.v6deploy(&["lab", "up", "-q", "--hosts", &hosts.to_string()]);
+        assert!(output.status.success(), "lab up failed: {}", text(&output));
+        lab
+    }
+
+    /// Runs v6deploy in the project directory; `lab up|down|exec` get this lab's `--name`.
+    fn v6deploy(&self, args: &[&str]) -> Output {
+        let mut all: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        if all.len() >= 2 && all[0] == "lab" && matches!(all[1].as_str(), "up" | "down" | "exec") {
+            all.insert(2, format!("--name={}", self.name));
+        }
+        Command::new(BIN).current_dir(self.project.path()).args(&all).output().unwrap()
+    }
+
+    fn files(&self) -> PathBuf {
+        self.project.path().join(".lab").join(self.name.as_str())
+    }
+
+    fn inventory(&self) -> PathBuf {
+        self.project.path().join("inventories").join(self.name.inventory_file())
+    }
+
+    fn machines(&self) -> Vec<lab::Machine> {
+        lab::labs(Some(&self.name)).unwrap().remove(0).machines
+    }
+
+    fn address(&self, ordinal: u16) -> Ipv6Addr {
+        self.machines()[usize::from(ordinal) - 1].address
+    }
+
+    /// nspawn pid of every machine, by name.
+    fn nspawn_pids(&self) -> BTreeMap<String, u32> {
+        self.machines().into_iter().map(|m| (m.name.clone(), m.nspawn.map_or(0, |p| p.pid))).collect()
+    }
+
+    /// Runs `command` on a machine with the system ssh client, the lab key and strict
+    /// known_hosts.
+    fn ssh(&self, address: Ipv6Addr, command: &str) -> Output {
+        Command::new("ssh")
+            .args(["-F", "/dev/null", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes", "-o", "ConnectTimeout=5", "-o", "LogLevel=ERROR"])
+            .arg("-o")
+            .arg(format!("UserKnownHostsFile={}", self.files().join("known_hosts").display()))
+            .arg("-i")
+            .arg(self.files().join("id_ed25519"))
+            .arg(format!("root@{address}"))
+            .arg(command)
+            .output()
+            .unwrap()
+    }
+
+    fn ssh_ok(&self, address: Ipv6Addr, command: &str) -> String {
+        let output = self.ssh(address, command);
+        assert!(output.status.success(), "ssh root@{address} {command:?}: {}", text(&output));
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    }
+}
+
+impl Drop for TestLab {
+    fn drop(&mut self) {
+        let output = self.v6deploy(&["lab", "down", "--purge", "-q"]);
+        if !output.status.success() {
+            eprintln!("cleaning up lab {} failed: {}", self.name, text(&output));
+        }
+    }
+}
+
+fn wait_for(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting for {what}");
+        sleep(Duration::from_millis(200));
+    }
+}
+
+/// Whether `pid` runs (a zombie waiting for its parent does not).
+fn running(pid: u32) -> bool {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let state = stat.rsplit_once(')').and_then(|(_, rest)| rest.split_whitespace().next());
+    state.is_some_and(|s| s != "Z" && s != "X")
+}
+
+/// The first process whose parent is `parent`.
+fn child_of(parent: u32) -> Option<u32> {
+    fs::read_dir("/proc").unwrap().flatten().filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok()).find(|pid| {
+        let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        let after_name = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+        after_name.split_whitespace().nth(1) == Some(parent.to_string().as_str())
+    })
+}
+
+fn command_stdout(program: &str, args: &[&str]) -> String {
+    let output = Command::new(program).args(args).output().unwrap();
+    assert!(output.status.success(), "{program} {args:?}: {}", text(&output));
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+#[test]
+fn three_machines_answer_ssh_over_ipv6_only() {
+    if !lab_tests_enabled("three_machines_answer_ssh_over_ipv6_only") {
+        return;
+    }
+    let lab = TestLab::up("tssh", 3);
+    let machines = lab.machines();
+    assert_eq!(machines.len(), 3);
+    for machine in &machines {
+        let out = lab.ssh_ok(machine.address, "hostname; ip -6 addr; echo ---; ip -4 addr show eth0; echo ---; ip -4 -o addr");
+        let parts: Vec<&str> = out.split("---\n").collect();
+        assert_eq!(parts[0].lines().next(), Some(machine.name.as_str()), "{out}");
+        assert!(parts[0].contains(&format!("inet6 {}/64 scope global", machine.address)), "{out}");
+        assert!(parts[1].trim().is_empty(), "eth0 has IPv4: {out}");
+        for line in parts[2].lines() {
+            assert!(line.contains(" lo ") && line.contains("127.0.0.1/8"), "IPv4 outside loopback: {line}");
+        }
+    }
+    // The inventory loads as written and names every machine, with the lab's files.
+    let loaded = v6deploy::inventory::load(&lab.inventory()).unwrap();
+    let inventory = loaded.inventory;
+    assert_eq!(inventory.cluster.name, "tssh");
+    let listed: Vec<Ipv6Addr> = inventory.hosts.iter().map(|h| h.address).collect();
+    assert_eq!(listed, machines.iter().map(|m| m.address).collect::<Vec<_>>());
+    assert_eq!(fs::canonicalize(&inventory.ssh.private_key).unwrap(), lab.files().join("id_ed25519"));
+    assert_eq!(fs::canonicalize(&inventory.ssh.known_hosts).unwrap(), lab.files().join("known_hosts"));
+    // Lab addresses are routed to the lab's bridge only; the rest of 2001:db8::/32 nowhere.
+    let route = command_stdout("ip", &["-6", "route", "get", &machines[0].address.to_string()]);
+    assert!(route.contains(&format!("dev {}", lab.name.bridge())), "{route}");
+    let elsewhere = Command::new("ip").args(["-6", "route", "get", "2001:db8:ffff::1"]).output().unwrap();
+    assert!(!elsewhere.status.success() || String::from_utf8_lossy(&elsewhere.stdout).contains("unreachable"), "{}", text(&elsewhere));
+    // And a packet from a lab address to anywhere outside the range is not routed, even if
+    // the host forwarded.
+    let from_lab = Command::new("ip").args(["-6", "route", "get", "2001:cafe::1", "from", &machines[0].address.to_string()]).output().unwrap();
+    assert!(!from_lab.status.success(), "a lab source can reach outside: {}", text(&from_lab));
+    let status = lab.v6deploy(&["lab", "status", "--name", "tssh"]);
+    let status_text = String::from_utf8_lossy(&status.stdout);
+    assert_eq!(status_text.lines().filter(|l| l.starts_with("tssh-") && l.contains("running") && l.ends_with("yes")).count(), 3, "{status_text}");
+}
+
+#[test]
+fn a_rebooted_machine_comes_back_with_its_address_and_host_key() {
+    if !lab_tests_enabled("a_rebooted_machine_comes_back_with_its_address_and_host_key") {
+        return;
+    }
+    let lab = TestLab::up("treboot", 2);
+    let address = lab.address(1);
+    let before = lab.machines().remove(0);
+    let known_hosts = fs::read_to_string(lab.files().join("known_hosts")).unwrap();
+    // The connection drops as the machine goes down, so ssh's own status does not matter.
+    let _ = lab.ssh(address, "systemctl reboot");
+    wait_for("a new nspawn after the reboot", Duration::from_secs(60), || {
+        lab.machines()[0].nspawn.is_some_and(|p| Some(p) != before.nspawn)
+    });
+    wait_for("sshd after the reboot", Duration::from_secs(60), || lab::ssh_port_open(address, Duration::from_millis(500)));
+    // Strict known_hosts, unchanged: the same host key answers at the same address.
+    let out = lab.ssh_ok(address, "hostname; ip -6 addr show eth0; ps -o etimes= -p 1");
+    assert!(out.starts_with("treboot-101\n"), "{out}");
+    assert!(out.contains(&format!("inet6 {address}/64 scope global")), "{out}");
+    let init_age: u64 = out.lines().last().unwrap().trim().parse().unwrap();
+    assert!(init_age < 60, "init is {init_age} s old: the machine did not reboot");
+    assert_eq!(fs::read_to_string(lab.files().join("known_hosts")).unwrap(), known_hosts);
+    let after = lab.machines().remove(0);
+    assert_eq!(after.supervisor, before.supervisor, "the same supervisor booted it again");
+    // Rebooting through `lab exec` works as well.
+    let exec = lab.v6deploy(&["lab", "exec", "102", "--", "systemctl", "reboot"]);
+    assert!(exec.status.success(), "{}", text(&exec));
+    let second = lab.address(2);
+    let previous = lab.nspawn_pids()["treboot-102"];
+    wait_for("machine 102 to reboot", Duration::from_secs(60), || {
+        lab.nspawn_pids()["treboot-102"] != previous && lab::ssh_port_open(second, Duration::from_millis(500))
+    });
+    assert!(lab.ssh_ok(second, "hostname").starts_with("treboot-102"));
+    // A machine that powers itself off stays off, and `lab up` boots it again.
+    let poweroff = lab.v6deploy(&["lab", "exec", "treboot-102", "--", "systemctl", "poweroff"]);
+    assert!(poweroff.status.success(), "{}", text(&poweroff));
+    wait_for("machine 102 to be off", Duration::from_secs(30), || lab.machines()[1].state == lab::State::Off);
+    let up = lab.v6deploy(&["lab", "up", "-q"]);
+    assert!(up.status.success() && String::from_utf8_lossy(&up.stdout).contains("started: treboot-102"), "{}", text(&up));
+    assert!(lab.ssh_ok(second, "hostname").starts_with("treboot-102"));
+}
+
+#[test]
+fn growing_a_lab_adds_machines_without_touching_running_ones() {
+    if !lab_tests_enabled("growing_a_lab_adds_machines_without_touching_running_ones") {
+        return;
+    }
+    let lab = TestLab::up("tgrow", 3);
+    let pids = lab.nspawn_pids();
+    let inventory_before = fs::read_to_string(lab.inventory()).unwrap();
+    let output = lab.v6deploy(&["lab", "up", "-q", "--hosts", "5"]);
+    assert!(output.status.success(), "{}", text(&output));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("started: tgrow-104, tgrow-105"), "{stdout}");
+    assert!(stdout.contains("left as they were: tgrow-101, tgrow-102, tgrow-103"), "{stdout}");
+    let after = lab.nspawn_pids();
+    for (name, pid) in &pids {
+        assert_eq!(after[name], *pid, "{name} was restarted");
+    }
+    assert_eq!(after.len(), 5);
+    // Appended, not rewritten.
+    let inventory_after = fs::read_to_string(lab.inventory()).unwrap();
+    assert!(inventory_after.starts_with(&inventory_before));
+    let hosts = v6deploy::inventory::load(&lab.inventory()).unwrap().inventory.hosts;
+    assert_eq!(hosts.len(), 5);
+    assert_eq!(hosts[3].roles.to_string(), "worker");
+    assert_eq!(fs::read_to_string(lab.files().join("known_hosts")).unwrap().lines().count(), 5);
+    for ordinal in [4, 5] {
+        let address = lab.address(ordinal);
+        assert!(lab.ssh_ok(address, "hostname").starts_with(&format!("tgrow-10{ordinal}")));
+    }
+    // Asking for fewer machines removes none.
+    let smaller = lab.v6deploy(&["lab", "up", "-q", "--hosts", "2"]);
+    assert!(smaller.status.success(), "{}", text(&smaller));
+    assert_eq!(lab.nspawn_pids(), after);
+}
+
+#[test]
+fn up_after_a_crash_cleans_leftovers_and_keeps_host_keys() {
+    if !lab_tests_enabled("up_after_a_crash_cleans_leftovers_and_keeps_host_keys") {
+        return;
+    }
+    let lab = TestLab::up("tcrash", 2);
+    let first = lab.machines().remove(0);
+    let crashed = lab.machines().remove(1);
+    // A crash: machine 102's supervisor and nspawn are killed; its init, mount and
+    // namespace stay. A namespace of a machine 105 is left as if a bigger `lab up` had died.
+    let nspawn = crashed.nspawn.unwrap().pid;
+    let init = child_of(nspawn).expect("nspawn has the machine's init as its child");
+    for pid in [crashed.supervisor.unwrap().pid, nspawn] {
+        Command::new("kill").args(["-KILL", &pid.to_string()]).status().unwrap();
+    }
+    command_stdout("ip", &["netns", "add", "v6lab-tcrash-105"]);
+    let output = lab.v6deploy(&["lab", "up", "-q"]);
+    assert!(output.status.success(), "{}", text(&output));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("started: tcrash-102") && stdout.contains("left as they were: tcrash-101"), "{stdout}");
+    assert!(!command_stdout("ip", &["netns", "list"]).contains("v6lab-tcrash-105"));
+    assert_eq!(lab.machines()[0].nspawn, first.nspawn);
+    assert!(!running(init), "the old init {init} of tcrash-102 still runs");
+    // Same host key: the known_hosts written at the first `lab up` still verifies it.
+    assert!(lab.ssh_ok(crashed.address, "hostname").starts_with("tcrash-102"));
+}
+
+#[test]
+fn down_leaves_no_namespace_mount_bridge_route_or_process() {
+    if !lab_tests_enabled("down_leaves_no_namespace_mount_bridge_route_or_process") {
+        return;
+    }
+    let lab = TestLab::up("tdown", 2);
+    let subnet = lab::labs(Some(&lab.name)).unwrap()[0].record.subnet();
+    let pids: Vec<u32> = lab.machines().iter().flat_map(|m| [m.supervisor, m.nspawn]).flatten().map(|p| p.pid).collect();
+    let output = lab.v6deploy(&["lab", "down", "-q"]);
+    assert!(output.status.success(), "{}", text(&output));
+    assert!(!command_stdout("ip", &["netns", "list"]).contains("v6lab-tdown-"));
+    let mounts = command_stdout("findmnt", &["-rn", "-o", "TARGET"]);
+    assert!(!mounts.contains("/v6deploy/lab/tdown/") && !mounts.contains("v6lab-tdown-"), "{mounts}");
+    assert!(!Path::new("/sys/class/net").join(lab.name.bridge()).exists());
+    let routes = command_stdout("ip", &["-6", "route", "show"]);
+    assert!(!routes.contains(&subnet.net().to_string()), "{routes}");
+    for pid in pids {
+        assert!(!running(pid), "process {pid} is left");
+    }
+    assert!(!Path::new(lab::RUNTIME_ROOT).join("tdown").exists());
+    // The files stay without --purge; the guard purges them.
+    assert!(lab.inventory().exists() && lab.files().join("id_ed25519").exists());
+    let again = lab.v6deploy(&["lab", "down", "-q"]);
+    assert!(!again.status.success() && String::from_utf8_lossy(&again.stderr).contains("there is no lab named \"tdown\""), "{}", text(&again));
+    // Up again: the same subnet (taken from the kept inventory), which stays as it is; new
+    // host keys in known_hosts.
+    let inventory = fs::read_to_string(lab.inventory()).unwrap();
+    let up = lab.v6deploy(&["lab", "up", "-q", "--hosts", "2"]);
+    assert!(up.status.success(), "{}", text(&up));
+    assert!(String::from_utf8_lossy(&up.stdout).contains("already lists every machine"), "{}", text(&up));
+    assert_eq!(fs::read_to_string(lab.inventory()).unwrap(), inventory);
+    assert_eq!(lab::labs(Some(&lab.name)).unwrap()[0].record.subnet(), subnet);
+    assert!(lab.ssh_ok(lab.address(2), "hostname").starts_with("tdown-102"));
+}
+
+#[test]
+fn without_root_the_lab_says_so() {
+    if !is_root() {
+        let output = Command::new(BIN).args(["lab", "up"]).output().unwrap();
+        assert!(String::from_utf8_lossy(&output.stderr).contains("needs root"), "{}", text(&output));
+        return;
+    }
+    let Ok(output) = Command::new("setpriv").args(["--reuid=65534", "--regid=65534", "--clear-groups", BIN, "lab", "up"]).current_dir("/tmp").output() else {
+        eprintln!("skipping without_root_the_lab_says_so: no setpriv");
+        return;
+    };
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("the lab needs root"), "{}", text(&output));
+}
