@@ -214,10 +214,22 @@ fn disk(f: &Facts) -> Verdict {
     }
 }
 
+/// The service v6deploy runs on a port of `PORTS`.
+fn owner(port: u16) -> &'static str {
+    match port {
+        2379 | 2380 => "etcd",
+        6443 => "kube-apiserver",
+        _ => "kubelet",
+    }
+}
+
 fn ports(f: &Facts) -> Verdict {
-    let busy: Vec<String> = PORTS.iter().filter(|p| f.listening.contains(p)).map(u16::to_string).collect();
-    if busy.is_empty() {
+    let ours: Vec<String> = PORTS.iter().filter(|p| f.listening.contains(p) && f.managed_active.iter().any(|u| u == owner(**p))).map(u16::to_string).collect();
+    let busy: Vec<String> = PORTS.iter().filter(|p| f.listening.contains(p) && !f.managed_active.iter().any(|u| u == owner(**p))).map(u16::to_string).collect();
+    if busy.is_empty() && ours.is_empty() {
         pass(Check::Ports, "2379, 2380, 6443, 10250 free")
+    } else if busy.is_empty() {
+        pass(Check::Ports, format!("{} held by v6deploy's own services, the rest free", ours.join(", ")))
     } else {
         not_ok(Check::Ports, Status::Fail, format!("in use: {}", busy.join(", ")), "stop what listens there (`ss -ltnp`), or this host already runs a cluster component")
     }

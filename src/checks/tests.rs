@@ -21,7 +21,7 @@ const CENTOS7_HOST: &str = "@@os-release\nID=\"centos\"\nVERSION_ID=\"7\"\nPRETT
 @@disk\nFilesystem 1024-blocks Used Available Capacity Mounted on\n/dev/sda3 52403200 1000000 51403200 2% /\n\
 @@tcp6\n  sl  local_address remote_address st\n   0: 00000000000000000000000000000000:0016 00000000000000000000000000000000:0000 0A 0\n\
 @@tcp\n\
-@@systemd\nsystemd 219\n@@end\n";
+@@systemd\nsystemd 219\n@@managed\n@@end\n";
 
 fn by_check(vs: &[Verdict]) -> std::collections::BTreeMap<&'static str, (Status, String)> {
     vs.iter().map(|v| (v.check.name(), (v.status, v.detail.clone()))).collect()
@@ -68,4 +68,13 @@ fn missing_interface_names_what_exists() {
     let facts = Facts::parse(&CENTOS7_HOST.replace("ens160", "eth0")).unwrap();
     let v = by_check(&verdicts(&inv, &inv.hosts[0], &facts, 0.0));
     assert_eq!(v["interface"], (Status::Fail, "no interface ens160 with IPv6 (has: eth0)".into()));
+}
+
+#[test]
+fn ports_held_by_our_own_running_services_are_fine() {
+    let inv = inventory();
+    let text = CENTOS7_HOST.replace(":0016 ", ":094B ").replace("@@managed\n", "@@managed\netcd\n");
+    let facts = Facts::parse(&text).unwrap();
+    let v = by_check(&verdicts(&inv, &inv.hosts[0], &facts, 0.0));
+    assert_eq!(v["ports"], (Status::Pass, "2379 held by v6deploy's own services, the rest free".into()));
 }

@@ -49,7 +49,7 @@ pub fn run(args: &Args, loaded: &Loaded, templates_dir: Option<&std::path::Path>
         let names: Vec<&str> = bundle.missing.iter().map(|c| c.name()).collect();
         eprintln!("bundle {}: no binary for {} (bundle.missing: stage): these are staged", bundle.root.display(), names.join(", "));
     }
-    let state = Arc::new(InstallState::new(desired, bundle, args.skip_check.clone()));
+    let state = Arc::new(InstallState::new(desired, bundle, args.skip_check.clone())?);
     let mode = if args.dry_run { Mode::DryRun } else { Mode::Apply };
     let steps = install::steps(inv, &state);
     let recap = super::run_args::run_steps(inv, &args.run, mode, &steps)?;

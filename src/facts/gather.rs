@@ -18,6 +18,7 @@ echo @@disk; df -Pk /var 2>/dev/null
 echo @@tcp6; cat /proc/net/tcp6 2>/dev/null
 echo @@tcp; cat /proc/net/tcp 2>/dev/null
 echo @@systemd; if [ -d /run/systemd/system ]; then systemctl --version 2>/dev/null | head -n 1; fi
+echo @@managed; for u in etcd kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy; do f=/etc/systemd/system/$u.service; if [ -f $f ] && grep -q 'Managed by v6deploy' $f && systemctl is-active --quiet $u 2>/dev/null; then echo $u; fi; done
 echo @@end
 "#;
 

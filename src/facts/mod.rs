@@ -41,6 +41,8 @@ pub struct Facts {
     pub listening: Vec<u16>,
     /// systemd is PID 1 (`/run/systemd/system` exists), and its version.
     pub systemd: Option<u32>,
+    /// Services with a v6deploy unit that are active (their ports are theirs, not a conflict).
+    pub managed_active: Vec<String>,
 }
 
 /// Why facts could not be parsed.
@@ -73,6 +75,7 @@ impl Facts {
             var_free_kib: parse_disk_free(section("disk")?),
             listening: parse_listening_ports(section("tcp6")?, section("tcp")?),
             systemd: parse_systemd(section("systemd")?),
+            managed_active: section("managed")?.split_whitespace().map(String::from).collect(),
         })
     }
 }

@@ -33,7 +33,7 @@ pub fn host_entry(subnet: Subnet, host: HostNumber, indent: usize) -> String {
 pub fn full_text(name: &LabName, subnet: Subnet, hosts: &[HostNumber]) -> String {
     let mut text = format!(
         "\
-# The v6deploy lab {name:?}: IPv6-only Debian machines (systemd-nspawn) on bridge {bridge},
+# The v6deploy lab \"{name}\": IPv6-only Debian machines (systemd-nspawn) on bridge {bridge},
 # {net}, gateway {gateway}. Written by `v6deploy lab up`; machines added by a later
 # `v6deploy lab up --hosts N` are appended at the end, so keep `hosts:` last.
 # Every address, including the cluster's ranges, is inside 2001:db8::/32, which is routed
@@ -54,6 +54,11 @@ ssh:
   host_key_check: strict
 kernel:
   minimum: \"4.19\"
+# etcd and etcdctl from Debian's packages; the Kubernetes binaries cannot be had here, so
+# their configuration, certificates and units are installed and verified but not started.
+bundle:
+  path: ../.lab/{name}/bundle
+  missing: stage
 hosts:
 ",
         bridge = name.bridge(),

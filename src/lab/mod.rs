@@ -11,6 +11,7 @@
 
 mod addressing;
 mod base_image;
+mod bundle;
 mod cgroup;
 mod command;
 mod down;

@@ -150,6 +150,11 @@ impl ProjectFiles {
         self.project.join(self.relative_dir())
     }
 
+    /// The lab's offline bundle (etcd from Debian).
+    pub fn bundle(&self) -> PathBuf {
+        self.dir().join("bundle")
+    }
+
     pub fn key(&self) -> PathBuf {
         self.dir().join("id_ed25519")
     }

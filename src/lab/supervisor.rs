@@ -234,6 +234,9 @@ fn run_nspawn(files: &Files, spec: &Spec) -> Result<ExitStatus, LabError> {
     let console = append(&files.console_log())?;
     let console_too = console.try_clone().map_err(LabError::io("open", files.console_log()))?;
     let mut command = Command::new("systemd-nspawn");
+    // A lab machine must behave like a host whose root can set network sysctls (IPv6
+    // forwarding): make /proc/sys/net writable; the rest of /proc/sys stays read-only.
+    command.env("SYSTEMD_NSPAWN_API_VFS_WRITABLE", "network");
     command.args(nspawn_args(spec)).stdin(Stdio::null()).stdout(console).stderr(console_too);
     let line = render(&command);
     log(&format!("$ {line}"));

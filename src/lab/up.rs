@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use super::bundle;
 use super::LabError;
 use super::addressing::{DEFAULT_HOSTS, HostNumber, LabName, MAX_HOSTS, Subnet, allocate_subnet, subnet_of};
 use super::base_image;
@@ -94,6 +95,7 @@ pub fn up(runner: &Runner, options: &UpOptions) -> Result<UpReport, LabError> {
 
     network::hold_lab_range(runner)?;
     network::ensure_bridge(runner, &options.name, subnet)?;
+    bundle::ensure(runner, &files.bundle())?;
     let lab_key = ssh_files::ensure_key(runner, &files.key(), &format!("v6deploy-lab-{}", options.name))?;
 
     let mut started = Vec::new();

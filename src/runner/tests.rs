@@ -26,7 +26,7 @@ impl Step for WriteConf {
     }
     fn run<'a>(&'a self, cx: &'a HostContext<'a>) -> StepFuture<'a> {
         Box::pin(async move {
-            let spec = FileSpec::root("/etc/v6deploy/test.conf", 0o644, "x\n");
+            let spec = FileSpec::root("/etc/v6deploy/test.conf", 0o644, &b"x\n"[..]);
             let changed = cx.files(&[spec]).await?;
             Ok(format!("{} changed", changed.len()))
         })
@@ -77,7 +77,7 @@ async fn dry_run_records_the_plan_and_writes_nothing() {
 #[tokio::test]
 async fn apply_writes_changed_files_only() {
     let inv = inventory();
-    let same = FileSpec::root("/etc/v6deploy/test.conf", 0o644, "x\n").sha256();
+    let same = FileSpec::root("/etc/v6deploy/test.conf", 0o644, &b"x\n"[..]).sha256().to_string();
     let fakes = vec![
         Arc::new(FakeTransport::new("a").expect("sha256sum", "-\n").expect("mktemp", "")),
         Arc::new(FakeTransport::new("b").expect("sha256sum", &format!("644 root:root {same}\n"))),

@@ -4,13 +4,10 @@
 
 use std::sync::Arc;
 
-use anyhow::Context;
-
 use super::InstallState;
 use crate::bundle::Component;
 use crate::inventory::Role;
 use crate::runner::{HostContext, Step, StepFuture};
-use crate::transport::files::FileSpec;
 
 /// The "Install binaries" step.
 pub struct Binaries {
@@ -28,11 +25,8 @@ impl Step for Binaries {
             let mut staged = Vec::new();
             for role in Role::ALL.iter().filter(|r| cx.host.has(**r)) {
                 for component in Component::for_role(*role) {
-                    match self.state.bundle.binary(*component) {
-                        Some(path) => {
-                            let contents = std::fs::read(path).with_context(|| format!("read {}", path.display()))?;
-                            specs.push(FileSpec::root(component.host_path(), 0o755, contents));
-                        }
+                    match self.state.binaries.get(component) {
+                        Some(spec) => specs.push(spec.clone()),
                         None => staged.push(component.name()),
                     }
                 }

@@ -15,14 +15,16 @@ use crate::transport::quote::command;
 pub const SYSCTL: &str = "/etc/sysctl.d/90-v6deploy.conf";
 pub const MODULES: &str = "/etc/modules-load.d/v6deploy.conf";
 
-/// Applies every `key = value` of the sysctl file one by one and prints the keys that could
-/// not be set (e.g. a kernel-wide key inside a container); a missing key (module not loaded)
+/// Applies every `key = value` of the sysctl file one by one (through /proc/sys, so no
+/// `sysctl` binary is needed) and prints the keys that could not be set (e.g. a kernel-wide key inside a container); a missing key (module not loaded)
 /// is reported too.
-const APPLY_SYSCTL: &str = "grep -E '^[a-z]' /etc/sysctl.d/90-v6deploy.conf | while IFS='= ' read -r k v; do sysctl -q -w \"$k=$v\" >/dev/null 2>&1 || echo \"$k\"; done; true";
+const APPLY_SYSCTL: &str = "grep -E '^[a-z]' /etc/sysctl.d/90-v6deploy.conf | while IFS='= ' read -r k v; do p=/proc/sys/$(echo \"$k\" | tr . /); { echo \"$v\" > \"$p\"; } 2>/dev/null || echo \"$k\"; done; true";
 
-/// A script printing which of `modules` are not loaded.
+/// A script printing, for each of `modules` not loaded, `load M` when this kernel has it
+/// (`modprobe -n` finds it) or `absent M` when it cannot be loaded here (no module tree, e.g.
+/// in a container, or no such module).
 fn missing_modules(modules: &[&str]) -> String {
-    format!("for m in {}; do [ -d \"/sys/module/$m\" ] || echo \"$m\"; done", command(modules))
+    format!("for m in {}; do [ -d \"/sys/module/$m\" ] && continue; if modprobe -n -q \"$m\" 2>/dev/null; then echo \"load $m\"; else echo \"absent $m\"; fi; done", command(modules))
 }
 
 /// The "Prepare hosts" step.
@@ -42,7 +44,7 @@ impl Step for PrepareHost {
             let existing = files::read_file(cx.transport, "/etc/hosts").await?.unwrap_or_default();
             let entries: Vec<_> = cx.inventory.hosts.iter().map(|h| (h.address, h.name.clone())).collect();
             let hosts = hosts_file::merge(&String::from_utf8_lossy(&existing), &entries);
-            specs.push(FileSpec::root("/etc/hosts", 0o644, hosts));
+            specs.push(FileSpec::root("/etc/hosts", 0o644, hosts.into_bytes()));
             let changed = cx.files(&specs).await?;
             self.state.mark_changed(address, changed.iter().map(|(p, _)| p.clone()));
             let mut notes = vec![format!("{} of {} files changed", changed.len(), specs.len())];
@@ -68,15 +70,15 @@ impl Step for PrepareHost {
             let wanted = specs.iter().find(|s| s.path == MODULES).map(|s| String::from_utf8_lossy(&s.contents).into_owned()).unwrap_or_default();
             let wanted: Vec<&str> = wanted.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).collect();
             if !wanted.is_empty() {
-                let missing = cx.transport.run(&missing_modules(&wanted)).await.context("list kernel modules")?.stdout_text();
-                let missing: Vec<String> = missing.lines().map(String::from).collect();
-                if !missing.is_empty() {
-                    let load = format!("for m in {}; do modprobe \"$m\" 2>/dev/null || echo \"$m\"; done", command(&missing));
-                    let loaded = cx.command(&format!("modprobe {}", missing.join(" ")), &load, "modules not loaded").await?;
-                    let failed = loaded.map(|o| o.stdout_text()).unwrap_or_default();
-                    if !failed.trim().is_empty() {
-                        notes.push(format!("modules not loadable here (needed once kube-proxy and flannel run): {}", failed.split_whitespace().collect::<Vec<_>>().join(", ")));
-                    }
+                let report = cx.transport.run(&missing_modules(&wanted)).await.context("list kernel modules")?.stdout_text();
+                let pick = |kind: &str| report.lines().filter_map(|l| l.strip_prefix(kind)).map(|m| m.trim().to_string()).collect::<Vec<_>>();
+                let (loadable, absent) = (pick("load "), pick("absent "));
+                if !loadable.is_empty() {
+                    let load = format!("modprobe -a {}", command(&loadable));
+                    cx.command(&load, &load, "modules not loaded").await?;
+                }
+                if !absent.is_empty() {
+                    notes.push(format!("modules not available to this kernel here (needed once kube-proxy and flannel run): {}", absent.join(", ")));
                 }
             }
 

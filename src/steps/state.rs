@@ -38,13 +38,21 @@ pub struct InstallState {
     pub bundle: BundleCheck,
     pub facts: FactsStore,
     pub skip_checks: Vec<Check>,
+    /// The bundle's binaries, read and hashed once, at their path on the hosts.
+    pub binaries: BTreeMap<Component, FileSpec>,
     changed: Mutex<BTreeMap<Ipv6Addr, BTreeSet<String>>>,
     outcomes: Mutex<BTreeMap<Ipv6Addr, BTreeMap<Component, ComponentOutcome>>>,
 }
 
 impl InstallState {
-    pub fn new(desired: Rendered, bundle: BundleCheck, skip_checks: Vec<Check>) -> InstallState {
-        InstallState { desired, bundle, facts: FactsStore::default(), skip_checks, changed: Mutex::default(), outcomes: Mutex::default() }
+    /// Reads the bundle's binaries once.
+    pub fn new(desired: Rendered, bundle: BundleCheck, skip_checks: Vec<Check>) -> std::io::Result<InstallState> {
+        let mut binaries = BTreeMap::new();
+        for (component, path) in &bundle.present {
+            let contents = std::fs::read(path).map_err(|e| std::io::Error::new(e.kind(), format!("read {}: {e}", path.display())))?;
+            binaries.insert(*component, FileSpec::root(component.host_path(), 0o755, contents));
+        }
+        Ok(InstallState { desired, bundle, facts: FactsStore::default(), skip_checks, binaries, changed: Mutex::default(), outcomes: Mutex::default() })
     }
 
     /// The desired files of a host.

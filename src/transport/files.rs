@@ -8,13 +8,15 @@
 //! CentOS 7 and Debian alike.
 
 use std::fmt::Write as _;
+use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
 
 use super::quote::quote;
 use super::{Transport, TransportError};
 
-/// A file as it should be on the host.
+/// A file as it should be on the host. Contents are shared (a binary pushed to 50 hosts is
+/// read and hashed once) and their SHA-256 is computed when the spec is made.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileSpec {
     /// Absolute path on the host.
@@ -23,18 +25,31 @@ pub struct FileSpec {
     pub mode: u32,
     /// `user:group`, e.g. `root:root`.
     pub owner: String,
-    pub contents: Vec<u8>,
+    pub contents: Arc<[u8]>,
+    sha256: String,
 }
 
 impl FileSpec {
+    /// A file owned by `owner` (`user:group`).
+    pub fn new(path: impl Into<String>, mode: u32, owner: impl Into<String>, contents: impl Into<Arc<[u8]>>) -> FileSpec {
+        let contents = contents.into();
+        let sha256 = hex(&Sha256::digest(&contents));
+        FileSpec { path: path.into(), mode, owner: owner.into(), contents, sha256 }
+    }
+
     /// A root-owned file.
-    pub fn root(path: impl Into<String>, mode: u32, contents: impl Into<Vec<u8>>) -> FileSpec {
-        FileSpec { path: path.into(), mode, owner: "root:root".into(), contents: contents.into() }
+    pub fn root(path: impl Into<String>, mode: u32, contents: impl Into<Arc<[u8]>>) -> FileSpec {
+        FileSpec::new(path, mode, "root:root", contents)
+    }
+
+    /// The same contents at another path.
+    pub fn at(&self, path: impl Into<String>, mode: u32) -> FileSpec {
+        FileSpec { path: path.into(), mode, owner: self.owner.clone(), contents: Arc::clone(&self.contents), sha256: self.sha256.clone() }
     }
 
     /// Hex SHA-256 of the contents.
-    pub fn sha256(&self) -> String {
-        hex(&Sha256::digest(&self.contents))
+    pub fn sha256(&self) -> &str {
+        &self.sha256
     }
 }
 
@@ -197,7 +212,7 @@ mod tests {
     use super::*;
 
     fn spec(path: &str, contents: &str) -> FileSpec {
-        FileSpec::root(path, 0o644, contents)
+        FileSpec::root(path, 0o644, contents.as_bytes())
     }
 
     #[test]
@@ -225,10 +240,10 @@ mod tests {
         let owner = String::from_utf8(std::process::Command::new("sh").arg("-c").arg("echo $(id -un):$(id -gn)").output().unwrap().stdout).unwrap().trim().to_string();
         let specs: Vec<FileSpec> = [("a/b/one.conf", "one\n"), ("two with space", "it's\n$(x)\n"), ("empty", "")]
             .iter()
-            .map(|(p, c)| FileSpec { path: format!("{root}/{p}"), mode: 0o640, owner: owner.clone(), contents: c.as_bytes().to_vec() })
+            .map(|(p, c)| FileSpec::new(format!("{root}/{p}"), 0o640, owner.clone(), c.as_bytes()))
             .collect();
         let refs: Vec<&FileSpec> = specs.iter().collect();
-        let stdin: Vec<u8> = specs.iter().flat_map(|s| s.contents.clone()).collect();
+        let stdin: Vec<u8> = specs.iter().flat_map(|s| s.contents.iter().copied()).collect();
         let mut child = std::process::Command::new("sh")
             .arg("-c")
             .arg(write_script(&refs))
@@ -238,7 +253,7 @@ mod tests {
         std::io::Write::write_all(child.stdin.as_mut().unwrap(), &stdin).unwrap();
         assert!(child.wait().unwrap().success());
         for s in &specs {
-            assert_eq!(std::fs::read(&s.path).unwrap(), s.contents);
+            assert_eq!(std::fs::read(&s.path).unwrap(), &*s.contents);
         }
         let leftovers: Vec<_> = walk(dir.path()).into_iter().filter(|p| p.contains(".v6deploy.")).collect();
         assert!(leftovers.is_empty(), "{leftovers:?}");
