@@ -6,7 +6,7 @@ use thiserror::Error;
 
 use crate::inventory::Inventory;
 use crate::pki::{self, KubeconfigUser, Store};
-use crate::render::{self, EmbeddedCredentials, RenderError, Rendered, RenderedFile, Templates};
+use crate::render::{self, RenderError, RenderOptions, Rendered, RenderedFile, Templates};
 
 /// Why the desired state could not be built.
 #[derive(Debug, Error)]
@@ -26,12 +26,16 @@ pub enum DesiredError {
 /// kube-proxy embed their client certificates; each host gets its certificates and keys at
 /// kubeadm's paths. The store must hold a generated PKI (`pki::generate`).
 pub fn desired_state(inv: &Inventory, templates: &Templates, store: &Store) -> Result<Rendered, DesiredError> {
-    let mut embedded = EmbeddedCredentials::new();
+    desired_state_with(inv, templates, store, RenderOptions::default())
+}
+
+/// [`desired_state`] with render options (e.g. etcd members joining a running cluster).
+pub fn desired_state_with(inv: &Inventory, templates: &Templates, store: &Store, mut options: RenderOptions) -> Result<Rendered, DesiredError> {
     for user in KubeconfigUser::ALL {
         let component = user.file_name().trim_end_matches(".conf").to_string();
-        embedded.insert(component, pki::kubeconfig_credentials(store, user)?.embedded());
+        options.embedded.insert(component, pki::kubeconfig_credentials(store, user)?.embedded());
     }
-    let mut rendered = render::render_with(inv, templates, &embedded)?;
+    let mut rendered = render::render_with(inv, templates, &options)?;
     let mut pki_files = pki::host_files(inv, store)?;
     for host in &mut rendered.hosts {
         for file in pki_files.remove(&host.name).unwrap_or_default() {

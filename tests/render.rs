@@ -118,7 +118,10 @@ fn controller_manager_allocates_ipv6_node_cidrs() {
 
 #[test]
 fn etcd_initial_cluster_is_bracketed() {
-    let config = &documents(host_file(&rendered(), FIRST, "/etc/etcd/etcd.conf.yml"))[0];
+    let steady = &documents(host_file(&rendered(), FIRST, "/etc/etcd/etcd.conf.yml"))[0];
+    assert!(steady.get("initial-cluster").is_none(), "bootstrap settings belong in etcd-bootstrap.conf.yml only");
+    let config = &documents(host_file(&rendered(), FIRST, "/etc/etcd/etcd-bootstrap.conf.yml"))[0];
+    assert_eq!(config["initial-cluster-state"], "new");
     let expected = "2002.0db8.0000.0001.0000.0000.0000.0101=https://[2002:db8:0:1::101]:2380,\
                     2002.0db8.0000.0001.0000.0000.0000.0102=https://[2002:db8:0:1::102]:2380,\
                     2002.0db8.0000.0001.0000.0000.0000.0103=https://[2002:db8:0:1::103]:2380";
@@ -268,8 +271,8 @@ fn render_command_refuses_a_non_empty_dir_unless_forced() {
     };
     let first = run(&[]);
     assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
-    // 51 configuration files plus 69 certificates, keys and CSR-free PKI files.
-    assert_eq!(String::from_utf8_lossy(&first.stdout), format!("wrote 120 files for 3 hosts and 4 cluster manifests to {}\n", out.display()));
+    // 54 configuration files plus 69 certificates and keys.
+    assert_eq!(String::from_utf8_lossy(&first.stdout), format!("wrote 123 files for 3 hosts and 4 cluster manifests to {}\n", out.display()));
     std::fs::write(out.join("stale"), "x").unwrap();
     let refused = run(&[]);
     assert!(!refused.status.success());
@@ -305,4 +308,26 @@ fn render_command_includes_the_pki_at_kubeadm_paths() {
     assert!(kubelet.contains("client-certificate: /var/lib/kubelet/pki/kubelet-client-current.pem"), "{kubelet}");
     let local_admin = std::fs::read(dir.path().join("certs/field-report/admin.conf")).unwrap();
     assert_eq!(local_admin, std::fs::read(node.join("etc/kubernetes/admin.conf")).unwrap(), "certs/<cluster>/admin.conf is the host's admin.conf");
+}
+
+/// A member joining a running cluster bootstraps with `existing` and the running members plus
+/// itself; its steady configuration is the same as if it had been there from the start.
+#[test]
+fn a_joining_etcd_member_bootstraps_with_existing_state() {
+    let inv = field_report();
+    let running: Vec<Ipv6Addr> = inv.hosts[..2].iter().map(|h| h.address).collect();
+    let joining = inv.hosts[2].address;
+    let mut options = v6deploy::render::RenderOptions::default();
+    options.etcd_joining.insert(joining, running);
+    let templates = Templates::embedded().unwrap();
+    let rendered = v6deploy::render::render_with(&inv, &templates, &options).unwrap();
+    let third = "2002.0db8.0000.0001.0000.0000.0000.0103";
+    let config = &documents(host_file(&rendered, third, "/etc/etcd/etcd-bootstrap.conf.yml"))[0];
+    assert_eq!(config["initial-cluster-state"], "existing");
+    let expected = "2002.0db8.0000.0001.0000.0000.0000.0101=https://[2002:db8:0:1::101]:2380,\
+                    2002.0db8.0000.0001.0000.0000.0000.0102=https://[2002:db8:0:1::102]:2380,\
+                    2002.0db8.0000.0001.0000.0000.0000.0103=https://[2002:db8:0:1::103]:2380";
+    assert_eq!(config["initial-cluster"], expected);
+    let plain = render(&inv, &templates).unwrap();
+    assert_eq!(host_file(&rendered, third, "/etc/etcd/etcd.conf.yml"), host_file(&plain, third, "/etc/etcd/etcd.conf.yml"));
 }

@@ -21,6 +21,19 @@ pub struct Context<'a> {
     pub interfaces: Vec<&'a str>,
     /// The host a file is for; `none` for cluster manifests.
     pub host: Option<&'a HostSpec>,
+    /// How this host's etcd member bootstraps (etcd hosts only).
+    pub etcd_bootstrap: Option<EtcdBootstrap<'a>>,
+}
+
+/// The bootstrap settings of an etcd member, used only while its data dir is empty.
+#[derive(Debug, Clone, Serialize)]
+pub struct EtcdBootstrap<'a> {
+    /// `new` for members created together by `install`; `existing` for a member joining a
+    /// running cluster (after `etcdctl member add`).
+    pub state: &'static str,
+    /// The `initial-cluster` members: every etcd host for `new`; the running members plus
+    /// this one for `existing`.
+    pub members: Vec<&'a HostSpec>,
 }
 
 impl<'a> Context<'a> {
@@ -38,11 +51,22 @@ impl<'a> Context<'a> {
             control_plane_hosts: with_role(Role::ControlPlane),
             interfaces,
             host: None,
+            etcd_bootstrap: None,
         }
     }
 
-    /// The same context for one host's files.
-    pub fn for_host(&self, host: &'a HostSpec) -> Context<'a> {
-        Context { host: Some(host), ..self.clone() }
+    /// The same context for one host's files; an etcd member bootstraps with every etcd host
+    /// (`new`) unless `joining` lists the running members it joins.
+    pub fn for_host(&self, host: &'a HostSpec, joining: Option<Vec<&'a HostSpec>>) -> Context<'a> {
+        let etcd_bootstrap = host.has(Role::Etcd).then(|| match joining {
+            Some(mut members) => {
+                if !members.iter().any(|m| m.address == host.address) {
+                    members.push(host);
+                }
+                EtcdBootstrap { state: "existing", members }
+            }
+            None => EtcdBootstrap { state: "new", members: self.etcd_hosts.clone() },
+        });
+        Context { host: Some(host), etcd_bootstrap, ..self.clone() }
     }
 }

@@ -27,6 +27,7 @@ pub const EMBEDDED: &[(&str, &str)] = &[
     embed!("modules-load.conf.j2"),
     embed!("ifcfg.j2"),
     embed!("etcd.conf.yml.j2"),
+    embed!("etcd-bootstrap.conf.yml.j2"),
     embed!("etcd.service.j2"),
     embed!("kube-apiserver.service.j2"),
     embed!("kube-controller-manager.service.j2"),

@@ -26,6 +26,7 @@ use crate::net::NodeName;
 pub use context::Context;
 pub use env::{EMBEDDED, Templates};
 pub use error::RenderError;
+pub use context::EtcdBootstrap;
 pub use kubeconfig::{CA_CERTIFICATE, Credentials, Kubeconfig};
 pub use plan::{EmbeddedCredentials, PlannedFile, PlannedManifest, Source, cluster_manifests, host_files};
 pub use tree::write_tree;
@@ -57,19 +58,30 @@ pub struct RenderedFile {
     pub contents: String,
 }
 
-/// Renders every host's files and the cluster manifests, kubeconfigs naming credential files.
-pub fn render(inv: &Inventory, templates: &Templates) -> Result<Rendered, RenderError> {
-    render_with(inv, templates, &EmbeddedCredentials::new())
+/// What `render_with` may vary.
+#[derive(Debug, Clone, Default)]
+pub struct RenderOptions {
+    /// Credentials embedded in kubeconfigs (see [`host_files`]).
+    pub embedded: EmbeddedCredentials,
+    /// etcd hosts joining a running cluster, with the running members they join.
+    pub etcd_joining: std::collections::BTreeMap<Ipv6Addr, Vec<Ipv6Addr>>,
 }
 
-/// Renders with some kubeconfigs embedding their credentials (see [`host_files`]).
-pub fn render_with(inv: &Inventory, templates: &Templates, embedded: &EmbeddedCredentials) -> Result<Rendered, RenderError> {
+/// Renders every host's files and the cluster manifests, kubeconfigs naming credential files.
+pub fn render(inv: &Inventory, templates: &Templates) -> Result<Rendered, RenderError> {
+    render_with(inv, templates, &RenderOptions::default())
+}
+
+/// Renders with the given options.
+pub fn render_with(inv: &Inventory, templates: &Templates, options: &RenderOptions) -> Result<Rendered, RenderError> {
+    let embedded = &options.embedded;
     let first_control_plane = inv.hosts.iter().find(|h| h.has(Role::ControlPlane)).ok_or(RenderError::NoControlPlane)?.address;
     let context = Context::new(inv);
     let mut hosts = Vec::with_capacity(inv.hosts.len());
     for host in &inv.hosts {
         let target = format!("host {}", host.name);
-        let host_context = context.for_host(host);
+        let joining = options.etcd_joining.get(&host.address).map(|members| inv.hosts.iter().filter(|h| members.contains(&h.address)).collect());
+        let host_context = context.for_host(host, joining);
         let mut files = Vec::new();
         for planned in host_files(inv, host, first_control_plane, embedded) {
             let contents = match &planned.source {

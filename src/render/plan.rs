@@ -69,6 +69,7 @@ pub fn host_files(inv: &Inventory, host: &HostSpec, first_control_plane: Ipv6Add
     ];
     if host.has(Role::Etcd) {
         files.push(template("/etc/etcd/etcd.conf.yml", "etcd.conf.yml.j2"));
+        files.push(template("/etc/etcd/etcd-bootstrap.conf.yml", "etcd-bootstrap.conf.yml.j2"));
         files.push(template("/etc/systemd/system/etcd.service", "etcd.service.j2"));
     }
     if host.has(Role::ControlPlane) {

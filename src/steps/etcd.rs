@@ -25,9 +25,11 @@ pub fn health_command(host: &HostSpec) -> String {
 pub const ETCD: ServiceSpec = ServiceSpec {
     component: Component::Etcd,
     owns: &["/etc/etcd/", "/etc/systemd/system/etcd.service"],
-    restart_on: &["/etc/etcd/", "/etc/systemd/system/etcd.service", "/etc/kubernetes/pki/etcd/server.", "/etc/kubernetes/pki/etcd/peer.", "/etc/kubernetes/pki/etcd/ca.crt"],
+    // Not the bootstrap file: it is read only while the data dir is empty.
+    restart_on: &["/etc/etcd/etcd.conf.yml", "/etc/systemd/system/etcd.service", "/etc/kubernetes/pki/etcd/server.", "/etc/kubernetes/pki/etcd/peer.", "/etc/kubernetes/pki/etcd/ca.crt"],
     health: Some(health_command),
     no_block: true,
+    rolling: true,
 };
 
 /// The "etcd" step.

@@ -15,6 +15,7 @@ const SERVICES: [ServiceSpec; 2] = [
         restart_on: &["/etc/systemd/system/kubelet.service", "/var/lib/kubelet/", "/etc/kubernetes/kubelet.conf", "/etc/kubernetes/pki/ca.crt"],
         health: None,
         no_block: false,
+        rolling: false,
     },
     ServiceSpec {
         component: Component::KubeProxy,
@@ -22,6 +23,7 @@ const SERVICES: [ServiceSpec; 2] = [
         restart_on: &["/etc/systemd/system/kube-proxy.service", "/var/lib/kube-proxy/", "/etc/kubernetes/kube-proxy.conf"],
         health: None,
         no_block: false,
+        rolling: false,
     },
 ];
 

@@ -22,6 +22,9 @@ pub struct ServiceSpec {
     pub health: Option<fn(&HostSpec) -> String>,
     /// Start without waiting for readiness (etcd members must start together to form quorum).
     pub no_block: bool,
+    /// A running instance is restarted one host at a time, healthy before the next (so a
+    /// quorum-based service stays available); a first start is never serialized.
+    pub rolling: bool,
 }
 
 impl ServiceSpec {
@@ -62,10 +65,22 @@ pub async fn install(cx: &HostContext<'_>, state: &InstallState, services: &[Ser
         let active = cx.transport.exec(&format!("systemctl is-active --quiet {}", quote(name)), &[]).await?.success();
         if !restart_for.is_empty() || !active {
             let reason = if restart_for.is_empty() { "not running".to_string() } else { format!("changed: {}", restart_for.join(", ")) };
-            let no_block = if service.no_block { " --no-block" } else { "" };
-            let command = format!("systemctl enable --quiet {name} && systemctl restart{no_block} {name}");
-            cx.command(&format!("systemctl restart {name}"), &command, &reason).await?;
-            started.push(service);
+            if active && service.rolling {
+                // One running member at a time: restarted and healthy before the next one.
+                let _turn = state.restart_lock.lock().await;
+                let command = format!("systemctl restart {name}");
+                cx.command(&command, &command, &reason).await?;
+                if apply {
+                    cx.say(&format!("waiting for {name} to be healthy after its restart"));
+                    health(cx, service).await?;
+                }
+                summary.push(format!("{name} restarted (rolling) and healthy"));
+            } else {
+                let no_block = if service.no_block { " --no-block" } else { "" };
+                let command = format!("systemctl enable --quiet {name} && systemctl restart{no_block} {name}");
+                cx.command(&format!("systemctl start {name}"), &command, &reason).await?;
+                started.push(service);
+            }
         }
         state.set_outcome(address, service.component, ComponentOutcome::Running { restarted_for: restart_for });
     }
@@ -77,7 +92,8 @@ pub async fn install(cx: &HostContext<'_>, state: &InstallState, services: &[Ser
         }
         summary.push(format!("{name} (re)started and healthy"));
     }
-    for service in services.iter().filter(|s| !state.bundle.is_staged(s.component) && !started.iter().any(|t| t.component == s.component)) {
+    let restarted_for = |s: &ServiceSpec| state.changed(address, |p| matches(s.restart_on, p) || p == s.component.host_path());
+    for service in services.iter().filter(|s| !state.bundle.is_staged(s.component) && !started.iter().any(|t| t.component == s.component) && restarted_for(s).is_empty()) {
         summary.push(format!("{} running, unchanged", service.component.name()));
     }
     Ok(format!("{} files changed; {}", changed.len(), summary.join("; ")))

@@ -38,6 +38,8 @@ pub struct InstallState {
     pub bundle: BundleCheck,
     pub facts: FactsStore,
     pub skip_checks: Vec<Check>,
+    /// Held while a running service restarts, so rolling restarts go one host at a time.
+    pub restart_lock: tokio::sync::Mutex<()>,
     /// The bundle's binaries, read and hashed once, at their path on the hosts.
     pub binaries: BTreeMap<Component, FileSpec>,
     changed: Mutex<BTreeMap<Ipv6Addr, BTreeSet<String>>>,
@@ -52,7 +54,7 @@ impl InstallState {
             let contents = std::fs::read(path).map_err(|e| std::io::Error::new(e.kind(), format!("read {}: {e}", path.display())))?;
             binaries.insert(*component, FileSpec::root(component.host_path(), 0o755, contents));
         }
-        Ok(InstallState { desired, bundle, facts: FactsStore::default(), skip_checks, binaries, changed: Mutex::default(), outcomes: Mutex::default() })
+        Ok(InstallState { desired, bundle, facts: FactsStore::default(), skip_checks, restart_lock: tokio::sync::Mutex::new(()), binaries, changed: Mutex::default(), outcomes: Mutex::default() })
     }
 
     /// The desired files of a host.
