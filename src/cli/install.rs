@@ -40,6 +40,22 @@ pub struct Args {
 pub fn run(args: &Args, loaded: &Loaded, templates_dir: Option<&std::path::Path>) -> Result<ExitCode> {
     let inv = &loaded.inventory;
     let bundle = bundle::check(inv)?;
+    let membership = super::membership::read(inv, &args.run)?;
+    if let Some((address, other)) = membership.foreign.iter().next() {
+        anyhow::bail!("{address} belongs to another cluster ({other}); nothing was changed");
+    }
+    if !membership.members.is_empty() {
+        let outside: Vec<String> = inv.hosts.iter().filter(|h| !membership.members.contains(&h.address) && !membership.unreachable.contains_key(&h.address)).map(|h| h.address.to_string()).collect();
+        if !outside.is_empty() {
+            anyhow::bail!(
+                "cluster {} is running and {} not in it yet: add them with `v6deploy -i {} node add {}`; nothing was changed",
+                inv.cluster.name,
+                outside.join(", "),
+                inv.source.display(),
+                outside.join(" ")
+            );
+        }
+    }
     let store = Store::for_inventory(inv);
     let report = generate(inv, &store).with_context(|| format!("prepare the PKI in {}", store.root().display()))?;
     eprintln!("PKI in {}: {report}", store.root().display());
@@ -62,15 +78,7 @@ pub fn run(args: &Args, loaded: &Loaded, templates_dir: Option<&std::path::Path>
         println!("PLAN (dry-run: nothing was changed)");
     }
     super::print_recap(&recap, args.run.output)?;
-    let outcomes = state.outcomes();
-    if !outcomes.is_empty() {
-        println!("\nCOMPONENTS");
-        for (address, components) in &outcomes {
-            for (component, outcome) in components {
-                println!("{address:<28} {component:<24} {outcome}");
-            }
-        }
-    }
+    print_components(&state);
     if recap.exit_code() == 0 && !args.dry_run {
         print_next_steps(loaded, &store, &state);
     }
@@ -91,4 +99,17 @@ fn print_next_steps(loaded: &Loaded, store: &Store, state: &InstallState) {
         pki.join("etcd/healthcheck-client.key").display()
     );
     println!("kubectl: KUBECONFIG={} kubectl get nodes", pki.join("admin.conf").display());
+}
+
+/// The component table: what runs, what restarted and why, what is staged.
+pub fn print_components(state: &InstallState) {
+    let outcomes = state.outcomes();
+    if !outcomes.is_empty() {
+        println!("\nCOMPONENTS");
+        for (address, components) in &outcomes {
+            for (component, outcome) in components {
+                println!("{address:<28} {component:<24} {outcome}");
+            }
+        }
+    }
 }

@@ -5,6 +5,8 @@ mod check;
 mod install;
 mod inventory;
 mod lab;
+mod membership;
+mod node;
 mod nodename;
 mod push;
 mod render;
@@ -50,6 +52,8 @@ pub enum Command {
     Check(check::Args),
     /// Install the cluster onto the inventory's hosts (idempotent; --dry-run shows the plan).
     Install(install::Args),
+    /// Grow a running cluster: `node add HOST...`.
+    Node(node::Args),
     /// Copy a local directory's files to a directory on every host (atomic, skips identical files).
     Push(push::Args),
     /// Check the inventory and show hosts, roles and derived values (service IP, DNS IP, ...).
@@ -68,6 +72,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Nodename(args) => nodename::run(args),
         Command::Check(args) => check::run(args, &load_inventory(cli.inventory.as_deref())?),
         Command::Install(args) => install::run(args, &load_inventory(cli.inventory.as_deref())?, cli.templates.as_deref()),
+        Command::Node(args) => node::run(args, &load_inventory(cli.inventory.as_deref())?, cli.templates.as_deref()),
         Command::Push(args) => push::run(args, &load_inventory(cli.inventory.as_deref())?),
         Command::Inventory(args) => inventory::run(args, &load_inventory(cli.inventory.as_deref())?),
         Command::Render(args) => render::run(args, &load_inventory(cli.inventory.as_deref())?, cli.templates.as_deref()),
@@ -100,4 +105,23 @@ pub fn print_recap(recap: &v6deploy::runner::Recap, output: run_args::OutputForm
         eprintln!("{summary}");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    /// Regression: `node add` once had two arguments named `hosts`, which clap only reports
+    /// when the subcommand is parsed; check every command's definition up front.
+    #[test]
+    fn every_command_definition_is_valid() {
+        fn check(command: &clap::Command, path: &str) {
+            let mut command = command.clone();
+            command.build();
+            for sub in command.get_subcommands() {
+                check(sub, &format!("{path} {}", sub.get_name()));
+            }
+        }
+        check(&super::Cli::command(), "v6deploy");
+    }
 }

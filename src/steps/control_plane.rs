@@ -20,6 +20,7 @@ const SERVICES: [ServiceSpec; 3] = [
         restart_on: &["/etc/systemd/system/kube-apiserver.service", "/etc/kubernetes/pki/ca.", "/etc/kubernetes/pki/apiserver", "/etc/kubernetes/pki/front-proxy", "/etc/kubernetes/pki/sa.", "/etc/kubernetes/pki/etcd/ca.crt"],
         health: Some(apiserver_health),
         no_block: false,
+        bootstrap_file: None,
         rolling: true,
     },
     ServiceSpec {
@@ -28,6 +29,7 @@ const SERVICES: [ServiceSpec; 3] = [
         restart_on: &["/etc/systemd/system/kube-controller-manager.service", "/etc/kubernetes/controller-manager.conf", "/etc/kubernetes/pki/ca.", "/etc/kubernetes/pki/sa.key"],
         health: None,
         no_block: false,
+        bootstrap_file: None,
         rolling: false,
     },
     ServiceSpec {
@@ -36,6 +38,7 @@ const SERVICES: [ServiceSpec; 3] = [
         restart_on: &["/etc/systemd/system/kube-scheduler.service", "/etc/kubernetes/scheduler.conf"],
         health: None,
         no_block: false,
+        bootstrap_file: None,
         rolling: false,
     },
 ];

@@ -29,12 +29,15 @@ pub const ETCD: ServiceSpec = ServiceSpec {
     restart_on: &["/etc/etcd/etcd.conf.yml", "/etc/systemd/system/etcd.service", "/etc/kubernetes/pki/etcd/server.", "/etc/kubernetes/pki/etcd/peer.", "/etc/kubernetes/pki/etcd/ca.crt"],
     health: Some(health_command),
     no_block: true,
+    bootstrap_file: Some(("/etc/etcd/etcd-bootstrap.conf.yml", "/var/lib/etcd/member")),
     rolling: true,
 };
 
 /// The "etcd" step.
 pub struct Etcd {
     pub state: Arc<InstallState>,
+    /// Hosts joining a running cluster (handled by `EtcdJoin`, not here).
+    pub joining: Vec<std::net::Ipv6Addr>,
 }
 
 impl Step for Etcd {
@@ -43,7 +46,7 @@ impl Step for Etcd {
     }
 
     fn prepare(&self, host: &HostSpec) -> bool {
-        host.has(Role::Etcd)
+        host.has(Role::Etcd) && !self.joining.contains(&host.address)
     }
 
     fn run<'a>(&'a self, cx: &'a HostContext<'a>) -> StepFuture<'a> {

@@ -15,6 +15,7 @@ const SERVICES: [ServiceSpec; 2] = [
         restart_on: &["/etc/systemd/system/kubelet.service", "/var/lib/kubelet/", "/etc/kubernetes/kubelet.conf", "/etc/kubernetes/pki/ca.crt"],
         health: None,
         no_block: false,
+        bootstrap_file: None,
         rolling: false,
     },
     ServiceSpec {
@@ -23,6 +24,7 @@ const SERVICES: [ServiceSpec; 2] = [
         restart_on: &["/etc/systemd/system/kube-proxy.service", "/var/lib/kube-proxy/", "/etc/kubernetes/kube-proxy.conf"],
         health: None,
         no_block: false,
+        bootstrap_file: None,
         rolling: false,
     },
 ];

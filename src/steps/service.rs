@@ -22,6 +22,9 @@ pub struct ServiceSpec {
     pub health: Option<fn(&HostSpec) -> String>,
     /// Start without waiting for readiness (etcd members must start together to form quorum).
     pub no_block: bool,
+    /// A file written only before the first start (`(file, marker)`: skipped once `marker`
+    /// exists on the host), e.g. etcd's bootstrap configuration once its data dir exists.
+    pub bootstrap_file: Option<(&'static str, &'static str)>,
     /// A running instance is restarted one host at a time, healthy before the next (so a
     /// quorum-based service stays available); a first start is never serialized.
     pub rolling: bool,
@@ -40,7 +43,12 @@ fn matches(prefixes: &[&str], path: &str) -> bool {
 /// Installs `services` on one host; returns the summary line.
 pub async fn install(cx: &HostContext<'_>, state: &InstallState, services: &[ServiceSpec]) -> anyhow::Result<String> {
     let address = cx.host.address;
-    let specs = state.files(address, |p| services.iter().any(|s| matches(s.owns, p)));
+    let mut specs = state.files(address, |p| services.iter().any(|s| matches(s.owns, p)));
+    for (file, marker) in services.iter().filter_map(|s| s.bootstrap_file) {
+        if cx.transport.exec(&format!("test -e {}", quote(marker)), &[]).await?.success() {
+            specs.retain(|f| f.path != file);
+        }
+    }
     let changed = cx.files(&specs).await?;
     state.mark_changed(address, changed.iter().map(|(p, _)| p.clone()));
     let units_changed = changed.iter().any(|(p, _)| p.starts_with("/etc/systemd/system/"));

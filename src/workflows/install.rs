@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use crate::inventory::{Inventory, Role};
 use crate::runner::Step;
-use crate::steps::{Addons, Binaries, ControlPlane, Etcd, GatherFacts, InstallState, KernelGate, NodeServices, PkiFiles, Preflight, PrepareHost, Verify};
+use crate::steps::{Addons, Binaries, ControlPlane, Etcd, GatherFacts, InstallState, KernelGate, NodeServices, PkiFiles, Preflight, PrepareHost, RecordMembership, Verify};
 
 /// The steps of `install`, in order.
 pub fn steps(inv: &Inventory, state: &Arc<InstallState>) -> Vec<Box<dyn Step>> {
@@ -13,10 +13,13 @@ pub fn steps(inv: &Inventory, state: &Arc<InstallState>) -> Vec<Box<dyn Step>> {
         Box::new(GatherFacts { store: state.facts.clone() }),
         Box::new(Preflight { state: state.clone() }),
         Box::new(KernelGate { state: state.clone() }),
+        // Before any change: a host interrupted later in the run is still known as a member,
+        // so re-running install finishes it (node add is for hosts never installed).
+        Box::new(RecordMembership),
         Box::new(PrepareHost { state: state.clone() }),
         Box::new(Binaries { state: state.clone() }),
         Box::new(PkiFiles { state: state.clone() }),
-        Box::new(Etcd { state: state.clone() }),
+        Box::new(Etcd { state: state.clone(), joining: Vec::new() }),
         Box::new(ControlPlane { state: state.clone() }),
         Box::new(NodeServices { state: state.clone() }),
     ];

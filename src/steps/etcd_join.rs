@@ -1,0 +1,137 @@
+//! etcd member add, the safe way, one new member at a time: `member add` on the running
+//! cluster, then the new member starts with `initial-cluster-state: existing` and the running
+//! members plus itself, and must be healthy and caught up before the next one. A member that
+//! was added but does not come up is removed again, so no half-added member is left behind.
+
+use std::net::Ipv6Addr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+
+use super::InstallState;
+use super::etcd::ETCD;
+use super::service::install;
+use crate::bundle::Component;
+use crate::facts::{parse_member_list, parse_raft_indexes};
+use crate::inventory::{HostSpec, Role};
+use crate::net::url;
+use crate::runner::{Batch, HostContext, Mode, Step, StepFuture};
+use crate::transport::quote::command;
+
+/// The "Join etcd members" step: only the new etcd hosts, one at a time.
+pub struct EtcdJoin {
+    pub state: Arc<InstallState>,
+    /// Members of the running cluster before this run.
+    pub running: Vec<Ipv6Addr>,
+    /// Hosts being added.
+    pub joining: Vec<Ipv6Addr>,
+}
+
+/// `etcdctl` on the new host against `endpoints`, with the healthcheck client certificate.
+fn etcdctl(endpoints: &[Ipv6Addr], args: &[&str]) -> String {
+    let endpoints: Vec<String> = endpoints.iter().map(|a| url("https", *a, 2379)).collect();
+    let mut words = vec![
+        "/usr/local/bin/etcdctl".to_string(),
+        format!("--endpoints={}", endpoints.join(",")),
+        "--cacert=/etc/kubernetes/pki/etcd/ca.crt".into(),
+        "--cert=/etc/kubernetes/pki/etcd/healthcheck-client.crt".into(),
+        "--key=/etc/kubernetes/pki/etcd/healthcheck-client.key".into(),
+        "--command-timeout=5s".into(),
+    ];
+    words.extend(args.iter().map(|a| a.to_string()));
+    format!("ETCDCTL_API=3 {}", command(&words))
+}
+
+/// etcd refuses a reconfiguration ("unhealthy cluster") until every member has been connected
+/// for a few seconds, e.g. right after the previous member joined: retry for up to a minute.
+fn retry_while_settling(command: &str) -> String {
+    format!(
+        "i=0; while :; do out=$({command} 2>&1) && {{ printf '%s\\n' \"$out\"; exit 0; }}; i=$((i+1)); \
+         case \"$out\" in *'unhealthy cluster'*) [ $i -lt 30 ] && {{ sleep 2; continue; }};; esac; printf '%s\\n' \"$out\" >&2; exit 1; done"
+    )
+}
+
+impl Step for EtcdJoin {
+    fn title(&self) -> String {
+        "Join new etcd members".into()
+    }
+
+    fn prepare(&self, host: &HostSpec) -> bool {
+        host.has(Role::Etcd) && self.joining.contains(&host.address)
+    }
+
+    fn batch(&self) -> Batch {
+        Batch::Rolling(1)
+    }
+
+    fn run<'a>(&'a self, cx: &'a HostContext<'a>) -> StepFuture<'a> {
+        Box::pin(async move {
+            if self.state.bundle.is_staged(Component::Etcd) || self.state.bundle.is_staged(Component::Etcdctl) {
+                return install(cx, &self.state, &[ETCD]).await;
+            }
+            let me = cx.host.address;
+            let peer_url = url("https", me, 2380);
+            let list = cx.transport.run(&etcdctl(&self.running, &["member", "list", "-w", "json"])).await.context("list the running etcd members")?;
+            let members = parse_member_list(&list.stdout_text()).context("read etcdctl member list")?;
+            let known = members.iter().find(|m| m.peer_urls.contains(&peer_url));
+            if known.is_some_and(|m| !m.name.is_empty()) {
+                // Joined by an earlier, interrupted run: only keep its files up to date.
+                return install(cx, &self.state, &[ETCD]).await.map(|s| format!("already a started member; {s}"));
+            }
+            let dry = cx.gate.mode() == Mode::DryRun;
+            if known.is_none() {
+                let add = etcdctl(&self.running, &["member", "add", cx.host.name.as_str(), &format!("--peer-urls={peer_url}")]);
+                cx.command(&format!("etcdctl member add {}", cx.host.name), &retry_while_settling(&add), "new etcd member").await?;
+            }
+            if dry {
+                return install(cx, &self.state, &[ETCD]).await;
+            }
+            match self.start_and_catch_up(cx).await {
+                Ok(summary) => Ok(summary),
+                Err(error) => {
+                    let undo = self.remove_again(cx, &peer_url).await;
+                    match undo {
+                        Ok(()) => Err(error.context(format!("{} did not come up; it was removed from the etcd cluster again (member remove) and its data dir cleared", cx.host.address))),
+                        Err(undo_error) => Err(error.context(format!("{} did not come up, and removing it again failed too: {undo_error:#}; remove it by hand with etcdctl member remove", cx.host.address))),
+                    }
+                }
+            }
+        })
+    }
+}
+
+impl EtcdJoin {
+    async fn start_and_catch_up(&self, cx: &HostContext<'_>) -> anyhow::Result<String> {
+        let started = install(cx, &self.state, &[ETCD]).await?;
+        let me = cx.host.address;
+        let mut endpoints = self.running.clone();
+        endpoints.push(me);
+        let mut behind = u64::MAX;
+        for _ in 0..60 {
+            let status = cx.transport.run(&etcdctl(&endpoints, &["endpoint", "status", "-w", "json"])).await?;
+            let indexes = parse_raft_indexes(&status.stdout_text())?;
+            let mine = url("https", me, 2379);
+            let own = indexes.iter().find(|(e, _)| *e == mine).map(|(_, i)| *i);
+            let best = indexes.iter().map(|(_, i)| *i).max();
+            if let (Some(own), Some(best)) = (own, best) {
+                behind = best.saturating_sub(own);
+                if behind <= 5 {
+                    return Ok(format!("{started}; caught up (raft index {own}, leader at {best})"));
+                }
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+        bail!("the new member is still {behind} raft entries behind after 60 s")
+    }
+
+    async fn remove_again(&self, cx: &HostContext<'_>, peer_url: &str) -> anyhow::Result<()> {
+        let _ = cx.transport.run("systemctl stop etcd; rm -rf /var/lib/etcd/member").await;
+        let list = cx.transport.run(&etcdctl(&self.running, &["member", "list", "-w", "json"])).await?;
+        if let Some(member) = parse_member_list(&list.stdout_text())?.into_iter().find(|m| m.peer_urls.iter().any(|u| u == peer_url)) {
+            let remove = etcdctl(&self.running, &["member", "remove", &member.id]);
+            cx.command(&format!("etcdctl member remove {}", member.id), &remove, "the member did not come up").await?;
+        }
+        Ok(())
+    }
+}
