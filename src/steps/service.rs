@@ -118,17 +118,20 @@ async fn verify_unit(cx: &HostContext<'_>, unit: &str, binary: &str) -> anyhow::
     Ok(())
 }
 
+/// How long a started service has to become healthy.
+const HEALTH_SECONDS: u64 = 90;
+
 async fn health(cx: &HostContext<'_>, service: &ServiceSpec) -> anyhow::Result<()> {
     let name = service.component.name();
     let check = match service.health {
         Some(script) => script(cx.host),
         None => format!("systemctl is-active --quiet {name}"),
     };
-    let retried = format!("i=0; while [ $i -lt 90 ]; do if {check} >/tmp/.v6deploy-health 2>&1; then exit 0; fi; i=$((i+1)); sleep 1; done; cat /tmp/.v6deploy-health; exit 1");
+    let retried = format!("end=$(($(date +%s) + {HEALTH_SECONDS})); while :; do if {check} >/tmp/.v6deploy-health 2>&1; then exit 0; fi; [ $(date +%s) -lt $end ] || break; sleep 1; done; cat /tmp/.v6deploy-health; exit 1");
     let output = cx.transport.exec(&retried, &[]).await?;
     if !output.success() {
         let journal = cx.transport.exec(&format!("journalctl -u {name} -n 15 --no-pager 2>&1"), &[]).await?.stdout_text();
-        bail!("{name} is not healthy after 90 s: {}\nlast log lines:\n{}", output.stdout_text().trim(), journal.trim());
+        bail!("{name} is not healthy after {HEALTH_SECONDS} s: {}\nlast log lines:\n{}", output.stdout_text().trim(), journal.trim());
     }
     Ok(())
 }

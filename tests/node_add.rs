@@ -1,0 +1,191 @@
+//! `node add` on a running lab cluster, for real: etcd members added one at a time over TLS
+//! and IPv6, existing members untouched, refusals that change nothing, and a member that does
+//! not come up removed again.
+
+use std::net::Ipv6Addr;
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+mod support;
+use support::*;
+
+/// `v6deploy -i INVENTORY ARGS...` in the lab's project directory.
+fn run(lab: &TestLab, args: &[&str]) -> Output {
+    let inventory = lab.inventory().display().to_string();
+    let mut all = vec!["-i", inventory.as_str()];
+    all.extend_from_slice(args);
+    lab.v6deploy(&all)
+}
+
+fn ok(lab: &TestLab, args: &[&str]) -> String {
+    let output = run(lab, args);
+    assert!(output.status.success(), "v6deploy {args:?}: {}", text(&output));
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// etcdctl from the lab bundle on this machine, with the cluster's healthcheck client cert.
+fn etcdctl(lab: &TestLab, endpoints: &[Ipv6Addr], args: &[&str]) -> Output {
+    let pki: PathBuf = lab.project.path().join("certs").join(lab.name.as_str()).join("etcd");
+    let endpoints: Vec<String> = endpoints.iter().map(|a| format!("https://[{a}]:2379")).collect();
+    Command::new(lab.files().join("bundle/bin/etcdctl"))
+        .env("ETCDCTL_API", "3")
+        .arg(format!("--endpoints={}", endpoints.join(",")))
+        .arg(format!("--cacert={}", pki.join("ca.crt").display()))
+        .arg(format!("--cert={}", pki.join("healthcheck-client.crt").display()))
+        .arg(format!("--key={}", pki.join("healthcheck-client.key").display()))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn member_names(lab: &TestLab, endpoint: Ipv6Addr) -> Vec<String> {
+    let output = etcdctl(lab, &[endpoint], &["member", "list", "-w", "json"]);
+    assert!(output.status.success(), "member list: {}", text(&output));
+    let members = v6deploy::facts::parse_member_list(&String::from_utf8_lossy(&output.stdout)).unwrap();
+    let mut names: Vec<String> = members.into_iter().map(|m| if m.name.is_empty() { format!("(unstarted {})", m.peer_urls.join(",")) } else { m.name }).collect();
+    names.sort();
+    names
+}
+
+fn main_pid(lab: &TestLab, address: Ipv6Addr) -> String {
+    lab.ssh_ok(address, "systemctl show -p MainPID --value etcd").trim().to_string()
+}
+
+/// Gives hosts 104 and 105 (workers in a grown lab) the etcd role too.
+fn make_etcd_members(lab: &TestLab) {
+    let path = lab.inventory();
+    let mut text = std::fs::read_to_string(&path).unwrap();
+    for host in ["104", "105"] {
+        let from = format!("  - address: \"2001:db8:0:{}::{host}\"\n    roles: [worker]", subnet_group(lab));
+        assert!(text.contains(&from), "{from:?} not in {text}");
+        text = text.replace(&from, &from.replace("[worker]", "[etcd, worker]"));
+    }
+    std::fs::write(&path, text).unwrap();
+}
+
+/// The lab subnet's fourth group (`2001:db8:0:<k>::/64`).
+fn subnet_group(lab: &TestLab) -> String {
+    let a = lab.address(1).segments();
+    format!("{:x}", a[3])
+}
+
+fn installed_lab(name: &str) -> TestLab {
+    let lab = TestLab::up(name, 3);
+    ok(&lab, &["install"]);
+    lab
+}
+
+#[test]
+fn two_etcd_members_join_and_the_old_ones_keep_running() {
+    if !lab_tests_enabled("two_etcd_members_join_and_the_old_ones_keep_running") {
+        return;
+    }
+    let lab = installed_lab("nadd");
+    let old: Vec<Ipv6Addr> = (1..=3).map(|i| lab.address(i)).collect();
+    let put = etcdctl(&lab, &old, &["put", "written-before-the-add", "still-here"]);
+    assert!(put.status.success(), "{}", text(&put));
+    let pids_before: Vec<String> = old.iter().map(|a| main_pid(&lab, *a)).collect();
+    let nspawn_before = lab.nspawn_pids();
+
+    let grown = lab.v6deploy(&["lab", "up", "-q", "--hosts", "5"]);
+    assert!(grown.status.success(), "{}", text(&grown));
+    for (name, pid) in &nspawn_before {
+        assert_eq!(lab.nspawn_pids()[name], *pid, "lab up --hosts 5 restarted {name}");
+    }
+    make_etcd_members(&lab);
+    let new = [lab.address(4), lab.address(5)];
+
+    let refused = run(&lab, &["install"]);
+    assert_eq!(refused.status.code(), Some(1), "{}", text(&refused));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("node add"), "{}", text(&refused));
+
+    let added = ok(&lab, &["node", "add", &new[0].to_string(), &new[1].to_string()]);
+    let names = member_names(&lab, old[0]);
+    assert_eq!(names.len(), 5, "{names:?}");
+    assert!(names.iter().all(|n| !n.starts_with("(unstarted")), "{names:?}");
+    let all: Vec<Ipv6Addr> = old.iter().chain(new.iter()).copied().collect();
+    let health = etcdctl(&lab, &all, &["endpoint", "health"]);
+    assert!(health.status.success(), "{}", text(&health));
+    for address in new {
+        let get = etcdctl(&lab, &[address], &["get", "written-before-the-add", "--print-value-only"]);
+        assert_eq!(String::from_utf8_lossy(&get.stdout).trim(), "still-here", "{}", text(&get));
+    }
+    let pids_after: Vec<String> = old.iter().map(|a| main_pid(&lab, *a)).collect();
+    assert_eq!(pids_before, pids_after, "old members' etcd restarted:\n{added}");
+    // The recap names what changed on the old members, and etcd there is unchanged.
+    for address in &old {
+        assert!(added.contains(&format!("{address}: wrote /etc/hosts (content differs)")), "{added}");
+        assert!(!added.contains(&format!("{address}: ran systemctl restart etcd")), "{added}");
+    }
+    assert!(added.contains("running (unchanged)"), "{added}");
+
+    // A host that is already a member is refused, and nothing changes.
+    let again = run(&lab, &["node", "add", &new[0].to_string()]);
+    assert_eq!(again.status.code(), Some(1), "{}", text(&again));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("is already a member of cluster nadd"), "{}", text(&again));
+    // And a plain install now changes nothing anywhere.
+    let install = run(&lab, &["install", "--output", "json"]);
+    let recap: serde_json::Value = serde_json::from_slice(&install.stdout).unwrap();
+    let changed: Vec<&serde_json::Value> = recap["recap"]["changes"].as_array().unwrap().iter().collect();
+    assert!(changed.is_empty(), "install after node add changed: {changed:?}");
+}
+
+#[test]
+fn a_worker_joins_without_touching_etcd() {
+    if !lab_tests_enabled("a_worker_joins_without_touching_etcd") {
+        return;
+    }
+    let lab = installed_lab("nwork");
+    let grown = lab.v6deploy(&["lab", "up", "-q", "--hosts", "4"]);
+    assert!(grown.status.success(), "{}", text(&grown));
+    let worker = lab.address(4);
+    let out = ok(&lab, &["node", "add", &worker.to_string()]);
+    assert_eq!(member_names(&lab, lab.address(1)).len(), 3);
+    assert!(out.contains(&format!("{worker:<28} kubelet                  staged (no binary in bundle)")), "{out}");
+    assert!(out.contains(&format!("{worker:<28} kube-proxy               staged (no binary in bundle)")), "{out}");
+    lab.ssh_ok(worker, "test -f /etc/kubernetes/kubelet.conf && test -f /var/lib/kubelet/pki/kubelet-client-current.pem && ! test -e /etc/etcd");
+}
+
+#[test]
+fn an_unreachable_new_host_changes_nothing() {
+    if !lab_tests_enabled("an_unreachable_new_host_changes_nothing") {
+        return;
+    }
+    let lab = installed_lab("nunre");
+    let grown = lab.v6deploy(&["lab", "up", "-q", "--hosts", "4"]);
+    assert!(grown.status.success(), "{}", text(&grown));
+    let path = lab.inventory();
+    let text_before = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(&path, text_before.replace("roles: [worker]", "roles: [etcd, worker]")).unwrap();
+    let new = lab.address(4);
+    lab.ssh_ok(new, "systemctl stop ssh.socket ssh.service 2>/dev/null; systemctl stop ssh; true");
+    let out = run(&lab, &["node", "add", "--connect-timeout", "3", &new.to_string()]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains(&format!("cannot reach {new}")), "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("nothing was changed"), "{}", text(&out));
+    assert_eq!(member_names(&lab, lab.address(1)).len(), 3, "a member was added for an unreachable host");
+}
+
+#[test]
+fn a_member_that_does_not_come_up_is_removed_again() {
+    if !lab_tests_enabled("a_member_that_does_not_come_up_is_removed_again") {
+        return;
+    }
+    let lab = installed_lab("nfail");
+    let grown = lab.v6deploy(&["lab", "up", "-q", "--hosts", "4"]);
+    assert!(grown.status.success(), "{}", text(&grown));
+    let path = lab.inventory();
+    let text_before = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(&path, text_before.replace("roles: [worker]", "roles: [etcd, worker]")).unwrap();
+    let new = lab.address(4);
+    // Its data dir path is taken by a file, so the new member's etcd cannot start.
+    lab.ssh_ok(new, "touch /var/lib/etcd");
+    let out = run(&lab, &["node", "add", &new.to_string()]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("it was removed from the etcd cluster again"), "{}", text(&out));
+    let names = member_names(&lab, lab.address(1));
+    assert_eq!(names.len(), 3, "half-added member left: {names:?}");
+    let health = etcdctl(&lab, &[lab.address(1), lab.address(2), lab.address(3)], &["endpoint", "health"]);
+    assert!(health.status.success(), "{}", text(&health));
+}
