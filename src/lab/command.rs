@@ -5,6 +5,7 @@ use std::ffi::OsStr;
 use std::process::{Command, Stdio};
 
 use super::LabError;
+use crate::transport::quote::quote;
 
 /// Whether commands are echoed to stderr.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,13 +53,8 @@ impl Runner {
 /// The command as a shell line, quoting arguments that need it.
 pub fn render(command: &Command) -> String {
     let mut words = vec![command.get_program().to_string_lossy().into_owned()];
-    words.extend(command.get_args().map(|a| quote(&a.to_string_lossy())));
+    words.extend(command.get_args().map(|a| quote(&a.to_string_lossy()).into_owned()));
     words.join(" ")
-}
-
-fn quote(word: &str) -> String {
-    let plain = !word.is_empty() && word.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_./:=,@+%".contains(&b));
-    if plain { word.to_string() } else { format!("'{}'", word.replace('\'', r"'\''")) }
 }
 
 #[cfg(test)]
