@@ -1,3 +1,5 @@
 //! Workflows: each lists its steps in order, in one function.
 
 pub mod install;
+pub mod kernel;
+pub mod network;
