@@ -134,3 +134,65 @@ impl Step for KernelUpgrade {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::inventory::{Inventory, parse};
+    use crate::ops::kernel::bundle_kernel;
+    use crate::runner::{Connected, HostStatus, Progress, RunOptions, Runner};
+    use crate::transport::fake::FakeTransport;
+
+    fn inventory() -> Inventory {
+        parse(std::path::Path::new("field-report.yaml"), include_str!("../../inventories/field-report.yaml")).unwrap().inventory
+    }
+
+    fn centos7(uname: &str) -> Facts {
+        let text = format!("@@os-release\nID=\"centos\"\nVERSION_ID=\"7\"\n@@redhat-release\nCentOS Linux release 7.8.2003 (Core)\n@@uname\n{uname}\n@@addr\n@@forwarding\n@@route\n@@resolv\n@@swaps\n@@clock\n0\n@@disk\n@@tcp6\n@@tcp\n@@systemd\n@@managed\n@@kernels\nkernel {uname}\n@@grubby\n/usr/sbin/grubby\n@@boot-default\n/boot/vmlinuz-{uname}\n@@end\n");
+        Facts::parse(&text).unwrap()
+    }
+
+    #[tokio::test]
+    async fn dry_run_plans_upload_install_default_and_reboot_one_host_at_a_time() {
+        let inv = inventory();
+        let rpms = tempfile::tempdir().unwrap();
+        let file = "kernel-4.19.113-300.el7.x86_64.rpm";
+        std::fs::write(rpms.path().join(file), "test data").unwrap();
+        let store = FactsStore::default();
+        for (host, uname) in inv.hosts.iter().zip(["3.10.0-1160.el7.x86_64", "3.10.0-1160.el7.x86_64", "4.19.113-300.el7.x86_64"]) {
+            store.lock().unwrap().insert(host.address, (centos7(uname), 0.0));
+        }
+        let fakes: Vec<Arc<FakeTransport>> = vec![
+            Arc::new(FakeTransport::new("a").expect("sha256sum", "-\n").expect("boot_id", "b1\n")),
+            Arc::new(FakeTransport::new("b").expect("sha256sum", "-\n").expect("boot_id", "b2\n")),
+            Arc::new(FakeTransport::new("c")),
+        ];
+        let connected = inv.hosts.iter().zip(&fakes).map(|(h, f)| Connected { host: h.clone(), transport: Ok(f.clone() as Arc<dyn Transport>) }).collect();
+        let step = KernelUpgrade {
+            facts: store,
+            offer: Offer::Bundle(bundle_kernel(&[file.to_string()])),
+            rpms_dir: rpms.path().to_path_buf(),
+            parallel: 1,
+            reboot_timeout: Duration::from_secs(5),
+        };
+        assert_eq!(step.batch(), Batch::Rolling(1));
+        let runner = Runner::new(&inv, RunOptions { mode: Mode::DryRun, forks: 0, max_fail_percent: None }, Progress::Silent);
+        let recap = runner.run(connected, &[Box::new(step)]).await;
+        fakes.iter().for_each(|f| f.verify());
+        assert!(fakes[2].log().is_empty(), "a host at the minimum got commands: {:?}", fakes[2].log());
+        let plan: Vec<String> = recap.changes.iter().filter(|c| c.host == "2002:db8:0:1::101").map(ToString::to_string).collect();
+        assert_eq!(
+            plan,
+            [
+                "2002:db8:0:1::101: would write /var/tmp/v6deploy/rpms/kernel-4.19.113-300.el7.x86_64.rpm (new file)",
+                "2002:db8:0:1::101: would run yum install kernel-4.19.113-300.el7.x86_64.rpm (kernel 3.10.0-1160.el7.x86_64 < kernel.minimum 4.19.0)",
+                "2002:db8:0:1::101: would run make 4.19.113-300.el7.x86_64 the boot default (boot default is 3.10.0-1160.el7.x86_64)",
+                "2002:db8:0:1::101: would run reboot (boot kernel 4.19.113-300.el7.x86_64)",
+            ]
+        );
+        assert_eq!(recap.hosts[2].status, HostStatus::Ok);
+        assert!(recap.hosts[2].notes[0].contains("nothing to do: running kernel 4.19.113-300.el7.x86_64 is at or above kernel.minimum 4.19.0"), "{:?}", recap.hosts[2].notes);
+    }
+}

@@ -52,3 +52,31 @@ pub fn steps(inv: &Inventory, state: &Arc<InstallState>, options: &Options) -> V
     steps.push(Box::new(Verify { state: state.clone() }));
     steps
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::bundle::BundleCheck;
+    use crate::render::Rendered;
+
+    fn titles(manage: bool, options: &Options) -> Vec<String> {
+        let text = format!("{}\nnetwork:\n  manage: {manage}\n", include_str!("../../inventories/field-report.yaml"));
+        let inv = crate::inventory::parse(std::path::Path::new("x.yaml"), &text).unwrap().inventory;
+        let bundle = BundleCheck { root: "b".into(), present: Vec::new(), missing: Vec::new() };
+        let state = Arc::new(InstallState::new(Rendered { hosts: Vec::new(), cluster: Vec::new() }, bundle, Vec::new()).unwrap());
+        steps(&inv, &state, options).iter().map(|s| s.title()).collect()
+    }
+
+    #[test]
+    fn the_kernel_upgrade_comes_before_the_gate_and_ifcfg_only_when_managed() {
+        let plain = titles(false, &Options::default());
+        assert!(!plain.iter().any(|t| t == "Upgrade kernel" || t.starts_with("Apply ifcfg")), "{plain:?}");
+        let upgrade = Options { upgrade_kernel: Some(kernel::Options { parallel: 1, reboot_timeout: Duration::from_secs(600) }) };
+        let all = titles(true, &upgrade);
+        let at = |title: &str| all.iter().position(|t| t.starts_with(title)).unwrap_or_else(|| panic!("no {title} in {all:?}"));
+        assert!(at("Gather facts") < at("Upgrade kernel") && at("Upgrade kernel") < at("Preflight") && at("Preflight") < at("Kernel gate"));
+        assert!(at("Kernel gate") < at("Apply ifcfg") && at("Apply ifcfg") < at("Prepare hosts"));
+    }
+}
