@@ -201,7 +201,7 @@ fn status(name: Option<&LabName>) -> Result<ExitCode> {
             println!();
         }
         let subnet = l.record.subnet();
-        println!("lab {} on bridge v6lab-{} ({}), project {}", l.record.name, l.record.name, subnet.net(), l.record.project.display());
+        println!("lab {} ({}) on bridge v6lab-{} ({}), project {}", l.record.name, l.record.flavor, l.record.name, subnet.net(), l.record.project.display());
         println!("{:<12} {:<22} {:<11} {:>10} {:>10} SSH", "MACHINE", "ADDRESS", "STATE", "SUPERVISOR", "NSPAWN");
         for m in &l.machines {
             let pid = |p: Option<u32>| p.map_or("-".to_string(), |p| p.to_string());

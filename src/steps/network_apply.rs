@@ -3,7 +3,7 @@
 //! `network.rollback_seconds`; the new file is written and networking restarted (detached,
 //! so no SSH session hangs on it); v6deploy then reconnects over SSH and only then disarms the
 //! timer. When it cannot reconnect, the host restores itself, and the step fails with
-//! "rolled back" and the reason.
+//! "rolled back" and the reason. Hosts go one at a time; a host rolled back stops the rollout.
 
 use std::collections::BTreeMap;
 use std::net::Ipv6Addr;
@@ -13,7 +13,7 @@ use anyhow::{Context, bail};
 
 use super::FactsStore;
 use crate::ops::ifcfg;
-use crate::runner::{HostContext, Mode, Step, StepFuture};
+use crate::runner::{Batch, HostContext, Mode, Step, StepFuture};
 use crate::transport::Transport;
 use crate::transport::files::{self, FileSpec};
 use crate::transport::quote::quote;
@@ -103,6 +103,12 @@ async fn fresh(transport: &dyn Transport, command: &str) -> anyhow::Result<Strin
 impl Step for NetworkApply {
     fn title(&self) -> String {
         "Apply ifcfg (guarded by a rollback timer)".into()
+    }
+
+    /// One host at a time: a change that cuts one host off (and rolls back) is most likely
+    /// wrong for the others too, so the rollout stops there.
+    fn batch(&self) -> Batch {
+        Batch::Rolling(1)
     }
 
     fn run<'a>(&'a self, cx: &'a HostContext<'a>) -> StepFuture<'a> {
