@@ -10,8 +10,9 @@ use crate::transport::quote::{command, quote};
 pub const UPLOAD_DIR: &str = "/var/tmp/v6deploy/rpms";
 
 /// Reboots a moment after the command returned, from a transient systemd timer, so that the
-/// SSH session that asked is closed cleanly and nothing waits on a dying connection.
-pub const REBOOT_COMMAND: &str = "systemd-run --quiet --on-active=2 --timer-property=AccuracySec=100ms systemctl reboot";
+/// SSH session that asked is closed cleanly and nothing waits on a dying connection. Only
+/// flags CentOS 7's systemd 219 knows (`--on-active`, `--timer-property`; no `--quiet`).
+pub const REBOOT_COMMAND: &str = "systemd-run --on-active=2 --timer-property=AccuracySec=100ms systemctl reboot";
 
 /// The bundle's offer: its newest kernel package and the other packages beside it (e.g. a
 /// newer `linux-firmware` the kernel needs), by file name.

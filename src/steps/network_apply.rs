@@ -74,7 +74,7 @@ impl Guard {
         format!(
             "set -e; mkdir -p {STATE_DIR}; rm -f {rolled_back}; \
              if [ -e {target} ]; then cp -p {target} {backup}; rm -f {absent}; else rm -f {backup}; touch {absent}; fi; \
-             systemd-run --quiet --unit={unit} --on-active={seconds} --timer-property=AccuracySec=1s /bin/sh -c {restore}; \
+             systemd-run --unit={unit} --on-active={seconds} --timer-property=AccuracySec=1s /bin/sh -c {restore}; \
              systemctl is-active --quiet {unit}.timer",
             unit = self.rollback_unit,
             seconds = self.seconds,
@@ -85,7 +85,7 @@ impl Guard {
     /// Restarts networking two seconds later, detached from the SSH session, and records how it went.
     fn apply_script(&self) -> String {
         let inner = format!("systemctl restart network; echo $? > {}", quote(&self.applied));
-        format!("systemd-run --quiet --unit={} --on-active=2 --timer-property=AccuracySec=100ms /bin/sh -c {}", self.apply_unit, quote(&inner))
+        format!("systemd-run --unit={} --on-active=2 --timer-property=AccuracySec=100ms /bin/sh -c {}", self.apply_unit, quote(&inner))
     }
 
     fn disarm_script(&self) -> String {
