@@ -303,3 +303,29 @@ fn an_ifcfg_that_cuts_ssh_rolls_back_by_itself() {
     assert_eq!(lab.ssh_ok(host, &format!("cat {path}")), applied);
     assert!(lab.ssh_ok(host, "ip -6 addr show dev eth0 scope global").contains(&format!("inet6 {host}/64")));
 }
+
+#[test]
+fn install_upgrade_kernel_upgrades_before_the_gate_and_applies_ifcfg() {
+    if !enabled("install_upgrade_kernel_upgrades_before_the_gate_and_applies_ifcfg") {
+        return;
+    }
+    let lab = SimLab::up("krins", 1);
+    let host = lab.addresses()[0];
+    let inventory = fs::read_to_string(lab.inventory()).unwrap();
+    fs::write(lab.inventory(), inventory.replace("\nkernel:\n", "\nnetwork:\n  manage: true\n  rollback_seconds: 30\nkernel:\n")).unwrap();
+    // Without --upgrade-kernel the install stops before touching the host.
+    let stopped = lab.v6deploy(&["install"]);
+    assert_eq!(stopped.status.code(), Some(2), "{}", text(&stopped));
+    assert!(stdout(&stopped).contains("kernel upgrade"), "{}", text(&stopped));
+    let install = lab.v6deploy(&["install", "--upgrade-kernel"]);
+    assert!(install.status.success(), "{}", text(&install));
+    let log = String::from_utf8_lossy(&install.stderr).into_owned();
+    let upgraded = line_of(&log, &["Upgrade kernel: kernel 3.10.0-1160.el7.x86_64 -> 4.19.113-300.el7.x86_64"]);
+    let gate = line_of(&log, &["Kernel gate: kernel 4.19.113-300.el7.x86_64 >= 4.19.0"]);
+    let ifcfg = line_of(&log, &["Apply ifcfg", "rollback disarmed"]);
+    assert!(upgraded < gate && gate < ifcfg, "{log}");
+    assert_eq!(lab.ssh_ok(host, "uname -r").trim(), NEW);
+    let again = lab.v6deploy(&["install", "--upgrade-kernel"]);
+    assert!(again.status.success(), "{}", text(&again));
+    assert!(stdout(&again).lines().any(|l| l.starts_with(&host.to_string()) && l.contains(" ok ") && l.contains("changed=0")), "{}", text(&again));
+}
