@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Installs what v6deploy's lab and tests need, if missing: Debian packages (systemd-nspawn,
-# debootstrap, iproute2, openssl, ssh client) and the kubernetes-validate schema checker.
+# debootstrap, iproute2, openssl, ssh client, rpm for the test kernel package of tests/kernel.rs) and the kubernetes-validate schema checker.
 # Idempotent and quick when everything is present.
 set -euo pipefail
 
-packages=(systemd-container debootstrap iproute2 openssl openssh-client)
+packages=(systemd-container debootstrap iproute2 openssl openssh-client rpm)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -55,6 +55,36 @@ impl Serialize for KernelVersion {
     }
 }
 
+/// The RPM names of bootable kernels: CentOS's own and ELRepo's long-term and mainline.
+pub const KERNEL_PACKAGES: [&str; 3] = ["kernel", "kernel-lt", "kernel-ml"];
+
+/// A kernel package file, named as RPM names them: `NAME-VERSION-RELEASE.ARCH.rpm`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct KernelPackage {
+    /// `kernel`, `kernel-lt` or `kernel-ml`.
+    pub name: String,
+    /// What `uname -r` prints once it runs: `VERSION-RELEASE.ARCH`, e.g. `4.19.113-300.el7.x86_64`.
+    pub release: String,
+    pub version: KernelVersion,
+}
+
+impl KernelPackage {
+    /// Parses a file name such as `kernel-4.19.113-300.el7.x86_64.rpm` or
+    /// `kernel-lt-5.4.278-1.el7.elrepo.x86_64.rpm`; `None` for anything else, including
+    /// `kernel-devel`, `kernel-headers` and `kernel-tools` (they do not boot).
+    pub fn from_file_name(file: &str) -> Option<KernelPackage> {
+        let stem = file.strip_suffix(".rpm")?;
+        let (rest, arch) = stem.rsplit_once('.')?;
+        let (rest, release) = rest.rsplit_once('-')?;
+        let (name, version) = rest.rsplit_once('-')?;
+        if !KERNEL_PACKAGES.contains(&name) || arch.is_empty() || release.is_empty() {
+            return None;
+        }
+        let parsed: KernelVersion = version.parse().ok()?;
+        Some(KernelPackage { name: name.to_string(), release: format!("{version}-{release}.{arch}"), version: parsed })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -78,6 +108,37 @@ mod tests {
         }
         for bad in ["", "4", "four.19", "4.x", ".19"] {
             assert!(bad.parse::<KernelVersion>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn kernel_package_file_names() {
+        let p = KernelPackage::from_file_name("kernel-4.19.113-300.el7.x86_64.rpm").unwrap();
+        assert_eq!((p.name.as_str(), p.release.as_str(), p.version), ("kernel", "4.19.113-300.el7.x86_64", v("4.19.113")));
+        let lt = KernelPackage::from_file_name("kernel-lt-5.4.278-1.el7.elrepo.x86_64.rpm").unwrap();
+        assert_eq!((lt.name.as_str(), lt.release.as_str()), ("kernel-lt", "5.4.278-1.el7.elrepo.x86_64"));
+        for other in ["kernel-devel-4.19.113-300.el7.x86_64.rpm", "kernel-headers-4.19.113-300.el7.x86_64.rpm", "linux-firmware-20200421-80.git78c0348.el7_9.noarch.rpm", "kernel-4.19.113-300.el7.x86_64", "kernel.rpm"] {
+            assert_eq!(KernelPackage::from_file_name(other), None, "{other}");
+        }
+    }
+
+    #[test]
+    fn comparison_table() {
+        // (running, minimum, at or above)
+        let table = [
+            ("3.10.0-1160.el7.x86_64", "4.19", false),
+            ("3.10.0-1160.el7.x86_64", "3.10", true),
+            ("3.11.10", "3.12", false),
+            ("3.12.0", "3.12", true),
+            ("4.19.113-300.el7.x86_64", "4.19", true),
+            ("4.18.0-513.el8.x86_64", "4.19", false),
+            ("4.20.0", "4.19", true),
+            ("5.4.278-1.el7.elrepo.x86_64", "4.19", true),
+            ("10.0.0", "9.99", true),
+            ("4.9.0", "4.19", false),
+        ];
+        for (running, minimum, ok) in table {
+            assert_eq!(v(running) >= v(minimum), ok, "{running} >= {minimum}");
         }
     }
 

@@ -291,3 +291,20 @@ fn every_problem_is_reported_at_once() {
     let error = error_of(&text);
     assert!(error.starts_with("2 problems in the inventory:\n"), "{error}");
 }
+
+#[test]
+fn kernel_source_and_network_rollback_window() {
+    use v6deploy::inventory::{KernelSource, NetworkManagement};
+    let inv = parse(Path::new("t.yaml"), BASE).unwrap().inventory;
+    assert_eq!(inv.kernel.source, KernelSource::Bundle);
+    assert_eq!((inv.network.manage, inv.network.rollback_seconds), (NetworkManagement::Leave, 120));
+    let text = format!("{}\nnetwork:\n  manage: true\n  rollback_seconds: 30\n", with("kernel:\n", "kernel:\n  package: kernel-lt\n  repository: elrepo-kernel\n"));
+    let inv = parse(Path::new("t.yaml"), &text).unwrap().inventory;
+    assert_eq!(inv.kernel.source, KernelSource::Repository { package: "kernel-lt".into(), repository: Some("elrepo-kernel".into()) });
+    assert_eq!((inv.network.manage, inv.network.rollback_seconds), (NetworkManagement::Manage, 30));
+    let too_short = format!("{BASE}\nnetwork:\n  rollback_seconds: 3\n");
+    let error = error_of(&too_short);
+    assert!(error.contains("network.rollback_seconds") && error.contains("10 to 3600 seconds"), "{error}");
+    let repository_alone = with("kernel:\n", "kernel:\n  repository: elrepo-kernel\n");
+    assert!(error_of(&repository_alone).contains("kernel.repository needs kernel.package too"));
+}

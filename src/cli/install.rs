@@ -33,6 +33,12 @@ pub struct Args {
     /// Do not stop on these failed preflight checks (comma-separated).
     #[arg(long, value_enum, value_delimiter = ',', value_name = "CHECK,...")]
     skip_check: Vec<Check>,
+    /// Upgrade hosts below kernel.minimum first (as `kernel upgrade` does: install, boot
+    /// default, reboot, verify; one host at a time) instead of stopping at the kernel gate.
+    #[arg(long)]
+    upgrade_kernel: bool,
+    #[command(flatten)]
+    upgrade: super::kernel::UpgradeArgs,
     #[command(flatten)]
     run: RunArgs,
 }
@@ -65,9 +71,15 @@ pub fn run(args: &Args, loaded: &Loaded, templates_dir: Option<&std::path::Path>
         let names: Vec<&str> = bundle.missing.iter().map(|c| c.name()).collect();
         eprintln!("bundle {}: no binary for {} (bundle.missing: stage): these are staged", bundle.root.display(), names.join(", "));
     }
-    let state = Arc::new(InstallState::new(desired, bundle, args.skip_check.clone())?);
+    let mut skip_checks = args.skip_check.clone();
+    if args.upgrade_kernel {
+        // The kernel is upgraded before the kernel gate, which still checks it afterwards.
+        skip_checks.push(Check::Kernel);
+    }
+    let state = Arc::new(InstallState::new(desired, bundle, skip_checks)?);
     let mode = if args.dry_run { Mode::DryRun } else { Mode::Apply };
-    let steps = install::steps(inv, &state);
+    let options = install::Options { upgrade_kernel: args.upgrade_kernel.then(|| args.upgrade.options()) };
+    let steps = install::steps(inv, &state, &options);
     let recap = super::run_args::run_steps(inv, &args.run, mode, &steps)?;
     if args.run.output == OutputFormat::Json {
         let outcomes = state.outcomes();

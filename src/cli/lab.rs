@@ -7,11 +7,11 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use clap::Subcommand;
 
-use v6deploy::lab::{self, DEFAULT_MIRROR, Echo, InventoryChange, LabName, Purge, Runner, UpOptions};
+use v6deploy::lab::{self, DEFAULT_MIRROR, Echo, Flavor, InventoryChange, LabName, Purge, Runner, UpOptions};
 
 /// A local lab of IPv6-only machines (systemd-nspawn, one network namespace each).
 #[derive(Debug, clap::Args)]
-#[command(after_help = "Examples:\n  v6deploy lab up                 # 3 machines, 2001:db8:0:1::101..103\n  v6deploy lab up --hosts 5       # grow to 5; running machines are left alone\n  v6deploy lab up --name exp      # a second lab on its own bridge and /64\n  v6deploy lab status\n  v6deploy lab down [--purge]\n\nNeeds root and: apt-get install systemd-container debootstrap")]
+#[command(after_help = "Examples:\n  v6deploy lab up                 # 3 machines, 2001:db8:0:1::101..103\n  v6deploy lab up --name k7 --flavor centos7-sim   # machines that look like CentOS 7.8 on kernel 3.10\n  v6deploy lab up --hosts 5       # grow to 5; running machines are left alone\n  v6deploy lab up --name exp      # a second lab on its own bridge and /64\n  v6deploy lab status\n  v6deploy lab down [--purge]\n\nNeeds root and: apt-get install systemd-container debootstrap")]
 pub struct Args {
     #[command(subcommand)]
     command: LabCommand,
@@ -29,6 +29,11 @@ enum LabCommand {
         /// Debian mirror for the one-time base image build.
         #[arg(long, value_name = "URL", default_value = DEFAULT_MIRROR)]
         mirror: String,
+        /// What the machines are: debian, or centos7-sim (CentOS 7.8 on kernel 3.10, with
+        /// simulated kernel boot and network service; for `kernel upgrade` and ifcfg tests)
+        /// [default: the lab's, debian for a new lab].
+        #[arg(long, value_enum)]
+        flavor: Option<Flavor>,
         /// Do not print each command run.
         #[arg(short, long)]
         quiet: bool,
@@ -96,7 +101,7 @@ fn project() -> Result<PathBuf> {
 
 pub fn run(args: &Args) -> Result<ExitCode> {
     match &args.command {
-        LabCommand::Up { hosts, name, mirror, quiet } => up(*hosts, &name.parse()?, mirror, *quiet),
+        LabCommand::Up { hosts, name, mirror, flavor, quiet } => up(*hosts, &name.parse()?, mirror, *flavor, *quiet),
         LabCommand::Down { name, all, purge, quiet } => {
             let purge = if *purge { Purge::Files } else { Purge::KeepFiles };
             let names = if *all { lab::all_names() } else { vec![name.parse()?] };
@@ -117,14 +122,15 @@ pub fn run(args: &Args) -> Result<ExitCode> {
     }
 }
 
-fn up(hosts: Option<u16>, name: &LabName, mirror: &str, quiet: bool) -> Result<ExitCode> {
-    let options = UpOptions { name: name.clone(), hosts, project: project()?, mirror: mirror.to_string() };
+fn up(hosts: Option<u16>, name: &LabName, mirror: &str, flavor: Option<Flavor>, quiet: bool) -> Result<ExitCode> {
+    let options = UpOptions { name: name.clone(), hosts, project: project()?, mirror: mirror.to_string(), flavor };
     let report = lab::up(&runner(quiet), &options).with_context(|| format!("lab up --name {name}"))?;
     let files = &report.files;
     let relative = |path: PathBuf| path.strip_prefix(&files.project).map(Path::to_path_buf).unwrap_or(path);
     println!(
-        "lab {}: {} machine(s) on bridge {} ({}, gateway {}), up in {:.1} s",
+        "lab {} ({}): {} machine(s) on bridge {} ({}, gateway {}), up in {:.1} s",
         report.name,
+        report.flavor,
         report.started.len() + report.kept.len(),
         report.name.bridge(),
         report.subnet.net(),
@@ -195,7 +201,7 @@ fn status(name: Option<&LabName>) -> Result<ExitCode> {
             println!();
         }
         let subnet = l.record.subnet();
-        println!("lab {} on bridge v6lab-{} ({}), project {}", l.record.name, l.record.name, subnet.net(), l.record.project.display());
+        println!("lab {} ({}) on bridge v6lab-{} ({}), project {}", l.record.name, l.record.flavor, l.record.name, subnet.net(), l.record.project.display());
         println!("{:<12} {:<22} {:<11} {:>10} {:>10} SSH", "MACHINE", "ADDRESS", "STATE", "SUPERVISOR", "NSPAWN");
         for m in &l.machines {
             let pid = |p: Option<u32>| p.map_or("-".to_string(), |p| p.to_string());

@@ -4,8 +4,10 @@ mod certs;
 mod check;
 mod install;
 mod inventory;
+mod kernel;
 mod lab;
 mod membership;
+mod network;
 mod node;
 mod nodename;
 mod push;
@@ -54,6 +56,10 @@ pub enum Command {
     Install(install::Args),
     /// Grow a running cluster: `node add HOST...`.
     Node(node::Args),
+    /// Check the hosts' kernels against kernel.minimum, or upgrade them (install, boot default, reboot, verify).
+    Kernel(kernel::Args),
+    /// Apply the hosts' ifcfg files under a rollback timer (network.manage: true).
+    Network(network::Args),
     /// Copy a local directory's files to a directory on every host (atomic, skips identical files).
     Push(push::Args),
     /// Check the inventory and show hosts, roles and derived values (service IP, DNS IP, ...).
@@ -73,6 +79,8 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Check(args) => check::run(args, &load_inventory(cli.inventory.as_deref())?),
         Command::Install(args) => install::run(args, &load_inventory(cli.inventory.as_deref())?, cli.templates.as_deref()),
         Command::Node(args) => node::run(args, &load_inventory(cli.inventory.as_deref())?, cli.templates.as_deref()),
+        Command::Kernel(args) => kernel::run(args, &load_inventory(cli.inventory.as_deref())?),
+        Command::Network(args) => network::run(args, &load_inventory(cli.inventory.as_deref())?, cli.templates.as_deref()),
         Command::Push(args) => push::run(args, &load_inventory(cli.inventory.as_deref())?),
         Command::Inventory(args) => inventory::run(args, &load_inventory(cli.inventory.as_deref())?),
         Command::Render(args) => render::run(args, &load_inventory(cli.inventory.as_deref())?, cli.templates.as_deref()),

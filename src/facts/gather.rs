@@ -19,6 +19,12 @@ echo @@tcp6; cat /proc/net/tcp6 2>/dev/null
 echo @@tcp; cat /proc/net/tcp 2>/dev/null
 echo @@systemd; if [ -d /run/systemd/system ]; then systemctl --version 2>/dev/null | head -n 1; fi
 echo @@managed; for u in etcd kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy; do f=/etc/systemd/system/$u.service; if [ -f $f ] && grep -q 'Managed by v6deploy' $f && systemctl is-active --quiet $u 2>/dev/null; then echo $u; fi; done
+echo @@boot-id; cat /proc/sys/kernel/random/boot_id 2>/dev/null
+echo @@kernels; if command -v rpm >/dev/null 2>&1; then rpm -q kernel kernel-lt kernel-ml --qf '%{NAME} %{VERSION}-%{RELEASE}.%{ARCH}\n' 2>/dev/null; fi
+echo @@grubby; command -v grubby 2>/dev/null
+echo @@boot-entries; if command -v grubby >/dev/null 2>&1; then grubby --info=ALL 2>/dev/null; fi
+echo @@boot-default; if command -v grubby >/dev/null 2>&1; then grubby --default-kernel 2>/dev/null; fi
+echo @@grubenv; if command -v grub2-editenv >/dev/null 2>&1; then grub2-editenv list 2>/dev/null; fi
 echo @@end
 "#;
 

@@ -2,6 +2,7 @@
 //! is gathered in one round trip (`gather::SCRIPT` prints marked sections) and parsed here into
 //! a `Facts` snapshot, replaced each time it is read.
 
+mod boot;
 mod etcd;
 mod gather;
 mod network;
@@ -12,6 +13,7 @@ use std::net::Ipv6Addr;
 
 use serde::Serialize;
 
+pub use boot::{BootEntry, InstalledKernel, parse_boot_default, parse_boot_entries, parse_installed_kernels, release_of_image};
 pub use etcd::{EtcdMember, parse_member_list, parse_raft_indexes};
 pub use gather::{SCRIPT, parse_sections};
 pub use network::{Interface, parse_default_routes, parse_interfaces, parse_listening_ports, parse_nameservers};
@@ -45,6 +47,16 @@ pub struct Facts {
     pub systemd: Option<u32>,
     /// Services with a v6deploy unit that are active (their ports are theirs, not a conflict).
     pub managed_active: Vec<String>,
+    /// Tells one boot from the next (`/proc/sys/kernel/random/boot_id`).
+    pub boot_id: String,
+    /// Kernel packages in the RPM database (empty without rpm).
+    pub kernels: Vec<InstalledKernel>,
+    /// Whether `grubby` is on the host.
+    pub grubby: bool,
+    /// GRUB's menu entries (from grubby).
+    pub boot_entries: Vec<BootEntry>,
+    /// The release GRUB boots next, when it can be told.
+    pub boot_default: Option<String>,
 }
 
 /// Why facts could not be parsed.
@@ -59,6 +71,10 @@ impl Facts {
     pub fn parse(output: &str) -> Result<Facts, FactsError> {
         let sections = parse_sections(output);
         let section = |name: &'static str| sections.get(name).map(String::as_str).ok_or(FactsError { section: name });
+        // Sections added later than the first release of the script are optional, so that
+        // fixtures written before them still parse.
+        let optional = |name: &str| sections.get(name).map_or("", String::as_str);
+        let boot_entries = parse_boot_entries(optional("boot-entries"));
         let kernel_release = section("uname")?.trim().to_string();
         Ok(Facts {
             os: parse_os_release(section("os-release")?, section("redhat-release")?),
@@ -78,6 +94,11 @@ impl Facts {
             listening: parse_listening_ports(section("tcp6")?, section("tcp")?),
             systemd: parse_systemd(section("systemd")?),
             managed_active: section("managed")?.split_whitespace().map(String::from).collect(),
+            boot_id: optional("boot-id").trim().to_string(),
+            kernels: parse_installed_kernels(optional("kernels")),
+            grubby: !optional("grubby").trim().is_empty(),
+            boot_default: parse_boot_default(optional("boot-default"), optional("grubenv"), &boot_entries),
+            boot_entries,
         })
     }
 }

@@ -159,6 +159,19 @@ impl fmt::Display for Roles {
 pub struct Kernel {
     /// Hosts below this are stopped at the kernel gate (flannel's IPv6 vxlan needs >= 3.12).
     pub minimum: KernelVersion,
+    /// Where `kernel upgrade` takes the new kernel from.
+    pub source: KernelSource,
+}
+
+/// Where a new kernel comes from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum KernelSource {
+    /// The newest kernel package in the bundle's `rpms/` (offline sites).
+    Bundle,
+    /// A package installed by yum from the host's repositories (online sites), e.g. ELRepo's
+    /// `kernel-lt` with the repository `elrepo-kernel` enabled.
+    Repository { package: String, repository: Option<String> },
 }
 
 /// Whether v6deploy manages the hosts' ifcfg files.
@@ -175,6 +188,9 @@ pub enum NetworkManagement {
 #[derive(Debug, Clone, Serialize)]
 pub struct Network {
     pub manage: NetworkManagement,
+    /// Seconds after which a host restores its previous ifcfg file by itself unless v6deploy
+    /// reconnected and disarmed the timer.
+    pub rollback_seconds: u32,
 }
 
 /// What to do when the bundle lacks a component's binary.

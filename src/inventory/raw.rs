@@ -70,12 +70,15 @@ pub struct RawHost {
 #[serde(deny_unknown_fields)]
 pub struct RawKernel {
     pub minimum: Option<Text>,
+    pub package: Option<Text>,
+    pub repository: Option<Text>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawNetwork {
     pub manage: Option<bool>,
+    pub rollback_seconds: Option<Spanned<u32>>,
 }
 
 #[derive(Debug, Deserialize)]

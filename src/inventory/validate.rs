@@ -35,7 +35,11 @@ pub mod defaults {
     pub const PKI_DIR: &str = "certs";
     pub const CA_DAYS: u32 = 3650;
     pub const LEAF_DAYS: u32 = 365;
+    pub const ROLLBACK_SECONDS: u32 = 120;
 }
+
+/// Shortest rollback window: v6deploy needs a few seconds to reconnect after the change.
+const MIN_ROLLBACK_SECONDS: u32 = 10;
 
 /// Collects problems and warnings while building the model.
 pub struct Validator<'a> {
@@ -95,12 +99,7 @@ impl<'a> Validator<'a> {
         let cluster = self.cluster(&raw.cluster, &hosts);
         let ssh = self.ssh(raw.ssh.as_ref());
         let kernel = self.kernel(raw.kernel.as_ref());
-        let network = Network {
-            manage: match raw.network.as_ref().and_then(|n| n.manage) {
-                Some(true) => NetworkManagement::Manage,
-                _ => NetworkManagement::Leave,
-            },
-        };
+        let network = self.network(raw.network.as_ref());
         let bundle = self.bundle(raw.bundle.as_ref());
         let images = images(raw.images.as_ref());
         let elasticsearch = raw.elasticsearch.as_ref().map(|es| self.elasticsearch(es));
@@ -364,7 +363,32 @@ impl<'a> Validator<'a> {
                 default()
             }),
         };
-        Kernel { minimum }
+        let text = |t: Option<&Text>| t.map(|t| t.value.trim().to_string()).filter(|v| !v.is_empty());
+        let package = text(raw.and_then(|k| k.package.as_ref()));
+        let repository = text(raw.and_then(|k| k.repository.as_ref()));
+        let source = match (package, raw.and_then(|k| k.repository.as_ref())) {
+            (Some(package), _) => KernelSource::Repository { package, repository },
+            (None, Some(text)) => {
+                let kind = ProblemKind::BadValue { value: text.value.clone(), expected: "kernel.repository needs kernel.package too, e.g. package: kernel-lt with repository: elrepo-kernel" };
+                self.report(text, "kernel.repository", kind);
+                KernelSource::Bundle
+            }
+            (None, None) => KernelSource::Bundle,
+        };
+        Kernel { minimum, source }
+    }
+
+    fn network(&mut self, raw: Option<&RawNetwork>) -> Network {
+        let manage = match raw.and_then(|n| n.manage) {
+            Some(true) => NetworkManagement::Manage,
+            _ => NetworkManagement::Leave,
+        };
+        let rollback_seconds = raw.and_then(|n| n.rollback_seconds.as_ref()).map_or(defaults::ROLLBACK_SECONDS, |r| r.value);
+        if let Some(r) = raw.and_then(|n| n.rollback_seconds.as_ref()).filter(|r| !(MIN_ROLLBACK_SECONDS..=3600).contains(&r.value)) {
+            let kind = ProblemKind::OutOfRange { value: u64::from(r.value), expected: "10 to 3600 seconds: long enough to reconnect after the change, short enough to wait for [120]" };
+            self.report(r, "network.rollback_seconds", kind);
+        }
+        Network { manage, rollback_seconds }
     }
 
     fn bundle(&mut self, raw: Option<&RawBundle>) -> Bundle {

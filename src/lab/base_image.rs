@@ -10,6 +10,7 @@ use std::time::Instant;
 
 use super::LabError;
 use super::command::Runner;
+use super::flavor::Flavor;
 use super::mounts;
 
 /// Cache of base images and of the packages debootstrap downloads.
@@ -58,14 +59,16 @@ RuntimeMaxUse=16M
 
 const RESOLV_CONF: &str = "# v6deploy lab: no DNS server; machines are reached by address.\n";
 
-/// The cached image for this version of the lab.
-pub fn path() -> PathBuf {
-    Path::new(CACHE_ROOT).join(format!("base-{SUITE}-v{VERSION}"))
+/// The cached image of a flavor for this version of the lab (`base-bookworm-v1`; a flavor
+/// with extra packages has its own, e.g. `base-bookworm-rpm-v1`).
+pub fn path(flavor: Flavor) -> PathBuf {
+    Path::new(CACHE_ROOT).join(format!("base-{SUITE}{}-v{VERSION}", flavor.image_suffix()))
 }
 
 /// The cached image, building it first when there is none.
-pub fn ensure(runner: &Runner, mirror: &str) -> Result<PathBuf, LabError> {
-    let image = path();
+pub fn ensure(runner: &Runner, mirror: &str, flavor: Flavor) -> Result<PathBuf, LabError> {
+    let image = path(flavor);
+    let packages: Vec<&str> = PACKAGES.iter().chain(flavor.extra_packages()).copied().collect();
     if image.join(MARKER).exists() {
         return Ok(image);
     }
@@ -80,7 +83,7 @@ pub fn ensure(runner: &Runner, mirror: &str) -> Result<PathBuf, LabError> {
         [
             "--variant=minbase".to_string(),
             format!("--cache-dir={}", debs.display()),
-            format!("--include={}", PACKAGES.join(",")),
+            format!("--include={}", packages.join(",")),
             SUITE.to_string(),
             building.display().to_string(),
             mirror.to_string(),

@@ -23,6 +23,9 @@ pub enum LabError {
     /// A machine argument that names no machine of the lab.
     #[error("lab {lab:?} has no machine {machine:?}: write its number (e.g. 101) or name (e.g. {lab}-101); `v6deploy lab status` lists them")]
     NoSuchMachine { lab: String, machine: String },
+    /// `lab up --flavor` naming another flavor than the existing lab's.
+    #[error("lab {name:?} is a {flavor} lab: machines do not change flavor; `v6deploy lab down --name {name}` first, or choose another --name")]
+    OtherFlavor { name: String, flavor: String },
     /// A command for a lab that does not exist.
     #[error("there is no lab named {name:?}: `v6deploy lab status` lists the labs, `v6deploy lab up --name {name}` creates it")]
     NoSuchLab { name: String },

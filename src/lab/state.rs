@@ -25,6 +25,9 @@ pub struct LabRecord {
     pub project: PathBuf,
     /// Machines 1..=hosts exist (or are being made).
     pub hosts: u16,
+    /// What the machines are (a record written before flavors existed is Debian).
+    #[serde(default)]
+    pub flavor: super::flavor::Flavor,
 }
 
 impl LabRecord {

@@ -37,6 +37,10 @@ pub struct Spec {
     pub netns: PathBuf,
     /// The machine's cgroup, relative to each hierarchy.
     pub cgroup: PathBuf,
+    /// Capabilities beyond nspawn's default set (e.g. `CAP_NET_ADMIN`, so that a flavor's
+    /// network service can set addresses in the machine's own namespace).
+    #[serde(default)]
+    pub capabilities: Vec<String>,
 }
 
 /// The supervisor's files in a machine directory.
@@ -103,7 +107,7 @@ pub fn classify(code: Option<i32>) -> Exit {
 /// The systemd-nspawn command line for a machine. `--keep-unit` and `--register=no`: there
 /// is no systemd or machined on the host to ask for a scope.
 pub fn nspawn_args(spec: &Spec) -> Vec<String> {
-    vec![
+    let mut args = vec![
         "--quiet".into(),
         "--boot".into(),
         "--register=no".into(),
@@ -117,7 +121,11 @@ pub fn nspawn_args(spec: &Spec) -> Vec<String> {
         "--resolv-conf=off".into(),
         "--timezone=off".into(),
         "--link-journal=no".into(),
-    ]
+    ];
+    if !spec.capabilities.is_empty() {
+        args.push(format!("--capability={}", spec.capabilities.join(",")));
+    }
+    args
 }
 
 /// Writes the spec the supervisor will read.
@@ -342,6 +350,7 @@ mod tests {
             rootfs: "/var/lib/v6deploy/lab/lab/machines/101/rootfs".into(),
             netns: "/run/netns/v6lab-lab-101".into(),
             cgroup: "v6lab/lab/101".into(),
+            capabilities: Vec::new(),
         };
         let args = nspawn_args(&spec);
         for expected in [

@@ -11,6 +11,7 @@ use super::LabError;
 use super::addressing::{DEFAULT_HOSTS, HostNumber, LabName, MAX_HOSTS, Subnet, allocate_subnet, subnet_of};
 use super::base_image;
 use super::cgroup;
+use super::flavor::{self, Flavor, MachineInfo};
 use super::command::Runner;
 use super::host_limits;
 use super::inventory_file::{self, Change};
@@ -33,12 +34,15 @@ pub struct UpOptions {
     /// The project directory for `.lab/` and `inventories/`.
     pub project: PathBuf,
     pub mirror: String,
+    /// `--flavor`; `None` keeps the lab's (Debian for a new lab).
+    pub flavor: Option<Flavor>,
 }
 
 /// What `lab up` did.
 #[derive(Debug, Clone)]
 pub struct UpReport {
     pub name: LabName,
+    pub flavor: Flavor,
     pub subnet: Subnet,
     pub files: ProjectFiles,
     /// Machines booted by this run.
@@ -64,13 +68,15 @@ pub fn up(runner: &Runner, options: &UpOptions) -> Result<UpReport, LabError> {
     }
     preflight::check()?;
     let _lock = Lock::acquire(runner)?;
-    let base = base_image::ensure(runner, &options.mirror)?;
     let lab = LabDir::new(&options.name);
     let others: u64 = all_records()?.iter().filter(|r| r.name != options.name.as_str()).map(|r| u64::from(r.hosts)).sum();
     let files = ProjectFiles { project: options.project.clone(), name: options.name.clone() };
     let mut record = match lab.load()? {
         Some(record) if record.project != options.project => {
             return Err(LabError::OtherProject { name: record.name, project: record.project });
+        }
+        Some(record) if options.flavor.is_some_and(|f| f != record.flavor) => {
+            return Err(LabError::OtherFlavor { name: record.name, flavor: record.flavor.to_string() });
         }
         Some(record) => record,
         None => {
@@ -79,7 +85,7 @@ pub fn up(runner: &Runner, options: &UpOptions) -> Result<UpReport, LabError> {
             let preferred = listed.as_ref().and_then(|a| a.first()).and_then(|a| subnet_of(*a));
             let subnet = allocate_subnet(&options.name, &used, preferred)?;
             set_aside_stale_inventory(runner, &files, subnet, listed.as_deref())?;
-            LabRecord { name: options.name.to_string(), subnet: subnet.index(), project: options.project.clone(), hosts: 0 }
+            LabRecord { name: options.name.to_string(), subnet: subnet.index(), project: options.project.clone(), hosts: 0, flavor: options.flavor.unwrap_or_default() }
         }
     };
     let requested = options.hosts.unwrap_or(DEFAULT_HOSTS);
@@ -88,6 +94,7 @@ pub fn up(runner: &Runner, options: &UpOptions) -> Result<UpReport, LabError> {
     record.hosts = count;
     // Recorded before anything is made, so that a crash from here on leaves a record of it.
     lab.save(&record)?;
+    let base = base_image::ensure(runner, &options.mirror, record.flavor)?;
     host_limits::ensure(runner, others + u64::from(count))?;
     let subnet = record.subnet();
     let hosts: Vec<HostNumber> = HostNumber::first(count).collect();
@@ -109,7 +116,7 @@ pub fn up(runner: &Runner, options: &UpOptions) -> Result<UpReport, LabError> {
         if let State::Failed(reason) = &machine.state {
             runner.note(format!("{} had failed ({reason}); starting it again", machine.name));
         }
-        start_machine(runner, &lab, subnet, host, &base, &lab_key)?;
+        start_machine(runner, &lab, subnet, host, &base, &lab_key, record.flavor)?;
         started.push((machine.name, machine.address));
     }
     if !started.is_empty() {
@@ -128,6 +135,7 @@ pub fn up(runner: &Runner, options: &UpOptions) -> Result<UpReport, LabError> {
     let inventory = inventory_file::ensure(&files.inventory(), &options.name, subnet, &hosts)?;
     Ok(UpReport {
         name: options.name.clone(),
+        flavor: record.flavor,
         subnet,
         files,
         started: started.into_iter().map(|(name, _)| name).collect(),
@@ -180,7 +188,7 @@ fn clean_leftovers(runner: &Runner, lab: &LabDir, subnet: Subnet, hosts: &[HostN
 
 /// Makes one machine and starts its supervisor. Everything is idempotent, so a machine left
 /// half made (or stopped by a host restart) is completed; its host key and machine id stay.
-fn start_machine(runner: &Runner, lab: &LabDir, subnet: Subnet, host: HostNumber, base: &Path, lab_key: &str) -> Result<(), LabError> {
+fn start_machine(runner: &Runner, lab: &LabDir, subnet: Subnet, host: HostNumber, base: &Path, lab_key: &str, flavor: Flavor) -> Result<(), LabError> {
     let name = lab.name.machine(host);
     runner.note(format!("starting {name} at {}", subnet.host(host)));
     // An nspawn whose supervisor died, or a machine whose nspawn died, is stopped before
@@ -191,11 +199,15 @@ fn start_machine(runner: &Runner, lab: &LabDir, subnet: Subnet, host: HostNumber
     machine.ensure_mounted(runner, base)?;
     machine.ensure_identity(runner, &name, subnet.host(host), lab_key)?;
     network::ensure_machine(runner, &lab.name, subnet, host)?;
+    let rootfs = machine.rootfs();
+    let netns = lab.name.netns(host);
+    flavor::setup(runner, flavor, &MachineInfo { rootfs: &rootfs, netns: &netns, address: subnet.host(host), gateway: subnet.gateway() })?;
     let cgroup = cgroup::path(lab.name.as_str(), Some(host.label()));
     // Empty cgroups of an earlier boot would be reused by nspawn; start from none.
     cgroup::remove(&cgroup)?;
     let files = Files::new(&dir);
-    let spec = Spec { machine: name, rootfs: machine.rootfs(), netns: network::netns_path(&lab.name.netns(host)), cgroup };
+    let capabilities = flavor.capabilities().iter().map(|c| c.to_string()).collect();
+    let spec = Spec { machine: name, rootfs: machine.rootfs(), netns: network::netns_path(&lab.name.netns(host)), cgroup, capabilities };
     supervisor::write_spec(&files, &spec)?;
     supervisor::start(runner, &files)?;
     Ok(())

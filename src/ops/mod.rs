@@ -2,4 +2,6 @@
 //! written or run. Steps call them and send the result through the gate.
 
 pub mod hosts_file;
+pub mod ifcfg;
+pub mod kernel;
 pub mod units;

@@ -58,6 +58,13 @@ pub trait Transport: Send + Sync {
     /// A non-zero exit is not an error here; callers decide what it means.
     fn exec<'a>(&'a self, command: &'a str, stdin: &'a [u8]) -> BoxFuture<'a, Result<Output, TransportError>>;
 
+    /// Drops the connection and opens a new one (after a change that may have cut the old one
+    /// without closing it, e.g. a new address or a reboot). Transports without a connection
+    /// do nothing.
+    fn reconnect(&self) -> BoxFuture<'_, Result<(), TransportError>> {
+        Box::pin(async { Ok(()) })
+    }
+
     /// Runs `command` and turns a non-zero exit into `TransportError::CommandFailed`.
     fn run<'a>(&'a self, command: &'a str) -> BoxFuture<'a, Result<Output, TransportError>> {
         Box::pin(async move {

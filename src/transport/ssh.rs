@@ -2,7 +2,9 @@
 //!
 //! OpenSSH allows 10 sessions per connection by default (MaxSessions), so at most
 //! `MAX_CHANNELS` commands run at once on one connection; more wait for a permit. A dropped
-//! connection is re-established once, transparently, before a command is started.
+//! connection is re-established once, transparently, before a command is started;
+//! `reconnect` replaces one that may be dead without being closed (after a reboot or an
+//! address change).
 
 use std::net::{Ipv6Addr, SocketAddr, SocketAddrV6};
 use std::path::PathBuf;
@@ -80,6 +82,16 @@ impl Transport for SshSession {
 
     fn exec<'a>(&'a self, command: &'a str, stdin: &'a [u8]) -> BoxFuture<'a, Result<Output, TransportError>> {
         Box::pin(self.exec_on_channel(command, stdin))
+    }
+
+    fn reconnect(&self) -> BoxFuture<'_, Result<(), TransportError>> {
+        Box::pin(async move {
+            // Opened before the lock is taken, so a slow connect does not hold up the others;
+            // the old connection ends when its last user drops it.
+            let fresh = open(&self.endpoint).await?;
+            *self.handle.lock().await = Arc::new(fresh);
+            Ok(())
+        })
     }
 }
 

@@ -1,4 +1,6 @@
 //! Workflows: each lists its steps in order, in one function.
 
 pub mod install;
+pub mod kernel;
+pub mod network;
 pub mod node_add;

@@ -14,7 +14,7 @@ pub fn steps(inv: &Inventory, state: &Arc<InstallState>, running_etcd: Vec<Ipv6A
     let mut steps: Vec<Box<dyn Step>> = vec![
         Box::new(GatherFacts { store: state.facts.clone() }),
         Box::new(Preflight { state: state.clone() }),
-        Box::new(KernelGate { state: state.clone() }),
+        Box::new(KernelGate { state: state.clone(), upgrade_planned: false }),
         Box::new(PrepareHost { state: state.clone() }),
         Box::new(Binaries { state: state.clone() }),
         Box::new(PkiFiles { state: state.clone() }),

@@ -1,0 +1,81 @@
+//! Kernel upgrade: gather facts, then upgrade the hosts below `kernel.minimum` in rolling
+//! batches (one host at a time by default; never every control-plane host or every etcd
+//! member at once).
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::inventory::{Inventory, KernelSource, Role};
+use crate::ops::kernel::{Offer, bundle_kernel};
+use crate::runner::Step;
+use crate::steps::{FactsStore, GatherFacts, KernelUpgrade};
+
+/// How the upgrade runs.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Hosts upgraded at once, as asked (`--parallel`).
+    pub parallel: usize,
+    /// How long a host may take to reboot.
+    pub reboot_timeout: Duration,
+}
+
+/// The bundle's `rpms/` directory.
+pub fn rpms_dir(inv: &Inventory) -> PathBuf {
+    inv.bundle.path.join("rpms")
+}
+
+/// What can be installed: the inventory's repository package, or the bundle's newest kernel.
+pub fn offer(inv: &Inventory) -> Offer {
+    match &inv.kernel.source {
+        KernelSource::Repository { package, repository } => Offer::Repository { package: package.clone(), repository: repository.clone() },
+        KernelSource::Bundle => Offer::Bundle(bundle_kernel(&file_names(&rpms_dir(inv)))),
+    }
+}
+
+fn file_names(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir).into_iter().flatten().flatten().filter_map(|e| e.file_name().into_string().ok()).collect();
+    names.sort();
+    names
+}
+
+/// `requested` lowered so that a batch never holds every control-plane host or every etcd
+/// member (when there are several), with a note when it was lowered.
+pub fn safe_parallel(inv: &Inventory, requested: usize) -> (usize, Option<String>) {
+    let requested = requested.max(1);
+    let mut allowed = requested;
+    let mut reasons = Vec::new();
+    for role in [Role::ControlPlane, Role::Etcd] {
+        let count = inv.hosts.iter().filter(|h| h.has(role)).count();
+        if count > 1 && allowed >= count {
+            allowed = count - 1;
+            reasons.push(format!("{count} {role} hosts"));
+        }
+    }
+    let note = (allowed < requested).then(|| format!("--parallel {requested} lowered to {allowed}: never all of {} at once", reasons.join(" or ")));
+    (allowed, note)
+}
+
+/// The steps of `kernel upgrade`.
+pub fn steps(inv: &Inventory, facts: &FactsStore, options: &Options) -> Vec<Box<dyn Step>> {
+    let (parallel, _) = safe_parallel(inv, options.parallel);
+    vec![
+        Box::new(GatherFacts { store: facts.clone() }),
+        Box::new(KernelUpgrade { facts: facts.clone(), offer: offer(inv), rpms_dir: rpms_dir(inv), parallel, reboot_timeout: options.reboot_timeout }),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn never_every_control_plane_or_etcd_host_at_once() {
+        let text = include_str!("../../inventories/field-report.yaml");
+        let inv = crate::inventory::parse(Path::new("field-report.yaml"), text).unwrap().inventory;
+        assert_eq!(safe_parallel(&inv, 1), (1, None));
+        assert_eq!(safe_parallel(&inv, 0).0, 1);
+        let (n, note) = safe_parallel(&inv, 3);
+        assert_eq!(n, 2);
+        assert!(note.unwrap().contains("3 control-plane hosts"));
+    }
+}

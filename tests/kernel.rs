@@ -1,0 +1,331 @@
+//! `kernel check`, `kernel upgrade` and `network apply` against real lab machines of the
+//! `centos7-sim` flavor (see src/lab/flavor/centos7-sim/README.md for what is simulated: the
+//! running kernel follows GRUB's default at each boot; yum, grubby and the network service act
+//! on the machine's files; the reboots, SSH, systemd timers and addresses are real).
+//!
+//! Like tests/lab.rs, these run only as root with `V6DEPLOY_LAB_TESTS=1`, each with its own lab
+//! (names starting with `kr`), removed by a guard even when the test fails. They also need
+//! `rpmbuild` (Debian's `rpm` package) to build the test kernel package.
+
+use std::fs;
+use std::net::Ipv6Addr;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use v6deploy::lab::{self, LabName};
+
+const BIN: &str = env!("CARGO_BIN_EXE_v6deploy");
+
+/// The release the test kernel package installs (the field report's kernel).
+const NEW: &str = "4.19.113-300.el7.x86_64";
+/// The centos7-sim machines' stock kernel.
+const STOCK: &str = "3.10.0-1160.el7.x86_64";
+
+fn enabled(test: &str) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    if std::env::var("V6DEPLOY_LAB_TESTS").as_deref() != Ok("1") {
+        eprintln!("skipping {test}: set V6DEPLOY_LAB_TESTS=1 (and run as root) to boot a real lab");
+        return false;
+    }
+    if fs::metadata("/proc/self").map(|m| m.uid()).unwrap_or(1) != 0 {
+        eprintln!("skipping {test}: the lab needs root");
+        return false;
+    }
+    true
+}
+
+fn text(output: &Output) -> String {
+    format!("status {}\nstdout:\n{}\nstderr:\n{}", output.status, String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr))
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// TEST DATA: a kernel package named like the field report's kernel,
+/// `kernel-4.19.113-300.el7.x86_64.rpm`, built here with rpmbuild. It holds no kernel, only a
+/// marker file at `/boot/vmlinuz-4.19.113-300.el7.x86_64` (which the simulated boot needs).
+fn build_test_kernel_rpm(into: &Path) -> PathBuf {
+    let top = tempfile::tempdir().unwrap();
+    let spec = top.path().join("kernel.spec");
+    fs::write(
+        &spec,
+        "%global debug_package %{nil}\n%global __os_install_post %{nil}\nName: kernel\nVersion: 4.19.113\nRelease: 300.el7\n\
+         Summary: v6deploy test data, not a kernel\nLicense: none\nBuildArch: x86_64\nAutoReqProv: no\n\
+         %description\nTest data for v6deploy's kernel upgrade tests: holds a marker file, no kernel.\n\
+         %install\nmkdir -p %{buildroot}/boot\necho 'v6deploy test data: not a kernel' > %{buildroot}/boot/vmlinuz-%{version}-%{release}.x86_64\n\
+         %files\n/boot/vmlinuz-%{version}-%{release}.x86_64\n",
+    )
+    .unwrap();
+    let output = Command::new("rpmbuild")
+        .args(["-bb", "--quiet", "--target", "x86_64", "--define"])
+        .arg(format!("_topdir {}", top.path().display()))
+        .arg(&spec)
+        .output()
+        .expect("rpmbuild (apt-get install rpm) builds the test kernel package");
+    assert!(output.status.success(), "rpmbuild: {}", text(&output));
+    fs::create_dir_all(into).unwrap();
+    let target = into.join(format!("kernel-{NEW}.rpm"));
+    fs::copy(top.path().join(format!("RPMS/x86_64/kernel-{NEW}.rpm")), &target).unwrap();
+    target
+}
+
+/// A centos7-sim lab of this test, removed (with its files) when dropped.
+struct SimLab {
+    name: LabName,
+    project: tempfile::TempDir,
+}
+
+impl SimLab {
+    fn up(name: &str, hosts: u16) -> SimLab {
+        let lab = SimLab { name: LabName::parse(name).unwrap(), project: tempfile::tempdir().unwrap() };
+        let _ = lab.v6deploy(&["lab", "down", "--purge", "-q"]);
+        let output = lab.v6deploy(&["lab", "up", "-q", "--flavor", "centos7-sim", "--hosts", &hosts.to_string()]);
+        assert!(output.status.success(), "lab up failed: {}", text(&output));
+        build_test_kernel_rpm(&lab.files().join("bundle/rpms"));
+        lab
+    }
+
+    /// Runs v6deploy in the project; `lab ...` gets this lab's name, other commands its inventory.
+    fn v6deploy(&self, args: &[&str]) -> Output {
+        let mut all: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        if all.first().map(String::as_str) == Some("lab") {
+            all.insert(2, format!("--name={}", self.name));
+        } else {
+            all.splice(0..0, ["-i".to_string(), self.inventory().display().to_string()]);
+        }
+        Command::new(BIN).current_dir(self.project.path()).args(&all).output().unwrap()
+    }
+
+    fn files(&self) -> PathBuf {
+        self.project.path().join(".lab").join(self.name.as_str())
+    }
+
+    fn inventory(&self) -> PathBuf {
+        self.project.path().join("inventories").join(self.name.inventory_file())
+    }
+
+    fn addresses(&self) -> Vec<Ipv6Addr> {
+        lab::labs(Some(&self.name)).unwrap().remove(0).machines.iter().map(|m| m.address).collect()
+    }
+
+    fn ssh(&self, address: Ipv6Addr, command: &str) -> Output {
+        Command::new("ssh")
+            .args(["-F", "/dev/null", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes", "-o", "ConnectTimeout=5", "-o", "LogLevel=ERROR"])
+            .arg("-o")
+            .arg(format!("UserKnownHostsFile={}", self.files().join("known_hosts").display()))
+            .arg("-i")
+            .arg(self.files().join("id_ed25519"))
+            .arg(format!("root@{address}"))
+            .arg(command)
+            .output()
+            .unwrap()
+    }
+
+    fn ssh_ok(&self, address: Ipv6Addr, command: &str) -> String {
+        let output = self.ssh(address, command);
+        assert!(output.status.success(), "ssh root@{address} {command:?}: {}", text(&output));
+        stdout(&output)
+    }
+
+    /// Runs a command inside machine `number` without SSH.
+    fn exec(&self, number: &str, command: &str) {
+        let output = self.v6deploy(&["lab", "exec", number, "--", "sh", "-c", command]);
+        assert!(output.status.success(), "lab exec {number} {command:?}: {}", text(&output));
+    }
+}
+
+impl Drop for SimLab {
+    fn drop(&mut self) {
+        let output = self.v6deploy(&["lab", "down", "--purge", "-q"]);
+        if !output.status.success() {
+            eprintln!("cleaning up lab {} failed: {}", self.name, text(&output));
+        }
+    }
+}
+
+/// The recap line of `host`.
+fn recap_line(out: &str, host: Ipv6Addr) -> String {
+    out.lines().find(|l| l.starts_with(&host.to_string()) && l.contains("steps=")).unwrap_or_default().to_string()
+}
+
+/// The index of the first log line containing every one of `parts`.
+fn line_of(log: &str, parts: &[&str]) -> usize {
+    log.lines().position(|l| parts.iter().all(|p| l.contains(p))).unwrap_or_else(|| panic!("no line with {parts:?} in:\n{log}"))
+}
+
+#[test]
+fn kernel_upgrade_of_three_centos7_machines_one_at_a_time() {
+    if !enabled("kernel_upgrade_of_three_centos7_machines_one_at_a_time") {
+        return;
+    }
+    let lab = SimLab::up("krup", 3);
+    let hosts = lab.addresses();
+
+    let check = lab.v6deploy(&["kernel", "check"]);
+    assert_eq!(check.status.code(), Some(2), "{}", text(&check));
+    let report = stdout(&check);
+    assert_eq!(report.matches(&format!("verdict   BELOW {STOCK} < kernel.minimum 4.19.0")).count(), 3, "{report}");
+    assert!(report.contains("CentOS Linux release 7.8.2003 (Core)") && report.contains("0 of 3 hosts at or above"), "{report}");
+
+    // The plan changes nothing.
+    let dry = lab.v6deploy(&["kernel", "upgrade", "--dry-run"]);
+    assert!(dry.status.success(), "{}", text(&dry));
+    assert_eq!(stdout(&dry).matches("would run reboot").count(), 3, "{}", text(&dry));
+    assert_eq!(lab.ssh_ok(hosts[0], "uname -r").trim(), STOCK);
+
+    let started = Instant::now();
+    let upgrade = lab.v6deploy(&["kernel", "upgrade"]);
+    let took = started.elapsed();
+    assert!(upgrade.status.success(), "{}", text(&upgrade));
+    eprintln!("kernel upgrade of 3 machines took {:.1} s", took.as_secs_f64());
+    // One at a time: each host goes down and comes back before the next one is touched.
+    let log = String::from_utf8_lossy(&upgrade.stderr).into_owned();
+    let mut previous_back = 0;
+    for (i, host) in hosts.iter().enumerate() {
+        let host = format!("[{host}]");
+        let installing = line_of(&log, &[&host, "installing kernel-4.19.113-300.el7.x86_64.rpm"]);
+        let down = line_of(&log, &[&host, "down after"]);
+        let back = line_of(&log, &[&host, "back after"]);
+        assert!(i == 0 || installing > previous_back, "host {host} started before the previous one was back:\n{log}");
+        assert!(installing < down && down < back, "{log}");
+        previous_back = back;
+    }
+    for host in &hosts {
+        assert_eq!(lab.ssh_ok(*host, "uname -r").trim(), NEW);
+        let installed = lab.ssh_ok(*host, "rpm -q kernel");
+        assert!(installed.contains(&format!("kernel-{STOCK}")) && installed.contains(&format!("kernel-{NEW}")), "{installed}");
+        assert_eq!(lab.ssh_ok(*host, "grubby --default-kernel").trim(), format!("/boot/vmlinuz-{NEW}"));
+    }
+
+    let check = lab.v6deploy(&["kernel", "check"]);
+    assert!(check.status.success(), "{}", text(&check));
+    assert!(stdout(&check).contains("3 of 3 hosts at or above kernel.minimum 4.19.0"), "{}", text(&check));
+
+    // A second upgrade does nothing, and says why.
+    let boot_ids: Vec<String> = hosts.iter().map(|h| lab.ssh_ok(*h, "cat /proc/sys/kernel/random/boot_id")).collect();
+    let again = lab.v6deploy(&["kernel", "upgrade"]);
+    assert!(again.status.success(), "{}", text(&again));
+    let out = stdout(&again);
+    assert_eq!(out.matches(&format!("nothing to do: running kernel {NEW} is at or above kernel.minimum 4.19.0")).count(), 3, "{out}");
+    assert!(!out.contains("ran ") && !out.contains("wrote "), "{out}");
+    assert_eq!(out.lines().filter(|l| l.contains(" ok ") && l.contains("changed=0")).count(), 3, "{out}");
+    let after: Vec<String> = hosts.iter().map(|h| lab.ssh_ok(*h, "cat /proc/sys/kernel/random/boot_id")).collect();
+    assert_eq!(after, boot_ids, "a host rebooted although nothing was to do");
+}
+
+#[test]
+fn a_boot_default_that_does_not_change_stops_the_rollout() {
+    if !enabled("a_boot_default_that_does_not_change_stops_the_rollout") {
+        return;
+    }
+    let lab = SimLab::up("krfail", 3);
+    let hosts = lab.addresses();
+    // Simulated failure: on the second machine, setting GRUB's default does nothing.
+    lab.exec("102", "touch /var/lib/centos7-sim/fail-set-default");
+    let upgrade = lab.v6deploy(&["kernel", "upgrade"]);
+    assert_eq!(upgrade.status.code(), Some(2), "{}", text(&upgrade));
+    let out = stdout(&upgrade);
+    assert!(recap_line(&out, hosts[0]).contains("changed"), "{out}");
+    let failed = recap_line(&out, hosts[1]);
+    assert!(failed.contains("FAILED") && failed.contains(&format!("the boot default is still {STOCK}")), "{out}");
+    assert!(failed.contains(&format!("boot entries: 0: CentOS Linux ({NEW}) 7 (Core) (/boot/vmlinuz-{NEW}); 1: CentOS Linux ({STOCK}) 7 (Core)")), "{out}");
+    assert!(recap_line(&out, hosts[2]).contains("skipped"), "{out}");
+    assert!(out.contains("stopped: step \"Upgrade kernel\" failed during a rolling batch; later hosts were not touched"), "{out}");
+    // Not rebooted, not upgraded; the third machine untouched.
+    assert_eq!(lab.ssh_ok(hosts[1], "uname -r").trim(), STOCK);
+    assert!(!lab.ssh_ok(hosts[2], "rpm -q kernel").contains(NEW));
+    assert_eq!(lab.ssh_ok(hosts[0], "uname -r").trim(), NEW);
+
+    // Simulated failure: the default changes, but GRUB falls back to the old kernel at boot.
+    lab.exec("102", "rm /var/lib/centos7-sim/fail-set-default; touch /var/lib/centos7-sim/fail-boot");
+    let upgrade = lab.v6deploy(&["kernel", "upgrade"]);
+    assert_eq!(upgrade.status.code(), Some(2), "{}", text(&upgrade));
+    let out = stdout(&upgrade);
+    assert!(out.contains(&format!("came back on kernel {STOCK}, not {NEW} (boot entries: 0: CentOS Linux ({NEW}) 7 (Core)")), "{out}");
+    assert!(out.contains(&format!("boot default: {NEW}); the rollout stops here")), "{out}");
+    assert!(recap_line(&out, hosts[0]).contains(" ok "), "{out}");
+    assert!(recap_line(&out, hosts[2]).contains("skipped"), "{out}");
+    assert!(!lab.ssh_ok(hosts[2], "rpm -q kernel").contains(NEW));
+}
+
+#[test]
+fn an_ifcfg_that_cuts_ssh_rolls_back_by_itself() {
+    if !enabled("an_ifcfg_that_cuts_ssh_rolls_back_by_itself") {
+        return;
+    }
+    let lab = SimLab::up("krnet", 1);
+    let host = lab.addresses()[0];
+    let inventory = fs::read_to_string(lab.inventory()).unwrap();
+    fs::write(lab.inventory(), inventory.replace("\nkernel:\n", "\nnetwork:\n  manage: true\n  rollback_seconds: 20\nkernel:\n")).unwrap();
+    let path = "/etc/sysconfig/network-scripts/ifcfg-eth0";
+    let before = lab.ssh_ok(host, &format!("cat {path}"));
+    let uuid = before.lines().find(|l| l.starts_with("UUID=")).unwrap().to_string();
+    let hwaddr = before.lines().find(|l| l.starts_with("HWADDR=")).unwrap().to_string();
+
+    // The inventory's file: applied, reconnected, disarmed; UUID and HWADDR kept.
+    let apply = lab.v6deploy(&["network", "apply"]);
+    assert!(apply.status.success(), "{}", text(&apply));
+    assert!(stdout(&apply).contains("rollback disarmed") && stdout(&apply).contains("-IPV6_ADDR_GEN_MODE"), "{}", text(&apply));
+    let applied = lab.ssh_ok(host, &format!("cat {path}"));
+    assert!(applied.contains(&format!("\n{uuid}\n")) && applied.contains(&format!("\n{hwaddr}\n")), "{applied}");
+    assert!(!applied.contains("IPV6_ADDR_GEN_MODE") && applied.contains("BOOTPROTO=static"), "{applied}");
+    assert!(!lab.ssh_ok(host, "systemctl list-timers --all --no-legend").contains("v6deploy-network-rollback"), "the rollback timer is still armed");
+    let again = lab.v6deploy(&["network", "apply"]);
+    assert!(again.status.success() && stdout(&again).contains(&format!("{path} unchanged")), "{}", text(&again));
+
+    // A template with a wrong address: the change cuts SSH for real, the host restores its
+    // previous file within the window, v6deploy says "rolled back".
+    let templates = lab.project.path().join("bad-templates");
+    fs::create_dir_all(&templates).unwrap();
+    let template = fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("templates/ifcfg.j2")).unwrap();
+    let wrong = template.lines().map(|l| if l.starts_with("IPV6ADDR=") { "IPV6ADDR=2001:db8:0:ffff::dead/64" } else { l }).collect::<Vec<_>>().join("\n") + "\n";
+    fs::write(templates.join("ifcfg.j2"), wrong).unwrap();
+    let started = Instant::now();
+    let output = Command::new(BIN)
+        .current_dir(lab.project.path())
+        .arg("-i")
+        .arg(lab.inventory())
+        .arg("--templates")
+        .arg(&templates)
+        .args(["network", "apply"])
+        .output()
+        .unwrap();
+    let took = started.elapsed();
+    eprintln!("the failed apply and its rollback took {:.1} s", took.as_secs_f64());
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output));
+    let out = stdout(&output);
+    assert!(out.contains("FAILED") && out.contains("rolled back: could not reconnect over SSH"), "{out}");
+    assert!(out.contains("IPV6ADDR") && out.contains("2001:db8:0:ffff::dead/64"), "{out}");
+    assert!(took < Duration::from_secs(20 + 60), "{took:?}");
+    // Reachable again at its address, with the previous file.
+    assert_eq!(lab.ssh_ok(host, &format!("cat {path}")), applied);
+    assert!(lab.ssh_ok(host, "ip -6 addr show dev eth0 scope global").contains(&format!("inet6 {host}/64")));
+}
+
+#[test]
+fn install_upgrade_kernel_upgrades_before_the_gate_and_applies_ifcfg() {
+    if !enabled("install_upgrade_kernel_upgrades_before_the_gate_and_applies_ifcfg") {
+        return;
+    }
+    let lab = SimLab::up("krins", 1);
+    let host = lab.addresses()[0];
+    let inventory = fs::read_to_string(lab.inventory()).unwrap();
+    fs::write(lab.inventory(), inventory.replace("\nkernel:\n", "\nnetwork:\n  manage: true\n  rollback_seconds: 30\nkernel:\n")).unwrap();
+    // Without --upgrade-kernel the install stops before touching the host.
+    let stopped = lab.v6deploy(&["install"]);
+    assert_eq!(stopped.status.code(), Some(2), "{}", text(&stopped));
+    assert!(stdout(&stopped).contains("kernel upgrade"), "{}", text(&stopped));
+    let install = lab.v6deploy(&["install", "--upgrade-kernel"]);
+    assert!(install.status.success(), "{}", text(&install));
+    let log = String::from_utf8_lossy(&install.stderr).into_owned();
+    let upgraded = line_of(&log, &["Upgrade kernel: kernel 3.10.0-1160.el7.x86_64 -> 4.19.113-300.el7.x86_64"]);
+    let gate = line_of(&log, &["Kernel gate: kernel 4.19.113-300.el7.x86_64 >= 4.19.0"]);
+    let ifcfg = line_of(&log, &["Apply ifcfg", "rollback disarmed"]);
+    assert!(upgraded < gate && gate < ifcfg, "{log}");
+    assert_eq!(lab.ssh_ok(host, "uname -r").trim(), NEW);
+    let again = lab.v6deploy(&["install", "--upgrade-kernel"]);
+    assert!(again.status.success(), "{}", text(&again));
+    assert!(stdout(&again).lines().any(|l| l.starts_with(&host.to_string()) && l.contains(" ok ") && l.contains("changed=0")), "{}", text(&again));
+}
