@@ -2,6 +2,7 @@
 //! is gathered in one round trip (`gather::SCRIPT` prints marked sections) and parsed here into
 //! a `Facts` snapshot, replaced each time it is read.
 
+mod certs;
 mod etcd;
 mod gather;
 mod network;
@@ -12,6 +13,7 @@ use std::net::Ipv6Addr;
 
 use serde::Serialize;
 
+pub use certs::{CERTS_SCRIPT, HostCert, parse_host_certs};
 pub use etcd::{EtcdMember, parse_member_list, parse_raft_indexes};
 pub use gather::{SCRIPT, parse_sections};
 pub use network::{Interface, parse_default_routes, parse_interfaces, parse_listening_ports, parse_nameservers};

@@ -2,3 +2,4 @@
 
 pub mod install;
 pub mod node_add;
+pub mod rotate;
