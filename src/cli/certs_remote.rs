@@ -64,7 +64,7 @@ pub fn run(inv: &Inventory, run: &RunArgs, warn_days: u32) -> Result<ExitCode> {
                                 info.subject.to_string(),
                                 info.serial,
                                 info.not_after.date().to_string(),
-                                info.issuer.to_string()
+                                info.issuer
                             );
                         }
                     }

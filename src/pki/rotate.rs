@@ -296,10 +296,11 @@ pub fn start_ca_rotation(inv: &Inventory, store: &Store, now: OffsetDateTime) ->
         if store.exists(&old_cert) {
             continue;
         }
-        let ca = load_own_ca(store, &role, now)?;
+        // Loaded first: only a readable CA whose key is here is rotated.
+        load_own_ca(store, &role, now)?;
         let key = store.require(&role.key_file())?;
         store.write(&format!("{OLD_CA_DIR}/{}", role.key_file()), &key, Mode::Secret)?;
-        store.write(&old_cert, &pem::encode(&pem::Pem::new("CERTIFICATE", ca.info.der.clone())).into_bytes(), Mode::Public)?;
+        store.write(&old_cert, &store.require(&role.cert_file())?, Mode::Public)?;
         for file in [role.cert_file(), role.key_file()] {
             fs::remove_file(store.path(&file)).map_err(|source| PkiError::Write { path: store.path(&file), source })?;
         }
@@ -353,7 +354,7 @@ mod tests {
 
     #[test]
     fn timestamps_are_utc_and_sortable() {
-        let at = OffsetDateTime::from_unix_timestamp(1_735_787_045).unwrap().to_offset(time::UtcOffset::from_hms(2, 0, 0).unwrap());
+        let at = OffsetDateTime::from_unix_timestamp(1_735_779_845).unwrap().to_offset(time::UtcOffset::from_hms(2, 0, 0).unwrap());
         assert_eq!(timestamp(at), "20250102T010405Z");
     }
 

@@ -164,6 +164,89 @@ impl RotateHost {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::inventory::{Inventory, parse};
+    use crate::render::{HostFiles, RenderedFile};
+    use crate::runner::{Connected, Progress, RunOptions, Runner};
+    use crate::transport::fake::FakeTransport;
+    use crate::transport::{Output, Transport};
+
+    fn inventory() -> Inventory {
+        let text = include_str!("../../inventories/field-report.yaml");
+        parse(std::path::Path::new("field-report.yaml"), text).unwrap().inventory
+    }
+
+    fn state(inv: &Inventory) -> Arc<RotateState> {
+        let hosts = inv
+            .hosts
+            .iter()
+            .map(|h| HostFiles {
+                name: h.name.clone(),
+                address: h.address,
+                files: vec![
+                    RenderedFile { path: "/etc/kubernetes/pki/etcd/server.crt".into(), mode: 0o644, contents: "new\n".into() },
+                    RenderedFile { path: "/etc/etcd/etcd.conf.yml".into(), mode: 0o644, contents: "not selected\n".into() },
+                ],
+            })
+            .collect();
+        let missing = vec![Component::KubeApiserver, Component::KubeControllerManager, Component::KubeScheduler, Component::Kubelet, Component::KubeProxy, Component::Kubectl];
+        Arc::new(RotateState {
+            desired: Rendered { hosts, cluster: Vec::new() },
+            bundle: BundleCheck { root: "bundle".into(), present: Vec::new(), missing },
+            select: Box::new(|p| p.starts_with("/etc/kubernetes/pki/")),
+            stamp: "20250101T000000Z".into(),
+            resume: "v6deploy -i x.yaml certs rotate --resume".into(),
+            health_seconds: 5,
+            title: "Rotate certificates".into(),
+        })
+    }
+
+    fn status(code: u32) -> Output {
+        Output { status: code, stdout: Vec::new(), stderr: Vec::new() }
+    }
+
+    /// The first host rotates; the second fails its health check, is restored, restarted and
+    /// reported with the resume command; the third is never contacted.
+    #[tokio::test]
+    async fn a_failed_health_check_restores_the_host_and_stops_the_rollout() {
+        let inv = inventory();
+        let other = FileSpec::root("", 0o644, &b"old\n"[..]);
+        let probe = format!("644 root:root {}\n", other.sha256());
+        let good = Arc::new(
+            FakeTransport::new("a")
+                .expect_output("sha256sum <", Output { status: 0, stdout: probe.clone().into(), stderr: Vec::new() }, 2)
+                .expect("cp -p", "")
+                .expect("mktemp", "")
+                .expect("systemctl restart etcd", "")
+                .expect("endpoint health", ""),
+        );
+        let bad = Arc::new(
+            FakeTransport::new("b")
+                .expect_output("sha256sum <", Output { status: 0, stdout: probe.into(), stderr: Vec::new() }, 2)
+                .expect("v6deploy-restore", "")
+                .expect("cp -p", "")
+                .expect("mktemp", "")
+                .expect_output("systemctl restart etcd", status(0), 2)
+                .expect_output("endpoint health", status(1), 1)
+                .expect("journalctl", "")
+                .expect("endpoint health", ""),
+        );
+        let untouched = Arc::new(FakeTransport::new("c"));
+        let fakes = [good.clone(), bad.clone(), untouched.clone()];
+        let connected = inv.hosts.iter().zip(&fakes).map(|(h, f)| Connected { host: h.clone(), transport: Ok(f.clone() as Arc<dyn Transport>) }).collect();
+        let runner = Runner::new(&inv, RunOptions::default(), Progress::Silent);
+        let recap = runner.run(connected, &[Box::new(RotateHost { state: state(&inv) }) as Box<dyn Step>]).await;
+        good.verify();
+        bad.verify();
+        assert!(untouched.log().is_empty(), "{:?}", untouched.log());
+        assert_eq!(recap.exit_code(), 2);
+        let error = recap.hosts[1].error.clone().unwrap();
+        assert!(error.contains("rotation stopped at this host: etcd is not healthy"), "{error}");
+        assert!(error.contains("the previous files were restored and the services are healthy again"), "{error}");
+        assert!(error.contains("resume with: v6deploy -i x.yaml certs rotate --resume"), "{error}");
+        assert!(bad.log().iter().all(|c| !c.contains("etcd.conf.yml")), "an unselected file was touched");
+        let backup = bad.log().into_iter().find(|c| c.contains("cp -p") && !c.contains("restore")).unwrap();
+        assert!(backup.contains("server.crt.v6deploy-20250101T000000Z"), "{backup}");
+    }
 
     #[test]
     fn backup_and_restore_scripts_round_trip_on_a_real_shell() {
