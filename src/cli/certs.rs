@@ -1,6 +1,6 @@
-//! `v6deploy -i FILE certs generate|check|csr|import`: the cluster's PKI on this machine.
+//! `v6deploy -i FILE certs generate|check|csr|import|rotate`: the cluster's PKI on this machine.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
@@ -8,6 +8,9 @@ use clap::Subcommand;
 
 use v6deploy::inventory::Loaded;
 use v6deploy::pki::{self, Action, Store};
+
+use super::certs_rotate::RotateArgs;
+use super::run_args::RunArgs;
 
 /// Exit code of `certs check` when a certificate is expired, missing or mismatched.
 pub const EXIT_CHECK_FAILED: u8 = 2;
@@ -33,7 +36,15 @@ enum CertsCommand {
         /// Warn about certificates with fewer days left than this.
         #[arg(long, default_value_t = 30, value_name = "DAYS")]
         warn_days: u32,
+        /// Read the certificates the hosts hold over SSH instead (subject, serial, not after,
+        /// days left, issuer per host and file).
+        #[arg(long)]
+        remote: bool,
+        #[command(flatten)]
+        run: RunArgs,
     },
+    /// Renew certificates on the running cluster, one host at a time (see --help).
+    Rotate(Box<RotateArgs>),
     /// Export every leaf's CSR (PKCS#10) to DIR, for an enterprise CA to sign.
     Csr {
         /// Directory to write the CSRs to (same layout as the store).
@@ -48,7 +59,7 @@ enum CertsCommand {
     },
 }
 
-pub fn run(args: &Args, loaded: &Loaded) -> Result<ExitCode> {
+pub fn run(args: &Args, loaded: &Loaded, templates_dir: Option<&Path>) -> Result<ExitCode> {
     let inv = &loaded.inventory;
     let store = match &args.certs_dir {
         Some(dir) => Store::at(dir.join(&inv.cluster.name)),
@@ -74,7 +85,9 @@ pub fn run(args: &Args, loaded: &Loaded) -> Result<ExitCode> {
             println!("{report}");
             Ok(ExitCode::SUCCESS)
         }
-        CertsCommand::Check { warn_days } => {
+        CertsCommand::Rotate(rotate) => super::certs_rotate::run(rotate, inv, &store, templates_dir),
+        CertsCommand::Check { warn_days, remote: true, run } => super::certs_remote::run(inv, run, *warn_days),
+        CertsCommand::Check { warn_days, remote: false, .. } => {
             let report = pki::check(inv, &store, *warn_days).with_context(|| format!("check certificates in {root}"))?;
             let width = |column: fn(&pki::Row) -> String, title: &str| report.rows.iter().map(|r| column(r).len()).max().unwrap_or(0).max(title.len());
             let (file_w, subject_w, issuer_w) = (width(|r| r.file.clone(), "FILE"), width(|r| r.subject.clone(), "SUBJECT"), width(|r| r.issuer.clone(), "ISSUER"));

@@ -1,6 +1,8 @@
 //! Command-line parsing and dispatch: one file per command.
 
 mod certs;
+mod certs_remote;
+mod certs_rotate;
 mod check;
 mod install;
 mod inventory;
@@ -66,7 +68,7 @@ pub enum Command {
     Inventory(inventory::Args),
     /// Write every host's files and the cluster manifests into a directory, for review.
     Render(render::Args),
-    /// Generate, check, export (CSR) and import the cluster's certificates.
+    /// Generate, check (locally or on the hosts), export (CSR), import and rotate the cluster's certificates.
     Certs(certs::Args),
     /// A local lab of IPv6-only machines to deploy to: `lab up`, `lab status`, `lab down`.
     Lab(lab::Args),
@@ -84,7 +86,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Push(args) => push::run(args, &load_inventory(cli.inventory.as_deref())?),
         Command::Inventory(args) => inventory::run(args, &load_inventory(cli.inventory.as_deref())?),
         Command::Render(args) => render::run(args, &load_inventory(cli.inventory.as_deref())?, cli.templates.as_deref()),
-        Command::Certs(args) => certs::run(args, &load_inventory(cli.inventory.as_deref())?),
+        Command::Certs(args) => certs::run(args, &load_inventory(cli.inventory.as_deref())?, cli.templates.as_deref()),
         Command::Lab(args) => lab::run(args),
     }
 }

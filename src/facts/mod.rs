@@ -3,6 +3,7 @@
 //! a `Facts` snapshot, replaced each time it is read.
 
 mod boot;
+mod certs;
 mod etcd;
 mod gather;
 mod network;
@@ -14,6 +15,7 @@ use std::net::Ipv6Addr;
 use serde::Serialize;
 
 pub use boot::{BootEntry, InstalledKernel, parse_boot_default, parse_boot_entries, parse_installed_kernels, release_of_image};
+pub use certs::{CERTS_SCRIPT, HostCert, parse_host_certs};
 pub use etcd::{EtcdMember, parse_member_list, parse_raft_indexes};
 pub use gather::{SCRIPT, parse_sections};
 pub use network::{Interface, parse_default_routes, parse_interfaces, parse_listening_ports, parse_nameservers};

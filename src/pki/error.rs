@@ -83,4 +83,13 @@ pub enum PkiError {
     /// A CA certificate to import over a CA whose key v6deploy holds.
     #[error("{} differs from {}, whose key {} is here: refusing to replace a CA v6deploy signs with; move {} away first if the enterprise CA replaces it", new.display(), cert.display(), key.display(), key.display())]
     ImportOverOwnCa { new: PathBuf, cert: PathBuf, key: PathBuf },
+    /// A leaf to reissue whose CA key is not here (an enterprise CA).
+    #[error("{} has no key in the store (an enterprise CA): rotate with `certs csr` / `certs import` instead", cert.display())]
+    ExternalCa { cert: PathBuf },
+    /// The CA rotation record cannot be read or written.
+    #[error("{} is not a CA rotation record ({reason}): fix or remove it", path.display())]
+    RotationRecord { path: PathBuf, reason: String },
+    /// A CA rotation is under way: the store is between two CAs.
+    #[error("a CA rotation is in progress (phase {phase}, started {started}): finish it with `v6deploy -i FILE certs rotate --ca` first")]
+    CaRotationInProgress { phase: String, started: String },
 }

@@ -94,6 +94,10 @@ pub fn generate(inv: &Inventory, store: &Store) -> Result<Report, PkiError> {
 
 /// Brings the store to the state the inventory wants, as of `now`.
 pub fn generate_at(inv: &Inventory, store: &Store, now: OffsetDateTime) -> Result<Report, PkiError> {
+    // Mid-rotation the leaves are deliberately under two CAs; generate would reissue them all.
+    if let Some(rotation) = super::rotate::ca_rotation_in_progress(store)? {
+        return Err(PkiError::CaRotationInProgress { phase: rotation.phase.to_string(), started: rotation.started });
+    }
     let mut report = Report::default();
     let mut cas: BTreeMap<CertRole, Ca> = BTreeMap::new();
     for role in CAS {

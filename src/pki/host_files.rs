@@ -17,6 +17,7 @@ use std::collections::BTreeMap;
 
 use super::PkiError;
 use super::role::CertRole;
+use super::rotate::trust_bundle;
 use super::store::{Mode, Store};
 use crate::inventory::{Inventory, Role};
 use crate::net::NodeName;
@@ -55,7 +56,7 @@ pub fn host_files(inv: &Inventory, store: &Store) -> Result<BTreeMap<NodeName, V
         let pki = |name: &str| format!("{KUBERNETES_PKI}/{name}");
         let name = &host.name;
 
-        add(pki("ca.crt"), Mode::Public, store.require("ca.crt")?);
+        add(pki("ca.crt"), Mode::Public, trust_bundle(store, &CertRole::KubernetesCa)?);
         let client = CertRole::KubeletClient(name.clone());
         let mut current = store.require(&client.cert_file())?;
         current.extend(store.require(&client.key_file())?);
@@ -73,14 +74,14 @@ pub fn host_files(inv: &Inventory, store: &Store) -> Result<BTreeMap<NodeName, V
                 add(pki(&role.cert_file()), Mode::Public, store.require(&role.cert_file())?);
                 add(pki(&role.key_file()), Mode::Secret, store.require(&role.key_file())?);
             }
-            add(pki("front-proxy-ca.crt"), Mode::Public, store.require("front-proxy-ca.crt")?);
+            add(pki("front-proxy-ca.crt"), Mode::Public, trust_bundle(store, &CertRole::FrontProxyCa)?);
             add(pki("sa.key"), Mode::Secret, store.require("sa.key")?);
             add(pki("sa.pub"), Mode::Public, store.require("sa.pub")?);
-            add(pki("etcd/ca.crt"), Mode::Public, store.require("etcd/ca.crt")?);
+            add(pki("etcd/ca.crt"), Mode::Public, trust_bundle(store, &CertRole::EtcdCa)?);
         }
 
         if host.has(Role::Etcd) {
-            add(pki("etcd/ca.crt"), Mode::Public, store.require("etcd/ca.crt")?);
+            add(pki("etcd/ca.crt"), Mode::Public, trust_bundle(store, &CertRole::EtcdCa)?);
             let roles = [
                 (CertRole::EtcdServer(name.clone()), "etcd/server"),
                 (CertRole::EtcdPeer(name.clone()), "etcd/peer"),

@@ -10,6 +10,7 @@ use base64::engine::general_purpose::STANDARD;
 
 use super::PkiError;
 use super::role::CertRole;
+use super::rotate::trust_bundle;
 use super::store::Store;
 use crate::inventory::{HostSpec, Inventory, Role};
 use crate::net::url;
@@ -107,7 +108,7 @@ pub fn kubeconfig_credentials(store: &Store, user: KubeconfigUser) -> Result<Kub
     let role = user.role();
     Ok(KubeconfigCredentials {
         user: user.name().to_string(),
-        certificate_authority_data: STANDARD.encode(store.require(&CertRole::KubernetesCa.cert_file())?),
+        certificate_authority_data: STANDARD.encode(trust_bundle(store, &CertRole::KubernetesCa)?),
         client_certificate_data: STANDARD.encode(store.require(&role.cert_file())?),
         client_key_data: STANDARD.encode(store.require(&role.key_file())?),
     })

@@ -7,7 +7,7 @@
 //! - `inspect`: existing certificates and CSRs parsed and compared with the wanted state.
 //! - `issue`: keys, CSRs and signatures (rcgen).
 //! - `ca`, `leaf`: loading and making CAs; a leaf's key and CSR.
-//! - `generate`, `check`, `csr`: the `certs` commands.
+//! - `generate`, `check`, `csr`, `rotate`: the `certs` commands (rotate: the local part).
 //! - `host_files`, `kubeconfig`: what the install workflow and the renderer take from here.
 
 mod ca;
@@ -21,6 +21,7 @@ mod issue;
 mod kubeconfig;
 mod leaf;
 mod role;
+mod rotate;
 mod store;
 
 pub use check::{CheckReport, Row, Status, check, check_at};
@@ -31,4 +32,5 @@ pub use host_files::{KUBELET_PKI, KUBERNETES_PKI, PkiFile, host_files};
 pub use inspect::{CertInfo, CsrInfo, Reason, parse_cert, parse_csr};
 pub use kubeconfig::{APISERVER_PORT, KubeconfigCredentials, KubeconfigUser, admin_conf, kubeconfig_credentials};
 pub use role::{AltName, CAS, CertRole, CertSpec, Subject, Usage, Validity};
+pub use rotate::{CA_ROTATION_FILE, CaPhase, CaRotation, Keys, LeafGroup, Reissued, backup, ca_rotation, ca_rotation_in_progress, ca_rotation_selects, copy_store, drop_old_ca, record_phase, reissue, reissue_from_new_ca, selected_leaves, selects, start_ca_rotation, timestamp, trust_bundle};
 pub use store::{Mode, Store, Written};

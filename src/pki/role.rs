@@ -65,6 +65,15 @@ impl CertRole {
         roles
     }
 
+    /// The node a per-node certificate belongs to.
+    pub fn node(&self) -> Option<&NodeName> {
+        use CertRole::*;
+        match self {
+            KubeletClient(n) | KubeletServing(n) | EtcdServer(n) | EtcdPeer(n) => Some(n),
+            _ => None,
+        }
+    }
+
     /// Whether this is one of the three CAs.
     pub fn is_ca(&self) -> bool {
         CAS.contains(self)

@@ -13,7 +13,9 @@ fn apiserver_health(_: &HostSpec) -> String {
     "/usr/local/bin/kubectl --kubeconfig=/etc/kubernetes/admin.conf --server=https://[::1]:6443 get --raw=/healthz".into()
 }
 
-const SERVICES: [ServiceSpec; 3] = [
+/// kube-apiserver, kube-controller-manager and kube-scheduler (certificate rotation restarts
+/// them from these too).
+pub const SERVICES: [ServiceSpec; 3] = [
     ServiceSpec {
         component: Component::KubeApiserver,
         owns: &["/etc/systemd/system/kube-apiserver.service", "/etc/kubernetes/admin.conf"],

@@ -8,7 +8,8 @@ use crate::bundle::Component;
 use crate::inventory::{HostSpec, Role};
 use crate::runner::{HostContext, Step, StepFuture};
 
-const SERVICES: [ServiceSpec; 2] = [
+/// kubelet and kube-proxy (certificate rotation restarts them from these too).
+pub const SERVICES: [ServiceSpec; 2] = [
     ServiceSpec {
         component: Component::Kubelet,
         owns: &["/etc/systemd/system/kubelet.service", "/var/lib/kubelet/config.yaml", "/etc/kubernetes/kubelet.conf"],

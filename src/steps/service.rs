@@ -40,6 +40,14 @@ fn matches(prefixes: &[&str], path: &str) -> bool {
     prefixes.iter().any(|p| path.starts_with(p))
 }
 
+impl ServiceSpec {
+    /// Whether a change of `path` needs this service restarted (the certificates and
+    /// kubeconfigs it reads, its unit and configuration).
+    pub fn restarts_for(&self, path: &str) -> bool {
+        matches(self.restart_on, path)
+    }
+}
+
 /// Installs `services` on one host; returns the summary line.
 pub async fn install(cx: &HostContext<'_>, state: &InstallState, services: &[ServiceSpec]) -> anyhow::Result<String> {
     let address = cx.host.address;
@@ -122,16 +130,21 @@ async fn verify_unit(cx: &HostContext<'_>, unit: &str, binary: &str) -> anyhow::
 const HEALTH_SECONDS: u64 = 90;
 
 async fn health(cx: &HostContext<'_>, service: &ServiceSpec) -> anyhow::Result<()> {
+    health_within(cx, service, HEALTH_SECONDS).await
+}
+
+/// The service's health check, retried on the host for up to `seconds`.
+pub async fn health_within(cx: &HostContext<'_>, service: &ServiceSpec, seconds: u64) -> anyhow::Result<()> {
     let name = service.component.name();
     let check = match service.health {
         Some(script) => script(cx.host),
         None => format!("systemctl is-active --quiet {name}"),
     };
-    let retried = format!("end=$(($(date +%s) + {HEALTH_SECONDS})); while :; do if {check} >/tmp/.v6deploy-health 2>&1; then exit 0; fi; [ $(date +%s) -lt $end ] || break; sleep 1; done; cat /tmp/.v6deploy-health; exit 1");
+    let retried = format!("end=$(($(date +%s) + {seconds})); while :; do if {check} >/tmp/.v6deploy-health 2>&1; then exit 0; fi; [ $(date +%s) -lt $end ] || break; sleep 1; done; cat /tmp/.v6deploy-health; exit 1");
     let output = cx.transport.exec(&retried, &[]).await?;
     if !output.success() {
         let journal = cx.transport.exec(&format!("journalctl -u {name} -n 15 --no-pager 2>&1"), &[]).await?.stdout_text();
-        bail!("{name} is not healthy after {HEALTH_SECONDS} s: {}\nlast log lines:\n{}", output.stdout_text().trim(), journal.trim());
+        bail!("{name} is not healthy after {seconds} s: {}\nlast log lines:\n{}", output.stdout_text().trim(), journal.trim());
     }
     Ok(())
 }

@@ -4,3 +4,4 @@ pub mod install;
 pub mod kernel;
 pub mod network;
 pub mod node_add;
+pub mod rotate;

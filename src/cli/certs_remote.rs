@@ -1,0 +1,77 @@
+//! `certs check --remote`: the certificates each host holds (one round trip per host), in the
+//! same table as the local check: file, subject, serial, not after, days left, issuer.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Result;
+use time::OffsetDateTime;
+
+use v6deploy::facts::{CERTS_SCRIPT, HostCert, parse_host_certs};
+use v6deploy::inventory::Inventory;
+use v6deploy::runner::connect_all;
+
+use super::run_args::RunArgs;
+
+/// Reads and prints every host's certificates; exit 2 when a host cannot be read or holds an
+/// expired or unreadable certificate, or one expiring within `warn_days` is only warned about.
+pub fn run(inv: &Inventory, run: &RunArgs, warn_days: u32) -> Result<ExitCode> {
+    let hosts = run.select(inv)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let results: Vec<(String, Result<Vec<HostCert>, String>)> = runtime.block_on(async {
+        let connected = connect_all(inv, &hosts, Duration::from_secs(run.connect_timeout)).await?;
+        let reads = connected.into_iter().map(|c| async move {
+            let label = c.host.address.to_string();
+            let certs = match c.transport {
+                Err(e) => Err(format!("{:#}", anyhow::Error::from(e))),
+                Ok(t) => t.run(CERTS_SCRIPT).await.map(|o| parse_host_certs(&o.stdout_text())).map_err(|e| format!("{:#}", anyhow::Error::from(e))),
+            };
+            (label, certs)
+        });
+        Ok::<_, anyhow::Error>(futures::future::join_all(reads).await)
+    })?;
+    let now = OffsetDateTime::now_utc();
+    let mut bad = 0;
+    let mut warned = 0;
+    println!("{:<28} {:<52} {:<48} {:<47} {:<10} {:>5}  ISSUER", "HOST", "FILE", "SUBJECT", "SERIAL", "NOT AFTER", "DAYS");
+    for (host, certs) in &results {
+        match certs {
+            Err(e) => {
+                bad += 1;
+                println!("{host:<28} UNREACHABLE: {e}");
+            }
+            Ok(certs) => {
+                for found in certs {
+                    match &found.cert {
+                        Err(why) => {
+                            bad += 1;
+                            println!("{host:<28} {:<52} UNREADABLE: {why}", found.path);
+                        }
+                        Ok(info) => {
+                            let days = info.days_left(now);
+                            let flag = if info.expired(now) {
+                                bad += 1;
+                                "  EXPIRED"
+                            } else if days < i64::from(warn_days) {
+                                warned += 1;
+                                "  WARNING: expires soon"
+                            } else {
+                                ""
+                            };
+                            println!(
+                                "{host:<28} {:<52} {:<48} {:<47} {:<10} {days:>5}  {}{flag}",
+                                found.path,
+                                info.subject.to_string(),
+                                info.serial,
+                                info.not_after.date().to_string(),
+                                info.issuer
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+    println!("{} hosts: {bad} problems, {warned} certificates expiring within {warn_days} days", results.len());
+    Ok(if bad > 0 { ExitCode::from(super::certs::EXIT_CHECK_FAILED) } else { ExitCode::SUCCESS })
+}
