@@ -1,0 +1,124 @@
+//! Helpers shared by the real-lab integration tests: a lab per test (removed by a guard),
+//! the v6deploy binary run in the lab's project directory, ssh to its machines.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::net::Ipv6Addr;
+use std::path::PathBuf;
+use std::process::{Command, Output};
+use std::thread::sleep;
+use std::time::{Duration, Instant};
+
+use v6deploy::lab::{self, LabName};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_v6deploy");
+
+pub fn is_root() -> bool {
+    use std::os::unix::fs::MetadataExt;
+    fs::metadata("/proc/self").map(|m| m.uid() == 0).unwrap_or(false)
+}
+
+/// Whether the real-lab tests may run; prints why not.
+pub fn lab_tests_enabled(test: &str) -> bool {
+    if std::env::var("V6DEPLOY_LAB_TESTS").as_deref() != Ok("1") {
+        eprintln!("skipping {test}: set V6DEPLOY_LAB_TESTS=1 (and run as root) to boot a real lab");
+        return false;
+    }
+    if !is_root() {
+        eprintln!("skipping {test}: the lab needs root");
+        return false;
+    }
+    true
+}
+
+pub fn text(output: &Output) -> String {
+    format!("status {}\nstdout:\n{}\nstderr:\n{}", output.status, String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr))
+}
+
+/// A lab of this test, removed (with its files) when dropped.
+pub struct TestLab {
+    pub name: LabName,
+    pub project: tempfile::TempDir,
+}
+
+impl TestLab {
+    /// `lab up --name NAME --hosts N` in a fresh project directory.
+    pub fn up(name: &str, hosts: u16) -> TestLab {
+        let lab = TestLab { name: LabName::parse(name).unwrap(), project: tempfile::tempdir().unwrap() };
+        // A lab of this name left by an earlier, killed run goes first.
+        let _ = lab.v6deploy(&["lab", "down", "--purge", "-q"]);
+        let output = lab.v6deploy(&["lab", "up", "-q", "--hosts", &hosts.to_string()]);
+        assert!(output.status.success(), "lab up failed: {}", text(&output));
+        lab
+    }
+
+    /// Runs v6deploy in the project directory; `lab up|down|exec` get this lab's `--name`.
+    pub fn v6deploy(&self, args: &[&str]) -> Output {
+        let mut all: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        if all.len() >= 2 && all[0] == "lab" && matches!(all[1].as_str(), "up" | "down" | "exec") {
+            all.insert(2, format!("--name={}", self.name));
+        }
+        Command::new(BIN).current_dir(self.project.path()).args(&all).output().unwrap()
+    }
+
+    pub fn files(&self) -> PathBuf {
+        self.project.path().join(".lab").join(self.name.as_str())
+    }
+
+    pub fn inventory(&self) -> PathBuf {
+        self.project.path().join("inventories").join(self.name.inventory_file())
+    }
+
+    pub fn machines(&self) -> Vec<lab::Machine> {
+        lab::labs(Some(&self.name)).unwrap().remove(0).machines
+    }
+
+    pub fn address(&self, ordinal: u16) -> Ipv6Addr {
+        self.machines()[usize::from(ordinal) - 1].address
+    }
+
+    /// nspawn pid of every machine, by name.
+    pub fn nspawn_pids(&self) -> BTreeMap<String, u32> {
+        self.machines().into_iter().map(|m| (m.name.clone(), m.nspawn.map_or(0, |p| p.pid))).collect()
+    }
+
+    /// Runs `command` on a machine with the system ssh client, the lab key and strict
+    /// known_hosts.
+    pub fn ssh(&self, address: Ipv6Addr, command: &str) -> Output {
+        Command::new("ssh")
+            .args(["-F", "/dev/null", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes", "-o", "ConnectTimeout=5", "-o", "LogLevel=ERROR"])
+            .arg("-o")
+            .arg(format!("UserKnownHostsFile={}", self.files().join("known_hosts").display()))
+            .arg("-i")
+            .arg(self.files().join("id_ed25519"))
+            .arg(format!("root@{address}"))
+            .arg(command)
+            .output()
+            .unwrap()
+    }
+
+    pub fn ssh_ok(&self, address: Ipv6Addr, command: &str) -> String {
+        let output = self.ssh(address, command);
+        assert!(output.status.success(), "ssh root@{address} {command:?}: {}", text(&output));
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    }
+}
+
+impl Drop for TestLab {
+    fn drop(&mut self) {
+        let output = self.v6deploy(&["lab", "down", "--purge", "-q"]);
+        if !output.status.success() {
+            eprintln!("cleaning up lab {} failed: {}", self.name, text(&output));
+        }
+    }
+}
+
+pub fn wait_for(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting for {what}");
+        sleep(Duration::from_millis(200));
+    }
+}
+
