@@ -2,8 +2,7 @@
 //!
 //! OpenSSH allows 10 sessions per connection by default (MaxSessions), so at most
 //! `MAX_CHANNELS` commands run at once on one connection; more wait for a permit. A dropped
-//! connection is re-established once, transparently, before a command is started; one lost
-//! while a command runs (even mid-upload) is `TransportError::ConnectionLost`.
+//! connection is re-established once, transparently, before a command is started.
 
 use std::net::{Ipv6Addr, SocketAddr, SocketAddrV6};
 use std::path::PathBuf;
