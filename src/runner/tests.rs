@@ -154,3 +154,27 @@ async fn rolling_batch_stops_at_the_first_failure() {
     let statuses: Vec<HostStatus> = recap.hosts.iter().map(|h| h.status).collect();
     assert_eq!(statuses, [HostStatus::Changed, HostStatus::Failed, HostStatus::Skipped]);
 }
+
+/// A step whose connection drops while its command runs.
+struct LosesConnection;
+
+impl Step for LosesConnection {
+    fn title(&self) -> String {
+        "push".into()
+    }
+    fn run<'a>(&'a self, cx: &'a HostContext<'a>) -> StepFuture<'a> {
+        Box::pin(async move { Err(anyhow::Error::from(TransportError::ConnectionLost { host: cx.label() }).context("write /etc/x")) })
+    }
+}
+
+/// Regression: a connection lost mid-command (sshd killed) was reported as a failed command
+/// (exit 255) instead of an unreachable host.
+#[tokio::test]
+async fn a_connection_lost_mid_command_makes_the_host_unreachable() {
+    let inv = inventory();
+    let fakes: Vec<Arc<FakeTransport>> = (0..3).map(|i| Arc::new(FakeTransport::new(&i.to_string()))).collect();
+    let recap = runner(&inv, Mode::Apply).run(connected(&inv, &fakes), &[Box::new(LosesConnection)]).await;
+    assert!(recap.hosts.iter().all(|h| h.status == HostStatus::Unreachable), "{:?}", recap.hosts);
+    assert!(recap.hosts[0].error.as_deref().unwrap().contains("connection lost"), "{:?}", recap.hosts[0].error);
+    assert_eq!(recap.exit_code(), 2);
+}

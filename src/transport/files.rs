@@ -1,11 +1,12 @@
 //! Files on a host, batched: one round trip probes every file of a step (checksum, mode,
 //! owner), one more writes all the changed ones. Writes are atomic and checked: each file goes
-//! to a temp file beside its target, its SHA-256 is verified, mode and owner are set, and only
-//! when every file of the batch is in place are they renamed over their targets. On any error
-//! the temp files are removed, so nothing half-written is left on the host.
+//! to a temp directory beside its target, its SHA-256 is verified, mode and owner are set, and
+//! only when every file of the batch is in place are they renamed over their targets. On any
+//! error the temp files are removed, so nothing half-written is left on the host. Each script
+//! starts a fixed handful of processes plus two per written file, not several per file.
 //!
-//! The scripts use POSIX sh plus GNU coreutils (`head -c`, `sha256sum`, `stat -c`), present on
-//! CentOS 7 and Debian alike.
+//! The scripts use POSIX sh, awk and GNU coreutils (`head -c`, `sha256sum`, `stat -c`,
+//! `mktemp -d`), present on CentOS 7 and Debian alike.
 
 use std::fmt::Write as _;
 use std::sync::Arc;
@@ -84,16 +85,33 @@ impl FileState {
 }
 
 /// The probe script: one line per path, `-` when missing, else `MODE USER:GROUP SHA256`.
+/// One `stat` and one `sha256sum` read every file and `awk` puts their lines together: a
+/// process per file costs a small host more than the round trip does.
 pub fn probe_script(paths: &[&str]) -> String {
-    let mut script = String::from("for p in");
+    let mut script = String::from("{ set --; for p in");
     for path in paths {
         let _ = write!(script, " {}", quote(path));
     }
-    script.push_str(
-        "; do if [ -f \"$p\" ]; then s=$(stat -c '%a %U:%G' -- \"$p\") && h=$(sha256sum < \"$p\") && echo \"$s ${h%% *}\" || echo '?'; else echo -; fi; done",
-    );
+    script.push_str(PROBE_TAIL);
     script
 }
+
+/// After the paths: a `+` or `-` line per path, `=`, then the `stat` lines and the
+/// `sha256sum` lines of the present files (`!` if either failed), joined by awk. sha256sum
+/// starts a line with a backslash when it escapes the file's name.
+const PROBE_TAIL: &str = r#"; do if [ -f "$p" ]; then set -- "$@" "$p"; echo +; else echo -; fi; done
+echo =
+if [ $# -gt 0 ]; then stat -c '%a %U:%G' -- "$@" && sha256sum -- "$@" || echo '!'; fi
+} | awk '
+!separated { if ($0 == "=") separated = 1; else marks[n++] = $0; if ($0 == "+") present++; next }
+$0 == "!" { failed = 1; next }
+a < present { attributes[a++] = $0; next }
+{ h = $1; sub(/^\\/, "", h); hashes[b++] = h }
+END {
+  if (failed || a != present || b != present) exit 1
+  j = 0
+  for (i = 0; i < n; i++) if (marks[i] == "-") print "-"; else { print attributes[j] " " hashes[j]; j++ }
+}'"#;
 
 /// Compares the probe output with the specs.
 pub fn parse_probe(output: &str, specs: &[FileSpec]) -> Result<Vec<FileState>, String> {
@@ -125,28 +143,69 @@ pub fn parse_probe(output: &str, specs: &[FileSpec]) -> Result<Vec<FileState>, S
 }
 
 /// The write script for `specs`; their contents are concatenated on stdin in the same order.
+/// Each target directory gets one temp directory beside the targets (`mktemp -d`, removed on
+/// exit whatever happens); the files go there, are checked with one `sha256sum`, given their
+/// mode and owner with one `chmod` and one `chown` per distinct value, and only then renamed
+/// over their targets. Two processes per file (`head`, `mv`) plus a few per batch.
 pub fn write_script(specs: &[&FileSpec]) -> String {
-    let mut s = String::from("set -eu\numask 077\ntmps=''\ntrap 'rm -f $tmps' EXIT\n");
-    for (i, spec) in specs.iter().enumerate() {
-        let path = quote(&spec.path);
-        let _ = write!(
+    let mut dirs: Vec<&str> = specs.iter().map(|spec| parent(&spec.path)).collect();
+    dirs.sort_unstable();
+    dirs.dedup();
+    // `"$tN/I"`: file I in the temp directory of its target's directory N.
+    let temps: Vec<String> = specs
+        .iter()
+        .enumerate()
+        .map(|(i, spec)| format!("\"$t{}/{i}\"", dirs.binary_search(&parent(&spec.path)).unwrap_or_default()))
+        .collect();
+    let all_temps = temps.join(" ");
+    let mut s = String::from("set -eu\numask 077\n");
+    let cleanup: Vec<String> = (0..dirs.len()).map(|n| format!("${{t{n}:+\"$t{n}\"}}")).collect();
+    let _ = writeln!(s, "trap 'rm -rf -- {}' EXIT", cleanup.join(" "));
+    let _ = writeln!(s, "mkdir -p -- {}", dirs.iter().map(|d| quote(d).into_owned()).collect::<Vec<_>>().join(" "));
+    for (n, dir) in dirs.iter().enumerate() {
+        let _ = writeln!(s, "t{n}=$(mktemp -d -- {})", quote(&format!("{}/.v6deploy.XXXXXX", dir.trim_end_matches('/'))));
+    }
+    for (spec, temp) in specs.iter().zip(&temps) {
+        let _ = writeln!(s, "head -c {} > {temp}", spec.contents.len());
+    }
+    let want: Vec<&str> = specs.iter().map(|spec| spec.sha256()).collect();
+    let _ = writeln!(s, "got=$(sha256sum -- {all_temps} | cut -c1-65 | tr -d ' \\\\')");
+    let _ = writeln!(s, "[ \"$got\" = '{}' ] || {{", want.join("\n"));
+    for (spec, temp) in specs.iter().zip(&temps) {
+        let _ = writeln!(
             s,
-            "d=$(dirname -- {path}); mkdir -p -- \"$d\"\n\
-             t{i}=$(mktemp -- \"$d/.v6deploy.XXXXXX\"); tmps=\"$tmps $t{i}\"\n\
-             head -c {len} > \"$t{i}\"\n\
-             h=$(sha256sum < \"$t{i}\"); [ \"${{h%% *}}\" = {hash} ] || {{ echo \"checksum mismatch writing \"{path} >&2; exit 3; }}\n\
-             chmod {mode:o} \"$t{i}\"; chown {owner} \"$t{i}\"\n",
-            len = spec.contents.len(),
+            "  h=$(sha256sum < {temp}); [ \"${{h%% *}}\" = {hash} ] || echo \"checksum mismatch writing \"{path} >&2",
             hash = spec.sha256(),
-            mode = spec.mode,
-            owner = quote(&spec.owner),
+            path = quote(&spec.path),
         );
     }
-    for (i, spec) in specs.iter().enumerate() {
-        let _ = writeln!(s, "mv -f -- \"$t{i}\" {}", quote(&spec.path));
+    s.push_str("  exit 3\n}\n");
+    set_attributes(&mut s, "chmod", specs, &temps, |spec| format!("{:o}", spec.mode));
+    set_attributes(&mut s, "chown", specs, &temps, |spec| spec.owner.clone());
+    for (spec, temp) in specs.iter().zip(&temps) {
+        let _ = writeln!(s, "mv -f -- {temp} {}", quote(&spec.path));
     }
-    s.push_str("trap - EXIT\n");
     s
+}
+
+/// The directory part of a path (`/` for `/x`, `.` for a bare name).
+fn parent(path: &str) -> &str {
+    match path.rsplit_once('/') {
+        Some(("", _)) => "/",
+        Some((dir, _)) => dir,
+        None => ".",
+    }
+}
+
+/// One `chmod` (or `chown`) line per distinct value, naming every temp file that takes it.
+fn set_attributes(script: &mut String, command: &str, specs: &[&FileSpec], temps: &[String], value: impl Fn(&FileSpec) -> String) {
+    let mut values: Vec<String> = specs.iter().map(|spec| value(spec)).collect();
+    values.sort_unstable();
+    values.dedup();
+    for v in values {
+        let these: Vec<&str> = specs.iter().zip(temps).filter(|(spec, _)| value(spec) == v).map(|(_, t)| t.as_str()).collect();
+        let _ = writeln!(script, "{command} {} -- {}", quote(&v), these.join(" "));
+    }
 }
 
 /// Probes every file in one round trip.
@@ -263,6 +322,21 @@ mod tests {
         assert!(states.iter().all(|s| *s == FileState::Same), "{states:?}");
     }
 
+    /// The scripts' process count does not grow with the files, beyond `head` and `mv` per
+    /// written file: forking is what a batch costs on the host.
+    #[test]
+    fn scripts_start_a_fixed_number_of_processes_per_batch() {
+        let specs: Vec<FileSpec> = (0..20).map(|i| FileSpec::root(format!("/etc/d{}/f{i}", i % 2), 0o600 + (i % 2) * 0o44, vec![b'x'; i as usize])).collect();
+        let refs: Vec<&FileSpec> = specs.iter().collect();
+        let script = write_script(&refs);
+        let count = |prefix: &str| script.lines().filter(|l| l.starts_with(prefix)).count();
+        assert_eq!((count("head -c "), count("mv -f "), count("chmod "), count("chown "), script.matches("mktemp").count()), (20, 20, 2, 1, 2), "{script}");
+        assert_eq!(script.lines().filter(|l| l.contains("sha256sum --")).count(), 1);
+        let paths: Vec<&str> = specs.iter().map(|s| s.path.as_str()).collect();
+        let probe = probe_script(&paths);
+        assert_eq!((probe.matches("stat ").count(), probe.matches("sha256sum ").count()), (1, 1), "{probe}");
+    }
+
     #[test]
     fn short_stdin_leaves_no_file_and_no_temp() {
         let dir = tempfile::tempdir().unwrap();
@@ -281,11 +355,13 @@ mod tests {
         assert!(walk(dir.path()).is_empty(), "{:?}", walk(dir.path()));
     }
 
+    /// Every file and directory under `dir`.
     fn walk(dir: &std::path::Path) -> Vec<String> {
         let mut found = Vec::new();
         for entry in std::fs::read_dir(dir).unwrap() {
             let path = entry.unwrap().path();
             if path.is_dir() {
+                found.push(format!("{}/", path.display()));
                 found.extend(walk(&path));
             } else {
                 found.push(path.display().to_string());

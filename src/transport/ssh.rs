@@ -11,6 +11,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures::future::Either;
 use russh::ChannelMsg;
 use russh::client::{self, Handle};
 use russh::keys::PrivateKeyWithHashAlg;
@@ -71,6 +72,9 @@ impl SshSession {
     }
 
     fn ssh_error(&self, source: russh::Error) -> TransportError {
+        if connection_gone(&source) {
+            return TransportError::ConnectionLost { host: self.label.clone() };
+        }
         TransportError::Ssh { host: self.label.clone(), source }
     }
 }
@@ -107,23 +111,62 @@ impl SshSession {
             }
         };
         let handle = self.handle().await?;
-        let mut channel = handle.channel_open_session().await.map_err(|e| self.ssh_error(e))?;
+        let channel = handle.channel_open_session().await.map_err(|e| self.ssh_error(e))?;
         channel.exec(true, command).await.map_err(|e| self.ssh_error(e))?;
-        if !stdin.is_empty() {
-            channel.data_bytes(stdin.to_vec()).await.map_err(|e| self.ssh_error(e))?;
-        }
-        channel.eof().await.map_err(|e| self.ssh_error(e))?;
-        let mut output = Output { status: 255, ..Output::default() };
-        while let Some(message) = channel.wait().await {
-            match message {
-                ChannelMsg::Data { data } => output.stdout.extend_from_slice(&data),
-                ChannelMsg::ExtendedData { data, .. } => output.stderr.extend_from_slice(&data),
-                ChannelMsg::ExitStatus { exit_status } => output.status = exit_status,
-                _ => {}
+        let (mut reader, writer) = channel.split();
+        // Stdin is sent while output is read, and the send is dropped once the channel has
+        // ended: russh's `data_bytes` waits for window space with no regard for the
+        // connection, so a connection killed mid-upload, or a command that exits without
+        // reading its stdin, would otherwise hang the run forever.
+        let sending = async {
+            if !stdin.is_empty() {
+                writer.data_bytes(stdin.to_vec()).await?;
             }
+            writer.eof().await
+        };
+        let receiving = async {
+            let mut output = Output { status: 255, ..Output::default() };
+            let mut ended = false;
+            while let Some(message) = reader.wait().await {
+                match message {
+                    ChannelMsg::Data { data } => output.stdout.extend_from_slice(&data),
+                    ChannelMsg::ExtendedData { data, .. } => output.stderr.extend_from_slice(&data),
+                    ChannelMsg::ExitStatus { exit_status } => {
+                        output.status = exit_status;
+                        ended = true;
+                    }
+                    ChannelMsg::ExitSignal { signal_name, .. } => {
+                        output.stderr.extend_from_slice(format!("killed by signal {signal_name:?}").as_bytes());
+                        ended = true;
+                    }
+                    _ => {}
+                }
+            }
+            (output, ended)
+        };
+        // A send that failed because the connection went away shows below as a channel
+        // without an exit status.
+        let (output, ended) = match futures::future::select(std::pin::pin!(sending), std::pin::pin!(receiving)).await {
+            Either::Left((_sent, receiving)) => receiving.await,
+            Either::Right((received, _unsent)) => received,
+        };
+        // sshd always reports how a command ended; a channel that closes without saying so
+        // went down with the connection (the host died, rebooted or lost its network).
+        if !ended {
+            return Err(TransportError::ConnectionLost { host: self.label.clone() });
         }
         Ok(output)
     }
+}
+
+/// Whether an error on an established connection means the connection is gone (the host
+/// died, rebooted or was cut off), rather than a protocol problem.
+fn connection_gone(error: &russh::Error) -> bool {
+    use russh::Error;
+    matches!(
+        error,
+        Error::Disconnect | Error::HUP | Error::KeepaliveTimeout | Error::InactivityTimeout | Error::ConnectionTimeout | Error::SendError | Error::RecvError | Error::IO(_)
+    )
 }
 
 /// Opens one authenticated connection.
