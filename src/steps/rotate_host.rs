@@ -213,7 +213,7 @@ mod tests {
         let probe = format!("644 root:root {}\n", other.sha256());
         let good = Arc::new(
             FakeTransport::new("a")
-                .expect_output("sha256sum <", Output { status: 0, stdout: probe.clone().into(), stderr: Vec::new() }, 2)
+                .expect_output("stat -c '%a", Output { status: 0, stdout: probe.clone().into(), stderr: Vec::new() }, 2)
                 .expect("cp -p", "")
                 .expect("mktemp", "")
                 .expect("systemctl restart etcd", "")
@@ -221,7 +221,7 @@ mod tests {
         );
         let bad = Arc::new(
             FakeTransport::new("b")
-                .expect_output("sha256sum <", Output { status: 0, stdout: probe.into(), stderr: Vec::new() }, 2)
+                .expect_output("stat -c '%a", Output { status: 0, stdout: probe.into(), stderr: Vec::new() }, 2)
                 .expect("v6deploy-restore", "")
                 .expect("cp -p", "")
                 .expect("mktemp", "")
