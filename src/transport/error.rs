@@ -38,6 +38,10 @@ pub enum TransportError {
         #[source]
         source: russh::Error,
     },
+    /// The connection went down while a command ran: the host died, rebooted or lost its
+    /// network, and whether the command finished is unknown.
+    #[error("{host}: connection lost during the step (host down, rebooted or cut off from the network?)")]
+    ConnectionLost { host: String },
     /// A command exited non-zero.
     #[error("{host}: `{command}` exited {status}: {stderr}")]
     CommandFailed { host: String, command: String, status: u32, stderr: String },
@@ -52,7 +56,7 @@ pub enum TransportError {
 impl TransportError {
     /// Whether the error means the host could not be reached at all (for the recap).
     pub fn is_unreachable(&self) -> bool {
-        matches!(self, TransportError::Connect { .. } | TransportError::Timeout { .. } | TransportError::Ssh { .. })
+        matches!(self, TransportError::Connect { .. } | TransportError::Timeout { .. } | TransportError::Ssh { .. } | TransportError::ConnectionLost { .. })
     }
 }
 

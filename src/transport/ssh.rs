@@ -102,13 +102,26 @@ impl SshSession {
         }
         channel.eof().await.map_err(|e| self.ssh_error(e))?;
         let mut output = Output { status: 255, ..Output::default() };
+        let mut ended = false;
         while let Some(message) = channel.wait().await {
             match message {
                 ChannelMsg::Data { data } => output.stdout.extend_from_slice(&data),
                 ChannelMsg::ExtendedData { data, .. } => output.stderr.extend_from_slice(&data),
-                ChannelMsg::ExitStatus { exit_status } => output.status = exit_status,
+                ChannelMsg::ExitStatus { exit_status } => {
+                    output.status = exit_status;
+                    ended = true;
+                }
+                ChannelMsg::ExitSignal { signal_name, .. } => {
+                    output.stderr.extend_from_slice(format!("killed by signal {signal_name:?}").as_bytes());
+                    ended = true;
+                }
                 _ => {}
             }
+        }
+        // sshd always reports how a command ended; a channel that closes without saying so
+        // went down with the connection (the host died, rebooted or lost its network).
+        if !ended {
+            return Err(TransportError::ConnectionLost { host: self.label.clone() });
         }
         Ok(output)
     }
