@@ -64,7 +64,7 @@ pub fn run(args: &Args, loaded: &Loaded, templates_dir: Option<&std::path::Path>
     super::print_recap(&recap, args.run.output)?;
     let outcomes = state.outcomes();
     if !outcomes.is_empty() {
-        println!("\nCOMPONENTS");
+        println!("{}", if args.dry_run { "\nCOMPONENTS (as the run would leave them)" } else { "\nCOMPONENTS" });
         for (address, components) in &outcomes {
             for (component, outcome) in components {
                 println!("{address:<28} {component:<24} {outcome}");
@@ -90,5 +90,9 @@ fn print_next_steps(loaded: &Loaded, store: &Store, state: &InstallState) {
         pki.join("etcd/healthcheck-client.crt").display(),
         pki.join("etcd/healthcheck-client.key").display()
     );
-    println!("kubectl: KUBECONFIG={} kubectl get nodes", pki.join("admin.conf").display());
+    if state.bundle.is_staged(bundle::Component::KubeApiserver) {
+        println!("kubectl: none yet: kube-apiserver is staged (no binary in the bundle {})", state.bundle.root.display());
+    } else {
+        println!("kubectl: KUBECONFIG={} kubectl get nodes", pki.join("admin.conf").display());
+    }
 }

@@ -47,7 +47,7 @@ pub async fn install(cx: &HostContext<'_>, state: &InstallState, services: &[Ser
     let apply = cx.gate.mode() == Mode::Apply;
     let mut summary = Vec::new();
     // Start everything first, then check health, so members that need each other come up together.
-    let mut started = Vec::new();
+    let mut running = Vec::new();
     for service in services {
         let name = service.component.name();
         if state.bundle.is_staged(service.component) {
@@ -60,25 +60,39 @@ pub async fn install(cx: &HostContext<'_>, state: &InstallState, services: &[Ser
         }
         let restart_for = state.changed(address, |p| matches(service.restart_on, p) || p == service.component.host_path());
         let active = cx.transport.exec(&format!("systemctl is-active --quiet {}", quote(name)), &[]).await?.success();
-        if !restart_for.is_empty() || !active {
-            let reason = if restart_for.is_empty() { "not running".to_string() } else { format!("changed: {}", restart_for.join(", ")) };
+        let outcome = match (active, restart_for.is_empty()) {
+            (true, true) => ComponentOutcome::Unchanged,
+            (false, _) => ComponentOutcome::Started,
+            (true, false) => ComponentOutcome::Restarted { changed: restart_for },
+        };
+        if outcome != ComponentOutcome::Unchanged {
+            let reason = match &outcome {
+                ComponentOutcome::Restarted { changed } => format!("changed: {}", changed.join(", ")),
+                _ => "not running".to_string(),
+            };
             let no_block = if service.no_block { " --no-block" } else { "" };
             let command = format!("systemctl enable --quiet {name} && systemctl restart{no_block} {name}");
-            cx.command(&format!("systemctl restart {name}"), &command, &reason).await?;
-            started.push(service);
+            let verb = if outcome == ComponentOutcome::Started { "start" } else { "restart" };
+            cx.command(&format!("systemctl {verb} {name}"), &command, &reason).await?;
         }
-        state.set_outcome(address, service.component, ComponentOutcome::Running { restarted_for: restart_for });
+        running.push((service, outcome.clone()));
+        state.set_outcome(address, service.component, outcome);
     }
-    for service in &started {
+    // Every running service is checked, not only those (re)started now: one left unhealthy
+    // by an earlier run that failed must not pass as "unchanged".
+    for (service, outcome) in &running {
         let name = service.component.name();
         if apply {
             cx.say(&format!("waiting for {name} to be healthy"));
             health(cx, service).await?;
         }
-        summary.push(format!("{name} (re)started and healthy"));
-    }
-    for service in services.iter().filter(|s| !state.bundle.is_staged(s.component) && !started.iter().any(|t| t.component == s.component)) {
-        summary.push(format!("{} running, unchanged", service.component.name()));
+        summary.push(match (outcome, apply) {
+            (ComponentOutcome::Unchanged, _) => format!("{name} running, unchanged"),
+            (ComponentOutcome::Started, true) => format!("{name} started and healthy"),
+            (ComponentOutcome::Started, false) => format!("{name} would be started"),
+            (_, true) => format!("{name} restarted and healthy"),
+            (_, false) => format!("{name} would be restarted"),
+        });
     }
     Ok(format!("{} files changed; {}", changed.len(), summary.join("; ")))
 }

@@ -39,7 +39,7 @@ impl Step for Verify {
                     problems.push(format!("{unit}: {}", output.stdout_text().trim()));
                 }
             }
-            let running: Vec<&Component> = outcomes.iter().filter(|(_, o)| matches!(o, ComponentOutcome::Running { .. })).map(|(c, _)| c).collect();
+            let running: Vec<&Component> = outcomes.iter().filter(|(_, o)| o.is_running()).map(|(c, _)| c).collect();
             for component in &running {
                 if !cx.transport.exec(&command(&["systemctl", "is-active", "--quiet", component.name()]), &[]).await?.success() {
                     problems.push(format!("{} is not active", component.name()));
