@@ -32,7 +32,7 @@ pub enum TransportError {
     #[error("cannot load SSH private key {}: {reason}", path.display())]
     Key { path: PathBuf, reason: String },
     /// An SSH protocol error on an established connection.
-    #[error("{host}: ssh: {source}")]
+    #[error("{host}: SSH protocol error")]
     Ssh {
         host: String,
         #[source]

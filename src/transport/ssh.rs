@@ -69,6 +69,9 @@ impl SshSession {
     }
 
     fn ssh_error(&self, source: russh::Error) -> TransportError {
+        if connection_gone(&source) {
+            return TransportError::ConnectionLost { host: self.label.clone() };
+        }
         TransportError::Ssh { host: self.label.clone(), source }
     }
 }
@@ -125,6 +128,16 @@ impl SshSession {
         }
         Ok(output)
     }
+}
+
+/// Whether an error on an established connection means the connection is gone (the host
+/// died, rebooted or was cut off), rather than a protocol problem.
+fn connection_gone(error: &russh::Error) -> bool {
+    use russh::Error;
+    matches!(
+        error,
+        Error::Disconnect | Error::HUP | Error::KeepaliveTimeout | Error::InactivityTimeout | Error::ConnectionTimeout | Error::SendError | Error::RecvError | Error::IO(_)
+    )
 }
 
 /// Opens one authenticated connection.
