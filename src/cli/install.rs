@@ -80,9 +80,18 @@ pub fn run(args: &Args, loaded: &Loaded, templates_dir: Option<&std::path::Path>
 fn print_next_steps(loaded: &Loaded, store: &Store, state: &InstallState) {
     let inv = &loaded.inventory;
     let endpoints: Vec<String> = inv.hosts.iter().filter(|h| h.has(Role::Etcd)).map(|h| url("https", h.address, 2379)).collect();
-    let etcdctl = state.bundle.binary(bundle::Component::Etcdctl).map_or_else(|| "etcdctl".to_string(), |p| p.display().to_string());
-    let pki = store.root();
-    println!("\nThe etcd cluster, from this machine:");
+    // Absolute paths, so the lines can be pasted in any directory.
+    let absolute = |p: &std::path::Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+    let etcdctl = state.bundle.binary(bundle::Component::Etcdctl).map_or_else(|| "etcdctl".to_string(), |p| absolute(p).display().to_string());
+    let pki = absolute(store.root());
+    println!();
+    if state.bundle.is_staged(bundle::Component::KubeApiserver) {
+        println!("kubectl: none yet: kube-apiserver is staged (no binary in the bundle {})", state.bundle.root.display());
+    } else {
+        println!("kubectl: KUBECONFIG={} kubectl get nodes", pki.join("admin.conf").display());
+    }
+    // Last, so a terminal shows it: the line to copy.
+    println!("The etcd cluster, from this machine:");
     println!(
         "  ETCDCTL_API=3 {etcdctl} --endpoints={} --cacert={} --cert={} --key={} endpoint health -w table",
         endpoints.join(","),
@@ -90,9 +99,4 @@ fn print_next_steps(loaded: &Loaded, store: &Store, state: &InstallState) {
         pki.join("etcd/healthcheck-client.crt").display(),
         pki.join("etcd/healthcheck-client.key").display()
     );
-    if state.bundle.is_staged(bundle::Component::KubeApiserver) {
-        println!("kubectl: none yet: kube-apiserver is staged (no binary in the bundle {})", state.bundle.root.display());
-    } else {
-        println!("kubectl: KUBECONFIG={} kubectl get nodes", pki.join("admin.conf").display());
-    }
 }
