@@ -13,7 +13,7 @@ fn apiserver_health(_: &HostSpec) -> String {
     "/usr/local/bin/kubectl --kubeconfig=/etc/kubernetes/admin.conf --server=https://[::1]:6443 get --raw=/healthz".into()
 }
 
-const SERVICES: [ServiceSpec; 3] = [
+pub(super) const SERVICES: [ServiceSpec; 3] = [
     ServiceSpec {
         component: Component::KubeApiserver,
         owns: &["/etc/systemd/system/kube-apiserver.service", "/etc/kubernetes/admin.conf"],

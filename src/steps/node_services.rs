@@ -8,7 +8,7 @@ use crate::bundle::Component;
 use crate::inventory::{HostSpec, Role};
 use crate::runner::{HostContext, Step, StepFuture};
 
-const SERVICES: [ServiceSpec; 2] = [
+pub(super) const SERVICES: [ServiceSpec; 2] = [
     ServiceSpec {
         component: Component::Kubelet,
         owns: &["/etc/systemd/system/kubelet.service", "/var/lib/kubelet/config.yaml", "/etc/kubernetes/kubelet.conf"],
