@@ -248,7 +248,7 @@ fn component_outcome(out: &str, address: Ipv6Addr, component: &str) -> Option<St
 }
 
 /// The recap entry of `address` in install's JSON.
-fn recap_of<'a>(json: &'a Value, address: Ipv6Addr) -> &'a Value {
+fn recap_of(json: &Value, address: Ipv6Addr) -> &Value {
     let hosts = json["recap"]["hosts"].as_array().unwrap();
     hosts.iter().find(|h| h["host"] == address.to_string()).unwrap_or_else(|| panic!("no recap for {address}: {json:#}"))
 }

@@ -453,6 +453,19 @@ fn lexical(path: &Path) -> PathBuf {
     if out.as_os_str().is_empty() { PathBuf::from(".") } else { out }
 }
 
+
+fn images(raw: Option<&RawImages>) -> Images {
+    let pick = |f: fn(&RawImages) -> &Option<Text>, default: &str| {
+        raw.and_then(|r| f(r).as_ref()).map_or(default.to_string(), |t| t.value.clone())
+    };
+    Images {
+        flannel: pick(|r| &r.flannel, defaults::FLANNEL_IMAGE),
+        flannel_cni_plugin: pick(|r| &r.flannel_cni_plugin, defaults::FLANNEL_CNI_PLUGIN_IMAGE),
+        coredns: pick(|r| &r.coredns, defaults::COREDNS_IMAGE),
+        nodelocaldns: pick(|r| &r.nodelocaldns, defaults::NODELOCALDNS_IMAGE),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::path::{Path, PathBuf};
@@ -473,17 +486,5 @@ mod tests {
         ] {
             assert_eq!(lexical(Path::new(input)), PathBuf::from(expected), "{input}");
         }
-    }
-}
-
-fn images(raw: Option<&RawImages>) -> Images {
-    let pick = |f: fn(&RawImages) -> &Option<Text>, default: &str| {
-        raw.and_then(|r| f(r).as_ref()).map_or(default.to_string(), |t| t.value.clone())
-    };
-    Images {
-        flannel: pick(|r| &r.flannel, defaults::FLANNEL_IMAGE),
-        flannel_cni_plugin: pick(|r| &r.flannel_cni_plugin, defaults::FLANNEL_CNI_PLUGIN_IMAGE),
-        coredns: pick(|r| &r.coredns, defaults::COREDNS_IMAGE),
-        nodelocaldns: pick(|r| &r.nodelocaldns, defaults::NODELOCALDNS_IMAGE),
     }
 }
