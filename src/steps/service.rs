@@ -174,7 +174,8 @@ async fn health(cx: &HostContext<'_>, service: &ServiceSpec) -> anyhow::Result<(
         Some(script) => script(cx.host),
         None => format!("systemctl is-active --quiet {name}"),
     };
-    let retried = format!("i=0; while [ $i -lt 90 ]; do if {check} >/tmp/.v6deploy-health 2>&1; then exit 0; fi; i=$((i+1)); sleep 1; done; cat /tmp/.v6deploy-health; exit 1");
+    // The last attempt's output is kept in a variable: checking health writes nothing on the host.
+    let retried = format!("i=0; while [ $i -lt 90 ]; do if out=$({check} 2>&1); then exit 0; fi; i=$((i+1)); sleep 1; done; echo \"$out\"; exit 1");
     let output = cx.transport.exec(&retried, &[]).await?;
     if !output.success() {
         let journal = cx.transport.exec(&format!("journalctl -u {name} -n 15 --no-pager 2>&1"), &[]).await?.stdout_text();
