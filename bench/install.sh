@@ -82,7 +82,7 @@ done
   echo
   echo "Written by \`bench/install.sh\` (release build). Each figure is the median of $runs runs"
   echo "of \`v6deploy -i inventories/lab-inbN.yaml install\`, wall clock, from the command's start to"
-  echo "its exit. *First*: fresh lab machines and a fresh PKI (27 certificates made), so it"
+  echo "its exit. *First*: fresh lab machines and a fresh PKI (every certificate made), so it"
   echo "includes the PKI, uploading etcd and etcdctl ($(du -cm ".lab/${labs[0]}/bundle/bin/etcd" ".lab/${labs[0]}/bundle/bin/etcdctl" | tail -1 | cut -f1) MB) to every etcd host, every"
   echo "configuration file and certificate, and forming the 3-member etcd cluster (the first three"
   echo "machines are control plane + etcd + worker, the others workers). *No change*: the same"
