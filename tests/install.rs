@@ -699,3 +699,46 @@ fn a_restart_left_pending_by_a_failed_run_happens_on_the_next_run() {
     assert_eq!(json["components"][address.to_string()]["etcd"], "unchanged", "{json:#}");
     assert_eq!(json["recap"]["changes"].as_array().unwrap().len(), 0, "{json:#}");
 }
+
+/// A unit that systemd-analyze finds fault with fails the install on that host, whether the
+/// component is staged (checked when its unit is written) or runs (checked by the final
+/// Verify step), even for a problem systemd only warns about (`Unknown key ..., ignoring`).
+#[test]
+fn a_unit_that_does_not_pass_systemd_analyze_verify_fails_the_install() {
+    if !lab_tests_enabled("a_unit_that_does_not_pass_systemd_analyze_verify_fails_the_install") {
+        return;
+    }
+    let lab = TestLab::up("inunit", 1);
+    let address = lab.hosts()[0].address;
+    let overrides = lab.project.path().join("templates");
+    fs::create_dir_all(&overrides).unwrap();
+    let broken = |name: &str| {
+        let _ = fs::remove_dir_all(&overrides);
+        fs::create_dir_all(&overrides).unwrap();
+        if name.is_empty() {
+            return;
+        }
+        let text = fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("templates").join(name)).unwrap();
+        assert!(text.contains("\nWants="), "{name}");
+        fs::write(overrides.join(name), text.replace("\nWants=", "\nWantz=")).unwrap();
+    };
+    let run = || {
+        let output = lab.v6deploy(&["--templates", overrides.to_str().unwrap(), "-i", lab.inventory().to_str().unwrap(), "install", "--output", "json"]);
+        let json: Value = serde_json::from_slice(&output.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&output)));
+        (output.status.code(), recap_of(&json, address)["error"].as_str().unwrap_or_default().to_string())
+    };
+
+    broken("kubelet.service.j2");
+    let (code, error) = run();
+    assert_eq!(code, Some(2), "{error}");
+    assert!(error.starts_with("kubelet and kube-proxy: ") && error.contains("/etc/systemd/system/kubelet.service") && error.contains("Unknown key 'Wantz'"), "{error}");
+
+    // Fixed, the install completes.
+    broken("");
+    assert_eq!(run(), (Some(0), String::new()));
+
+    broken("etcd.service.j2");
+    let (code, error) = run();
+    assert_eq!(code, Some(2), "{error}");
+    assert!(error.starts_with("Verify units and services: verification failed: ") && error.contains("etcd.service") && error.contains("Unknown key 'Wantz'"), "{error}");
+}

@@ -97,7 +97,8 @@ pub async fn install(cx: &HostContext<'_>, state: &InstallState, services: &[Ser
     for service in services {
         let name = service.component.name();
         if state.bundle.is_staged(service.component) {
-            if apply {
+            // A unit already in place was verified when written; the Verify step checks every unit on each run.
+            if apply && changed.iter().any(|(p, _)| *p == service.unit()) {
                 verify_unit(cx, &service.unit(), &service.component.host_path()).await?;
             }
             state.set_outcome(address, service.component, ComponentOutcome::Staged);
@@ -163,7 +164,7 @@ async fn verify_unit(cx: &HostContext<'_>, unit: &str, binary: &str) -> anyhow::
     let output = cx.transport.exec(&format!("systemd-analyze verify {} 2>&1", quote(unit)), &[]).await?;
     let text = output.stdout_text();
     if !output.success() && !verify_ok_except_missing(&text, binary) {
-        bail!("{unit} does not pass systemd-analyze verify: {}", text.trim());
+        bail!("systemd-analyze verify {unit}: {}", text.trim());
     }
     Ok(())
 }
