@@ -58,6 +58,7 @@ timed_install() {
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 fmt() { printf '%.2f' "$1"; }
 
+load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 declare -A first_runs none_runs
 for size in $sizes; do
   lab=inb$size
@@ -100,6 +101,7 @@ done
   echo
   echo "Machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), kernel $(uname -r);"
   echo "v6deploy $(git -C "$repo" rev-parse --short HEAD)$(git -C "$repo" diff --quiet || echo ' (with local changes)'), $(date -u +%Y-%m-%d)."
-  echo "The lab machines share this machine's cores with the tool (and with whatever else runs)."
+  echo "The lab machines share this machine's cores with the tool and with whatever else runs:"
+  echo "load average at the start $load_start, at the end $(cut -d' ' -f1-3 /proc/loadavg) (1, 5, 15 min)."
 } >"$repo/bench/INSTALL-RESULTS.md"
 cat "$repo/bench/INSTALL-RESULTS.md"
