@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Installs what v6deploy's lab and tests need, if missing: Debian packages (systemd-nspawn,
-# debootstrap, iproute2, openssl, ssh client, rpm for the test kernel package of tests/kernel.rs) and the kubernetes-validate schema checker.
-# Idempotent and quick when everything is present.
+# debootstrap, iproute2, openssl, ssh client, rpm for the test kernel package of tests/kernel.rs) and the
+# kubernetes-validate schema checker. Idempotent and quick when everything is present. `--lab`:
+# only what the lab needs (the Debian packages), as scripts/demo.sh wants.
 set -euo pipefail
+lab_only=false
+[[ ${1:-} == --lab ]] && lab_only=true
 
 packages=(systemd-container debootstrap iproute2 openssl openssh-client rpm)
 missing=()
@@ -17,6 +20,10 @@ if ((${#missing[@]})); then
   echo "setup-deps: installing ${missing[*]}"
   DEBIAN_FRONTEND=noninteractive apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+if $lab_only; then
+  exit 0
 fi
 
 if ! command -v kubernetes-validate >/dev/null 2>&1; then

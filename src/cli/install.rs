@@ -90,7 +90,7 @@ pub fn run(args: &Args, loaded: &Loaded, templates_dir: Option<&std::path::Path>
         println!("PLAN (dry-run: nothing was changed)");
     }
     super::print_recap(&recap, args.run.output)?;
-    print_components(&state);
+    print_components(&state, args.dry_run);
     if recap.exit_code() == 0 && !args.dry_run {
         print_next_steps(loaded, &store, &state);
     }
@@ -100,9 +100,18 @@ pub fn run(args: &Args, loaded: &Loaded, templates_dir: Option<&std::path::Path>
 fn print_next_steps(loaded: &Loaded, store: &Store, state: &InstallState) {
     let inv = &loaded.inventory;
     let endpoints: Vec<String> = inv.hosts.iter().filter(|h| h.has(Role::Etcd)).map(|h| url("https", h.address, 2379)).collect();
-    let etcdctl = state.bundle.binary(bundle::Component::Etcdctl).map_or_else(|| "etcdctl".to_string(), |p| p.display().to_string());
-    let pki = store.root();
-    println!("\nThe etcd cluster, from this machine:");
+    // Absolute paths, so the lines can be pasted in any directory.
+    let absolute = |p: &std::path::Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+    let etcdctl = state.bundle.binary(bundle::Component::Etcdctl).map_or_else(|| "etcdctl".to_string(), |p| absolute(p).display().to_string());
+    let pki = absolute(store.root());
+    println!();
+    if state.bundle.is_staged(bundle::Component::KubeApiserver) {
+        println!("kubectl: none yet: kube-apiserver is staged (no binary in the bundle {})", state.bundle.root.display());
+    } else {
+        println!("kubectl: KUBECONFIG={} kubectl get nodes", pki.join("admin.conf").display());
+    }
+    // Last, so a terminal shows it: the line to copy.
+    println!("The etcd cluster, from this machine:");
     println!(
         "  ETCDCTL_API=3 {etcdctl} --endpoints={} --cacert={} --cert={} --key={} endpoint health -w table",
         endpoints.join(","),
@@ -110,14 +119,13 @@ fn print_next_steps(loaded: &Loaded, store: &Store, state: &InstallState) {
         pki.join("etcd/healthcheck-client.crt").display(),
         pki.join("etcd/healthcheck-client.key").display()
     );
-    println!("kubectl: KUBECONFIG={} kubectl get nodes", pki.join("admin.conf").display());
 }
 
 /// The component table: what runs, what restarted and why, what is staged.
-pub fn print_components(state: &InstallState) {
+pub fn print_components(state: &InstallState, dry_run: bool) {
     let outcomes = state.outcomes();
     if !outcomes.is_empty() {
-        println!("\nCOMPONENTS");
+        println!("{}", if dry_run { "\nCOMPONENTS (as the run would leave them)" } else { "\nCOMPONENTS" });
         for (address, components) in &outcomes {
             for (component, outcome) in components {
                 println!("{address:<28} {component:<24} {outcome}");

@@ -88,7 +88,7 @@ pub fn run(args: &Args, loaded: &Loaded, templates_dir: Option<&std::path::Path>
     let running_etcd: Vec<Ipv6Addr> = grown.hosts.iter().filter(|h| h.has(Role::Etcd) && membership.members.contains(&h.address)).map(|h| h.address).collect();
     let joining: Vec<Ipv6Addr> = grown.hosts.iter().filter(|h| h.has(Role::Etcd) && wanted.contains(&h.address)).map(|h| h.address).collect();
     let etcd_after = running_etcd.len() + joining.len();
-    if !joining.is_empty() && etcd_after % 2 == 0 {
+    if !joining.is_empty() && etcd_after.is_multiple_of(2) {
         eprintln!("warning: etcd will have {etcd_after} members: an even count tolerates no more failures than {}; add one more", etcd_after - 1);
     }
 
@@ -117,6 +117,6 @@ pub fn run(args: &Args, loaded: &Loaded, templates_dir: Option<&std::path::Path>
         println!("PLAN (dry-run: nothing was changed)");
     }
     super::print_recap(&recap, args.run.output)?;
-    super::install::print_components(&state);
+    super::install::print_components(&state, args.dry_run);
     Ok(ExitCode::from(recap.exit_code()))
 }

@@ -450,10 +450,33 @@ impl<'a> Validator<'a> {
         if path.is_absolute() {
             path.to_path_buf()
         } else {
-            self.path.parent().unwrap_or(Path::new(".")).join(path)
+            lexical(&self.path.parent().unwrap_or(Path::new(".")).join(path))
         }
     }
 }
+
+/// `path` with `.` and `dir/..` removed without reading the file system, so messages show
+/// `.lab/lab/bundle`, not `inventories/../.lab/lab/bundle`. (Through a symbolic link to a
+/// directory, `dir/..` is not the link's parent; inventories are not expected to rely on it.)
+fn lexical(path: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for component in path.components() {
+        match component {
+            Component::CurDir => {}
+            Component::ParentDir => match out.components().next_back() {
+                Some(Component::Normal(_)) => {
+                    out.pop();
+                }
+                Some(Component::RootDir) => {}
+                _ => out.push(".."),
+            },
+            other => out.push(other),
+        }
+    }
+    if out.as_os_str().is_empty() { PathBuf::from(".") } else { out }
+}
+
 
 fn images(raw: Option<&RawImages>) -> Images {
     let pick = |f: fn(&RawImages) -> &Option<Text>, default: &str| {
@@ -464,5 +487,28 @@ fn images(raw: Option<&RawImages>) -> Images {
         flannel_cni_plugin: pick(|r| &r.flannel_cni_plugin, defaults::FLANNEL_CNI_PLUGIN_IMAGE),
         coredns: pick(|r| &r.coredns, defaults::COREDNS_IMAGE),
         nodelocaldns: pick(|r| &r.nodelocaldns, defaults::NODELOCALDNS_IMAGE),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::{Path, PathBuf};
+
+    use super::lexical;
+
+    /// Regression: the lab's bundle printed as `inventories/../.lab/lab/bundle`.
+    #[test]
+    fn relative_paths_resolve_lexically() {
+        for (input, expected) in [
+            ("inventories/../.lab/lab/bundle", ".lab/lab/bundle"),
+            ("./inventories/./x", "inventories/x"),
+            ("../certs", "../certs"),
+            ("a/../../b", "../b"),
+            ("/a/../../b", "/b"),
+            ("inventories/..", "."),
+            ("/srv/site/inventories/../bundle", "/srv/site/bundle"),
+        ] {
+            assert_eq!(lexical(Path::new(input)), PathBuf::from(expected), "{input}");
+        }
     }
 }

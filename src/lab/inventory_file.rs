@@ -175,8 +175,8 @@ mod tests {
         assert_eq!(inv.cluster.name, "lab");
         assert_eq!(inv.cluster.kubernetes_version, "1.27.15");
         assert_eq!(inv.cluster.api_service_ip.to_string(), "2001:db8:43::1");
-        assert_eq!(inv.ssh.private_key, dir.path().join("inventories/../.lab/lab/id_ed25519"));
-        assert_eq!(inv.ssh.known_hosts, dir.path().join("inventories/../.lab/lab/known_hosts"));
+        assert_eq!(inv.ssh.private_key, dir.path().join(".lab/lab/id_ed25519"));
+        assert_eq!(inv.ssh.known_hosts, dir.path().join(".lab/lab/known_hosts"));
         assert_eq!(inv.ssh.host_key_check, HostKeyCheck::Strict);
         let addresses: Vec<String> = inv.hosts.iter().map(|h| h.address.to_string()).collect();
         assert_eq!(addresses, ["2001:db8:0:1::101", "2001:db8:0:1::102", "2001:db8:0:1::103", "2001:db8:0:1::104", "2001:db8:0:1::105"]);

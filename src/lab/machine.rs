@@ -76,7 +76,10 @@ impl MachineDir {
         if fs::read_to_string(&machine_id).map_or(true, |id| id.trim().is_empty()) {
             write(&machine_id, &format!("{}\n", random_machine_id()?))?;
         }
-        write(&root.join("etc/hosts"), &hosts_file(hostname, address))?;
+        let hosts = root.join("etc/hosts");
+        if let Some(text) = hosts_update(fs::read_to_string(&hosts).ok().as_deref(), hostname, address) {
+            write(&hosts, &text)?;
+        }
         let host_key = root.join("etc/ssh/ssh_host_ed25519_key");
         if !host_key.exists() || !host_key.with_extension("pub").exists() {
             remove_if_present(&host_key)?;
@@ -108,6 +111,22 @@ pub fn hosts_file(hostname: &str, address: Ipv6Addr) -> String {
     )
 }
 
+/// The `/etc/hosts` to write when a machine starts, or `None` to keep the one it has: a
+/// file that already names the machine on its address stays as it is, so what was added to
+/// it (install's node names) survives a restart, as on a real host.
+pub fn hosts_update(existing: Option<&str>, hostname: &str, address: Ipv6Addr) -> Option<String> {
+    let names_itself = |text: &str| {
+        text.lines().any(|line| {
+            let mut fields = line.split_whitespace();
+            fields.next().and_then(|a| a.parse::<Ipv6Addr>().ok()) == Some(address) && fields.any(|name| name == hostname)
+        })
+    };
+    match existing {
+        Some(text) if names_itself(text) => None,
+        _ => Some(hosts_file(hostname, address)),
+    }
+}
+
 /// 32 lower-case hex digits from the kernel's random source, as `/etc/machine-id` wants.
 fn random_machine_id() -> Result<String, LabError> {
     let mut bytes = [0u8; 16];
@@ -132,6 +151,20 @@ mod tests {
         let text = hosts_file("lab-101", "2001:db8:0:1::101".parse().unwrap());
         assert!(text.ends_with("2001:db8:0:1::101\tlab-101\n"), "{text}");
         assert!(text.contains("::1\t\tlocalhost"));
+    }
+
+    /// Regression: `lab up` restarting a stopped machine rewrote its /etc/hosts, dropping the
+    /// node names install had put there, so the next install changed it again.
+    #[test]
+    fn a_restart_keeps_etc_hosts_that_names_the_machine() {
+        let address = "2001:db8:0:1::101".parse().unwrap();
+        let fresh = hosts_file("lab-101", address);
+        assert_eq!(hosts_update(None, "lab-101", address), Some(fresh.clone()));
+        let installed = format!("{fresh}# BEGIN v6deploy node names (managed, do not edit)\n2001:db8:0:1::101 2001.0db8.0000.0001.0000.0000.0000.0101\n# END v6deploy node names\n");
+        assert_eq!(hosts_update(Some(&installed), "lab-101", address), None);
+        // Another machine's file, or one without its own line, is replaced.
+        assert_eq!(hosts_update(Some(&hosts_file("lab-102", address)), "lab-101", address), Some(fresh.clone()));
+        assert_eq!(hosts_update(Some("127.0.0.1 localhost\n"), "lab-101", address), Some(fresh));
     }
 
     #[test]

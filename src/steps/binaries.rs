@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use super::InstallState;
+use super::service::note_pending_restarts;
 use crate::bundle::Component;
 use crate::inventory::Role;
 use crate::runner::{HostContext, Step, StepFuture};
@@ -31,8 +32,9 @@ impl Step for Binaries {
                     }
                 }
             }
-            let changed = cx.files(&specs).await?;
-            self.state.mark_changed(cx.host.address, changed.iter().map(|(p, _)| p.clone()));
+            let changed: Vec<String> = cx.files(&specs).await?.into_iter().map(|(p, _)| p).collect();
+            self.state.mark_changed(cx.host.address, changed.iter().cloned());
+            note_pending_restarts(cx, &self.state, &changed).await?;
             let mut summary = format!("{} binaries, {} updated", specs.len(), changed.len());
             if !staged.is_empty() {
                 summary.push_str(&format!("; not in bundle (staged): {}", staged.join(", ")));

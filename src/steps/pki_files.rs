@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use super::InstallState;
+use super::service::note_pending_restarts;
 use crate::runner::{HostContext, Step, StepFuture};
 
 /// Whether a path is PKI material.
@@ -24,8 +25,9 @@ impl Step for PkiFiles {
     fn run<'a>(&'a self, cx: &'a HostContext<'a>) -> StepFuture<'a> {
         Box::pin(async move {
             let specs = self.state.files(cx.host.address, is_pki);
-            let changed = cx.files(&specs).await?;
-            self.state.mark_changed(cx.host.address, changed.iter().map(|(p, _)| p.clone()));
+            let changed: Vec<String> = cx.files(&specs).await?.into_iter().map(|(p, _)| p).collect();
+            self.state.mark_changed(cx.host.address, changed.iter().cloned());
+            note_pending_restarts(cx, &self.state, &changed).await?;
             Ok(format!("{} files, {} changed", specs.len(), changed.len()))
         })
     }

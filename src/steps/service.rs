@@ -1,15 +1,25 @@
 //! Installing a systemd service from the bundle: its files through the gate, then — unless it
 //! is staged — daemon-reload when a unit changed, (re)start only when one of its files changed
 //! or it is not running, and its health check (retried on the host: one round trip).
+//!
+//! A restart can be due from an earlier run: a run that wrote a service's certificates or
+//! binary and stopped before the service's step (Ctrl-C, a failed step, a lost connection)
+//! leaves the service running on the old files, and the next run finds the files already in
+//! place. So whenever files a service reads change, the host records it
+//! (`PENDING_DIR/<service>`, listing the files) and the record goes only with the restart.
 
 use anyhow::bail;
 
 use super::{ComponentOutcome, InstallState};
 use crate::bundle::Component;
-use crate::inventory::HostSpec;
+use crate::inventory::{HostSpec, Role};
 use crate::ops::units::verify_ok_except_missing;
 use crate::runner::{HostContext, Mode};
-use crate::transport::quote::quote;
+use crate::transport::quote::{command, quote};
+
+/// Where a host records the services whose restart is due, one file each listing the
+/// changed files they read.
+pub const PENDING_DIR: &str = "/var/lib/v6deploy/restart-pending";
 
 /// One service of a step.
 pub struct ServiceSpec {
@@ -42,10 +52,37 @@ fn matches(prefixes: &[&str], path: &str) -> bool {
 
 impl ServiceSpec {
     /// Whether a change of `path` needs this service restarted (the certificates and
-    /// kubeconfigs it reads, its unit and configuration).
+    /// kubeconfigs it reads, its unit, configuration and binary).
     pub fn restarts_for(&self, path: &str) -> bool {
-        matches(self.restart_on, path)
+        matches(self.restart_on, path) || path == self.component.host_path()
     }
+}
+
+/// Every service install manages.
+fn all_services() -> impl Iterator<Item = &'static ServiceSpec> {
+    [&super::etcd::ETCD].into_iter().chain(super::control_plane::SERVICES.iter()).chain(super::node_services::SERVICES.iter())
+}
+
+/// Records on the host, through the gate, that its services which read one of `changed`
+/// must restart (staged services never run, so they are left out). Steps call it right after
+/// writing files.
+pub async fn note_pending_restarts(cx: &HostContext<'_>, state: &InstallState, changed: &[String]) -> anyhow::Result<()> {
+    let runs_here = |c: Component| Role::ALL.iter().any(|r| cx.host.has(*r) && Component::for_role(*r).contains(&c));
+    let due: Vec<(&str, Vec<&String>)> = all_services()
+        .filter(|s| runs_here(s.component) && !state.bundle.is_staged(s.component))
+        .map(|s| (s.component.name(), changed.iter().filter(|p| s.restarts_for(p)).collect::<Vec<_>>()))
+        .filter(|(_, paths)| !paths.is_empty())
+        .collect();
+    if due.is_empty() {
+        return Ok(());
+    }
+    let mut script = format!("mkdir -p {PENDING_DIR}");
+    for (name, paths) in &due {
+        script.push_str(&format!(" && printf '%s\\n' {} >> {PENDING_DIR}/{name}", command(paths)));
+    }
+    let names: Vec<&str> = due.iter().map(|(name, _)| *name).collect();
+    cx.command(&format!("record pending restart of {}", names.join(", ")), &script, "files they read changed").await?;
+    Ok(())
 }
 
 /// Installs `services` on one host; returns the summary line.
@@ -58,7 +95,9 @@ pub async fn install(cx: &HostContext<'_>, state: &InstallState, services: &[Ser
         }
     }
     let changed = cx.files(&specs).await?;
-    state.mark_changed(address, changed.iter().map(|(p, _)| p.clone()));
+    let changed_paths: Vec<String> = changed.iter().map(|(p, _)| p.clone()).collect();
+    state.mark_changed(address, changed_paths.iter().cloned());
+    note_pending_restarts(cx, state, &changed_paths).await?;
     let units_changed = changed.iter().any(|(p, _)| p.starts_with("/etc/systemd/system/"));
     if units_changed {
         cx.command("systemctl daemon-reload", "systemctl daemon-reload", "unit files changed").await?;
@@ -66,53 +105,80 @@ pub async fn install(cx: &HostContext<'_>, state: &InstallState, services: &[Ser
     let apply = cx.gate.mode() == Mode::Apply;
     let mut summary = Vec::new();
     // Start everything first, then check health, so members that need each other come up together.
-    let mut started = Vec::new();
+    let mut running = Vec::new();
     for service in services {
         let name = service.component.name();
         if state.bundle.is_staged(service.component) {
-            if apply {
+            // A unit already in place was verified when written; the Verify step checks every unit on each run.
+            if apply && changed.iter().any(|(p, _)| *p == service.unit()) {
                 verify_unit(cx, &service.unit(), &service.component.host_path()).await?;
             }
             state.set_outcome(address, service.component, ComponentOutcome::Staged);
             summary.push(format!("{name} staged (no binary in bundle; unit verified)"));
             continue;
         }
-        let restart_for = state.changed(address, |p| matches(service.restart_on, p) || p == service.component.host_path());
-        let active = cx.transport.exec(&format!("systemctl is-active --quiet {}", quote(name)), &[]).await?.success();
-        if !restart_for.is_empty() || !active {
-            let reason = if restart_for.is_empty() { "not running".to_string() } else { format!("changed: {}", restart_for.join(", ")) };
+        let pending = format!("{PENDING_DIR}/{name}");
+        let probe = format!("cat {pending} 2>/dev/null; if systemctl is-active --quiet {}; then echo active; else echo inactive; fi", quote(name));
+        let probed = cx.transport.run(&probe).await?.stdout_text();
+        let (active, restart_for) = restart_state(&probed, state.changed(address, |p| service.restarts_for(p)));
+        let outcome = match (active, restart_for.is_empty()) {
+            (true, true) => ComponentOutcome::Unchanged,
+            (false, _) => ComponentOutcome::Started,
+            (true, false) => ComponentOutcome::Restarted { changed: restart_for },
+        };
+        if outcome != ComponentOutcome::Unchanged {
+            let reason = match &outcome {
+                ComponentOutcome::Restarted { changed } => format!("changed: {}", changed.join(", ")),
+                _ => "not running".to_string(),
+            };
             if active && service.rolling {
                 // One running member at a time: restarted and healthy before the next one.
                 let _turn = state.restart_lock.lock().await;
-                let command = format!("systemctl restart {name}");
-                cx.command(&command, &command, &reason).await?;
+                let command = format!("systemctl restart {name} && rm -f {pending}");
+                cx.command(&format!("systemctl restart {name}"), &command, &reason).await?;
                 if apply {
                     cx.say(&format!("waiting for {name} to be healthy after its restart"));
                     health(cx, service).await?;
                 }
-                summary.push(format!("{name} restarted (rolling) and healthy"));
             } else {
                 let no_block = if service.no_block { " --no-block" } else { "" };
-                let command = format!("systemctl enable --quiet {name} && systemctl restart{no_block} {name}");
-                cx.command(&format!("systemctl start {name}"), &command, &reason).await?;
-                started.push(service);
+                let command = format!("systemctl enable --quiet {name} && systemctl restart{no_block} {name} && rm -f {pending}");
+                let verb = if outcome == ComponentOutcome::Started { "start" } else { "restart" };
+                cx.command(&format!("systemctl {verb} {name}"), &command, &reason).await?;
             }
         }
-        state.set_outcome(address, service.component, ComponentOutcome::Running { restarted_for: restart_for });
+        running.push((service, outcome.clone()));
+        state.set_outcome(address, service.component, outcome);
     }
-    for service in &started {
+    // Every running service is checked, not only those (re)started now: one left unhealthy
+    // by an earlier run that failed must not pass as "unchanged".
+    for (service, outcome) in &running {
         let name = service.component.name();
         if apply {
             cx.say(&format!("waiting for {name} to be healthy"));
             health(cx, service).await?;
         }
-        summary.push(format!("{name} (re)started and healthy"));
-    }
-    let restarted_for = |s: &ServiceSpec| state.changed(address, |p| matches(s.restart_on, p) || p == s.component.host_path());
-    for service in services.iter().filter(|s| !state.bundle.is_staged(s.component) && !started.iter().any(|t| t.component == s.component) && restarted_for(s).is_empty()) {
-        summary.push(format!("{} running, unchanged", service.component.name()));
+        summary.push(match (outcome, apply) {
+            (ComponentOutcome::Unchanged, _) => format!("{name} running, unchanged"),
+            (ComponentOutcome::Started, true) => format!("{name} started and healthy"),
+            (ComponentOutcome::Started, false) => format!("{name} would be started"),
+            (_, true) => format!("{name} restarted and healthy"),
+            (_, false) => format!("{name} would be restarted"),
+        });
     }
     Ok(format!("{} files changed; {}", changed.len(), summary.join("; ")))
+}
+
+/// From the probe's output (the pending record's lines, then `active` or `inactive`):
+/// whether the service runs, and every file whose change it has not been restarted for —
+/// those of this run and those recorded by earlier ones.
+fn restart_state(probed: &str, mut changed: Vec<String>) -> (bool, Vec<String>) {
+    let mut lines: Vec<&str> = probed.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+    let active = lines.pop() == Some("active");
+    changed.extend(lines.into_iter().map(str::to_string));
+    changed.sort();
+    changed.dedup();
+    (active, changed)
 }
 
 /// `systemd-analyze verify` of a unit whose binary is staged: everything but the missing
@@ -121,7 +187,7 @@ async fn verify_unit(cx: &HostContext<'_>, unit: &str, binary: &str) -> anyhow::
     let output = cx.transport.exec(&format!("systemd-analyze verify {} 2>&1", quote(unit)), &[]).await?;
     let text = output.stdout_text();
     if !output.success() && !verify_ok_except_missing(&text, binary) {
-        bail!("{unit} does not pass systemd-analyze verify: {}", text.trim());
+        bail!("systemd-analyze verify {unit}: {}", text.trim());
     }
     Ok(())
 }
@@ -140,11 +206,97 @@ pub async fn health_within(cx: &HostContext<'_>, service: &ServiceSpec, seconds:
         Some(script) => script(cx.host),
         None => format!("systemctl is-active --quiet {name}"),
     };
-    let retried = format!("end=$(($(date +%s) + {seconds})); while :; do if {check} >/tmp/.v6deploy-health 2>&1; then exit 0; fi; [ $(date +%s) -lt $end ] || break; sleep 1; done; cat /tmp/.v6deploy-health; exit 1");
+    // The last attempt's output is kept in a variable: checking health writes nothing on the host.
+    let retried = format!("end=$(($(date +%s) + {seconds})); while :; do if out=$({check} 2>&1); then exit 0; fi; [ $(date +%s) -lt $end ] || break; sleep 1; done; echo \"$out\"; exit 1");
     let output = cx.transport.exec(&retried, &[]).await?;
     if !output.success() {
         let journal = cx.transport.exec(&format!("journalctl -u {name} -n 15 --no-pager 2>&1"), &[]).await?.stdout_text();
         bail!("{name} is not healthy after {seconds} s: {}\nlast log lines:\n{}", output.stdout_text().trim(), journal.trim());
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::bundle::BundleCheck;
+    use crate::inventory::{Inventory, parse};
+    use crate::render::{HostFiles, Rendered, RenderedFile};
+    use crate::runner::{Gate, Progress};
+    use crate::transport::fake::FakeTransport;
+    use crate::transport::files::FileSpec;
+
+    const CONF: &str = "name: member\n";
+    // etcd without its health check, bootstrap file and rolling restarts: the pending-restart
+    // logic alone.
+    const SERVICE: ServiceSpec = ServiceSpec { health: None, bootstrap_file: None, rolling: false, ..super::super::etcd::ETCD };
+
+    fn inventory() -> Inventory {
+        parse(Path::new("field-report.yaml"), include_str!("../../inventories/field-report.yaml")).unwrap().inventory
+    }
+
+    /// The first host wants only etcd's configuration; every binary is in the bundle.
+    fn state(inv: &Inventory) -> InstallState {
+        let host = &inv.hosts[0];
+        let files = vec![RenderedFile { path: "/etc/etcd/etcd.conf.yml".into(), mode: 0o644, contents: CONF.into() }];
+        let desired = Rendered { hosts: vec![HostFiles { name: host.name.clone(), address: host.address, files }], cluster: vec![] };
+        InstallState::new(desired, BundleCheck { root: "/bundle".into(), present: vec![], missing: vec![] }, vec![]).unwrap()
+    }
+
+    async fn run(inv: &Inventory, state: &InstallState, fake: &FakeTransport) -> String {
+        let gate = Gate::new(Mode::Apply);
+        let cx = HostContext { inventory: inv, host: &inv.hosts[0], transport: fake, gate: &gate, progress: &Progress::Silent };
+        let summary = install(&cx, state, &[SERVICE]).await.unwrap();
+        fake.verify();
+        summary
+    }
+
+    /// Regression: a run that wrote etcd's new certificate and stopped before the etcd step
+    /// (Ctrl-C, a failed step) left etcd on the old certificate for good: the next run found
+    /// every file in place and etcd active, and called it unchanged.
+    #[tokio::test]
+    async fn a_restart_left_pending_by_an_earlier_run_happens_on_the_next() {
+        let inv = inventory();
+        let state = state(&inv);
+        let same = FileSpec::root("/etc/etcd/etcd.conf.yml", 0o644, CONF.as_bytes()).sha256().to_string();
+        let fake = FakeTransport::new("a")
+            .expect("sha256sum", &format!("644 root:root {same}\n"))
+            .expect("cat /var/lib/v6deploy/restart-pending/etcd", "/etc/kubernetes/pki/etcd/server.crt\nactive\n")
+            .expect("systemctl restart --no-block etcd && rm -f /var/lib/v6deploy/restart-pending/etcd", "")
+            .expect("while", "");
+        let summary = run(&inv, &state, &fake).await;
+        assert_eq!(summary, "0 files changed; etcd restarted and healthy");
+        let outcome = &state.outcomes()[&inv.hosts[0].address][&Component::Etcd];
+        assert_eq!(*outcome, ComponentOutcome::Restarted { changed: vec!["/etc/kubernetes/pki/etcd/server.crt".into()] });
+    }
+
+    /// Files a service reads are recorded on the host before it is restarted, so a run that
+    /// stops in between still restarts it next time.
+    #[tokio::test]
+    async fn changed_files_are_recorded_on_the_host_before_the_restart() {
+        let inv = inventory();
+        let state = state(&inv);
+        let fake = FakeTransport::new("a")
+            .expect("sha256sum", "-\n")
+            .expect("mktemp", "")
+            .expect("printf '%s\\n' /etc/etcd/etcd.conf.yml >> /var/lib/v6deploy/restart-pending/etcd", "")
+            .expect("cat /var/lib/v6deploy/restart-pending/etcd", "/etc/etcd/etcd.conf.yml\nactive\n")
+            .expect("systemctl restart --no-block etcd", "")
+            .expect("while", "");
+        run(&inv, &state, &fake).await;
+        let log = fake.log();
+        let position = |pattern: &str| log.iter().position(|c| c.contains(pattern)).unwrap();
+        assert!(position("mktemp") < position("printf") && position("printf") < position("systemctl restart"), "{log:#?}");
+        let outcome = &state.outcomes()[&inv.hosts[0].address][&Component::Etcd];
+        assert_eq!(*outcome, ComponentOutcome::Restarted { changed: vec!["/etc/etcd/etcd.conf.yml".into()] });
+    }
+
+    #[test]
+    fn the_probe_reads_pending_files_and_the_state() {
+        assert_eq!(restart_state("inactive\n", vec![]), (false, vec![]));
+        assert_eq!(restart_state("/b\n/a\nactive\n", vec!["/a".into()]), (true, vec!["/a".into(), "/b".into()]));
+        assert_eq!(restart_state("", vec![]), (false, vec![]));
+    }
 }

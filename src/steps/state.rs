@@ -16,17 +16,37 @@ use super::FactsStore;
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ComponentOutcome {
-    /// Running; restarted because these files changed (empty: already running, untouched).
-    Running { restarted_for: Vec<String> },
+    /// Already running, and nothing it reads changed: left alone.
+    Unchanged,
+    /// Was not running: started (and enabled).
+    Started,
+    /// Was running and restarted because these files changed.
+    Restarted { changed: Vec<String> },
     /// Configured and verified, not started: the bundle has no binary for it.
     Staged,
 }
 
+impl ComponentOutcome {
+    /// Whether the service runs after the install (started, restarted or left running).
+    pub fn is_running(&self) -> bool {
+        !matches!(self, ComponentOutcome::Staged)
+    }
+}
+
+/// How many changed files the recap names before "...".
+const NAMED_FILES: usize = 3;
+
 impl std::fmt::Display for ComponentOutcome {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            ComponentOutcome::Running { restarted_for } if restarted_for.is_empty() => f.write_str("running (unchanged)"),
-            ComponentOutcome::Running { restarted_for } => write!(f, "running (restarted: {} changed)", restarted_for.join(", ")),
+            ComponentOutcome::Unchanged => f.write_str("running (unchanged)"),
+            ComponentOutcome::Started => f.write_str("started"),
+            ComponentOutcome::Restarted { changed } => {
+                let names: Vec<&str> = changed.iter().take(NAMED_FILES).map(String::as_str).collect();
+                let more = if changed.len() > NAMED_FILES { ", ..." } else { "" };
+                let files = if changed.len() == 1 { "file" } else { "files" };
+                write!(f, "restarted ({} {files} changed: {}{more})", changed.len(), names.join(", "))
+            }
             ComponentOutcome::Staged => f.write_str("staged (no binary in bundle)"),
         }
     }
@@ -87,5 +107,22 @@ impl InstallState {
     /// Every component outcome.
     pub fn outcomes(&self) -> BTreeMap<Ipv6Addr, BTreeMap<Component, ComponentOutcome>> {
         self.outcomes.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ComponentOutcome;
+
+    /// Regression: a first start listed every file it had written as a restart reason.
+    #[test]
+    fn recap_outcome_says_started_or_restarted_with_a_short_file_list() {
+        assert_eq!(ComponentOutcome::Started.to_string(), "started");
+        assert_eq!(ComponentOutcome::Unchanged.to_string(), "running (unchanged)");
+        let one = ComponentOutcome::Restarted { changed: vec!["/etc/etcd/etcd.conf.yml".into()] };
+        assert_eq!(one.to_string(), "restarted (1 file changed: /etc/etcd/etcd.conf.yml)");
+        let many = ComponentOutcome::Restarted { changed: (1..=5).map(|i| format!("/f{i}")).collect() };
+        assert_eq!(many.to_string(), "restarted (5 files changed: /f1, /f2, /f3, ...)");
+        assert!(!ComponentOutcome::Staged.is_running() && ComponentOutcome::Started.is_running());
     }
 }

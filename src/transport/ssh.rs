@@ -155,6 +155,11 @@ impl SshSession {
         if !ended {
             return Err(TransportError::ConnectionLost { host: self.label.clone() });
         }
+        // sshd always reports how a command ended; a channel that closes without saying so
+        // went down with the connection (the host died, rebooted or lost its network).
+        if !ended {
+            return Err(TransportError::ConnectionLost { host: self.label.clone() });
+        }
         Ok(output)
     }
 }

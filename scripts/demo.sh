@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# README's first command. As root, in a clone of this repository: installs the Debian
+# packages the lab needs when they are missing, builds v6deploy, creates the local IPv6 lab
+# (3 machines) and installs onto it; ends with the recap and a copy-paste etcdctl line that
+# shows the cluster. Idempotent: a second run leaves the lab as it is and changes nothing.
+#
+#   V6DEPLOY_LAB=NAME   lab name (default: lab; inventory inventories/lab.yaml, or lab-NAME.yaml)
+#   V6DEPLOY_HOSTS=N    machines (default: 3)
+#
+# `target/debug/v6deploy lab down` (with --name NAME for another lab) removes the lab.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+lab=${V6DEPLOY_LAB:-lab}
+hosts=${V6DEPLOY_HOSTS:-3}
+if [[ $(id -u) -ne 0 ]]; then
+  echo "demo: the lab boots machines with systemd-nspawn and needs root: sudo $0" >&2
+  exit 1
+fi
+if ! command -v cargo >/dev/null 2>&1; then
+  echo "demo: cargo not found: install Rust (https://rustup.rs, or Debian's cargo package), then run $0 again" >&2
+  exit 1
+fi
+
+step() { printf '\n== %s\n' "$*" >&2; }
+
+step "Debian packages for the lab"
+scripts/setup-deps.sh --lab
+
+step "cargo build"
+cargo build --quiet --bin v6deploy
+bin=$(realpath "${CARGO_TARGET_DIR:-target}/debug/v6deploy")
+
+step "v6deploy lab up --name $lab --hosts $hosts"
+"$bin" lab up --name "$lab" --hosts "$hosts" --quiet
+
+if [[ $lab == lab ]]; then inventory=inventories/lab.yaml; else inventory=inventories/lab-$lab.yaml; fi
+echo "(remove the lab later with: $bin lab down --name $lab)" >&2
+step "v6deploy -i $inventory install"
+exec "$bin" -i "$inventory" install
