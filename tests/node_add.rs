@@ -139,6 +139,11 @@ fn a_worker_joins_without_touching_etcd() {
     let grown = lab.v6deploy(&["lab", "up", "-q", "--hosts", "4"]);
     assert!(grown.status.success(), "{}", text(&grown));
     let worker = lab.address(4);
+    // The dry run prints the plan and leaves the new host untouched.
+    let plan = ok(&lab, &["node", "add", "--dry-run", &worker.to_string()]);
+    assert!(plan.contains("PLAN (dry-run: nothing was changed)"), "{plan}");
+    assert!(plan.contains(&format!("{worker}: would write /etc/kubernetes/kubelet.conf (new file)")), "{plan}");
+    lab.ssh_ok(worker, "! test -e /etc/kubernetes && ! test -e /etc/v6deploy/member");
     let out = ok(&lab, &["node", "add", &worker.to_string()]);
     assert_eq!(member_names(&lab, lab.address(1)).len(), 3);
     assert!(out.contains(&format!("{worker:<28} kubelet                  staged (no binary in bundle)")), "{out}");
