@@ -20,6 +20,12 @@ pub struct Loaded {
     pub warnings: Vec<Warning>,
 }
 
+/// The field report's inventory: the fixture of unit tests across the crate.
+#[cfg(test)]
+pub(crate) fn field_report() -> Inventory {
+    parse(Path::new("inventories/field-report.yaml"), include_str!("../../inventories/field-report.yaml")).expect("the field-report inventory loads").inventory
+}
+
 /// Reads and parses an inventory file.
 pub fn load(path: &Path) -> Result<Loaded, InventoryError> {
     let text = std::fs::read_to_string(path)

@@ -350,12 +350,9 @@ fn san_type(name: &AltName) -> Option<SanType> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::inventory::parse;
-    use std::path::Path;
 
     fn field_report() -> Inventory {
-        let text = std::fs::read_to_string("inventories/field-report.yaml").unwrap();
-        parse(Path::new("inventories/field-report.yaml"), &text).unwrap().inventory
+        crate::inventory::field_report()
     }
 
     #[test]

@@ -344,12 +344,10 @@ pub fn drop_old_ca(inv: &Inventory, store: &Store, stamp: &str) -> Result<Option
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::inventory::parse;
     use crate::pki::generate_at;
 
     fn field_report() -> Inventory {
-        let text = std::fs::read_to_string("inventories/field-report.yaml").unwrap();
-        parse(Path::new("inventories/field-report.yaml"), &text).unwrap().inventory
+        crate::inventory::field_report()
     }
 
     #[test]

@@ -3,14 +3,13 @@
 use std::sync::Arc;
 
 use super::*;
-use crate::inventory::{Inventory, parse};
+use crate::inventory::Inventory;
 use crate::transport::fake::FakeTransport;
 use crate::transport::files::FileSpec;
 use crate::transport::{Output, Transport, TransportError};
 
 fn inventory() -> Inventory {
-    let text = include_str!("../../inventories/field-report.yaml");
-    parse(std::path::Path::new("field-report.yaml"), text).unwrap().inventory
+    crate::inventory::field_report()
 }
 
 fn connected(inv: &Inventory, fakes: &[Arc<FakeTransport>]) -> Vec<Connected> {

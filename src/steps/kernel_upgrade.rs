@@ -140,13 +140,13 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::inventory::{Inventory, parse};
+    use crate::inventory::Inventory;
     use crate::ops::kernel::bundle_kernel;
     use crate::runner::{Connected, HostStatus, Progress, RunOptions, Runner};
     use crate::transport::fake::FakeTransport;
 
     fn inventory() -> Inventory {
-        parse(std::path::Path::new("field-report.yaml"), include_str!("../../inventories/field-report.yaml")).unwrap().inventory
+        crate::inventory::field_report()
     }
 
     fn centos7(uname: &str) -> Facts {

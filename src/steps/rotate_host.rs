@@ -164,15 +164,14 @@ impl RotateHost {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::inventory::{Inventory, parse};
+    use crate::inventory::Inventory;
     use crate::render::{HostFiles, RenderedFile};
     use crate::runner::{Connected, Progress, RunOptions, Runner};
     use crate::transport::fake::FakeTransport;
     use crate::transport::{Output, Transport};
 
     fn inventory() -> Inventory {
-        let text = include_str!("../../inventories/field-report.yaml");
-        parse(std::path::Path::new("field-report.yaml"), text).unwrap().inventory
+        crate::inventory::field_report()
     }
 
     fn state(inv: &Inventory) -> Arc<RotateState> {
