@@ -24,6 +24,8 @@ use sha2::{Digest, Sha256};
 use v6deploy::inventory::{HostSpec, NetworkManagement, Role};
 use v6deploy::lab::{self, LabName};
 
+mod support;
+
 const BIN: &str = env!("CARGO_BIN_EXE_v6deploy");
 
 /// The Kubernetes components the lab's bundle lacks, so install stages them.
@@ -127,16 +129,7 @@ impl TestLab {
     /// Runs `command` on a machine with the system ssh client, the lab key and strict
     /// known_hosts.
     fn ssh(&self, address: Ipv6Addr, command: &str) -> Output {
-        Command::new("ssh")
-            .args(["-F", "/dev/null", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes", "-o", "ConnectTimeout=5", "-o", "LogLevel=ERROR"])
-            .arg("-o")
-            .arg(format!("UserKnownHostsFile={}", self.files().join("known_hosts").display()))
-            .arg("-i")
-            .arg(self.files().join("id_ed25519"))
-            .arg(format!("root@{address}"))
-            .arg(command)
-            .output()
-            .unwrap()
+        support::lab_ssh(&self.files(), address, command)
     }
 
     fn ssh_ok(&self, address: Ipv6Addr, command: &str) -> String {

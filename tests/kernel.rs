@@ -15,6 +15,8 @@ use std::time::{Duration, Instant};
 
 use v6deploy::lab::{self, LabName};
 
+mod support;
+
 const BIN: &str = env!("CARGO_BIN_EXE_v6deploy");
 
 /// The release the test kernel package installs (the field report's kernel).
@@ -111,16 +113,7 @@ impl SimLab {
     }
 
     fn ssh(&self, address: Ipv6Addr, command: &str) -> Output {
-        Command::new("ssh")
-            .args(["-F", "/dev/null", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes", "-o", "ConnectTimeout=5", "-o", "LogLevel=ERROR"])
-            .arg("-o")
-            .arg(format!("UserKnownHostsFile={}", self.files().join("known_hosts").display()))
-            .arg("-i")
-            .arg(self.files().join("id_ed25519"))
-            .arg(format!("root@{address}"))
-            .arg(command)
-            .output()
-            .unwrap()
+        support::lab_ssh(&self.files(), address, command)
     }
 
     fn ssh_ok(&self, address: Ipv6Addr, command: &str) -> String {

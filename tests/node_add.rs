@@ -9,20 +9,6 @@ use std::process::{Command, Output};
 mod support;
 use support::*;
 
-/// `v6deploy -i INVENTORY ARGS...` in the lab's project directory.
-fn run(lab: &TestLab, args: &[&str]) -> Output {
-    let inventory = lab.inventory().display().to_string();
-    let mut all = vec!["-i", inventory.as_str()];
-    all.extend_from_slice(args);
-    lab.v6deploy(&all)
-}
-
-fn ok(lab: &TestLab, args: &[&str]) -> String {
-    let output = run(lab, args);
-    assert!(output.status.success(), "v6deploy {args:?}: {}", text(&output));
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
 /// etcdctl from the lab bundle on this machine, with the cluster's healthcheck client cert.
 fn etcdctl(lab: &TestLab, endpoints: &[Ipv6Addr], args: &[&str]) -> Output {
     let pki: PathBuf = lab.project.path().join("certs").join(lab.name.as_str()).join("etcd");

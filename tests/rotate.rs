@@ -14,19 +14,6 @@ use std::time::{Duration, Instant};
 mod support;
 use support::*;
 
-fn run(lab: &TestLab, args: &[&str]) -> Output {
-    let inventory = lab.inventory().display().to_string();
-    let mut all = vec!["-i", inventory.as_str()];
-    all.extend_from_slice(args);
-    lab.v6deploy(&all)
-}
-
-fn ok(lab: &TestLab, args: &[&str]) -> String {
-    let output = run(lab, args);
-    assert!(output.status.success(), "v6deploy {args:?}: {}", text(&output));
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
 fn store(lab: &TestLab) -> PathBuf {
     lab.project.path().join("certs").join(lab.name.as_str())
 }

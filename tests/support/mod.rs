@@ -86,16 +86,7 @@ impl TestLab {
     /// Runs `command` on a machine with the system ssh client, the lab key and strict
     /// known_hosts.
     pub fn ssh(&self, address: Ipv6Addr, command: &str) -> Output {
-        Command::new("ssh")
-            .args(["-F", "/dev/null", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes", "-o", "ConnectTimeout=5", "-o", "LogLevel=ERROR"])
-            .arg("-o")
-            .arg(format!("UserKnownHostsFile={}", self.files().join("known_hosts").display()))
-            .arg("-i")
-            .arg(self.files().join("id_ed25519"))
-            .arg(format!("root@{address}"))
-            .arg(command)
-            .output()
-            .unwrap()
+        lab_ssh(&self.files(), address, command)
     }
 
     pub fn ssh_ok(&self, address: Ipv6Addr, command: &str) -> String {
@@ -122,3 +113,32 @@ pub fn wait_for(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
     }
 }
 
+/// Runs `command` on a lab machine with the system ssh client, the lab key and the strict
+/// known_hosts of `lab_files` (`.lab/<name>`).
+pub fn lab_ssh(lab_files: &std::path::Path, address: Ipv6Addr, command: &str) -> Output {
+    Command::new("ssh")
+        .args(["-F", "/dev/null", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes", "-o", "ConnectTimeout=5", "-o", "LogLevel=ERROR"])
+        .arg("-o")
+        .arg(format!("UserKnownHostsFile={}", lab_files.join("known_hosts").display()))
+        .arg("-i")
+        .arg(lab_files.join("id_ed25519"))
+        .arg(format!("root@{address}"))
+        .arg(command)
+        .output()
+        .unwrap()
+}
+
+/// `v6deploy -i <lab inventory> ARGS...` in the lab's project directory.
+pub fn run(lab: &TestLab, args: &[&str]) -> Output {
+    let inventory = lab.inventory().display().to_string();
+    let mut all = vec!["-i", inventory.as_str()];
+    all.extend_from_slice(args);
+    lab.v6deploy(&all)
+}
+
+/// [`run`], which must succeed; its stdout.
+pub fn ok(lab: &TestLab, args: &[&str]) -> String {
+    let output = run(lab, args);
+    assert!(output.status.success(), "v6deploy {args:?}: {}", text(&output));
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
