@@ -5,7 +5,7 @@ use std::sync::Mutex;
 
 use anyhow::Context;
 
-use super::Mode;
+use super::{Mode, Snapshot};
 use crate::transport::files::{self, FileSpec, FileState};
 use crate::transport::{Output, Transport};
 
@@ -70,14 +70,25 @@ impl Gate {
         self.changes.lock().unwrap_or_else(|p| p.into_inner()).push(change);
     }
 
-    /// Puts `specs` on the host: one round trip to compare, one to write what differs.
-    /// Returns the files that changed (or would change).
-    pub async fn files(&self, host: &str, transport: &dyn Transport, specs: &[FileSpec]) -> anyhow::Result<Vec<(String, FileState)>> {
-        let states = files::probe(transport, specs).await?;
+    /// Puts `specs` on the host: one round trip to compare the files the snapshot has not
+    /// read, one to write what differs. Returns the files that changed (or would change).
+    pub async fn files(&self, host: &str, transport: &dyn Transport, specs: &[FileSpec], snapshot: &Snapshot) -> anyhow::Result<Vec<(String, FileState)>> {
+        let unknown: Vec<FileSpec> = specs.iter().filter(|s| snapshot.probed(&s.path).is_none()).cloned().collect();
+        if !unknown.is_empty() {
+            let paths: Vec<&str> = unknown.iter().map(|s| s.path.as_str()).collect();
+            let output = transport.run(&files::probe_script(&paths)).await?;
+            let found = files::parse_probed(&output.stdout_text(), &paths)
+                .map_err(|detail| crate::transport::TransportError::Protocol { host: host.to_string(), what: "file probe", detail })?;
+            for (path, found) in paths.iter().zip(found) {
+                snapshot.set_probed(path, found);
+            }
+        }
+        let states = specs.iter().map(|s| FileState::compare(s, snapshot.probed(&s.path).flatten().as_ref()));
         let changed: Vec<(&FileSpec, FileState)> = specs.iter().zip(states).filter(|(_, st)| st.changed()).collect();
         if self.mode == Mode::Apply {
             let to_write: Vec<&FileSpec> = changed.iter().map(|(s, _)| *s).collect();
             files::write(transport, &to_write).await?;
+            to_write.iter().for_each(|spec| snapshot.written(spec));
         }
         for (spec, state) in &changed {
             self.record(host, ChangeKind::Write, &spec.path, &state.reason());

@@ -7,6 +7,7 @@ mod gate;
 mod progress;
 mod recap;
 mod run;
+mod snapshot;
 mod step;
 
 pub use connect::connect_all;
@@ -14,6 +15,7 @@ pub use gate::{Change, ChangeKind, Gate};
 pub use progress::Progress;
 pub use recap::{HostRecap, HostStatus, Recap};
 pub use run::{Connected, Runner};
+pub use snapshot::{Read, Snapshot};
 pub use step::{Batch, HostContext, Step, StepFuture};
 
 /// Whether changes are made or only planned.

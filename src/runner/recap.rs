@@ -40,6 +40,8 @@ pub struct Recap {
     pub hosts: Vec<HostRecap>,
     /// Titles of the steps that ran, in order.
     pub steps: Vec<String>,
+    /// Wall time of each of `steps` over all hosts, in milliseconds (same order).
+    pub step_ms: Vec<u64>,
     /// Why the run stopped early, if it did.
     pub stopped: Option<String>,
     pub changes: Vec<super::Change>,
@@ -83,6 +85,11 @@ impl Recap {
         }
         if let Some(s) = &self.stopped {
             out.push_str(&format!("stopped: {s}\n"));
+        }
+        if !self.steps.is_empty() {
+            let each: Vec<String> = self.steps.iter().zip(&self.step_ms).map(|(title, ms)| format!("{title} {:.2}", *ms as f64 / 1000.0)).collect();
+            let total: u64 = self.step_ms.iter().sum();
+            out.push_str(&format!("time: {:.2} s in steps ({} s)\n", total as f64 / 1000.0, each.join(", ")));
         }
         out
     }

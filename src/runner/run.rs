@@ -7,7 +7,7 @@ use futures::StreamExt;
 
 use super::recap::{HostRecap, HostStatus, Recap};
 use super::step::{Batch, HostContext, Step};
-use super::{Gate, Progress, RunOptions};
+use super::{Gate, Progress, Read, RunOptions, Snapshot};
 use crate::inventory::{HostSpec, Inventory};
 use crate::transport::{Transport, TransportError};
 
@@ -34,6 +34,7 @@ struct HostRun {
     steps_done: usize,
     error: Option<String>,
     notes: Vec<String>,
+    snapshot: Snapshot,
 }
 
 impl<'a> Runner<'a> {
@@ -50,6 +51,10 @@ impl<'a> Runner<'a> {
             self.progress.host_message(&host_label(&r.host), &format!("unreachable: {}", r.error.as_deref().unwrap_or("")));
         }
         let mut ran = Vec::new();
+        let started = std::time::Instant::now();
+        if self.read_hosts(&mut runs, steps).await {
+            ran.push(("Read hosts".to_string(), started.elapsed().as_millis() as u64));
+        }
         let mut stopped = self.too_many_failures(&runs);
         for step in steps {
             if stopped.is_some() {
@@ -60,6 +65,7 @@ impl<'a> Runner<'a> {
                 break;
             }
             let title = step.title();
+            let started = std::time::Instant::now();
             self.gate.set_step(&title);
             self.progress.run_message(&format!("== {title}"));
             let selected: Vec<usize> = (0..runs.len()).filter(|&i| runs[i].transport.is_some() && runs[i].status != HostStatus::Failed && step.prepare(&runs[i].host)).collect();
@@ -97,7 +103,7 @@ impl<'a> Runner<'a> {
                 }
             }
             step.cleanup();
-            ran.push(title);
+            ran.push((title, started.elapsed().as_millis() as u64));
             stopped = stopped.or_else(|| self.too_many_failures(&runs));
         }
         self.progress.finish();
@@ -112,11 +118,37 @@ impl<'a> Runner<'a> {
                 let Some(transport) = run.transport.as_deref() else {
                     return Err(anyhow::anyhow!("no connection"));
                 };
-                let cx = HostContext { inventory: self.inventory, host: &run.host, transport, gate: &self.gate, progress: &self.progress };
+                let cx = HostContext { inventory: self.inventory, host: &run.host, transport, gate: &self.gate, progress: &self.progress, snapshot: &run.snapshot };
                 step.run(&cx).await
             }
         });
         futures::stream::iter(futures).buffered(forks).collect().await
+    }
+
+    /// Takes every host's snapshot of what the steps will read (one round trip per host, all
+    /// hosts at once); returns whether any step declared a read. A snapshot that fails is
+    /// left empty: the steps then read for themselves and meet the problem there.
+    async fn read_hosts(&self, runs: &mut [HostRun], steps: &[Box<dyn Step>]) -> bool {
+        let reads: Vec<Vec<Read>> = runs.iter().map(|r| steps.iter().filter(|s| s.prepare(&r.host)).flat_map(|s| s.reads(&r.host)).collect()).collect();
+        if reads.iter().all(Vec::is_empty) {
+            return false;
+        }
+        self.progress.run_message("== Read hosts");
+        let forks = if self.options.forks == 0 { runs.len().max(1) } else { self.options.forks };
+        let taking = runs.iter().zip(&reads).map(|(run, reads)| async move {
+            match run.transport.as_deref() {
+                Some(transport) => Snapshot::take(transport, reads).await.unwrap_or_else(|error| {
+                    tracing::debug!(host = %transport.label(), %error, "snapshot not taken");
+                    Snapshot::default()
+                }),
+                None => Snapshot::default(),
+            }
+        });
+        let taken: Vec<Snapshot> = futures::stream::iter(taking).buffered(forks).collect().await;
+        for (run, snapshot) in runs.iter_mut().zip(taken) {
+            run.snapshot = snapshot;
+        }
+        true
     }
 
     fn too_many_failures(&self, runs: &[HostRun]) -> Option<String> {
@@ -126,7 +158,7 @@ impl<'a> Runner<'a> {
         (percent > usize::from(limit)).then(|| format!("{bad} of {} hosts failed or unreachable ({percent}%), above --max-fail-percent {limit}", runs.len()))
     }
 
-    fn recap(&self, runs: Vec<HostRun>, steps: Vec<String>, total_steps: usize, stopped: Option<String>) -> Recap {
+    fn recap(&self, runs: Vec<HostRun>, ran: Vec<(String, u64)>, total_steps: usize, stopped: Option<String>) -> Recap {
         let hosts = runs
             .into_iter()
             .map(|r| {
@@ -140,7 +172,8 @@ impl<'a> Runner<'a> {
                 HostRecap { host: label, name: r.host.name.to_string(), status, steps_done: r.steps_done, changes, error: r.error, notes: r.notes }
             })
             .collect();
-        Recap { hosts, steps, stopped, changes: self.gate.changes() }
+        let (steps, step_ms) = ran.into_iter().unzip();
+        Recap { hosts, steps, step_ms, stopped, changes: self.gate.changes() }
     }
 }
 
@@ -149,7 +182,7 @@ fn start(c: Connected) -> HostRun {
         Ok(t) => (Some(t), HostStatus::Ok, None),
         Err(e) => (None, HostStatus::Unreachable, Some(format!("{:#}", anyhow::Error::from(e)))),
     };
-    HostRun { host: c.host, transport, status, steps_done: 0, error, notes: Vec::new() }
+    HostRun { host: c.host, transport, status, steps_done: 0, error, notes: Vec::new(), snapshot: Snapshot::default() }
 }
 
 /// The label every per-host line starts with: the host's address.

@@ -4,10 +4,10 @@
 use std::future::Future;
 use std::pin::Pin;
 
-use super::{Gate, Progress};
+use super::{Gate, Progress, Read, Snapshot};
 use crate::inventory::{HostSpec, Inventory};
 use crate::transport::{Output, Transport};
-use crate::transport::files::{FileSpec, FileState};
+use crate::transport::files::{self, FileSpec, FileState};
 
 /// What a step's `run` returns: a one-line summary (e.g. "3 files in place").
 pub type StepFuture<'a> = Pin<Box<dyn Future<Output = anyhow::Result<String>> + Send + 'a>>;
@@ -20,6 +20,8 @@ pub struct HostContext<'a> {
     /// Every remote change goes through here.
     pub gate: &'a Gate,
     pub progress: &'a Progress,
+    /// What was read from the host at the start of the run (see `Step::reads`).
+    pub snapshot: &'a Snapshot,
 }
 
 impl HostContext<'_> {
@@ -30,7 +32,24 @@ impl HostContext<'_> {
 
     /// Puts files on this host through the gate (see `Gate::files`).
     pub async fn files(&self, specs: &[FileSpec]) -> anyhow::Result<Vec<(String, FileState)>> {
-        self.gate.files(&self.label(), self.transport, specs).await
+        self.gate.files(&self.label(), self.transport, specs, self.snapshot).await
+    }
+
+    /// A file's contents (`None`: no such file), from the snapshot when it was read there.
+    pub async fn read_file(&self, path: &str) -> anyhow::Result<Option<Vec<u8>>> {
+        match self.snapshot.contents(path) {
+            Some(contents) => Ok(contents),
+            None => Ok(files::read_file(self.transport, path).await?),
+        }
+    }
+
+    /// The output of a read-only script declared as `Read::Query { key, script }`, from the
+    /// snapshot when it was read there; a non-zero exit is not an error.
+    pub async fn query(&self, key: &str, script: &str) -> anyhow::Result<Output> {
+        match self.snapshot.query(key) {
+            Some(output) => Ok(output),
+            None => Ok(self.transport.exec(script, &[]).await?),
+        }
     }
 
     /// Runs a changing command on this host through the gate (see `Gate::command`).
@@ -67,6 +86,14 @@ pub trait Step: Send + Sync {
     /// How hosts are batched (default: all at once).
     fn batch(&self) -> Batch {
         Batch::All
+    }
+
+    /// What the step will read on `host` (only asked when `prepare` chose the host). The
+    /// runner reads it for every step in one round trip before the first step; the step gets
+    /// it through `HostContext::files`, `read_file` and `query`.
+    fn reads(&self, host: &HostSpec) -> Vec<Read> {
+        let _ = host;
+        Vec::new()
     }
 
     /// Does the step's work on one host.

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use super::InstallState;
 use super::service::note_pending_restarts;
 use crate::bundle::Component;
-use crate::inventory::Role;
-use crate::runner::{HostContext, Step, StepFuture};
+use crate::inventory::{HostSpec, Role};
+use crate::runner::{HostContext, Read, Step, StepFuture};
 
 /// The "Install binaries" step.
 pub struct Binaries {
@@ -18,6 +18,11 @@ pub struct Binaries {
 impl Step for Binaries {
     fn title(&self) -> String {
         "Install binaries from the bundle".into()
+    }
+
+    fn reads(&self, host: &HostSpec) -> Vec<Read> {
+        let components = Role::ALL.iter().filter(|r| host.has(**r)).flat_map(|r| Component::for_role(*r));
+        components.filter_map(|c| self.state.binaries.get(c)).map(|spec| Read::Probe(spec.path.clone())).collect()
     }
 
     fn run<'a>(&'a self, cx: &'a HostContext<'a>) -> StepFuture<'a> {

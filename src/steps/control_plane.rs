@@ -4,10 +4,10 @@
 use std::sync::Arc;
 
 use super::InstallState;
-use super::service::{ServiceSpec, install};
+use super::service::{ServiceSpec, install, reads};
 use crate::bundle::Component;
 use crate::inventory::{HostSpec, Role};
-use crate::runner::{HostContext, Step, StepFuture};
+use crate::runner::{HostContext, Read, Step, StepFuture};
 
 fn apiserver_health(_: &HostSpec) -> String {
     "/usr/local/bin/kubectl --kubeconfig=/etc/kubernetes/admin.conf --server=https://[::1]:6443 get --raw=/healthz".into()
@@ -57,6 +57,10 @@ impl Step for ControlPlane {
 
     fn prepare(&self, host: &HostSpec) -> bool {
         host.has(Role::ControlPlane)
+    }
+
+    fn reads(&self, host: &HostSpec) -> Vec<Read> {
+        reads(&self.state, host, &SERVICES)
     }
 
     fn run<'a>(&'a self, cx: &'a HostContext<'a>) -> StepFuture<'a> {

@@ -5,11 +5,11 @@
 use std::sync::Arc;
 
 use super::InstallState;
-use super::service::{ServiceSpec, install};
+use super::service::{ServiceSpec, install, reads};
 use crate::bundle::Component;
 use crate::inventory::{HostSpec, Role};
 use crate::net::url;
-use crate::runner::{HostContext, Step, StepFuture};
+use crate::runner::{HostContext, Read, Step, StepFuture};
 
 /// `etcdctl endpoint health` against this member, with TLS client certificates.
 pub fn health_command(host: &HostSpec) -> String {
@@ -47,6 +47,10 @@ impl Step for Etcd {
 
     fn prepare(&self, host: &HostSpec) -> bool {
         host.has(Role::Etcd) && !self.joining.contains(&host.address)
+    }
+
+    fn reads(&self, host: &HostSpec) -> Vec<Read> {
+        reads(&self.state, host, &[ETCD])
     }
 
     fn run<'a>(&'a self, cx: &'a HostContext<'a>) -> StepFuture<'a> {

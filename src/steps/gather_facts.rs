@@ -9,7 +9,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use anyhow::Context;
 
 use crate::facts::Facts;
-use crate::runner::{HostContext, Step, StepFuture};
+use crate::inventory::HostSpec;
+use crate::runner::{HostContext, Read, Step, StepFuture};
 
 /// Facts per host, with the clock skew (host minus controller, seconds).
 pub type FactsStore = Arc<Mutex<BTreeMap<Ipv6Addr, (Facts, f64)>>>;
@@ -28,11 +29,21 @@ impl Step for GatherFacts {
         "Gather facts".into()
     }
 
+    fn reads(&self, _: &HostSpec) -> Vec<Read> {
+        vec![Read::query(crate::facts::SCRIPT)]
+    }
+
     fn run<'a>(&'a self, cx: &'a HostContext<'a>) -> StepFuture<'a> {
         Box::pin(async move {
-            let before = now();
-            let output = cx.transport.run(crate::facts::SCRIPT).await?;
-            let after = now();
+            // Read with the run's snapshot when there was one (the skew is measured around it).
+            let (output, (before, after)) = match (cx.snapshot.query(crate::facts::SCRIPT), cx.snapshot.window()) {
+                (Some(output), Some(window)) if output.success() => (output, window),
+                _ => {
+                    let before = now();
+                    let output = cx.transport.run(crate::facts::SCRIPT).await?;
+                    (output, (before, now()))
+                }
+            };
             let facts = Facts::parse(&output.stdout_text()).context("read facts")?;
             let skew = facts.clock - (before + after) / 2.0;
             let summary = format!("{}, kernel {}", facts.os.pretty, facts.kernel_release);

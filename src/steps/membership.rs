@@ -7,8 +7,8 @@ use std::net::Ipv6Addr;
 use std::sync::{Arc, Mutex};
 
 use crate::inventory::{HostSpec, Inventory};
-use crate::runner::{HostContext, Step, StepFuture};
-use crate::transport::files::{self, FileSpec};
+use crate::runner::{HostContext, Read, Step, StepFuture};
+use crate::transport::files::FileSpec;
 
 /// The marker file on each member host.
 pub const MARKER: &str = "/etc/v6deploy/member";
@@ -36,9 +36,13 @@ impl Step for ReadMembership {
         "Read cluster membership".into()
     }
 
+    fn reads(&self, _: &HostSpec) -> Vec<Read> {
+        vec![Read::Contents(MARKER.into())]
+    }
+
     fn run<'a>(&'a self, cx: &'a HostContext<'a>) -> StepFuture<'a> {
         Box::pin(async move {
-            let cluster = files::read_file(cx.transport, MARKER).await?.and_then(|b| parse_marker(&String::from_utf8_lossy(&b)));
+            let cluster = cx.read_file(MARKER).await?.and_then(|b| parse_marker(&String::from_utf8_lossy(&b)));
             let summary = match &cluster {
                 Some(c) => format!("member of cluster {c}"),
                 None => "not in a cluster".to_string(),
@@ -55,6 +59,10 @@ pub struct RecordMembership;
 impl Step for RecordMembership {
     fn title(&self) -> String {
         "Record cluster membership".into()
+    }
+
+    fn reads(&self, _: &HostSpec) -> Vec<Read> {
+        vec![Read::Probe(MARKER.into())]
     }
 
     fn run<'a>(&'a self, cx: &'a HostContext<'a>) -> StepFuture<'a> {

@@ -133,6 +133,8 @@ impl Step for NetworkApply {
             if cx.gate.mode() == Mode::DryRun {
                 return Ok(format!("would apply {} ({changes}), guarded by a {seconds} s rollback", guard.target));
             }
+            // What the run read of the host before may not hold once its network restarted.
+            cx.snapshot.forget();
             cx.say(&format!("{} written, network restarting; reconnecting (the host rolls back by itself after {seconds} s)", guard.target));
             let confirm_until = armed + Duration::from_secs(u64::from(seconds / 2).max(5));
             let mut last_error = String::from("none");

@@ -3,10 +3,10 @@
 use std::sync::Arc;
 
 use super::InstallState;
-use super::service::{ServiceSpec, install};
+use super::service::{ServiceSpec, install, reads};
 use crate::bundle::Component;
 use crate::inventory::{HostSpec, Role};
-use crate::runner::{HostContext, Step, StepFuture};
+use crate::runner::{HostContext, Read, Step, StepFuture};
 
 /// kubelet and kube-proxy (certificate rotation restarts them from these too).
 pub const SERVICES: [ServiceSpec; 2] = [
@@ -42,6 +42,10 @@ impl Step for NodeServices {
 
     fn prepare(&self, host: &HostSpec) -> bool {
         host.has(Role::Worker)
+    }
+
+    fn reads(&self, host: &HostSpec) -> Vec<Read> {
+        reads(&self.state, host, &SERVICES)
     }
 
     fn run<'a>(&'a self, cx: &'a HostContext<'a>) -> StepFuture<'a> {

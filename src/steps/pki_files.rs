@@ -5,7 +5,8 @@ use std::sync::Arc;
 
 use super::InstallState;
 use super::service::note_pending_restarts;
-use crate::runner::{HostContext, Step, StepFuture};
+use crate::inventory::HostSpec;
+use crate::runner::{HostContext, Read, Step, StepFuture};
 
 /// Whether a path is PKI material.
 pub fn is_pki(path: &str) -> bool {
@@ -20,6 +21,10 @@ pub struct PkiFiles {
 impl Step for PkiFiles {
     fn title(&self) -> String {
         "Install certificates and keys".into()
+    }
+
+    fn reads(&self, host: &HostSpec) -> Vec<Read> {
+        self.state.files(host.address, is_pki).into_iter().map(|f| Read::Probe(f.path)).collect()
     }
 
     fn run<'a>(&'a self, cx: &'a HostContext<'a>) -> StepFuture<'a> {

@@ -7,8 +7,9 @@ use anyhow::{Context, bail};
 
 use super::InstallState;
 use crate::ops::hosts_file;
-use crate::runner::{HostContext, Step, StepFuture};
-use crate::transport::files::{self, FileSpec};
+use crate::inventory::HostSpec;
+use crate::runner::{HostContext, Read, Step, StepFuture};
+use crate::transport::files::FileSpec;
 use crate::transport::quote::command;
 
 /// The files this step owns.
@@ -16,9 +17,16 @@ pub const SYSCTL: &str = "/etc/sysctl.d/90-v6deploy.conf";
 pub const MODULES: &str = "/etc/modules-load.d/v6deploy.conf";
 
 /// Applies every `key = value` of the sysctl file one by one (through /proc/sys, so no
-/// `sysctl` binary is needed) and prints the keys that could not be set (e.g. a kernel-wide key inside a container); a missing key (module not loaded)
-/// is reported too.
-const APPLY_SYSCTL: &str = "grep -E '^[a-z]' /etc/sysctl.d/90-v6deploy.conf | while IFS='= ' read -r k v; do p=/proc/sys/$(echo \"$k\" | tr . /); { echo \"$v\" > \"$p\"; } 2>/dev/null || echo \"$k\"; done; true";
+/// `sysctl` binary is needed) and prints the keys that could not be set (e.g. a kernel-wide
+/// key inside a container; a missing key, module not loaded, is reported too), then
+/// `forwarding=` and the value IPv6 forwarding has now.
+const APPLY_SYSCTL: &str = "grep -E '^[a-z]' /etc/sysctl.d/90-v6deploy.conf | while IFS='= ' read -r k v; do p=/proc/sys/$(echo \"$k\" | tr . /); { echo \"$v\" > \"$p\"; } 2>/dev/null || echo \"$k\"; done; echo \"forwarding=$(cat /proc/sys/net/ipv6/conf/all/forwarding)\"";
+
+/// Where the kernel says whether IPv6 forwarding is on.
+const FORWARDING: &str = "/proc/sys/net/ipv6/conf/all/forwarding";
+
+/// The host file of the step.
+const HOSTS: &str = "/etc/hosts";
 
 /// A script printing, for each of `modules` not loaded, `load M` when this kernel has it
 /// (`modprobe -n` finds it) or `absent M` when it cannot be loaded here (no module tree, e.g.
@@ -32,45 +40,62 @@ pub struct PrepareHost {
     pub state: Arc<InstallState>,
 }
 
+impl PrepareHost {
+    /// The modules the host's modules-load.d file names.
+    fn wanted_modules(&self, host: &HostSpec) -> Vec<String> {
+        let file = self.state.files(host.address, |p| p == MODULES);
+        let text = file.first().map(|s| String::from_utf8_lossy(&s.contents).into_owned()).unwrap_or_default();
+        text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).map(str::to_string).collect()
+    }
+}
+
 impl Step for PrepareHost {
     fn title(&self) -> String {
         "Prepare hosts (sysctl, modules, swap, /etc/hosts)".into()
+    }
+
+    fn reads(&self, host: &HostSpec) -> Vec<Read> {
+        let mut reads = vec![Read::Contents(HOSTS.into()), Read::Probe(HOSTS.into()), Read::Probe(SYSCTL.into()), Read::Probe(MODULES.into()), Read::Contents(FORWARDING.into())];
+        let wanted = self.wanted_modules(host);
+        if !wanted.is_empty() {
+            reads.push(Read::query(missing_modules(&wanted.iter().map(String::as_str).collect::<Vec<_>>())));
+        }
+        reads
     }
 
     fn run<'a>(&'a self, cx: &'a HostContext<'a>) -> StepFuture<'a> {
         Box::pin(async move {
             let address = cx.host.address;
             let mut specs = self.state.files(address, |p| p == SYSCTL || p == MODULES);
-            let existing = files::read_file(cx.transport, "/etc/hosts").await?.unwrap_or_default();
+            let existing = cx.read_file(HOSTS).await?.unwrap_or_default();
             let entries: Vec<_> = cx.inventory.hosts.iter().map(|h| (h.address, h.name.clone())).collect();
             let hosts = hosts_file::merge(&String::from_utf8_lossy(&existing), &entries);
-            specs.push(FileSpec::root("/etc/hosts", 0o644, hosts.into_bytes()));
+            specs.push(FileSpec::root(HOSTS, 0o644, hosts.into_bytes()));
             let changed = cx.files(&specs).await?;
             self.state.mark_changed(address, changed.iter().map(|(p, _)| p.clone()));
             let mut notes = vec![format!("{} of {} files changed", changed.len(), specs.len())];
 
             let sysctl_changed = changed.iter().any(|(p, _)| p == SYSCTL);
-            let forwarding = files::read_file(cx.transport, "/proc/sys/net/ipv6/conf/all/forwarding").await?;
+            let forwarding = cx.read_file(FORWARDING).await?;
             let forwarding_on = forwarding.as_deref().map(|f| String::from_utf8_lossy(f).trim() == "1").unwrap_or(false);
             if sysctl_changed || !forwarding_on {
                 let applied = cx.command("apply /etc/sysctl.d/90-v6deploy.conf", APPLY_SYSCTL, "IPv6 forwarding and bridge settings").await?;
                 if let Some(applied) = applied {
-                    let unset = applied.stdout_text();
-                    let unset: Vec<&str> = unset.lines().collect();
+                    let text = applied.stdout_text();
+                    let unset: Vec<&str> = text.lines().filter(|l| !l.starts_with("forwarding=")).collect();
                     if !unset.is_empty() {
                         notes.push(format!("sysctl not settable here: {}", unset.join(", ")));
                     }
-                    let now = files::read_file(cx.transport, "/proc/sys/net/ipv6/conf/all/forwarding").await?.unwrap_or_default();
-                    if String::from_utf8_lossy(&now).trim() != "1" {
+                    if !text.lines().any(|l| l.trim() == "forwarding=1") {
                         bail!("net.ipv6.conf.all.forwarding is still 0 after applying {SYSCTL}: pods cannot be routed");
                     }
                 }
             }
 
-            let wanted = specs.iter().find(|s| s.path == MODULES).map(|s| String::from_utf8_lossy(&s.contents).into_owned()).unwrap_or_default();
-            let wanted: Vec<&str> = wanted.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).collect();
+            let wanted = self.wanted_modules(cx.host);
+            let wanted: Vec<&str> = wanted.iter().map(String::as_str).collect();
             if !wanted.is_empty() {
-                let report = cx.transport.run(&missing_modules(&wanted)).await.context("list kernel modules")?.stdout_text();
+                let report = cx.query(&missing_modules(&wanted), &missing_modules(&wanted)).await.context("list kernel modules")?.stdout_text();
                 let pick = |kind: &str| report.lines().filter_map(|l| l.strip_prefix(kind)).map(|m| m.trim().to_string()).collect::<Vec<_>>();
                 let (loadable, absent) = (pick("load "), pick("absent "));
                 if !loadable.is_empty() {

@@ -55,6 +55,8 @@ pub async fn reboot_and_wait(cx: &HostContext<'_>, reason: &str, timeout: Durati
         cx.command("reboot", REBOOT_COMMAND, reason).await?;
         return Ok(None);
     }
+    // What the run read of the host before does not hold after a reboot.
+    cx.snapshot.forget();
     let watch = format!("sleep {}", timeout.as_secs() + 60);
     let mut watcher = Box::pin(cx.transport.exec(&watch, &[]));
     // Polled long enough for its channel to open; it then runs while the reboot is asked for.

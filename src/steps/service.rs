@@ -13,8 +13,7 @@ use anyhow::bail;
 use super::{ComponentOutcome, InstallState};
 use crate::bundle::Component;
 use crate::inventory::{HostSpec, Role};
-use crate::ops::units::verify_ok_except_missing;
-use crate::runner::{HostContext, Mode};
+use crate::runner::{HostContext, Mode, Read};
 use crate::transport::quote::{command, quote};
 
 /// Where a host records the services whose restart is due, one file each listing the
@@ -38,12 +37,6 @@ pub struct ServiceSpec {
     /// A running instance is restarted one host at a time, healthy before the next (so a
     /// quorum-based service stays available); a first start is never serialized.
     pub rolling: bool,
-}
-
-impl ServiceSpec {
-    fn unit(&self) -> String {
-        format!("/etc/systemd/system/{}.service", self.component.name())
-    }
 }
 
 fn matches(prefixes: &[&str], path: &str) -> bool {
@@ -85,12 +78,33 @@ pub async fn note_pending_restarts(cx: &HostContext<'_>, state: &InstallState, c
     Ok(())
 }
 
+/// The read-only script telling whether a bootstrap marker exists.
+fn marker_test(marker: &str) -> String {
+    format!("test -e {}", quote(marker))
+}
+
+/// The read-only script printing a service's pending restart record, then `active` or
+/// `inactive`.
+fn state_probe(name: &str) -> String {
+    format!("cat {PENDING_DIR}/{name} 2>/dev/null; if systemctl is-active --quiet {}; then echo active; else echo inactive; fi", quote(name))
+}
+
+/// What `install` reads on a host, for the run's snapshot: every file the services own,
+/// their bootstrap markers, and the pending restarts and state of those that run.
+pub fn reads(state: &InstallState, host: &HostSpec, services: &[ServiceSpec]) -> Vec<Read> {
+    let mut reads: Vec<Read> = state.files(host.address, |p| services.iter().any(|s| matches(s.owns, p))).into_iter().map(|f| Read::Probe(f.path)).collect();
+    reads.extend(services.iter().filter_map(|s| s.bootstrap_file).map(|(_, marker)| Read::query(marker_test(marker))));
+    reads.extend(services.iter().filter(|s| !state.bundle.is_staged(s.component)).map(|s| Read::query(state_probe(s.component.name()))));
+    reads
+}
+
 /// Installs `services` on one host; returns the summary line.
 pub async fn install(cx: &HostContext<'_>, state: &InstallState, services: &[ServiceSpec]) -> anyhow::Result<String> {
     let address = cx.host.address;
     let mut specs = state.files(address, |p| services.iter().any(|s| matches(s.owns, p)));
     for (file, marker) in services.iter().filter_map(|s| s.bootstrap_file) {
-        if cx.transport.exec(&format!("test -e {}", quote(marker)), &[]).await?.success() {
+        let test = marker_test(marker);
+        if cx.query(&test, &test).await?.success() {
             specs.retain(|f| f.path != file);
         }
     }
@@ -98,9 +112,17 @@ pub async fn install(cx: &HostContext<'_>, state: &InstallState, services: &[Ser
     let changed_paths: Vec<String> = changed.iter().map(|(p, _)| p.clone()).collect();
     state.mark_changed(address, changed_paths.iter().cloned());
     note_pending_restarts(cx, state, &changed_paths).await?;
-    let units_changed = changed.iter().any(|(p, _)| p.starts_with("/etc/systemd/system/"));
-    if units_changed {
-        cx.command("systemctl daemon-reload", "systemctl daemon-reload", "unit files changed").await?;
+    // systemd re-reads units only for services that run: a staged unit is never started (its
+    // file is checked by the Verify step's systemd-analyze), and a reload costs every host
+    // a re-parse of all its units.
+    let unit_of = |s: &ServiceSpec| format!("/etc/systemd/system/{}.service", s.component.name());
+    let reload_for: Vec<&str> = services
+        .iter()
+        .filter(|s| !state.bundle.is_staged(s.component) && changed_paths.contains(&unit_of(s)))
+        .map(|s| s.component.name())
+        .collect();
+    if !reload_for.is_empty() {
+        cx.command("systemctl daemon-reload", "systemctl daemon-reload", &format!("unit files changed: {}", reload_for.join(", "))).await?;
     }
     let apply = cx.gate.mode() == Mode::Apply;
     let mut summary = Vec::new();
@@ -109,17 +131,14 @@ pub async fn install(cx: &HostContext<'_>, state: &InstallState, services: &[Ser
     for service in services {
         let name = service.component.name();
         if state.bundle.is_staged(service.component) {
-            // A unit already in place was verified when written; the Verify step checks every unit on each run.
-            if apply && changed.iter().any(|(p, _)| *p == service.unit()) {
-                verify_unit(cx, &service.unit(), &service.component.host_path()).await?;
-            }
+            // Its unit is checked by the Verify step, which every workflow with services ends with.
             state.set_outcome(address, service.component, ComponentOutcome::Staged);
-            summary.push(format!("{name} staged (no binary in bundle; unit verified)"));
+            summary.push(format!("{name} staged (no binary in bundle)"));
             continue;
         }
         let pending = format!("{PENDING_DIR}/{name}");
-        let probe = format!("cat {pending} 2>/dev/null; if systemctl is-active --quiet {}; then echo active; else echo inactive; fi", quote(name));
-        let probed = cx.transport.run(&probe).await?.stdout_text();
+        let probe = state_probe(name);
+        let probed = cx.query(&probe, &probe).await?.stdout_text();
         let (active, restart_for) = restart_state(&probed, state.changed(address, |p| service.restarts_for(p)));
         let outcome = match (active, restart_for.is_empty()) {
             (true, true) => ComponentOutcome::Unchanged,
@@ -181,17 +200,6 @@ fn restart_state(probed: &str, mut changed: Vec<String>) -> (bool, Vec<String>) 
     (active, changed)
 }
 
-/// `systemd-analyze verify` of a unit whose binary is staged: everything but the missing
-/// ExecStart binary must be valid.
-async fn verify_unit(cx: &HostContext<'_>, unit: &str, binary: &str) -> anyhow::Result<()> {
-    let output = cx.transport.exec(&format!("systemd-analyze verify {} 2>&1", quote(unit)), &[]).await?;
-    let text = output.stdout_text();
-    if !output.success() && !verify_ok_except_missing(&text, binary) {
-        bail!("systemd-analyze verify {unit}: {}", text.trim());
-    }
-    Ok(())
-}
-
 /// How long a started service has to become healthy.
 const HEALTH_SECONDS: u64 = 90;
 
@@ -207,7 +215,7 @@ pub async fn health_within(cx: &HostContext<'_>, service: &ServiceSpec, seconds:
         None => format!("systemctl is-active --quiet {name}"),
     };
     // The last attempt's output is kept in a variable: checking health writes nothing on the host.
-    let retried = format!("end=$(($(date +%s) + {seconds})); while :; do if out=$({check} 2>&1); then exit 0; fi; [ $(date +%s) -lt $end ] || break; sleep 1; done; echo \"$out\"; exit 1");
+    let retried = format!("end=$(($(date +%s) + {seconds})); while :; do if out=$({check} 2>&1); then exit 0; fi; [ $(date +%s) -lt $end ] || break; sleep 0.2; done; echo \"$out\"; exit 1");
     let output = cx.transport.exec(&retried, &[]).await?;
     if !output.success() {
         let journal = cx.transport.exec(&format!("journalctl -u {name} -n 15 --no-pager 2>&1"), &[]).await?.stdout_text();
@@ -247,7 +255,8 @@ mod tests {
 
     async fn run(inv: &Inventory, state: &InstallState, fake: &FakeTransport) -> String {
         let gate = Gate::new(Mode::Apply);
-        let cx = HostContext { inventory: inv, host: &inv.hosts[0], transport: fake, gate: &gate, progress: &Progress::Silent };
+        let snapshot = crate::runner::Snapshot::default();
+        let cx = HostContext { inventory: inv, host: &inv.hosts[0], transport: fake, gate: &gate, progress: &Progress::Silent, snapshot: &snapshot };
         let summary = install(&cx, state, &[SERVICE]).await.unwrap();
         fake.verify();
         summary

@@ -113,33 +113,62 @@ END {
   for (i = 0; i < n; i++) if (marks[i] == "-") print "-"; else { print attributes[j] " " hashes[j]; j++ }
 }'"#;
 
-/// Compares the probe output with the specs.
-pub fn parse_probe(output: &str, specs: &[FileSpec]) -> Result<Vec<FileState>, String> {
-    let lines: Vec<&str> = output.lines().collect();
-    if lines.len() != specs.len() {
-        return Err(format!("expected {} lines, got {}: {output:?}", specs.len(), lines.len()));
+/// A regular file as the probe found it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Probed {
+    pub mode: u32,
+    /// `user:group`
+    pub owner: String,
+    pub sha256: String,
+}
+
+impl Probed {
+    /// What a file written from `spec` probes as.
+    pub fn of(spec: &FileSpec) -> Probed {
+        Probed { mode: spec.mode, owner: spec.owner.clone(), sha256: spec.sha256.clone() }
     }
-    specs
+}
+
+impl FileState {
+    /// How `found` (`None`: no regular file there) differs from `spec`.
+    pub fn compare(spec: &FileSpec, found: Option<&Probed>) -> FileState {
+        match found {
+            None => FileState::Missing,
+            Some(p) if p.sha256 != spec.sha256 => FileState::Content,
+            Some(p) if p.mode != spec.mode || p.owner != spec.owner => FileState::Attributes { was: format!("{:o} {}", p.mode, p.owner) },
+            Some(_) => FileState::Same,
+        }
+    }
+}
+
+/// Reads the probe output for `paths` (one line each, in order).
+pub fn parse_probed(output: &str, paths: &[&str]) -> Result<Vec<Option<Probed>>, String> {
+    let lines: Vec<&str> = output.lines().collect();
+    if lines.len() != paths.len() {
+        return Err(format!("expected {} lines, got {}: {output:?}", paths.len(), lines.len()));
+    }
+    paths
         .iter()
         .zip(lines)
-        .map(|(spec, line)| {
+        .map(|(path, line)| {
             if line == "-" {
-                return Ok(FileState::Missing);
+                return Ok(None);
             }
             let fields: Vec<&str> = line.split(' ').collect();
             let [mode, owner, hash] = fields[..] else {
-                return Err(format!("cannot read {}: {line:?}", spec.path));
+                return Err(format!("cannot read {path}: {line:?}"));
             };
-            let mode_matches = u32::from_str_radix(mode, 8).map_err(|_| format!("bad mode {mode:?} for {}", spec.path))? == spec.mode;
-            Ok(if hash != spec.sha256() {
-                FileState::Content
-            } else if !mode_matches || owner != spec.owner {
-                FileState::Attributes { was: format!("{mode} {owner}") }
-            } else {
-                FileState::Same
-            })
+            let mode = u32::from_str_radix(mode, 8).map_err(|_| format!("bad mode {mode:?} for {path}"))?;
+            Ok(Some(Probed { mode, owner: owner.to_string(), sha256: hash.to_string() }))
         })
         .collect()
+}
+
+/// Compares the probe output with the specs.
+pub fn parse_probe(output: &str, specs: &[FileSpec]) -> Result<Vec<FileState>, String> {
+    let paths: Vec<&str> = specs.iter().map(|s| s.path.as_str()).collect();
+    let found = parse_probed(output, &paths)?;
+    Ok(specs.iter().zip(&found).map(|(spec, found)| FileState::compare(spec, found.as_ref())).collect())
 }
 
 /// The write script for `specs`; their contents are concatenated on stdin in the same order.
@@ -224,9 +253,10 @@ pub async fn write(transport: &dyn Transport, specs: &[&FileSpec]) -> Result<(),
     if specs.is_empty() {
         return Ok(());
     }
-    let stdin: Vec<u8> = specs.iter().flat_map(|s| s.contents.iter().copied()).collect();
-    let script = write_script(specs);
-    let output = transport.exec(&script, &stdin).await?;
+    // Streamed piece by piece: contents shared by many hosts (the bundle's binaries) are
+    // never copied per host.
+    let pieces: Vec<Arc<[u8]>> = specs.iter().map(|s| Arc::clone(&s.contents)).collect();
+    let output = transport.exec_pieces(&write_script(specs), &pieces).await?;
     if output.success() {
         Ok(())
     } else {

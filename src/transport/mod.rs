@@ -58,6 +58,16 @@ pub trait Transport: Send + Sync {
     /// A non-zero exit is not an error here; callers decide what it means.
     fn exec<'a>(&'a self, command: &'a str, stdin: &'a [u8]) -> BoxFuture<'a, Result<Output, TransportError>>;
 
+    /// `exec` with stdin given as pieces sent one after the other (file contents shared with
+    /// the specs): a transport that streams them never holds a copy of a large upload. The
+    /// default concatenates them.
+    fn exec_pieces<'a>(&'a self, command: &'a str, pieces: &'a [std::sync::Arc<[u8]>]) -> BoxFuture<'a, Result<Output, TransportError>> {
+        Box::pin(async move {
+            let stdin: Vec<u8> = pieces.iter().flat_map(|p| p.iter().copied()).collect();
+            self.exec(command, &stdin).await
+        })
+    }
+
     /// Drops the connection and opens a new one (after a change that may have cut the old one
     /// without closing it, e.g. a new address or a reboot). Transports without a connection
     /// do nothing.

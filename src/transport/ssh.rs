@@ -85,7 +85,11 @@ impl Transport for SshSession {
     }
 
     fn exec<'a>(&'a self, command: &'a str, stdin: &'a [u8]) -> BoxFuture<'a, Result<Output, TransportError>> {
-        Box::pin(self.exec_on_channel(command, stdin))
+        Box::pin(self.exec_on_channel(command, Stdin::Bytes(stdin)))
+    }
+
+    fn exec_pieces<'a>(&'a self, command: &'a str, pieces: &'a [Arc<[u8]>]) -> BoxFuture<'a, Result<Output, TransportError>> {
+        Box::pin(self.exec_on_channel(command, Stdin::Pieces(pieces)))
     }
 
     fn reconnect(&self) -> BoxFuture<'_, Result<(), TransportError>> {
@@ -100,7 +104,7 @@ impl Transport for SshSession {
 }
 
 impl SshSession {
-    async fn exec_on_channel(&self, command: &str, stdin: &[u8]) -> Result<Output, TransportError> {
+    async fn exec_on_channel(&self, command: &str, stdin: Stdin<'_>) -> Result<Output, TransportError> {
         let _permit = self.channels.acquire().await.map_err(|_| self.ssh_error(russh::Error::Disconnect))?;
         let wrapped;
         let command = match self.endpoint.become_method {
@@ -119,8 +123,16 @@ impl SshSession {
         // connection, so a connection killed mid-upload, or a command that exits without
         // reading its stdin, would otherwise hang the run forever.
         let sending = async {
-            if !stdin.is_empty() {
-                writer.data_bytes(stdin.to_vec()).await?;
+            match stdin {
+                Stdin::Bytes(bytes) if !bytes.is_empty() => writer.data_bytes(bytes.to_vec()).await?,
+                Stdin::Bytes(_) => {}
+                // Zero-copy: every packet is a slice of the shared contents, and the channel's
+                // window bounds what is in flight, so a 20 MB binary pushed to 50 hosts is held once.
+                Stdin::Pieces(pieces) => {
+                    for piece in pieces.iter().filter(|p| !p.is_empty()) {
+                        writer.data_bytes(bytes::Bytes::from_owner(SharedBytes(Arc::clone(piece)))).await?;
+                    }
+                }
             }
             writer.eof().await
         };
@@ -155,12 +167,24 @@ impl SshSession {
         if !ended {
             return Err(TransportError::ConnectionLost { host: self.label.clone() });
         }
-        // sshd always reports how a command ended; a channel that closes without saying so
-        // went down with the connection (the host died, rebooted or lost its network).
-        if !ended {
-            return Err(TransportError::ConnectionLost { host: self.label.clone() });
-        }
         Ok(output)
+    }
+}
+
+/// What a command reads on stdin.
+#[derive(Clone, Copy)]
+enum Stdin<'a> {
+    Bytes(&'a [u8]),
+    /// Sent one after the other, never concatenated (see `Transport::exec_pieces`).
+    Pieces(&'a [Arc<[u8]>]),
+}
+
+/// Shared file contents as the owner of a `Bytes`.
+struct SharedBytes(Arc<[u8]>);
+
+impl AsRef<[u8]> for SharedBytes {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
     }
 }
 

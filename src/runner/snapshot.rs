@@ -1,0 +1,260 @@
+//! Reading a host once. Steps declare up front what they will read on a host (`Step::reads`):
+//! file states, file contents, the output of read-only scripts. Before the first step the
+//! runner reads all of it, for every step, in one round trip per host, and steps get their
+//! answers from the host's `Snapshot`. Every round trip starts a session and a shell on the
+//! host, so a no-change run that asked each step's questions separately spent most of its time
+//! on process start-up on the hosts.
+//!
+//! The snapshot is the state at the start of the run: what the run writes through the gate is
+//! recorded in it, anything else that must be fresh (a check after a restart) is read directly,
+//! and steps that reboot a host or change its address `forget` it. A read nobody declared costs
+//! its own round trip, as before; a snapshot that could not be taken is simply empty.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::sync::Mutex;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::transport::files::{FileSpec, Probed, parse_probed, probe_script};
+use crate::transport::quote::quote;
+use crate::transport::{Output, Transport, TransportError};
+
+/// One thing a step will read on a host.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Read {
+    /// A file's mode, owner and checksum (for `HostContext::files`).
+    Probe(String),
+    /// A file's contents (`HostContext::read_file`).
+    Contents(String),
+    /// The standard output and exit status of a read-only script (`HostContext::query`).
+    Query { key: String, script: String },
+}
+
+impl Read {
+    /// A query whose key is its script.
+    pub fn query(script: impl Into<String>) -> Read {
+        let script = script.into();
+        Read::Query { key: script.clone(), script }
+    }
+}
+
+/// What was read from one host at the start of the run.
+#[derive(Debug, Default)]
+pub struct Snapshot {
+    taken: Mutex<Taken>,
+}
+
+#[derive(Debug, Default)]
+struct Taken {
+    probes: HashMap<String, Option<Probed>>,
+    contents: HashMap<String, Option<Vec<u8>>>,
+    queries: HashMap<String, Output>,
+    /// This machine's clock (Unix seconds) just before and after the read.
+    window: Option<(f64, f64)>,
+}
+
+/// The exit status a contents read reports for a missing file.
+const MISSING: u32 = 44;
+
+fn now() -> f64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64())
+}
+
+impl Snapshot {
+    /// Reads everything in `reads` in one round trip.
+    pub async fn take(transport: &dyn Transport, reads: &[Read]) -> Result<Snapshot, TransportError> {
+        let snapshot = Snapshot::default();
+        if reads.is_empty() {
+            return Ok(snapshot);
+        }
+        let boundary = format!("--v6deploy-{:x}-{:x}--", std::process::id(), SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos()));
+        let (script, items) = build(reads, &boundary);
+        let before = now();
+        let output = transport.exec(&script, &[]).await?;
+        let after = now();
+        let sections = split(&output.stdout, &boundary);
+        let mut taken = snapshot.lock();
+        taken.window = Some((before, after));
+        for (item, (body, status)) in items.iter().zip(sections) {
+            match item {
+                Item::Probes(paths) => {
+                    let refs: Vec<&str> = paths.iter().map(String::as_str).collect();
+                    if let (0, Ok(found)) = (status, parse_probed(&String::from_utf8_lossy(&body), &refs)) {
+                        taken.probes.extend(paths.iter().cloned().zip(found));
+                    }
+                }
+                Item::Contents(path) if status == 0 => drop(taken.contents.insert(path.clone(), Some(body))),
+                Item::Contents(path) if status == MISSING => drop(taken.contents.insert(path.clone(), None)),
+                Item::Contents(_) => {}
+                Item::Query(key) => drop(taken.queries.insert(key.clone(), Output { status, stdout: body, stderr: Vec::new() })),
+            }
+        }
+        drop(taken);
+        Ok(snapshot)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Taken> {
+        self.taken.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A file's state at the start of the run (`None`: not read; `Some(None)`: no such file).
+    pub fn probed(&self, path: &str) -> Option<Option<Probed>> {
+        self.lock().probes.get(path).cloned()
+    }
+
+    /// Records a probe made later in the run.
+    pub fn set_probed(&self, path: &str, found: Option<Probed>) {
+        self.lock().probes.insert(path.to_string(), found);
+    }
+
+    /// Records that the run wrote `spec` to the host.
+    pub fn written(&self, spec: &FileSpec) {
+        let mut taken = self.lock();
+        taken.probes.insert(spec.path.clone(), Some(Probed::of(spec)));
+        if let Some(contents) = taken.contents.get_mut(&spec.path) {
+            *contents = Some(spec.contents.to_vec());
+        }
+    }
+
+    /// A file's contents at the start of the run (`None`: not read; `Some(None)`: missing).
+    pub fn contents(&self, path: &str) -> Option<Option<Vec<u8>>> {
+        self.lock().contents.get(path).cloned()
+    }
+
+    /// A query's output (`None`: not read).
+    pub fn query(&self, key: &str) -> Option<Output> {
+        self.lock().queries.get(key).cloned()
+    }
+
+    /// This machine's clock just before and after the snapshot was read.
+    pub fn window(&self) -> Option<(f64, f64)> {
+        self.lock().window
+    }
+
+    /// Drops everything read: the host changed under it (a reboot, a new address).
+    pub fn forget(&self) {
+        *self.lock() = Taken::default();
+    }
+}
+
+/// What each section of the snapshot's output answers.
+#[derive(Debug, PartialEq)]
+enum Item {
+    Probes(Vec<String>),
+    Contents(String),
+    Query(String),
+}
+
+/// The script: one section per item, each framed by `BOUNDARY N` and `\nBOUNDARY end STATUS`
+/// lines (the extra newline is removed again), all probes in one section (one `stat` and one
+/// `sha256sum` for every file). Queries run in subshells with stdin closed, so one cannot end
+/// or feed the others.
+fn build(reads: &[Read], boundary: &str) -> (String, Vec<Item>) {
+    let mut items = Vec::new();
+    let mut probes: Vec<String> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for read in reads {
+        if !seen.insert(read.clone()) {
+            continue;
+        }
+        match read {
+            Read::Probe(path) => probes.push(path.clone()),
+            Read::Contents(path) => items.push(Item::Contents(path.clone())),
+            Read::Query { key, .. } => {
+                if !items.contains(&Item::Query(key.clone())) {
+                    items.push(Item::Query(key.clone()));
+                }
+            }
+        }
+    }
+    if !probes.is_empty() {
+        items.insert(0, Item::Probes(probes));
+    }
+    let mut script = format!("B={}\n", quote(boundary));
+    for (i, item) in items.iter().enumerate() {
+        let _ = writeln!(script, "printf '%s {i}\\n' \"$B\"");
+        match item {
+            Item::Probes(paths) => {
+                let refs: Vec<&str> = paths.iter().map(String::as_str).collect();
+                let _ = writeln!(script, "( {} ) </dev/null; s=$?", probe_script(&refs));
+            }
+            Item::Contents(path) => {
+                let p = quote(path);
+                let _ = writeln!(script, "if [ -e {p} ]; then cat -- {p}; s=$?; else s={MISSING}; fi");
+            }
+            Item::Query(key) => {
+                let Some(Read::Query { script: body, .. }) = reads.iter().find(|r| matches!(r, Read::Query { key: k, .. } if k == key)) else { continue };
+                let _ = writeln!(script, "( {body}\n) </dev/null; s=$?");
+            }
+        }
+        script.push_str("printf '\\n%s end %s\\n' \"$B\" \"$s\"\n");
+    }
+    (script, items)
+}
+
+/// The sections of the output, in order: body and exit status.
+fn split(output: &[u8], boundary: &str) -> Vec<(Vec<u8>, u32)> {
+    let mut sections = Vec::new();
+    let mut rest = output;
+    let end = format!("\n{boundary} end ");
+    for i in 0.. {
+        let header = format!("{boundary} {i}\n");
+        let Some(start) = find(rest, header.as_bytes()) else { break };
+        let body_start = start + header.len();
+        let Some(body_len) = find(&rest[body_start..], end.as_bytes()) else { break };
+        let body = rest[body_start..body_start + body_len].to_vec();
+        let after = &rest[body_start + body_len + end.len()..];
+        let line_end = after.iter().position(|b| *b == b'\n').unwrap_or(after.len());
+        let status = std::str::from_utf8(&after[..line_end]).ok().and_then(|s| s.trim().parse().ok()).unwrap_or(255);
+        sections.push((body, status));
+        rest = &after[line_end..];
+    }
+    sections
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::transport::files::FileState;
+
+    /// Runs the real script with the local `sh` on a temp directory.
+    #[test]
+    fn one_script_reads_probes_contents_and_queries() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = |name: &str| format!("{}/{name}", dir.path().display());
+        std::fs::write(path("a.conf"), "alpha\n").unwrap();
+        std::fs::write(path("no newline"), "x").unwrap();
+        let reads = vec![
+            Read::Probe(path("a.conf")),
+            Read::Probe(path("missing")),
+            Read::Contents(path("no newline")),
+            Read::Contents(path("missing")),
+            Read::query("echo one; exit 3"),
+            Read::query("cat; echo read-nothing"),
+            Read::Probe(path("a.conf")),
+        ];
+        let (script, items) = build(&reads, "--b--");
+        assert_eq!(items.len(), 5, "{items:?}");
+        let out = std::process::Command::new("sh").arg("-c").arg(&script).output().unwrap();
+        let sections = split(&out.stdout, "--b--");
+        assert_eq!(sections.len(), 5, "{}", String::from_utf8_lossy(&out.stdout));
+        assert_eq!(sections[1], (b"x".to_vec(), 0));
+        assert_eq!(sections[2].1, MISSING);
+        assert_eq!(sections[3], (b"one\n".to_vec(), 3));
+        assert_eq!(sections[4], (b"read-nothing\n".to_vec(), 0));
+        let found = parse_probed(&String::from_utf8_lossy(&sections[0].0), &[&path("a.conf"), &path("missing")]).unwrap();
+        let spec = FileSpec::new(path("a.conf"), found[0].as_ref().unwrap().mode, found[0].as_ref().unwrap().owner.clone(), &b"alpha\n"[..]);
+        assert_eq!(FileState::compare(&spec, found[0].as_ref()), FileState::Same);
+        assert_eq!(found[1], None);
+    }
+
+    #[test]
+    fn a_truncated_output_yields_only_the_complete_sections() {
+        let sections = split(b"--b-- 0\nfirst\n--b-- end 0\n--b-- 1\npartial", "--b--");
+        assert_eq!(sections, vec![(b"first".to_vec(), 0)]);
+    }
+}
