@@ -33,13 +33,13 @@ binaries = put(job["binaries"])
 put(by_group("plain"))
 etcd_files = put(by_group("etcd"))
 units = put(by_group("units"))
-server.shell(name="daemon-reload", commands=["systemctl daemon-reload"], _if=changed(etcd_files + units))
+server.shell(name="daemon-reload", commands=["systemctl daemon-reload"], _if=changed(etcd_files))
 if job["etcd"]:
     server.shell(name="restart etcd", commands=["systemctl enable --quiet etcd && systemctl restart --no-block etcd"], _if=changed(etcd_files + binaries[:1]))
     server.shell(name="etcd running (unchanged files)", commands=["case $(systemctl is-active etcd) in active|activating) ;; *) systemctl enable --quiet etcd && systemctl restart --no-block etcd;; esac"])
     server.shell(name="etcd healthy", commands=[
         f"end=$(($(date +%s) + 90)); while :; do ETCDCTL_API=3 /usr/local/bin/etcdctl --endpoints=https://[{job['address']}]:2379 --cacert=/etc/kubernetes/pki/etcd/ca.crt --cert=/etc/kubernetes/pki/etcd/healthcheck-client.crt --key=/etc/kubernetes/pki/etcd/healthcheck-client.key --command-timeout=3s endpoint health && exit 0; [ $(date +%s) -lt $end ] || exit 1; sleep 0.2; done"],
                  _if=changed(etcd_files + binaries[:1]))
-server.shell(name="verify units", commands=[
+server.shell(name="verify units", _if=changed(etcd_files + units), commands=[
     "for u in " + " ".join(job["units"]) + "; do n=$(basename \"$u\" .service); o=$(systemd-analyze verify \"$u\" 2>&1) && continue; "
     "printf '%s\\n' \"$o\" | grep -v -e \"/usr/local/bin/$n is not executable\" -e 'Unit configuration has fatal error' | grep . && { echo \"$u fails verify\"; exit 1; }; done; true"])

@@ -43,6 +43,15 @@ impl std::fmt::Display for Change {
     }
 }
 
+/// A command run right after a write, in the same round trip (see `Gate::files_then`).
+#[derive(Debug, Clone)]
+pub struct FollowUp {
+    /// What it does, for the plan.
+    pub what: String,
+    pub script: String,
+    pub reason: String,
+}
+
 /// Records every change; acts on them only in apply mode.
 pub struct Gate {
     mode: Mode,
@@ -73,16 +82,7 @@ impl Gate {
     /// Puts `specs` on the host: one round trip to compare the files the snapshot has not
     /// read, one to write what differs. Returns the files that changed (or would change).
     pub async fn files(&self, host: &str, transport: &dyn Transport, specs: &[FileSpec], snapshot: &Snapshot) -> anyhow::Result<Vec<(String, FileState)>> {
-        let unknown: Vec<FileSpec> = specs.iter().filter(|s| snapshot.probed(&s.path).is_none()).cloned().collect();
-        if !unknown.is_empty() {
-            let paths: Vec<&str> = unknown.iter().map(|s| s.path.as_str()).collect();
-            let output = transport.run(&files::probe_script(&paths)).await?;
-            let found = files::parse_probed(&output.stdout_text(), &paths)
-                .map_err(|detail| crate::transport::TransportError::Protocol { host: host.to_string(), what: "file probe", detail })?;
-            for (path, found) in paths.iter().zip(found) {
-                snapshot.set_probed(path, found);
-            }
-        }
+        self.probe_unknown(host, transport, specs, snapshot).await?;
         let states = specs.iter().map(|s| FileState::compare(s, snapshot.probed(&s.path).flatten().as_ref()));
         let changed: Vec<(&FileSpec, FileState)> = specs.iter().zip(states).filter(|(_, st)| st.changed()).collect();
         if self.mode == Mode::Apply {
@@ -94,6 +94,55 @@ impl Gate {
             self.record(host, ChangeKind::Write, &spec.path, &state.reason());
         }
         Ok(changed.into_iter().map(|(s, st)| (s.path.clone(), st)).collect())
+    }
+
+    /// `files`, plus a command that depends on what changed (`then` gets the changed paths),
+    /// run right after the write in the same round trip.
+    pub async fn files_then(
+        &self,
+        host: &str,
+        transport: &dyn Transport,
+        specs: &[FileSpec],
+        snapshot: &Snapshot,
+        then: impl FnOnce(&[String]) -> Option<FollowUp>,
+    ) -> anyhow::Result<Vec<(String, FileState)>> {
+        self.probe_unknown(host, transport, specs, snapshot).await?;
+        let changed: Vec<(&FileSpec, FileState)> = specs
+            .iter()
+            .map(|s| (s, FileState::compare(s, snapshot.probed(&s.path).flatten().as_ref())))
+            .filter(|(_, st)| st.changed())
+            .collect();
+        let paths: Vec<String> = changed.iter().map(|(s, _)| s.path.clone()).collect();
+        let follow_up = then(&paths);
+        if self.mode == Mode::Apply {
+            let to_write: Vec<&FileSpec> = changed.iter().map(|(s, _)| *s).collect();
+            let script = follow_up.as_ref().map(|f| f.script.as_str()).unwrap_or("");
+            let what = follow_up.as_ref().map(|f| format!(" and {}", f.what)).unwrap_or_default();
+            files::write_then(transport, &to_write, script).await.with_context(|| format!("write {} files{what} on {host}", to_write.len()))?;
+            to_write.iter().for_each(|spec| snapshot.written(spec));
+        }
+        for (spec, state) in &changed {
+            self.record(host, ChangeKind::Write, &spec.path, &state.reason());
+        }
+        if let Some(f) = &follow_up {
+            self.record(host, ChangeKind::Command, &f.what, &f.reason);
+        }
+        Ok(changed.into_iter().map(|(s, st)| (s.path.clone(), st)).collect())
+    }
+
+    /// Probes, in one round trip, the files of `specs` the snapshot has not read.
+    async fn probe_unknown(&self, host: &str, transport: &dyn Transport, specs: &[FileSpec], snapshot: &Snapshot) -> anyhow::Result<()> {
+        let unknown: Vec<&str> = specs.iter().filter(|s| snapshot.probed(&s.path).is_none()).map(|s| s.path.as_str()).collect();
+        if unknown.is_empty() {
+            return Ok(());
+        }
+        let output = transport.run(&files::probe_script(&unknown)).await?;
+        let found = files::parse_probed(&output.stdout_text(), &unknown)
+            .map_err(|detail| crate::transport::TransportError::Protocol { host: host.to_string(), what: "file probe", detail })?;
+        for (path, found) in unknown.iter().zip(found) {
+            snapshot.set_probed(path, found);
+        }
+        Ok(())
     }
 
     /// Runs a changing command (`what` describes it for the plan), failing on non-zero exit.

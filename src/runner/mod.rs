@@ -11,7 +11,7 @@ mod snapshot;
 mod step;
 
 pub use connect::connect_all;
-pub use gate::{Change, ChangeKind, Gate};
+pub use gate::{Change, ChangeKind, FollowUp, Gate};
 pub use progress::Progress;
 pub use recap::{HostRecap, HostStatus, Recap};
 pub use run::{Connected, Runner};

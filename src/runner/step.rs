@@ -4,7 +4,7 @@
 use std::future::Future;
 use std::pin::Pin;
 
-use super::{Gate, Progress, Read, Snapshot};
+use super::{FollowUp, Gate, Progress, Read, Snapshot};
 use crate::inventory::{HostSpec, Inventory};
 use crate::transport::{Output, Transport};
 use crate::transport::files::{self, FileSpec, FileState};
@@ -33,6 +33,12 @@ impl HostContext<'_> {
     /// Puts files on this host through the gate (see `Gate::files`).
     pub async fn files(&self, specs: &[FileSpec]) -> anyhow::Result<Vec<(String, FileState)>> {
         self.gate.files(&self.label(), self.transport, specs, self.snapshot).await
+    }
+
+    /// `files`, and in the same round trip the command `then` makes of the changed paths
+    /// (see `Gate::files_then`).
+    pub async fn files_then(&self, specs: &[FileSpec], then: impl FnOnce(&[String]) -> Option<FollowUp>) -> anyhow::Result<Vec<(String, FileState)>> {
+        self.gate.files_then(&self.label(), self.transport, specs, self.snapshot, then).await
     }
 
     /// A file's contents (`None`: no such file), from the snapshot when it was read there.

@@ -9,7 +9,7 @@ use anyhow::Context;
 use super::{ComponentOutcome, InstallState};
 use crate::bundle::Component;
 use crate::inventory::{HostSpec, Role};
-use crate::runner::{HostContext, Mode, Step, StepFuture};
+use crate::runner::{HostContext, Mode, Read, Step, StepFuture};
 use crate::transport::files::FileSpec;
 
 /// Where the manifests go on the first control plane.
@@ -22,6 +22,12 @@ pub struct Addons {
     pub first_control_plane: std::net::Ipv6Addr,
 }
 
+impl Addons {
+    fn specs(&self) -> Vec<FileSpec> {
+        self.state.desired.cluster.iter().map(|f| FileSpec::root(format!("{ADDONS_DIR}/{}", f.path), 0o644, f.contents.as_bytes())).collect()
+    }
+}
+
 impl Step for Addons {
     fn title(&self) -> String {
         "Addons (flannel, CoreDNS, nodelocaldns, Elasticsearch)".into()
@@ -31,9 +37,13 @@ impl Step for Addons {
         host.has(Role::ControlPlane) && host.address == self.first_control_plane
     }
 
+    fn reads(&self, _: &HostSpec) -> Vec<Read> {
+        self.specs().into_iter().map(|f| Read::Probe(f.path)).collect()
+    }
+
     fn run<'a>(&'a self, cx: &'a HostContext<'a>) -> StepFuture<'a> {
         Box::pin(async move {
-            let specs: Vec<FileSpec> = self.state.desired.cluster.iter().map(|f| FileSpec::root(format!("{ADDONS_DIR}/{}", f.path), 0o644, f.contents.as_bytes())).collect();
+            let specs = self.specs();
             let names: Vec<&str> = self.state.desired.cluster.iter().map(|f| f.path.as_str()).collect();
             let changed = cx.files(&specs).await?;
             let api_staged = self.state.bundle.is_staged(Component::KubeApiserver) || self.state.bundle.is_staged(Component::Kubectl);

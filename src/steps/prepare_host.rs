@@ -1,18 +1,16 @@
-//! Host preparation: IPv6 forwarding and bridge sysctls persisted and applied, kernel modules
-//! loaded, swap off, and the node names in /etc/hosts.
+//! Host preparation: the IPv6 forwarding and bridge sysctls (persisted by `InstallFiles`)
+//! applied, kernel modules loaded, swap off.
 
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
 
 use super::InstallState;
-use crate::ops::hosts_file;
 use crate::inventory::HostSpec;
 use crate::runner::{HostContext, Read, Step, StepFuture};
-use crate::transport::files::FileSpec;
 use crate::transport::quote::command;
 
-/// The files this step owns.
+/// The files this step applies (`InstallFiles` writes them).
 pub const SYSCTL: &str = "/etc/sysctl.d/90-v6deploy.conf";
 pub const MODULES: &str = "/etc/modules-load.d/v6deploy.conf";
 
@@ -25,14 +23,16 @@ const APPLY_SYSCTL: &str = "grep -E '^[a-z]' /etc/sysctl.d/90-v6deploy.conf | wh
 /// Where the kernel says whether IPv6 forwarding is on.
 const FORWARDING: &str = "/proc/sys/net/ipv6/conf/all/forwarding";
 
-/// The host file of the step.
-const HOSTS: &str = "/etc/hosts";
 
 /// A script printing, for each of `modules` not loaded, `load M` when this kernel has it
-/// (`modprobe -n` finds it) or `absent M` when it cannot be loaded here (no module tree, e.g.
-/// in a container, or no such module).
+/// (`modprobe -n` finds it) or `absent M` when it cannot be loaded here (no module tree for
+/// the running kernel, e.g. in a container, or no such module).
 fn missing_modules(modules: &[&str]) -> String {
-    format!("for m in {}; do [ -d \"/sys/module/$m\" ] && continue; if modprobe -n -q \"$m\" 2>/dev/null; then echo \"load $m\"; else echo \"absent $m\"; fi; done", command(modules))
+    format!(
+        "read -r k < /proc/sys/kernel/osrelease; for m in {}; do [ -d \"/sys/module/$m\" ] && continue; \
+         if [ -d \"/lib/modules/$k\" ] && modprobe -n -q \"$m\" 2>/dev/null; then echo \"load $m\"; else echo \"absent $m\"; fi; done",
+        command(modules)
+    )
 }
 
 /// The "Prepare hosts" step.
@@ -51,11 +51,11 @@ impl PrepareHost {
 
 impl Step for PrepareHost {
     fn title(&self) -> String {
-        "Prepare hosts (sysctl, modules, swap, /etc/hosts)".into()
+        "Prepare hosts (sysctl, modules, swap)".into()
     }
 
     fn reads(&self, host: &HostSpec) -> Vec<Read> {
-        let mut reads = vec![Read::Contents(HOSTS.into()), Read::Probe(HOSTS.into()), Read::Probe(SYSCTL.into()), Read::Probe(MODULES.into()), Read::Contents(FORWARDING.into())];
+        let mut reads = vec![Read::Contents(FORWARDING.into())];
         let wanted = self.wanted_modules(host);
         if !wanted.is_empty() {
             reads.push(Read::query(missing_modules(&wanted.iter().map(String::as_str).collect::<Vec<_>>())));
@@ -66,16 +66,8 @@ impl Step for PrepareHost {
     fn run<'a>(&'a self, cx: &'a HostContext<'a>) -> StepFuture<'a> {
         Box::pin(async move {
             let address = cx.host.address;
-            let mut specs = self.state.files(address, |p| p == SYSCTL || p == MODULES);
-            let existing = cx.read_file(HOSTS).await?.unwrap_or_default();
-            let entries: Vec<_> = cx.inventory.hosts.iter().map(|h| (h.address, h.name.clone())).collect();
-            let hosts = hosts_file::merge(&String::from_utf8_lossy(&existing), &entries);
-            specs.push(FileSpec::root(HOSTS, 0o644, hosts.into_bytes()));
-            let changed = cx.files(&specs).await?;
-            self.state.mark_changed(address, changed.iter().map(|(p, _)| p.clone()));
-            let mut notes = vec![format!("{} of {} files changed", changed.len(), specs.len())];
-
-            let sysctl_changed = changed.iter().any(|(p, _)| p == SYSCTL);
+            let mut notes = Vec::new();
+            let sysctl_changed = !self.state.changed(address, |p| p == SYSCTL).is_empty();
             let forwarding = cx.read_file(FORWARDING).await?;
             let forwarding_on = forwarding.as_deref().map(|f| String::from_utf8_lossy(f).trim() == "1").unwrap_or(false);
             if sysctl_changed || !forwarding_on {
@@ -110,6 +102,9 @@ impl Step for PrepareHost {
             let swaps = self.state.facts.lock().unwrap_or_else(|p| p.into_inner()).get(&address).map(|(f, _)| f.swaps.clone()).unwrap_or_default();
             if !swaps.is_empty() {
                 cx.command("swapoff -a and comment swap out of /etc/fstab", "swapoff -a && sed -i -E '/^[^#].*[[:space:]]swap[[:space:]]/ s/^/#/' /etc/fstab", "the kubelet refuses to run with swap").await?;
+            }
+            if notes.is_empty() {
+                notes.push("settings in effect".into());
             }
             Ok(notes.join("; "))
         })

@@ -13,7 +13,7 @@ use anyhow::bail;
 use super::{ComponentOutcome, InstallState};
 use crate::bundle::Component;
 use crate::inventory::{HostSpec, Role};
-use crate::runner::{HostContext, Mode, Read};
+use crate::runner::{FollowUp, HostContext, Mode, Read};
 use crate::transport::quote::{command, quote};
 
 /// Where a host records the services whose restart is due, one file each listing the
@@ -43,6 +43,16 @@ fn matches(prefixes: &[&str], path: &str) -> bool {
     prefixes.iter().any(|p| path.starts_with(p))
 }
 
+/// Whether `service` owns the file at `path` (its step writes it).
+pub(super) fn owns(service: &ServiceSpec, path: &str) -> bool {
+    matches(service.owns, path)
+}
+
+/// The service's unit file.
+pub(super) fn unit_path(service: &ServiceSpec) -> String {
+    format!("/etc/systemd/system/{}.service", service.component.name())
+}
+
 impl ServiceSpec {
     /// Whether a change of `path` needs this service restarted (the certificates and
     /// kubeconfigs it reads, its unit, configuration and binary).
@@ -52,7 +62,7 @@ impl ServiceSpec {
 }
 
 /// Every service install manages.
-fn all_services() -> impl Iterator<Item = &'static ServiceSpec> {
+pub(super) fn all_services() -> impl Iterator<Item = &'static ServiceSpec> {
     [&super::etcd::ETCD].into_iter().chain(super::control_plane::SERVICES.iter()).chain(super::node_services::SERVICES.iter())
 }
 
@@ -60,26 +70,38 @@ fn all_services() -> impl Iterator<Item = &'static ServiceSpec> {
 /// must restart (staged services never run, so they are left out). Steps call it right after
 /// writing files.
 pub async fn note_pending_restarts(cx: &HostContext<'_>, state: &InstallState, changed: &[String]) -> anyhow::Result<()> {
-    let runs_here = |c: Component| Role::ALL.iter().any(|r| cx.host.has(*r) && Component::for_role(*r).contains(&c));
+    if let Some(note) = pending_restarts(cx.host, state, changed) {
+        cx.command(&note.what, &note.script, &note.reason).await?;
+    }
+    Ok(())
+}
+
+/// The command recording the restarts `changed` makes due on `host` (none when no service
+/// that runs there reads one of them).
+pub fn pending_restarts(host: &HostSpec, state: &InstallState, changed: &[String]) -> Option<FollowUp> {
     let due: Vec<(&str, Vec<&String>)> = all_services()
-        .filter(|s| runs_here(s.component) && !state.bundle.is_staged(s.component))
+        .filter(|s| runs_on(host, s.component) && !state.bundle.is_staged(s.component))
         .map(|s| (s.component.name(), changed.iter().filter(|p| s.restarts_for(p)).collect::<Vec<_>>()))
         .filter(|(_, paths)| !paths.is_empty())
         .collect();
     if due.is_empty() {
-        return Ok(());
+        return None;
     }
     let mut script = format!("mkdir -p {PENDING_DIR}");
     for (name, paths) in &due {
         script.push_str(&format!(" && printf '%s\\n' {} >> {PENDING_DIR}/{name}", command(paths)));
     }
     let names: Vec<&str> = due.iter().map(|(name, _)| *name).collect();
-    cx.command(&format!("record pending restart of {}", names.join(", ")), &script, "files they read changed").await?;
-    Ok(())
+    Some(FollowUp { what: format!("record pending restart of {}", names.join(", ")), script, reason: "files they read changed".into() })
+}
+
+/// Whether `component` belongs on `host` by its roles.
+pub(super) fn runs_on(host: &HostSpec, component: Component) -> bool {
+    Role::ALL.iter().any(|r| host.has(*r) && Component::for_role(*r).contains(&component))
 }
 
 /// The read-only script telling whether a bootstrap marker exists.
-fn marker_test(marker: &str) -> String {
+pub(super) fn marker_test(marker: &str) -> String {
     format!("test -e {}", quote(marker))
 }
 
@@ -115,10 +137,9 @@ pub async fn install(cx: &HostContext<'_>, state: &InstallState, services: &[Ser
     // systemd re-reads units only for services that run: a staged unit is never started (its
     // file is checked by the Verify step's systemd-analyze), and a reload costs every host
     // a re-parse of all its units.
-    let unit_of = |s: &ServiceSpec| format!("/etc/systemd/system/{}.service", s.component.name());
     let reload_for: Vec<&str> = services
         .iter()
-        .filter(|s| !state.bundle.is_staged(s.component) && changed_paths.contains(&unit_of(s)))
+        .filter(|s| !state.bundle.is_staged(s.component) && changed_paths.contains(&unit_path(s)))
         .map(|s| s.component.name())
         .collect();
     if !reload_for.is_empty() {

@@ -250,13 +250,23 @@ pub async fn probe(transport: &dyn Transport, specs: &[FileSpec]) -> Result<Vec<
 
 /// Writes `specs` in one round trip (atomically, see the module docs).
 pub async fn write(transport: &dyn Transport, specs: &[&FileSpec]) -> Result<(), TransportError> {
-    if specs.is_empty() {
+    write_then(transport, specs, "").await
+}
+
+/// Writes `specs`, then runs `then` (a shell script) in the same round trip once every file is
+/// in place; a failure of either fails the whole.
+pub async fn write_then(transport: &dyn Transport, specs: &[&FileSpec], then: &str) -> Result<(), TransportError> {
+    if specs.is_empty() && then.is_empty() {
         return Ok(());
     }
     // Streamed piece by piece: contents shared by many hosts (the bundle's binaries) are
     // never copied per host.
     let pieces: Vec<Arc<[u8]>> = specs.iter().map(|s| Arc::clone(&s.contents)).collect();
-    let output = transport.exec_pieces(&write_script(specs), &pieces).await?;
+    let mut script = if specs.is_empty() { String::new() } else { write_script(specs) };
+    if !then.is_empty() {
+        let _ = write!(script, "{then}\n");
+    }
+    let output = transport.exec_pieces(&script, &pieces).await?;
     if output.success() {
         Ok(())
     } else {

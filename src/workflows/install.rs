@@ -5,7 +5,7 @@ use std::sync::Arc;
 use crate::inventory::{Inventory, NetworkManagement, Role};
 use crate::runner::Step;
 use crate::steps::{
-    Addons, Binaries, ControlPlane, Etcd, GatherFacts, InstallState, KernelGate, KernelUpgrade, NetworkApply, NodeServices, PkiFiles, Preflight, PrepareHost, RecordMembership, Verify,
+    Addons, ControlPlane, Etcd, GatherFacts, InstallFiles, InstallState, KernelGate, KernelUpgrade, NetworkApply, NodeServices, Preflight, PrepareHost, Verify,
 };
 
 use super::{kernel, network};
@@ -38,13 +38,12 @@ pub fn steps(inv: &Inventory, state: &Arc<InstallState>, options: &Options) -> V
     if inv.network.manage == NetworkManagement::Manage {
         steps.push(Box::new(NetworkApply { facts: state.facts.clone(), desired: network::desired_ifcfg(&state.desired) }));
     }
-    // Before any change: a host interrupted later in the run is still known as a member, so
-    // re-running install finishes it (node add is for hosts never installed).
-    steps.push(Box::new(RecordMembership));
     steps.extend([
-        Box::new(PrepareHost { state: state.clone() }) as Box<dyn Step>,
-        Box::new(Binaries { state: state.clone() }),
-        Box::new(PkiFiles { state: state.clone() }),
+        // Every file of a host in one write, the membership marker first: a host interrupted
+        // later in the run is still known as a member, so re-running install finishes it
+        // (node add is for hosts never installed).
+        Box::new(InstallFiles { state: state.clone(), marker: true, joining: Vec::new() }) as Box<dyn Step>,
+        Box::new(PrepareHost { state: state.clone() }),
         Box::new(Etcd { state: state.clone(), joining: Vec::new() }),
         Box::new(ControlPlane { state: state.clone() }),
         Box::new(NodeServices { state: state.clone() }),

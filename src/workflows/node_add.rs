@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use crate::inventory::{Inventory, Role};
 use crate::runner::Step;
-use crate::steps::{Addons, Binaries, ControlPlane, Etcd, EtcdJoin, GatherFacts, InstallState, KernelGate, NodeServices, PkiFiles, Preflight, PrepareHost, RecordMembership, Verify};
+use crate::steps::{Addons, ControlPlane, Etcd, EtcdJoin, GatherFacts, InstallFiles, InstallState, KernelGate, NodeServices, Preflight, PrepareHost, RecordMembership, Verify};
 
 /// The steps of `node add`, in order. `inv` holds the running members plus the hosts being
 /// added; `running_etcd` are the etcd members before the run; `joining` the hosts added.
@@ -15,9 +15,8 @@ pub fn steps(inv: &Inventory, state: &Arc<InstallState>, running_etcd: Vec<Ipv6A
         Box::new(GatherFacts { store: state.facts.clone() }),
         Box::new(Preflight { state: state.clone() }),
         Box::new(KernelGate { state: state.clone(), upgrade_planned: false }),
+        Box::new(InstallFiles { state: state.clone(), marker: false, joining: joining.clone() }),
         Box::new(PrepareHost { state: state.clone() }),
-        Box::new(Binaries { state: state.clone() }),
-        Box::new(PkiFiles { state: state.clone() }),
         Box::new(Etcd { state: state.clone(), joining: joining.clone() }),
         Box::new(EtcdJoin { state: state.clone(), running: running_etcd, joining }),
         Box::new(ControlPlane { state: state.clone() }),

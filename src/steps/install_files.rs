@@ -1,0 +1,123 @@
+//! Install files: every file a host gets from install — the membership marker, sysctl and
+//! module lists, the node names in /etc/hosts, the bundle's binaries, certificates and keys,
+//! the services' configuration and units — compared against the run's snapshot and written
+//! in one round trip, atomically (all files of the host, or none). In the same round trip the
+//! host records the restarts the changes make due (so a run stopped before the service steps
+//! still restarts them next time) and systemd re-reads its units when a unit of a service
+//! that runs there changed. The service steps that follow find their files in place and only
+//! (re)start what changed.
+
+use std::net::Ipv6Addr;
+use std::sync::Arc;
+
+use super::service::{all_services, marker_test, owns, pending_restarts, runs_on, unit_path};
+use super::InstallState;
+use crate::bundle::Component;
+use crate::inventory::{HostSpec, Role};
+use crate::ops::hosts_file;
+use crate::runner::{FollowUp, HostContext, Read, Step, StepFuture};
+use crate::transport::files::FileSpec;
+
+/// Whether a path is PKI material (certificates and keys at kubeadm's paths; the kubernetes
+/// CA key only reaches control-plane hosts, as `pki::host_files` decides).
+pub fn is_pki(path: &str) -> bool {
+    path.starts_with("/etc/kubernetes/pki/") || path.starts_with("/var/lib/kubelet/pki/")
+}
+
+/// The host files the step manages besides the rendered ones.
+pub const HOSTS: &str = "/etc/hosts";
+
+/// The "Install files" step.
+pub struct InstallFiles {
+    pub state: Arc<InstallState>,
+    /// Write the membership marker with the files (install: before any service changes;
+    /// node add records it at the very end instead).
+    pub marker: bool,
+    /// Hosts joining a running etcd cluster: their etcd files are written by `EtcdJoin`,
+    /// after `member add`.
+    pub joining: Vec<Ipv6Addr>,
+}
+
+impl InstallFiles {
+    /// The rendered files of the host this step writes (the service files of the services
+    /// that belong there, the PKI, sysctl and modules), without the binaries and /etc/hosts.
+    fn rendered(&self, host: &HostSpec) -> Vec<FileSpec> {
+        let services: Vec<_> = all_services()
+            .filter(|s| runs_on(host, s.component))
+            .filter(|s| !(s.component == Component::Etcd && self.joining.contains(&host.address)))
+            .collect();
+        self.state.files(host.address, |p| {
+            is_pki(p) || p == super::prepare_host::SYSCTL || p == super::prepare_host::MODULES || services.iter().any(|s| owns(s, p))
+        })
+    }
+
+    fn binaries(&self, host: &HostSpec) -> Vec<FileSpec> {
+        let components = Role::ALL.iter().filter(|r| host.has(**r)).flat_map(|r| Component::for_role(*r));
+        components.filter_map(|c| self.state.binaries.get(c)).cloned().collect()
+    }
+
+    /// The bootstrap files of the host's services with their markers.
+    fn bootstrap_files(&self, host: &HostSpec) -> Vec<(&'static str, &'static str)> {
+        all_services().filter(|s| runs_on(host, s.component)).filter_map(|s| s.bootstrap_file).collect()
+    }
+}
+
+impl Step for InstallFiles {
+    fn title(&self) -> String {
+        "Install files (configuration, certificates, binaries)".into()
+    }
+
+    fn reads(&self, host: &HostSpec) -> Vec<Read> {
+        let mut reads: Vec<Read> = self.rendered(host).into_iter().chain(self.binaries(host)).map(|f| Read::Probe(f.path)).collect();
+        reads.extend([Read::Contents(HOSTS.into()), Read::Probe(HOSTS.into())]);
+        if self.marker {
+            reads.push(Read::Probe(super::MARKER.into()));
+        }
+        reads.extend(self.bootstrap_files(host).into_iter().map(|(_, marker)| Read::query(marker_test(marker))));
+        reads
+    }
+
+    fn run<'a>(&'a self, cx: &'a HostContext<'a>) -> StepFuture<'a> {
+        Box::pin(async move {
+            let address = cx.host.address;
+            let mut specs = Vec::new();
+            if self.marker {
+                // First, so the host is known as a member before anything else lands.
+                specs.push(FileSpec::root(super::MARKER, 0o644, super::marker(cx.inventory, cx.host).into_bytes()));
+            }
+            let existing = cx.read_file(HOSTS).await?.unwrap_or_default();
+            let entries: Vec<_> = cx.inventory.hosts.iter().map(|h| (h.address, h.name.clone())).collect();
+            specs.push(FileSpec::root(HOSTS, 0o644, hosts_file::merge(&String::from_utf8_lossy(&existing), &entries).into_bytes()));
+            specs.extend(self.binaries(cx.host));
+            let mut rendered = self.rendered(cx.host);
+            for (file, marker) in self.bootstrap_files(cx.host) {
+                let test = marker_test(marker);
+                if cx.query(&test, &test).await?.success() {
+                    rendered.retain(|f| f.path != file);
+                }
+            }
+            specs.extend(rendered);
+            let state = &self.state;
+            let changed = cx
+                .files_then(&specs, |changed| {
+                    let reload: Vec<&str> = all_services()
+                        .filter(|s| runs_on(cx.host, s.component) && !state.bundle.is_staged(s.component) && changed.contains(&unit_path(s)))
+                        .map(|s| s.component.name())
+                        .collect();
+                    let pending = pending_restarts(cx.host, state, changed);
+                    let reload = (!reload.is_empty()).then(|| FollowUp {
+                        what: "systemctl daemon-reload".into(),
+                        script: "systemctl daemon-reload".into(),
+                        reason: format!("unit files changed: {}", reload.join(", ")),
+                    });
+                    match (pending, reload) {
+                        (Some(p), Some(r)) => Some(FollowUp { what: format!("{}; {}", p.what, r.what), script: format!("{} && {}", p.script, r.script), reason: format!("{}; {}", p.reason, r.reason) }),
+                        (p, r) => p.or(r),
+                    }
+                })
+                .await?;
+            state.mark_changed(address, changed.iter().map(|(p, _)| p.clone()));
+            Ok(format!("{} of {} files changed", changed.len(), specs.len()))
+        })
+    }
+}
