@@ -647,10 +647,10 @@ fn etcd_executable(lab: &TestLab, address: Ipv6Addr) -> String {
 
 /// Regression: a run that wrote a new etcd binary and stopped before the etcd step left etcd
 /// running the old one for good, because the next run found every file in place and etcd
-/// active. The run is made to stop there deterministically: /etc/etcd is replaced by a plain
-/// file, so the etcd step fails on its first write, after the binaries and certificates
-/// steps; then /etc/etcd is put back exactly as it was. (A binary, not a certificate: etcd
-/// reads its certificates again at each TLS handshake, but its program only when started.)
+/// active. The run is made to stop there deterministically: a sysctl template that turns IPv6
+/// forwarding off again makes the "Prepare hosts" step fail, after every file was written
+/// and before the etcd step. (A binary, not a certificate: etcd reads its certificates again
+/// at each TLS handshake, but its program only when started.)
 #[test]
 fn a_restart_left_pending_by_a_failed_run_happens_on_the_next_run() {
     if !lab_tests_enabled("a_restart_left_pending_by_a_failed_run_happens_on_the_next_run") {
@@ -668,16 +668,21 @@ fn a_restart_left_pending_by_a_failed_run_happens_on_the_next_run() {
     let mut bytes = fs::read(&binary).unwrap();
     bytes.push(b'\n');
     fs::write(&binary, &bytes).unwrap();
-    lab.ssh_ok(address, "cp -a /etc/etcd /root/etcd.saved && rm -rf /etc/etcd && touch /etc/etcd");
-    let (code, json, output) = lab.install_json(&[]);
-    assert_eq!(code, 2, "{}", text(&output));
+    let overrides = lab.project.path().join("templates");
+    fs::create_dir_all(&overrides).unwrap();
+    let sysctl = fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("templates/sysctl.conf.j2")).unwrap();
+    fs::write(overrides.join("sysctl.conf.j2"), format!("{sysctl}\nnet.ipv6.conf.all.forwarding = 0\n")).unwrap();
+    let output = lab.v6deploy(&["--templates", overrides.to_str().unwrap(), "-i", lab.inventory().to_str().unwrap(), "install", "--output", "json"]);
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output));
+    let json: Value = serde_json::from_slice(&output.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&output)));
     let error = recap_of(&json, address)["error"].as_str().unwrap_or_default().to_string();
-    assert!(error.starts_with("etcd cluster: "), "{error}");
+    assert!(error.starts_with("Prepare hosts") && error.contains("forwarding is still 0"), "{error}");
     let on_host = lab.ssh_ok(address, "sha256sum < /usr/local/bin/etcd");
-    assert!(on_host.starts_with(&sha256_hex(&bytes)), "the binaries step did not run");
+    assert!(on_host.starts_with(&sha256_hex(&bytes)), "the files were not written");
     assert_eq!((lab.etcd_pid(address), etcd_executable(&lab, address)), (pid, "/usr/local/bin/etcd (deleted)".to_string()), "not the half-done state");
+    assert_eq!(lab.ssh_ok(address, "cat /var/lib/v6deploy/restart-pending/etcd"), "/usr/local/bin/etcd\n", "the host did not record the restart it owes");
 
-    lab.ssh_ok(address, "rm -f /etc/etcd && cp -a /root/etcd.saved /etc/etcd && rm -rf /root/etcd.saved");
+    fs::remove_dir_all(&overrides).unwrap();
     let (code, json, output) = lab.install_json(&[]);
     assert_eq!(code, 0, "{}", text(&output));
     let etcd = &json["components"][address.to_string()]["etcd"];

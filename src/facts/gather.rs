@@ -10,7 +10,7 @@ pub const SCRIPT: &str = r#"
 r() { while IFS= read -r l || [ -n "$l" ]; do printf '%s\n' "$l"; done < "$1"; } 2>/dev/null
 echo @@os-release; r /etc/os-release
 echo @@redhat-release; r /etc/redhat-release
-echo @@uname; r /proc/sys/kernel/osrelease
+echo @@uname; uname -r
 echo @@addr; ip -6 -o addr show 2>/dev/null
 echo @@forwarding; r /proc/sys/net/ipv6/conf/all/forwarding
 echo @@route; ip -6 route show default 2>/dev/null

@@ -29,7 +29,7 @@ const FORWARDING: &str = "/proc/sys/net/ipv6/conf/all/forwarding";
 /// the running kernel, e.g. in a container, or no such module).
 fn missing_modules(modules: &[&str]) -> String {
     format!(
-        "read -r k < /proc/sys/kernel/osrelease; for m in {}; do [ -d \"/sys/module/$m\" ] && continue; \
+        "k=$(uname -r); for m in {}; do [ -d \"/sys/module/$m\" ] && continue; \
          if [ -d \"/lib/modules/$k\" ] && modprobe -n -q \"$m\" 2>/dev/null; then echo \"load $m\"; else echo \"absent $m\"; fi; done",
         command(modules)
     )

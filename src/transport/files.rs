@@ -264,7 +264,7 @@ pub async fn write_then(transport: &dyn Transport, specs: &[&FileSpec], then: &s
     let pieces: Vec<Arc<[u8]>> = specs.iter().map(|s| Arc::clone(&s.contents)).collect();
     let mut script = if specs.is_empty() { String::new() } else { write_script(specs) };
     if !then.is_empty() {
-        let _ = write!(script, "{then}\n");
+        let _ = writeln!(script, "{then}");
     }
     let output = transport.exec_pieces(&script, &pieces).await?;
     if output.success() {
