@@ -28,7 +28,7 @@ if action == "wipe":
     for h in job["hosts"].values():
         paths = [f["path"] for f in h["files"] + h["binaries"]]
         script = ("systemctl disable --now etcd >/dev/null 2>&1; rm -f " + " ".join(map(shlex.quote, paths)) +
-                  " /tmp/.v6deploy-health; rm -rf /var/lib/etcd /etc/v6deploy; "
+                  " /tmp/.v6deploy-health; rm -rf /var/lib/etcd /etc/v6deploy /var/lib/v6deploy; "
                   "sed -i '/^# BEGIN v6deploy node names/,/^# END v6deploy node names/d' /etc/hosts; "
                   "systemctl daemon-reload; systemctl reset-failed >/dev/null 2>&1; true")
         procs.append((h["address"], ssh(h["address"], script)))

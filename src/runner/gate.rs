@@ -132,11 +132,14 @@ impl Gate {
 
     /// Probes, in one round trip, the files of `specs` the snapshot has not read.
     async fn probe_unknown(&self, host: &str, transport: &dyn Transport, specs: &[FileSpec], snapshot: &Snapshot) -> anyhow::Result<()> {
-        let unknown: Vec<&str> = specs.iter().filter(|s| snapshot.probed(&s.path).is_none()).map(|s| s.path.as_str()).collect();
+        let unknown: Vec<&FileSpec> = specs.iter().filter(|s| snapshot.probed(&s.path).is_none()).collect();
         if unknown.is_empty() {
             return Ok(());
         }
-        let output = transport.run(&files::probe_script(&unknown)).await?;
+        let quick: Vec<Option<files::Quick>> = unknown.iter().map(|s| s.quick()).collect();
+        let targets: Vec<(&str, Option<&files::Quick>)> = unknown.iter().zip(&quick).map(|(s, q)| (s.path.as_str(), q.as_ref())).collect();
+        let output = transport.run(&files::probe_script_with(&targets)).await?;
+        let unknown: Vec<&str> = unknown.iter().map(|s| s.path.as_str()).collect();
         let found = files::parse_probed(&output.stdout_text(), &unknown)
             .map_err(|detail| crate::transport::TransportError::Protocol { host: host.to_string(), what: "file probe", detail })?;
         for (path, found) in unknown.iter().zip(found) {

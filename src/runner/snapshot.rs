@@ -15,7 +15,7 @@ use std::fmt::Write as _;
 use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::transport::files::{FileSpec, Probed, parse_probed, probe_script};
+use crate::transport::files::{FileSpec, Probed, Quick, parse_probed, probe_script_with};
 use crate::transport::quote::quote;
 use crate::transport::{Output, Transport, TransportError};
 
@@ -24,6 +24,9 @@ use crate::transport::{Output, Transport, TransportError};
 pub enum Read {
     /// A file's mode, owner and checksum (for `HostContext::files`).
     Probe(String),
+    /// The same for a large file, not hashed when its size and modification time say it is
+    /// the one v6deploy wrote (see `files::QUICK_CHECK_BYTES`).
+    ProbeQuick(String, Quick),
     /// A file's contents (`HostContext::read_file`).
     Contents(String),
     /// The standard output and exit status of a read-only script (`HostContext::query`).
@@ -31,6 +34,14 @@ pub enum Read {
 }
 
 impl Read {
+    /// The probe of the file `spec` describes (quick-checked when it is large).
+    pub fn probe(spec: &FileSpec) -> Read {
+        match spec.quick() {
+            Some(quick) => Read::ProbeQuick(spec.path.clone(), quick),
+            None => Read::Probe(spec.path.clone()),
+        }
+    }
+
     /// A query whose key is its script.
     pub fn query(script: impl Into<String>) -> Read {
         let script = script.into();
@@ -77,10 +88,10 @@ impl Snapshot {
         taken.window = Some((before, after));
         for (item, (body, status)) in items.iter().zip(sections) {
             match item {
-                Item::Probes(paths) => {
-                    let refs: Vec<&str> = paths.iter().map(String::as_str).collect();
+                Item::Probes(targets) => {
+                    let refs: Vec<&str> = targets.iter().map(|(p, _)| p.as_str()).collect();
                     if let (0, Ok(found)) = (status, parse_probed(&String::from_utf8_lossy(&body), &refs)) {
-                        taken.probes.extend(paths.iter().cloned().zip(found));
+                        taken.probes.extend(targets.iter().map(|(p, _)| p.clone()).zip(found));
                     }
                 }
                 Item::Contents(path) if status == 0 => drop(taken.contents.insert(path.clone(), Some(body))),
@@ -140,7 +151,7 @@ impl Snapshot {
 /// What each section of the snapshot's output answers.
 #[derive(Debug, PartialEq)]
 enum Item {
-    Probes(Vec<String>),
+    Probes(Vec<(String, Option<Quick>)>),
     Contents(String),
     Query(String),
 }
@@ -151,14 +162,15 @@ enum Item {
 /// or feed the others.
 fn build(reads: &[Read], boundary: &str) -> (String, Vec<Item>) {
     let mut items = Vec::new();
-    let mut probes: Vec<String> = Vec::new();
+    let mut probes: Vec<(String, Option<Quick>)> = Vec::new();
     let mut seen = std::collections::HashSet::new();
     for read in reads {
         if !seen.insert(read.clone()) {
             continue;
         }
         match read {
-            Read::Probe(path) => probes.push(path.clone()),
+            Read::Probe(path) => probes.push((path.clone(), None)),
+            Read::ProbeQuick(path, quick) => probes.push((path.clone(), Some(quick.clone()))),
             Read::Contents(path) => items.push(Item::Contents(path.clone())),
             Read::Query { key, .. } => {
                 if !items.contains(&Item::Query(key.clone())) {
@@ -174,9 +186,9 @@ fn build(reads: &[Read], boundary: &str) -> (String, Vec<Item>) {
     for (i, item) in items.iter().enumerate() {
         let _ = writeln!(script, "printf '%s {i}\\n' \"$B\"");
         match item {
-            Item::Probes(paths) => {
-                let refs: Vec<&str> = paths.iter().map(String::as_str).collect();
-                let _ = writeln!(script, "( {} ) </dev/null; s=$?", probe_script(&refs));
+            Item::Probes(targets) => {
+                let refs: Vec<(&str, Option<&Quick>)> = targets.iter().map(|(p, q)| (p.as_str(), q.as_ref())).collect();
+                let _ = writeln!(script, "( {} ) </dev/null; s=$?", probe_script_with(&refs));
             }
             Item::Contents(path) => {
                 let p = quote(path);

@@ -38,7 +38,7 @@ impl Step for Addons {
     }
 
     fn reads(&self, _: &HostSpec) -> Vec<Read> {
-        self.specs().into_iter().map(|f| Read::Probe(f.path)).collect()
+        self.specs().into_iter().map(|f| Read::probe(&f)).collect()
     }
 
     fn run<'a>(&'a self, cx: &'a HostContext<'a>) -> StepFuture<'a> {

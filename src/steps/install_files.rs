@@ -68,7 +68,7 @@ impl Step for InstallFiles {
     }
 
     fn reads(&self, host: &HostSpec) -> Vec<Read> {
-        let mut reads: Vec<Read> = self.rendered(host).into_iter().chain(self.binaries(host)).map(|f| Read::Probe(f.path)).collect();
+        let mut reads: Vec<Read> = self.rendered(host).into_iter().chain(self.binaries(host)).map(|f| Read::probe(&f)).collect();
         reads.extend([Read::Contents(HOSTS.into()), Read::Probe(HOSTS.into())]);
         if self.marker {
             reads.push(Read::Probe(super::MARKER.into()));

@@ -114,7 +114,7 @@ fn state_probe(name: &str) -> String {
 /// What `install` reads on a host, for the run's snapshot: every file the services own,
 /// their bootstrap markers, and the pending restarts and state of those that run.
 pub fn reads(state: &InstallState, host: &HostSpec, services: &[ServiceSpec]) -> Vec<Read> {
-    let mut reads: Vec<Read> = state.files(host.address, |p| services.iter().any(|s| matches(s.owns, p))).into_iter().map(|f| Read::Probe(f.path)).collect();
+    let mut reads: Vec<Read> = state.files(host.address, |p| services.iter().any(|s| matches(s.owns, p))).into_iter().map(|f| Read::probe(&f)).collect();
     reads.extend(services.iter().filter_map(|s| s.bootstrap_file).map(|(_, marker)| Read::query(marker_test(marker))));
     reads.extend(services.iter().filter(|s| !state.bundle.is_staged(s.component)).map(|s| Read::query(state_probe(s.component.name()))));
     reads

@@ -84,22 +84,73 @@ impl FileState {
     }
 }
 
+/// Files at least this large are written with a modification time derived from their
+/// checksum, and probed by size and modification time first (rsync's quick check): hashing
+/// the bundle's binaries (hundreds of MB per host with Kubernetes) on every run cost more
+/// host CPU than all the rest of a no-change run. Anything else that changes such a file
+/// gives it a new modification time, so it is hashed and compared again.
+pub const QUICK_CHECK_BYTES: usize = 1 << 20;
+
+/// The size and modification time a large file was written with (see `QUICK_CHECK_BYTES`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Quick {
+    pub size: usize,
+    /// Seconds since the epoch: 2000-01-01 plus up to ~31 years, from the checksum.
+    pub mtime: u64,
+    pub sha256: String,
+}
+
+impl FileSpec {
+    /// The quick-check values of a large file (`None` for smaller ones).
+    pub fn quick(&self) -> Option<Quick> {
+        (self.contents.len() >= QUICK_CHECK_BYTES).then(|| Quick {
+            size: self.contents.len(),
+            mtime: 946_684_800 + u64::from_str_radix(&self.sha256[..8], 16).unwrap_or(0) % 1_000_000_000,
+            sha256: self.sha256.clone(),
+        })
+    }
+}
+
 /// The probe script: one line per path, `-` when missing, else `MODE USER:GROUP SHA256`.
 /// One `stat` and one `sha256sum` read every file and `awk` puts their lines together: a
 /// process per file costs a small host more than the round trip does.
 pub fn probe_script(paths: &[&str]) -> String {
+    let targets: Vec<(&str, Option<&Quick>)> = paths.iter().map(|p| (*p, None)).collect();
+    probe_script_with(&targets)
+}
+
+/// `probe_script` where a file given with its `Quick` values is not hashed when its size and
+/// modification time are those values: its line is printed from them (one `stat` each).
+pub fn probe_script_with(targets: &[(&str, Option<&Quick>)]) -> String {
     let mut script = String::from("{ set --; for p in");
-    for path in paths {
+    for (path, _) in targets {
         let _ = write!(script, " {}", quote(path));
+    }
+    script.push_str("; do if [ -f \"$p\" ]; then\n");
+    let quick: Vec<(&str, &Quick)> = targets.iter().filter_map(|(p, q)| q.map(|q| (*p, q))).collect();
+    if !quick.is_empty() {
+        script.push_str("case \"$p\" in\n");
+        for (path, q) in quick {
+            let _ = writeln!(
+                script,
+                "{}) l=$(stat -c '%s %Y %a %U:%G' -- \"$p\") && case \"$l\" in '{} {} '*) echo \"@${{l#* * }} {}\"; continue;; esac;;",
+                quote(path),
+                q.size,
+                q.mtime,
+                q.sha256
+            );
+        }
+        script.push_str("esac\n");
     }
     script.push_str(PROBE_TAIL);
     script
 }
 
-/// After the paths: a `+` or `-` line per path, `=`, then the `stat` lines and the
-/// `sha256sum` lines of the present files (`!` if either failed), joined by awk. sha256sum
-/// starts a line with a backslash when it escapes the file's name.
-const PROBE_TAIL: &str = r#"; do if [ -f "$p" ]; then set -- "$@" "$p"; echo +; else echo -; fi; done
+/// After the paths: a `+` or `-` line per path (or `@` and the whole line of a quick-checked
+/// file), `=`, then the `stat` lines and the `sha256sum` lines of the present files (`!` if
+/// either failed), joined by awk. sha256sum starts a line with a backslash when it escapes the
+/// file's name.
+const PROBE_TAIL: &str = r#"set -- "$@" "$p"; echo +; else echo -; fi; done
 echo =
 if [ $# -gt 0 ]; then stat -c '%a %U:%G' -- "$@" && sha256sum -- "$@" || echo '!'; fi
 } | awk '
@@ -110,7 +161,7 @@ a < present { attributes[a++] = $0; next }
 END {
   if (failed || a != present || b != present) exit 1
   j = 0
-  for (i = 0; i < n; i++) if (marks[i] == "-") print "-"; else { print attributes[j] " " hashes[j]; j++ }
+  for (i = 0; i < n; i++) if (marks[i] == "-") print "-"; else if (marks[i] ~ /^@/) print substr(marks[i], 2); else { print attributes[j] " " hashes[j]; j++ }
 }'"#;
 
 /// A regular file as the probe found it.
@@ -172,49 +223,62 @@ pub fn parse_probe(output: &str, specs: &[FileSpec]) -> Result<Vec<FileState>, S
 }
 
 /// The write script for `specs`; their contents are concatenated on stdin in the same order.
-/// Each target directory gets one temp directory beside the targets (`mktemp -d`, removed on
-/// exit whatever happens); the files go there, are checked with one `sha256sum`, given their
-/// mode and owner with one `chmod` and one `chown` per distinct value, and only then renamed
-/// over their targets. Two processes per file (`head`, `mv`) plus a few per batch.
+/// Each target directory gets one fresh temp directory beside the targets (a random name,
+/// created with one `mkdir` for all, which fails rather than reuse one that exists; removed on
+/// exit whatever happens). The files go there under their own names, are checked with one
+/// `sha256sum -c`, given their mode with one `chmod` per distinct mode (and an owner other
+/// than root with one `chown` per owner: the script runs as root, directly or through sudo,
+/// so what it creates is root's), large files their quick-check time, and only then are they
+/// renamed over their targets with one `mv` per directory, directories in the order they first
+/// appear in `specs`. One process per file (`head`) plus a few per batch and per directory.
 pub fn write_script(specs: &[&FileSpec]) -> String {
-    let mut dirs: Vec<&str> = specs.iter().map(|spec| parent(&spec.path)).collect();
-    dirs.sort_unstable();
-    dirs.dedup();
-    // `"$tN/I"`: file I in the temp directory of its target's directory N.
-    let temps: Vec<String> = specs
-        .iter()
-        .enumerate()
-        .map(|(i, spec)| format!("\"$t{}/{i}\"", dirs.binary_search(&parent(&spec.path)).unwrap_or_default()))
-        .collect();
-    let all_temps = temps.join(" ");
+    // The last spec for a path wins, as if they were written one after the other.
+    let specs: Vec<&FileSpec> = specs.iter().enumerate().filter(|(i, spec)| !specs[i + 1..].iter().any(|later| later.path == spec.path)).map(|(_, spec)| *spec).collect();
+    let mut dirs: Vec<&str> = Vec::new();
+    for spec in &specs {
+        if !dirs.contains(&parent(&spec.path)) {
+            dirs.push(parent(&spec.path));
+        }
+    }
+    let token = random_token();
+    let temp_dir = |dir: &str| format!("{}/.v6deploy.{token}", dir.trim_end_matches('/'));
+    let temp = |spec: &FileSpec| format!("{}/{}", temp_dir(parent(&spec.path)), spec.path.rsplit('/').next().unwrap_or(&spec.path));
+    let temps: Vec<String> = specs.iter().map(|spec| temp(spec)).collect();
+    let quoted = |items: &mut dyn Iterator<Item = String>| items.map(|t| quote(&t).into_owned()).collect::<Vec<_>>().join(" ");
+    let temp_dirs = quoted(&mut dirs.iter().map(|d| temp_dir(d)));
     let mut s = String::from("set -eu\numask 077\n");
-    let cleanup: Vec<String> = (0..dirs.len()).map(|n| format!("${{t{n}:+\"$t{n}\"}}")).collect();
-    let _ = writeln!(s, "trap 'rm -rf -- {}' EXIT", cleanup.join(" "));
-    let _ = writeln!(s, "mkdir -p -- {}", dirs.iter().map(|d| quote(d).into_owned()).collect::<Vec<_>>().join(" "));
-    for (n, dir) in dirs.iter().enumerate() {
-        let _ = writeln!(s, "t{n}=$(mktemp -d -- {})", quote(&format!("{}/.v6deploy.XXXXXX", dir.trim_end_matches('/'))));
-    }
+    let _ = writeln!(s, "trap 'rm -rf -- {}' EXIT", temp_dirs.replace('\'', "'\\''"));
+    let _ = writeln!(s, "mkdir -p -- {}", quoted(&mut dirs.iter().map(|d| d.to_string())));
+    let _ = writeln!(s, "mkdir -- {temp_dirs}");
     for (spec, temp) in specs.iter().zip(&temps) {
-        let _ = writeln!(s, "head -c {} > {temp}", spec.contents.len());
+        let _ = writeln!(s, "head -c {} > {}", spec.contents.len(), quote(temp));
     }
-    let want: Vec<&str> = specs.iter().map(|spec| spec.sha256()).collect();
-    let _ = writeln!(s, "got=$(sha256sum -- {all_temps} | cut -c1-65 | tr -d ' \\\\')");
-    let _ = writeln!(s, "[ \"$got\" = '{}' ] || {{", want.join("\n"));
+    s.push_str("sha256sum -c --quiet - >&2 <<'V6DEPLOY_SUMS' || { echo 'checksum mismatch writing the files above' >&2; exit 3; }\n");
     for (spec, temp) in specs.iter().zip(&temps) {
-        let _ = writeln!(
-            s,
-            "  h=$(sha256sum < {temp}); [ \"${{h%% *}}\" = {hash} ] || echo \"checksum mismatch writing \"{path} >&2",
-            hash = spec.sha256(),
-            path = quote(&spec.path),
-        );
+        let _ = writeln!(s, "{}  {temp}", spec.sha256());
     }
-    s.push_str("  exit 3\n}\n");
-    set_attributes(&mut s, "chmod", specs, &temps, |spec| format!("{:o}", spec.mode));
-    set_attributes(&mut s, "chown", specs, &temps, |spec| spec.owner.clone());
+    s.push_str("V6DEPLOY_SUMS\n");
+    set_attributes(&mut s, "chmod", &specs, &temps, |spec| Some(format!("{:o}", spec.mode)));
+    set_attributes(&mut s, "chown", &specs, &temps, |spec| (spec.owner != "root:root").then(|| spec.owner.clone()));
     for (spec, temp) in specs.iter().zip(&temps) {
-        let _ = writeln!(s, "mv -f -- {temp} {}", quote(&spec.path));
+        if let Some(quick) = spec.quick() {
+            let _ = writeln!(s, "touch -m -d @{} -- {}", quick.mtime, quote(temp));
+        }
+    }
+    for dir in &dirs {
+        let moved = specs.iter().zip(&temps).filter(|(spec, _)| parent(&spec.path) == *dir).map(|(_, t)| t.clone());
+        let _ = writeln!(s, "mv -f -- {} {}", quoted(&mut moved.into_iter()), quote(&format!("{}/", dir.trim_end_matches('/'))));
     }
     s
+}
+
+/// A name part no earlier batch used: the clock and a per-process random hash key.
+fn random_token() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos()));
+    hasher.write_u32(std::process::id());
+    format!("{:016x}", hasher.finish())
 }
 
 /// The directory part of a path (`/` for `/x`, `.` for a bare name).
@@ -226,13 +290,14 @@ fn parent(path: &str) -> &str {
     }
 }
 
-/// One `chmod` (or `chown`) line per distinct value, naming every temp file that takes it.
-fn set_attributes(script: &mut String, command: &str, specs: &[&FileSpec], temps: &[String], value: impl Fn(&FileSpec) -> String) {
-    let mut values: Vec<String> = specs.iter().map(|spec| value(spec)).collect();
+/// One `chmod` (or `chown`) line per distinct value, naming every temp file that takes it
+/// (`None`: nothing to set for that file).
+fn set_attributes(script: &mut String, command: &str, specs: &[&FileSpec], temps: &[String], value: impl Fn(&FileSpec) -> Option<String>) {
+    let mut values: Vec<String> = specs.iter().filter_map(|spec| value(spec)).collect();
     values.sort_unstable();
     values.dedup();
     for v in values {
-        let these: Vec<&str> = specs.iter().zip(temps).filter(|(spec, _)| value(spec) == v).map(|(_, t)| t.as_str()).collect();
+        let these: Vec<String> = specs.iter().zip(temps).filter(|(spec, _)| value(spec).as_ref() == Some(&v)).map(|(_, t)| quote(t).into_owned()).collect();
         let _ = writeln!(script, "{command} {} -- {}", quote(&v), these.join(" "));
     }
 }
@@ -370,8 +435,8 @@ mod tests {
         let refs: Vec<&FileSpec> = specs.iter().collect();
         let script = write_script(&refs);
         let count = |prefix: &str| script.lines().filter(|l| l.starts_with(prefix)).count();
-        assert_eq!((count("head -c "), count("mv -f "), count("chmod "), count("chown "), script.matches("mktemp").count()), (20, 20, 2, 1, 2), "{script}");
-        assert_eq!(script.lines().filter(|l| l.contains("sha256sum --")).count(), 1);
+        assert_eq!((count("head -c "), count("mv -f "), count("chmod "), count("chown "), count("mkdir ")), (20, 2, 2, 0, 2), "{script}");
+        assert_eq!(script.lines().filter(|l| l.contains("sha256sum -c")).count(), 1);
         let paths: Vec<&str> = specs.iter().map(|s| s.path.as_str()).collect();
         let probe = probe_script(&paths);
         assert_eq!((probe.matches("stat ").count(), probe.matches("sha256sum ").count()), (1, 1), "{probe}");
@@ -393,6 +458,36 @@ mod tests {
         drop(child.stdin.take());
         assert!(!child.wait().unwrap().success());
         assert!(walk(dir.path()).is_empty(), "{:?}", walk(dir.path()));
+    }
+
+    /// A large file is written with its quick-check modification time; probed, it is taken
+    /// by size and time without hashing, and hashed again once anything gave it another time.
+    #[test]
+    fn large_files_are_quick_checked_by_size_and_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let owner = String::from_utf8(std::process::Command::new("sh").arg("-c").arg("echo $(id -un):$(id -gn)").output().unwrap().stdout).unwrap().trim().to_string();
+        let big = FileSpec::new(format!("{}/bin/big", dir.path().display()), 0o755, owner, vec![7u8; QUICK_CHECK_BYTES]);
+        let quick = big.quick().expect("large enough");
+        let mut child = std::process::Command::new("sh").arg("-c").arg(write_script(&[&big])).stdin(std::process::Stdio::piped()).spawn().unwrap();
+        std::io::Write::write_all(child.stdin.as_mut().unwrap(), &big.contents).unwrap();
+        assert!(child.wait().unwrap().success());
+        let mtime = std::fs::metadata(&big.path).unwrap().modified().unwrap().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+        assert_eq!(mtime, quick.mtime);
+        let probe = |q: Option<&Quick>| {
+            let out = std::process::Command::new("sh").arg("-c").arg(probe_script_with(&[(&big.path, q)])).output().unwrap();
+            parse_probe(&String::from_utf8(out.stdout).unwrap(), std::slice::from_ref(&big)).unwrap()
+        };
+        assert_eq!(probe(Some(&quick)), [FileState::Same]);
+        // Same size, same time, other bytes: trusted (the quick check is size and time only).
+        std::fs::write(&big.path, vec![8u8; QUICK_CHECK_BYTES]).unwrap();
+        let touch = |when: &str| assert!(std::process::Command::new("touch").args(["-m", "-d", when, &big.path]).status().unwrap().success());
+        touch(&format!("@{}", quick.mtime));
+        assert_eq!(probe(Some(&quick)), [FileState::Same]);
+        // A write by anything else gives it a new time: hashed, and found to differ.
+        touch("now");
+        assert_eq!(probe(Some(&quick)), [FileState::Content]);
+        assert_eq!(probe(None), [FileState::Content]);
+        assert!(FileSpec::root("/small", 0o644, &b"x"[..]).quick().is_none());
     }
 
     /// Every file and directory under `dir`.
