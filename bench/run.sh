@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Times `v6deploy check` and `v6deploy push` of 20 files on N = 3, 10, 30 lab machines (one
-# lab, grown between sizes) and writes the table to bench/RESULTS.md, keeping what is written
+# lab, grown between sizes) and writes the table to bench/CHECK-PUSH-RESULTS.md, keeping what is written
 # below the findings marker. Needs root (the lab). Usage: bench/run.sh [N ...]
 #
 # Each figure is the median wall time of V6DEPLOY_BENCH_RUNS runs (default 5), measured with
@@ -14,7 +14,7 @@ if [[ $# -gt 0 ]]; then sizes=("$@"); else sizes=(3 10 30); fi
 runs=${V6DEPLOY_BENCH_RUNS:-5}
 lab=ssbench
 remote=/srv/v6deploy-bench
-results=$repo/bench/RESULTS.md
+results=$repo/bench/CHECK-PUSH-RESULTS.md
 marker='<!-- findings: everything below this line is kept by bench/run.sh -->'
 
 if [[ $(id -u) -ne 0 ]]; then

@@ -698,10 +698,11 @@ fn a_restart_left_pending_by_a_failed_run_happens_on_the_next_run() {
     assert_eq!(json["recap"]["changes"].as_array().unwrap().len(), 0, "{json:#}");
 }
 
-/// A unit that systemd-analyze finds fault with fails the install on that host in the final
-/// Verify step, whether the component is staged or runs, even for a problem systemd only warns
-/// about (`Unknown key ..., ignoring`); the fixed unit is verified on the next run (the host's
-/// record of verified units does not let the broken one pass as verified).
+/// A unit that systemd-analyze finds fault with fails the install on that host right after
+/// the files are written (before any service restarts), whether the component is staged or
+/// runs, even for a problem systemd only warns about (`Unknown key ..., ignoring`); the fixed
+/// unit is verified on the next run (the host's record of verified units does not let the
+/// broken one pass as verified).
 #[test]
 fn a_unit_that_does_not_pass_systemd_analyze_verify_fails_the_install() {
     if !lab_tests_enabled("a_unit_that_does_not_pass_systemd_analyze_verify_fails_the_install") {
@@ -728,7 +729,7 @@ fn a_unit_that_does_not_pass_systemd_analyze_verify_fails_the_install() {
     broken(Some("kubelet.service.j2"));
     let (code, error) = run();
     assert_eq!(code, Some(2), "{error}");
-    assert!(error.starts_with("Verify units and services: ") && error.contains("/etc/systemd/system/kubelet.service") && error.contains("Unknown key 'Wantz'"), "{error}");
+    assert!(error.starts_with("Install files") && error.contains("units do not pass systemd-analyze verify: /etc/systemd/system/kubelet.service") && error.contains("Unknown key 'Wantz'"), "{error}");
 
     // Fixed, the install completes.
     broken(None);
@@ -737,5 +738,5 @@ fn a_unit_that_does_not_pass_systemd_analyze_verify_fails_the_install() {
     broken(Some("etcd.service.j2"));
     let (code, error) = run();
     assert_eq!(code, Some(2), "{error}");
-    assert!(error.starts_with("Verify units and services: verification failed: ") && error.contains("etcd.service") && error.contains("Unknown key 'Wantz'"), "{error}");
+    assert!(error.starts_with("Install files") && error.contains("units do not pass systemd-analyze verify: ") && error.contains("etcd.service") && error.contains("Unknown key 'Wantz'"), "{error}");
 }

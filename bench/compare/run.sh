@@ -7,7 +7,8 @@
 # (gen.py), then per tool and repetition: wipe the hosts (hosts.py wipe), first run, correctness
 # check of 2 hosts against the render output (hosts.py check), no-change run. Each run is timed
 # with GNU time (wall, user, sys, max RSS of the largest controller process). Rows go to
-# bench/compare/work/results.tsv; report.py turns them into bench/COMPARE.md's table.
+# bench/compare/work/results.tsv (they accumulate over runs: remove it for a fresh table);
+# report.py writes the machine and the table into bench/RESULTS.md.
 # Env: REPS (3), ANSIBLE_REPS (REPS), ANSIBLE_REPS_BIG (1: Ansible repetitions at N >= 30), TOOLS.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -94,4 +95,6 @@ for N in "${SIZES[@]}"; do
   LAB=""
 done
 python3 $HERE/report.py "$RESULTS" > "$WORKROOT/table.md"
-echo "table: $WORKROOT/table.md"
+python3 $HERE/report.py "$RESULTS" --into bench/RESULTS.md
+cp "$RESULTS" $HERE/results/results.tsv
+echo "table: $WORKROOT/table.md, written into bench/RESULTS.md; rows: $HERE/results/results.tsv"

@@ -18,9 +18,11 @@ use v6deploy::workflows::install;
 
 use super::run_args::{OutputFormat, RunArgs};
 
-/// Install the cluster: preflight, kernel gate, host preparation, binaries from the bundle,
-/// certificates, etcd (TLS over IPv6), control plane, kubelet and kube-proxy, addons, and a
-/// verification. Idempotent: a second run changes nothing and restarts nothing.
+/// Install the cluster: preflight, kernel gate, every file a host needs (configuration,
+/// certificates, binaries from the bundle) in one atomic write per host, host preparation,
+/// etcd (TLS over IPv6), control plane, kubelet and kube-proxy, addons, and a verification.
+/// Idempotent: a second run changes nothing and restarts nothing. Each host is read once per
+/// run (one round trip) and the recap ends with the time each step took.
 ///
 /// Before any host is touched the bundle is checked: a missing binary is refused unless the
 /// inventory says `bundle: {missing: stage}` (then that component is configured and verified

@@ -48,8 +48,11 @@ impl std::fmt::Display for Change {
 pub struct FollowUp {
     /// What it does, for the plan.
     pub what: String,
+    /// A script that works under `set -e` (a failure ends the round trip with an error).
     pub script: String,
     pub reason: String,
+    /// Whether it changes the host (recorded as a change; a check is not).
+    pub change: bool,
 }
 
 /// Records every change; acts on them only in apply mode.
@@ -104,7 +107,7 @@ impl Gate {
         transport: &dyn Transport,
         specs: &[FileSpec],
         snapshot: &Snapshot,
-        then: impl FnOnce(&[String]) -> Option<FollowUp>,
+        then: impl FnOnce(&[String]) -> Vec<FollowUp>,
     ) -> anyhow::Result<Vec<(String, FileState)>> {
         self.probe_unknown(host, transport, specs, snapshot).await?;
         let changed: Vec<(&FileSpec, FileState)> = specs
@@ -113,18 +116,18 @@ impl Gate {
             .filter(|(_, st)| st.changed())
             .collect();
         let paths: Vec<String> = changed.iter().map(|(s, _)| s.path.clone()).collect();
-        let follow_up = then(&paths);
+        let follow_ups = then(&paths);
         if self.mode == Mode::Apply {
             let to_write: Vec<&FileSpec> = changed.iter().map(|(s, _)| *s).collect();
-            let script = follow_up.as_ref().map(|f| f.script.as_str()).unwrap_or("");
-            let what = follow_up.as_ref().map(|f| format!(" and {}", f.what)).unwrap_or_default();
-            files::write_then(transport, &to_write, script).await.with_context(|| format!("write {} files{what} on {host}", to_write.len()))?;
+            let script: Vec<&str> = follow_ups.iter().map(|f| f.script.as_str()).collect();
+            let what: String = follow_ups.iter().map(|f| format!(", then {}", f.what)).collect();
+            files::write_then(transport, &to_write, &script.join("\n")).await.with_context(|| format!("write {} files{what}", to_write.len()))?;
             to_write.iter().for_each(|spec| snapshot.written(spec));
         }
         for (spec, state) in &changed {
             self.record(host, ChangeKind::Write, &spec.path, &state.reason());
         }
-        if let Some(f) = &follow_up {
+        for f in follow_ups.iter().filter(|f| f.change) {
             self.record(host, ChangeKind::Command, &f.what, &f.reason);
         }
         Ok(changed.into_iter().map(|(s, st)| (s.path.clone(), st)).collect())

@@ -37,7 +37,7 @@ impl HostContext<'_> {
 
     /// `files`, and in the same round trip the command `then` makes of the changed paths
     /// (see `Gate::files_then`).
-    pub async fn files_then(&self, specs: &[FileSpec], then: impl FnOnce(&[String]) -> Option<FollowUp>) -> anyhow::Result<Vec<(String, FileState)>> {
+    pub async fn files_then(&self, specs: &[FileSpec], then: impl FnOnce(&[String]) -> Vec<FollowUp>) -> anyhow::Result<Vec<(String, FileState)>> {
         self.gate.files_then(&self.label(), self.transport, specs, self.snapshot, then).await
     }
 

@@ -11,11 +11,11 @@ use std::net::Ipv6Addr;
 use std::sync::Arc;
 
 use super::service::{all_services, marker_test, owns, pending_restarts, runs_on, unit_path};
-use super::InstallState;
+use super::{InstallState, verify};
 use crate::bundle::Component;
 use crate::inventory::{HostSpec, Role};
 use crate::ops::hosts_file;
-use crate::runner::{FollowUp, HostContext, Read, Step, StepFuture};
+use crate::runner::{FollowUp, HostContext, Mode, Read, Step, StepFuture};
 use crate::transport::files::FileSpec;
 
 /// Whether a path is PKI material (certificates and keys at kubeadm's paths; the kubernetes
@@ -69,7 +69,7 @@ impl Step for InstallFiles {
 
     fn reads(&self, host: &HostSpec) -> Vec<Read> {
         let mut reads: Vec<Read> = self.rendered(host).into_iter().chain(self.binaries(host)).map(|f| Read::probe(&f)).collect();
-        reads.extend([Read::Contents(HOSTS.into()), Read::Probe(HOSTS.into())]);
+        reads.extend([Read::Contents(HOSTS.into()), Read::Probe(HOSTS.into()), Read::Contents(verify::RECORD.into())]);
         if self.marker {
             reads.push(Read::Probe(super::MARKER.into()));
         }
@@ -98,26 +98,46 @@ impl Step for InstallFiles {
             }
             specs.extend(rendered);
             let state = &self.state;
+            // The units are verified right after they land (unless the host's record says
+            // these exact units passed before), while other hosts are still writing.
+            let (units, staged, record) = verify::units_of(state, cx.host);
+            let recorded = cx.read_file(verify::RECORD).await?.is_some_and(|r| r == record.as_bytes());
+            let apply = cx.gate.mode() == Mode::Apply;
+            // A host joining etcd gets its etcd unit later (EtcdJoin): the Verify step checks its units.
+            let verify_now = apply && !recorded && !units.is_empty() && !self.joining.contains(&address);
             let changed = cx
                 .files_then(&specs, |changed| {
+                    let mut follow_ups: Vec<FollowUp> = pending_restarts(cx.host, state, changed).into_iter().collect();
                     let reload: Vec<&str> = all_services()
                         .filter(|s| runs_on(cx.host, s.component) && !state.bundle.is_staged(s.component) && changed.contains(&unit_path(s)))
                         .map(|s| s.component.name())
                         .collect();
-                    let pending = pending_restarts(cx.host, state, changed);
-                    let reload = (!reload.is_empty()).then(|| FollowUp {
-                        what: "systemctl daemon-reload".into(),
-                        script: "systemctl daemon-reload".into(),
-                        reason: format!("unit files changed: {}", reload.join(", ")),
-                    });
-                    match (pending, reload) {
-                        (Some(p), Some(r)) => Some(FollowUp { what: format!("{}; {}", p.what, r.what), script: format!("{} && {}", p.script, r.script), reason: format!("{}; {}", p.reason, r.reason) }),
-                        (p, r) => p.or(r),
+                    if !reload.is_empty() {
+                        follow_ups.push(FollowUp {
+                            what: "systemctl daemon-reload".into(),
+                            script: "systemctl daemon-reload".into(),
+                            reason: format!("unit files changed: {}", reload.join(", ")),
+                            change: true,
+                        });
                     }
+                    if verify_now {
+                        let paths: Vec<String> = units.iter().map(|u| u.path.clone()).collect();
+                        follow_ups.push(FollowUp {
+                            what: "systemd-analyze verify of the units".into(),
+                            script: verify::units_script(&paths, &staged, &record),
+                            reason: "units not verified yet".into(),
+                            change: false,
+                        });
+                    }
+                    follow_ups
                 })
                 .await?;
+            if apply && (recorded || verify_now) {
+                state.mark_units_verified(address);
+            }
             state.mark_changed(address, changed.iter().map(|(p, _)| p.clone()));
-            Ok(format!("{} of {} files changed", changed.len(), specs.len()))
+            let verified = if recorded { "units as verified before" } else { "units verified" };
+            Ok(format!("{} of {} files changed; {verified}", changed.len(), specs.len()))
         })
     }
 }

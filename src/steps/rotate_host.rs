@@ -214,7 +214,7 @@ mod tests {
             FakeTransport::new("a")
                 .expect_output("stat -c '%a", Output { status: 0, stdout: probe.clone().into(), stderr: Vec::new() }, 2)
                 .expect("cp -p", "")
-                .expect("mktemp", "")
+                .expect("V6DEPLOY_SUMS", "")
                 .expect("systemctl restart etcd", "")
                 .expect("endpoint health", ""),
         );
@@ -223,7 +223,7 @@ mod tests {
                 .expect_output("stat -c '%a", Output { status: 0, stdout: probe.into(), stderr: Vec::new() }, 2)
                 .expect("v6deploy-restore", "")
                 .expect("cp -p", "")
-                .expect("mktemp", "")
+                .expect("V6DEPLOY_SUMS", "")
                 .expect_output("systemctl restart etcd", status(0), 2)
                 .expect_output("endpoint health", status(1), 1)
                 .expect("journalctl", "")

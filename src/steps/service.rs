@@ -92,7 +92,7 @@ pub fn pending_restarts(host: &HostSpec, state: &InstallState, changed: &[String
         script.push_str(&format!(" && printf '%s\\n' {} >> {PENDING_DIR}/{name}", command(paths)));
     }
     let names: Vec<&str> = due.iter().map(|(name, _)| *name).collect();
-    Some(FollowUp { what: format!("record pending restart of {}", names.join(", ")), script, reason: "files they read changed".into() })
+    Some(FollowUp { what: format!("record pending restart of {}", names.join(", ")), script, reason: "files they read changed".into(), change: true })
 }
 
 /// Whether `component` belongs on `host` by its roles.
@@ -310,7 +310,7 @@ mod tests {
         let state = state(&inv);
         let fake = FakeTransport::new("a")
             .expect("sha256sum", "-\n")
-            .expect("mktemp", "")
+            .expect("V6DEPLOY_SUMS", "")
             .expect("printf '%s\\n' /etc/etcd/etcd.conf.yml >> /var/lib/v6deploy/restart-pending/etcd", "")
             .expect("cat /var/lib/v6deploy/restart-pending/etcd", "/etc/etcd/etcd.conf.yml\nactive\n")
             .expect("systemctl restart --no-block etcd", "")
@@ -318,7 +318,7 @@ mod tests {
         run(&inv, &state, &fake).await;
         let log = fake.log();
         let position = |pattern: &str| log.iter().position(|c| c.contains(pattern)).unwrap();
-        assert!(position("mktemp") < position("printf") && position("printf") < position("systemctl restart"), "{log:#?}");
+        assert!(position("V6DEPLOY_SUMS") < position("printf") && position("printf") < position("systemctl restart"), "{log:#?}");
         let outcome = &state.outcomes()[&inv.hosts[0].address][&Component::Etcd];
         assert_eq!(*outcome, ComponentOutcome::Restarted { changed: vec!["/etc/etcd/etcd.conf.yml".into()] });
     }

@@ -63,6 +63,7 @@ pub struct InstallState {
     /// The bundle's binaries, read and hashed once, at their path on the hosts.
     pub binaries: BTreeMap<Component, FileSpec>,
     changed: Mutex<BTreeMap<Ipv6Addr, BTreeSet<String>>>,
+    units_verified: Mutex<BTreeSet<Ipv6Addr>>,
     outcomes: Mutex<BTreeMap<Ipv6Addr, BTreeMap<Component, ComponentOutcome>>>,
 }
 
@@ -74,7 +75,7 @@ impl InstallState {
             let contents = std::fs::read(path).map_err(|e| std::io::Error::new(e.kind(), format!("read {}: {e}", path.display())))?;
             binaries.insert(*component, FileSpec::root(component.host_path(), 0o755, contents));
         }
-        Ok(InstallState { desired, bundle, facts: FactsStore::default(), skip_checks, restart_lock: tokio::sync::Mutex::new(()), binaries, changed: Mutex::default(), outcomes: Mutex::default() })
+        Ok(InstallState { desired, bundle, facts: FactsStore::default(), skip_checks, restart_lock: tokio::sync::Mutex::new(()), binaries, changed: Mutex::default(), units_verified: Mutex::default(), outcomes: Mutex::default() })
     }
 
     /// The desired files of a host.
@@ -97,6 +98,16 @@ impl InstallState {
     /// Changed paths on a host that satisfy `select`.
     pub fn changed(&self, address: Ipv6Addr, select: impl Fn(&str) -> bool) -> Vec<String> {
         self.changed.lock().unwrap_or_else(|p| p.into_inner()).get(&address).map(|s| s.iter().filter(|p| select(p)).cloned().collect()).unwrap_or_default()
+    }
+
+    /// Records that a host's units, as this run wrote them, passed `systemd-analyze verify`.
+    pub fn mark_units_verified(&self, address: Ipv6Addr) {
+        self.units_verified.lock().unwrap_or_else(|p| p.into_inner()).insert(address);
+    }
+
+    /// Whether a host's units passed verification in this run.
+    pub fn units_verified(&self, address: Ipv6Addr) -> bool {
+        self.units_verified.lock().unwrap_or_else(|p| p.into_inner()).contains(&address)
     }
 
     /// Records how a component ended on a host.

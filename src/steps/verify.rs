@@ -14,6 +14,7 @@ use anyhow::bail;
 
 use super::{ComponentOutcome, InstallState};
 use crate::inventory::HostSpec;
+use crate::transport::files::FileSpec;
 use crate::ops::units::problems_filter;
 use crate::runner::{HostContext, Mode, Read, Step, StepFuture};
 use crate::transport::quote::{command, quote};
@@ -41,86 +42,89 @@ impl Step for Verify {
                 return Ok("skipped in dry-run".into());
             }
             let address = cx.host.address;
-            let units = self.state.files(address, |p| p.starts_with("/etc/systemd/system/") && p.ends_with(".service"));
+            let (units, staged, record) = units_of(&self.state, cx.host);
+            // Verified with this run's files (by `InstallFiles`), or by an earlier run.
+            let verified = self.state.units_verified(address) || cx.read_file(RECORD).await?.is_some_and(|r| r == record.as_bytes());
             let outcomes = self.state.outcomes().get(&address).cloned().unwrap_or_default();
-            let staged: Vec<String> = outcomes.iter().filter(|(_, o)| **o == ComponentOutcome::Staged).map(|(c, _)| c.host_path()).collect();
-            let record = record(&units, &outcomes);
-            let recorded = cx.read_file(RECORD).await?.is_some_and(|r| r == record.as_bytes());
-            let running: Vec<&str> = outcomes.iter().filter(|(_, o)| o.is_running()).map(|(c, _)| c.name()).collect();
-            let all_unchanged = outcomes.values().all(|o| matches!(o, ComponentOutcome::Unchanged | ComponentOutcome::Staged));
-            if recorded && all_unchanged {
-                return Ok(format!("{} units as verified before, {} services healthy", units.len(), running.len()));
+            // Services left running were health-checked by their own step in this run.
+            let started: Vec<&str> = outcomes.iter().filter(|(_, o)| matches!(o, ComponentOutcome::Started | ComponentOutcome::Restarted { .. })).map(|(c, _)| c.name()).collect();
+            let running = outcomes.values().filter(|o| o.is_running()).count();
+            if verified && started.is_empty() {
+                return Ok(format!("{} units verified, {running} services healthy", units.len()));
             }
-            let paths: Vec<String> = if recorded { Vec::new() } else { units.iter().map(|u| u.path.clone()).collect() };
-            let output = cx.transport.exec(&verify_script(&paths, &staged, &running, &record), &[]).await?;
-            let report = output.stdout_text();
-            let (problems, inactive) = report.split_once("@@inactive").unwrap_or((report.as_str(), ""));
-            let mut found: Vec<String> = problems.lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_string).collect();
-            found.extend(inactive.split_whitespace().map(|s| format!("{s} is not active")));
-            if !found.is_empty() {
-                bail!("verification failed: {}", found.join("; "));
+            let mut script = String::from("set -e\n");
+            if !verified {
+                let paths: Vec<String> = units.iter().map(|u| u.path.clone()).collect();
+                script.push_str(&units_script(&paths, &staged, &record));
             }
-            Ok(format!("{} units verified, {} services active", units.len(), running.len()))
+            script.push_str(&services_script(&started));
+            let output = cx.transport.exec(&script, &[]).await?;
+            if !output.success() {
+                bail!("verification failed: {}", [output.stderr_text(), output.stdout_text()].join(" ").trim());
+            }
+            Ok(format!("{} units verified, {running} services healthy, {} (re)started and active", units.len(), started.len()))
         })
     }
 }
 
-/// The record of a host's units: checksum, whether the service runs, path; sorted.
-fn record(units: &[crate::transport::files::FileSpec], outcomes: &std::collections::BTreeMap<crate::bundle::Component, ComponentOutcome>) -> String {
-    let mut lines: Vec<String> = units
-        .iter()
-        .map(|u| {
-            let name = u.path.trim_start_matches("/etc/systemd/system/").trim_end_matches(".service");
-            let how = match outcomes.iter().find(|(c, _)| c.name() == name) {
-                Some((_, ComponentOutcome::Staged)) => "staged",
-                Some(_) => "runs",
-                None => "other",
-            };
-            format!("{} {how} {}", u.sha256(), u.path)
-        })
+/// A host's units (as install writes them), the binaries they may lack (those of its staged
+/// components) and the record of both that a successful verification leaves on the host.
+pub(super) fn units_of(state: &InstallState, host: &HostSpec) -> (Vec<FileSpec>, Vec<String>, String) {
+    let units = state.files(host.address, |p| p.starts_with("/etc/systemd/system/") && p.ends_with(".service"));
+    let mut staged: Vec<String> = super::service::all_services()
+        .filter(|s| super::service::runs_on(host, s.component) && state.bundle.is_staged(s.component))
+        .map(|s| s.component.host_path())
         .collect();
+    staged.sort();
+    let mut lines: Vec<String> = units.iter().map(|u| format!("{}  {}\n", u.sha256(), u.path)).collect();
     lines.sort();
-    lines.iter().map(|l| format!("{l}\n")).collect()
+    lines.push(format!("may lack: {}\n", staged.join(" ")));
+    (units, staged, lines.concat())
 }
 
-/// One script: `systemd-analyze verify` of `units` (none: skipped) with its problem lines
-/// printed (see `problems_filter`), `@@inactive` and the services of `running` that are not
-/// active; when there was no problem at all, `record` is written to `RECORD` (atomically).
-fn verify_script(units: &[String], staged: &[String], running: &[&str], record: &str) -> String {
-    let mut s = String::from("problems=''\n");
-    if !units.is_empty() {
-        s.push_str(&format!(
-            "out=$(systemd-analyze verify {} 2>&1); st=$?\nproblems=$(printf '%s\\n' \"$out\" | {})\n\
-             if [ $st -ne 0 ] && [ -z \"$out\" ]; then problems=\"systemd-analyze verify failed (status $st) without a message\"; fi\n",
-            command(units),
-            problems_filter(staged)
-        ));
+/// A script (for `set -e`) that runs `systemd-analyze verify` on `units` and, when it finds
+/// nothing but the missing binaries of `staged` components (see `problems_filter`), writes
+/// `record` to `RECORD`; otherwise it removes the record, prints the problems on stderr and
+/// exits 4.
+pub(super) fn units_script(units: &[String], staged: &[String], record: &str) -> String {
+    if units.is_empty() {
+        return String::new();
     }
-    s.push_str("inactive=''\n");
-    if !running.is_empty() {
-        s.push_str(&format!("for u in {}; do systemctl is-active --quiet \"$u\" || inactive=\"$inactive $u\"; done\n", command(running)));
+    format!(
+        "st=0; out=$(systemd-analyze verify {units} 2>&1) || st=$?\n\
+         problems=$(printf '%s\\n' \"$out\" | {filter})\n\
+         if [ $st -ne 0 ] && [ -z \"$out\" ]; then problems=\"systemd-analyze verify failed (status $st) without a message\"; fi\n\
+         if [ -n \"$problems\" ]; then rm -f {path}; printf 'units do not pass systemd-analyze verify: %s\\n' \"$problems\" >&2; exit 4; fi\n\
+         mkdir -p /var/lib/v6deploy && printf '%s' {record} > {tmp} && mv -f {tmp} {path}\n",
+        units = command(units),
+        filter = problems_filter(staged),
+        path = quote(RECORD),
+        tmp = quote(&format!("{RECORD}.tmp")),
+        record = quote(record),
+    )
+}
+
+/// A script (for `set -e`) that fails with the names of the services of `names` that are not
+/// active (exit 5).
+fn services_script(names: &[&str]) -> String {
+    if names.is_empty() {
+        return String::new();
     }
-    if !units.is_empty() {
-        s.push_str(&format!(
-            "if [ -z \"$problems\" ] && [ -z \"$inactive\" ]; then mkdir -p {dir} && printf '%s' {record} > {tmp} && mv -f {tmp} {path}; else rm -f {path}; fi\n",
-            dir = "/var/lib/v6deploy",
-            record = quote(record),
-            tmp = quote(&format!("{RECORD}.tmp")),
-            path = quote(RECORD),
-        ));
-    }
-    s.push_str("printf '%s\\n@@inactive%s\\n' \"$problems\" \"$inactive\"\n");
-    s
+    format!(
+        "inactive=''; for u in {}; do systemctl is-active --quiet \"$u\" || inactive=\"$inactive $u\"; done\n\
+         if [ -n \"$inactive\" ]; then echo \"not active:$inactive\" >&2; exit 5; fi\n",
+        command(names)
+    )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// The real script, with stand-ins for systemd-analyze and systemctl on PATH and the
+    /// The real scripts, with stand-ins for systemd-analyze and systemctl on PATH and the
     /// record under a temp directory.
     #[test]
-    fn the_script_reports_problems_and_inactive_services_and_records_only_success() {
+    fn the_scripts_report_problems_and_inactive_services_and_record_only_success() {
         let dir = tempfile::tempdir().unwrap();
         let write = |name: &str, body: &str| {
             let path = dir.path().join(name);
@@ -130,21 +134,21 @@ mod tests {
         write("systemd-analyze", "for u in \"$@\"; do case \"$u\" in *bad*) echo \"$u:9: Command /usr/local/bin/bad is not executable: No such file or directory\"; fail=1;; esac; done; exit ${fail:-0}");
         write("systemctl", "[ \"$3\" = etcd ]");
         let record_path = dir.path().join("record").display().to_string();
-        let run = |units: &[&str], staged: &[&str], running: &[&str]| {
-            let units: Vec<String> = units.iter().map(|u| u.to_string()).collect();
-            let staged: Vec<String> = staged.iter().map(|u| u.to_string()).collect();
-            let script = verify_script(&units, &staged, running, "r\n").replace(RECORD, &record_path).replace("mkdir -p /var/lib/v6deploy", "true");
+        let run = |script: String| {
+            let script = format!("set -e\n{script}").replace(RECORD, &record_path).replace("mkdir -p /var/lib/v6deploy", "true");
             let out = std::process::Command::new("sh").arg("-c").arg(script).env("PATH", format!("{}:/usr/bin:/bin", dir.path().display())).output().unwrap();
-            String::from_utf8(out.stdout).unwrap()
+            (out.status.code(), String::from_utf8(out.stderr).unwrap())
         };
-        let report = run(&["/etc/systemd/system/good.service", "/etc/systemd/system/bad.service"], &[], &["etcd", "kubelet"]);
-        assert!(report.contains("bad.service:9: Command /usr/local/bin/bad") && report.ends_with("@@inactive kubelet\n"), "{report}");
+        let units = |names: &[&str]| names.iter().map(|n| format!("/etc/systemd/system/{n}.service")).collect::<Vec<_>>();
+        let (code, stderr) = run(units_script(&units(&["good", "bad"]), &[], "r\n"));
+        assert_eq!(code, Some(4));
+        assert!(stderr.contains("bad.service:9: Command /usr/local/bin/bad"), "{stderr}");
         assert!(!std::path::Path::new(&record_path).exists());
-        let report = run(&["/etc/systemd/system/good.service", "/etc/systemd/system/bad.service"], &["/usr/local/bin/bad"], &["etcd"]);
-        assert_eq!(report, "\n@@inactive\n");
+        assert_eq!(run(units_script(&units(&["good", "bad"]), &["/usr/local/bin/bad".into()], "r\n")), (Some(0), String::new()));
         assert_eq!(std::fs::read_to_string(&record_path).unwrap(), "r\n");
-        let report = run(&["/etc/systemd/system/bad.service"], &[], &[]);
-        assert!(report.starts_with("/etc/systemd/system/bad.service:9"), "{report}");
+        assert_eq!(run(units_script(&units(&["bad"]), &[], "r\n")).0, Some(4));
         assert!(!std::path::Path::new(&record_path).exists(), "a failed verify drops the record");
+        assert_eq!(run(services_script(&["etcd"])), (Some(0), String::new()));
+        assert_eq!(run(services_script(&["etcd", "kubelet"])), (Some(5), "not active: kubelet\n".into()));
     }
 }

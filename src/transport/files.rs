@@ -327,7 +327,7 @@ pub async fn write_then(transport: &dyn Transport, specs: &[&FileSpec], then: &s
     // Streamed piece by piece: contents shared by many hosts (the bundle's binaries) are
     // never copied per host.
     let pieces: Vec<Arc<[u8]>> = specs.iter().map(|s| Arc::clone(&s.contents)).collect();
-    let mut script = if specs.is_empty() { String::new() } else { write_script(specs) };
+    let mut script = if specs.is_empty() { String::from("set -eu\n") } else { write_script(specs) };
     if !then.is_empty() {
         let _ = writeln!(script, "{then}");
     }
@@ -336,9 +336,14 @@ pub async fn write_then(transport: &dyn Transport, specs: &[&FileSpec], then: &s
         Ok(())
     } else {
         let paths: Vec<&str> = specs.iter().map(|s| s.path.as_str()).collect();
+        let command = match paths.len() {
+            0 => "the commands after the write".to_string(),
+            1..=3 => format!("write {}", paths.join(" ")),
+            n => format!("write {} and {} more files", paths[..3].join(" "), n - 3),
+        };
         Err(TransportError::CommandFailed {
             host: transport.label().to_string(),
-            command: format!("write {}", paths.join(" ")),
+            command,
             status: output.status,
             stderr: output.stderr_text(),
         })
