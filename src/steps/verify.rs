@@ -1,12 +1,13 @@
 //! Verification: every unit v6deploy installed passes `systemd-analyze verify` (a staged
-//! unit may only lack its binary), and every started service is active — in one round trip.
+//! unit may only lack its binary), and every service started in this run is active.
 //!
-//! A host remembers what passed (`RECORD`: each unit's checksum and whether it runs or is
-//! staged, written by the verify script itself only when everything passed). A run whose
-//! units are exactly those of the record, and which (re)started nothing — every running
-//! service was health-checked by its own step in this run — has nothing left to verify and
-//! spends no round trip: `systemd-analyze` costs a host more CPU than any other command of a
-//! no-change run.
+//! A host remembers what passed (`RECORD`: each unit's checksum and the binaries it may lack,
+//! written by the verify script itself, only when nothing was wrong). `InstallFiles` verifies
+//! the units in its write's round trip unless they are those of the record; this step then
+//! checks only the services started or restarted in this run (those left running were
+//! health-checked by their own step), in one round trip or none. Without `InstallFiles` in the
+//! run (or on a host joining etcd, whose etcd unit comes later) it verifies the units itself.
+//! `systemd-analyze` costs a host more CPU than any other command of a no-change run.
 
 use std::sync::Arc;
 
