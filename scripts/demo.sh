@@ -14,7 +14,7 @@ cd "$(dirname "$0")/.."
 lab=${V6DEPLOY_LAB:-lab}
 hosts=${V6DEPLOY_HOSTS:-3}
 if [[ $(id -u) -ne 0 ]]; then
-  echo "demo: the lab boots machines with systemd-nspawn and needs root: sudo $0" >&2
+  echo "demo: the lab boots machines with systemd-nspawn and needs root: run it as root (or: sudo $0)" >&2
   exit 1
 fi
 if ! command -v cargo >/dev/null 2>&1; then
