@@ -155,7 +155,7 @@ impl Gate {
     /// Returns its output, or `None` in dry-run.
     pub async fn command(&self, host: &str, transport: &dyn Transport, what: &str, command: &str, reason: &str) -> anyhow::Result<Option<Output>> {
         let output = if self.mode == Mode::Apply {
-            Some(transport.run(command).await.with_context(|| format!("{what} on {host}"))?)
+            Some(transport.run(command).await.with_context(|| what.to_string())?)
         } else {
             None
         };
