@@ -30,7 +30,7 @@ pub enum Read {
     /// A file's contents (`HostContext::read_file`).
     Contents(String),
     /// The standard output and exit status of a read-only script (`HostContext::query`).
-    Query { key: String, script: String },
+    Query(String),
 }
 
 impl Read {
@@ -42,10 +42,9 @@ impl Read {
         }
     }
 
-    /// A query whose key is its script.
+    /// A read-only script to run.
     pub fn query(script: impl Into<String>) -> Read {
-        let script = script.into();
-        Read::Query { key: script.clone(), script }
+        Read::Query(script.into())
     }
 }
 
@@ -133,8 +132,8 @@ impl Snapshot {
     }
 
     /// A query's output (`None`: not read).
-    pub fn query(&self, key: &str) -> Option<Output> {
-        self.lock().queries.get(key).cloned()
+    pub fn query(&self, script: &str) -> Option<Output> {
+        self.lock().queries.get(script).cloned()
     }
 
     /// This machine's clock just before and after the snapshot was read.
@@ -172,11 +171,7 @@ fn build(reads: &[Read], boundary: &str) -> (String, Vec<Item>) {
             Read::Probe(path) => probes.push((path.clone(), None)),
             Read::ProbeQuick(path, quick) => probes.push((path.clone(), Some(quick.clone()))),
             Read::Contents(path) => items.push(Item::Contents(path.clone())),
-            Read::Query { key, .. } => {
-                if !items.contains(&Item::Query(key.clone())) {
-                    items.push(Item::Query(key.clone()));
-                }
-            }
+            Read::Query(script) => items.push(Item::Query(script.clone())),
         }
     }
     if !probes.is_empty() {
@@ -194,8 +189,7 @@ fn build(reads: &[Read], boundary: &str) -> (String, Vec<Item>) {
                 let p = quote(path);
                 let _ = writeln!(script, "if [ -e {p} ]; then cat -- {p}; s=$?; else s={MISSING}; fi");
             }
-            Item::Query(key) => {
-                let Some(Read::Query { script: body, .. }) = reads.iter().find(|r| matches!(r, Read::Query { key: k, .. } if k == key)) else { continue };
+            Item::Query(body) => {
                 let _ = writeln!(script, "( {body}\n) </dev/null; s=$?");
             }
         }

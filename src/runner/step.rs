@@ -49,10 +49,10 @@ impl HostContext<'_> {
         }
     }
 
-    /// The output of a read-only script declared as `Read::Query { key, script }`, from the
-    /// snapshot when it was read there; a non-zero exit is not an error.
-    pub async fn query(&self, key: &str, script: &str) -> anyhow::Result<Output> {
-        match self.snapshot.query(key) {
+    /// The output of a read-only script (declared as `Read::Query` to be read with the
+    /// snapshot); a non-zero exit is not an error.
+    pub async fn query(&self, script: &str) -> anyhow::Result<Output> {
+        match self.snapshot.query(script) {
             Some(output) => Ok(output),
             None => Ok(self.transport.exec(script, &[]).await?),
         }

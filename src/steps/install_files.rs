@@ -91,8 +91,7 @@ impl Step for InstallFiles {
             specs.extend(self.binaries(cx.host));
             let mut rendered = self.rendered(cx.host);
             for (file, marker) in self.bootstrap_files(cx.host) {
-                let test = marker_test(marker);
-                if cx.query(&test, &test).await?.success() {
+                if cx.query(&marker_test(marker)).await?.success() {
                     rendered.retain(|f| f.path != file);
                 }
             }

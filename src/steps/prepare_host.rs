@@ -87,7 +87,7 @@ impl Step for PrepareHost {
             let wanted = self.wanted_modules(cx.host);
             let wanted: Vec<&str> = wanted.iter().map(String::as_str).collect();
             if !wanted.is_empty() {
-                let report = cx.query(&missing_modules(&wanted), &missing_modules(&wanted)).await.context("list kernel modules")?.stdout_text();
+                let report = cx.query(&missing_modules(&wanted)).await.context("list kernel modules")?.stdout_text();
                 let pick = |kind: &str| report.lines().filter_map(|l| l.strip_prefix(kind)).map(|m| m.trim().to_string()).collect::<Vec<_>>();
                 let (loadable, absent) = (pick("load "), pick("absent "));
                 if !loadable.is_empty() {

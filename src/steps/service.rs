@@ -125,8 +125,7 @@ pub async fn install(cx: &HostContext<'_>, state: &InstallState, services: &[Ser
     let address = cx.host.address;
     let mut specs = state.files(address, |p| services.iter().any(|s| matches(s.owns, p)));
     for (file, marker) in services.iter().filter_map(|s| s.bootstrap_file) {
-        let test = marker_test(marker);
-        if cx.query(&test, &test).await?.success() {
+        if cx.query(&marker_test(marker)).await?.success() {
             specs.retain(|f| f.path != file);
         }
     }
@@ -158,8 +157,7 @@ pub async fn install(cx: &HostContext<'_>, state: &InstallState, services: &[Ser
             continue;
         }
         let pending = format!("{PENDING_DIR}/{name}");
-        let probe = state_probe(name);
-        let probed = cx.query(&probe, &probe).await?.stdout_text();
+        let probed = cx.query(&state_probe(name)).await?.stdout_text();
         let (active, restart_for) = restart_state(&probed, state.changed(address, |p| service.restarts_for(p)));
         let outcome = match (active, restart_for.is_empty()) {
             (true, true) => ComponentOutcome::Unchanged,
