@@ -350,14 +350,6 @@ pub async fn write_then(transport: &dyn Transport, specs: &[&FileSpec], then: &s
     }
 }
 
-/// Probes, then writes what differs; returns each file's state before the write.
-pub async fn sync(transport: &dyn Transport, specs: &[FileSpec]) -> Result<Vec<FileState>, TransportError> {
-    let states = probe(transport, specs).await?;
-    let changed: Vec<&FileSpec> = specs.iter().zip(&states).filter(|(_, st)| st.changed()).map(|(s, _)| s).collect();
-    write(transport, &changed).await?;
-    Ok(states)
-}
-
 /// Reads a file; `None` when it does not exist.
 pub async fn read_file(transport: &dyn Transport, path: &str) -> Result<Option<Vec<u8>>, TransportError> {
     let p = quote(path);
