@@ -22,36 +22,13 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use v6deploy::inventory::{HostSpec, NetworkManagement, Role};
-use v6deploy::lab::{self, LabName};
+use v6deploy::lab;
 
 mod support;
-
-const BIN: &str = env!("CARGO_BIN_EXE_v6deploy");
+use support::{TestLab, lab_tests_enabled, text, wait_for};
 
 /// The Kubernetes components the lab's bundle lacks, so install stages them.
 const STAGED: [&str; 5] = ["kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet", "kube-proxy"];
-
-fn is_root() -> bool {
-    use std::os::unix::fs::MetadataExt;
-    fs::metadata("/proc/self").map(|m| m.uid() == 0).unwrap_or(false)
-}
-
-/// Whether the real-lab tests may run; prints why not.
-fn lab_tests_enabled(test: &str) -> bool {
-    if std::env::var("V6DEPLOY_LAB_TESTS").as_deref() != Ok("1") {
-        eprintln!("skipping {test}: set V6DEPLOY_LAB_TESTS=1 (and run as root) to boot a real lab");
-        return false;
-    }
-    if !is_root() {
-        eprintln!("skipping {test}: the lab needs root");
-        return false;
-    }
-    true
-}
-
-fn text(output: &Output) -> String {
-    format!("status {}\nstdout:\n{}\nstderr:\n{}", output.status, String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr))
-}
 
 fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
@@ -61,81 +38,19 @@ fn sha256_hex(bytes: &[u8]) -> String {
     Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// A lab of this test in its own project directory, removed (with its files) when dropped.
-struct TestLab {
-    name: LabName,
-    project: tempfile::TempDir,
-}
-
+/// What these tests add to the shared lab helper.
 impl TestLab {
-    /// `lab up --name NAME --hosts N` in a fresh project directory.
-    fn up(name: &str, hosts: u16) -> TestLab {
-        let lab = TestLab { name: LabName::parse(name).unwrap(), project: tempfile::tempdir().unwrap() };
-        // A lab of this name left by an earlier, killed run goes first.
-        let _ = lab.v6deploy(&["lab", "down", "--purge", "-q"]);
-        let output = lab.v6deploy(&["lab", "up", "-q", "--hosts", &hosts.to_string()]);
-        assert!(output.status.success(), "lab up failed: {}", text(&output));
-        lab
-    }
-
-    /// The command for v6deploy in the project directory; `lab up|down` get this lab's name.
-    fn command(&self, args: &[&str]) -> Command {
-        let mut all: Vec<String> = args.iter().map(|a| a.to_string()).collect();
-        if all.len() >= 2 && all[0] == "lab" && matches!(all[1].as_str(), "up" | "down" | "exec") {
-            all.insert(2, format!("--name={}", self.name));
-        }
-        let mut command = Command::new(BIN);
-        command.current_dir(self.project.path()).args(&all);
-        command
-    }
-
-    fn v6deploy(&self, args: &[&str]) -> Output {
-        self.command(args).output().unwrap()
-    }
-
-    /// `v6deploy -i <this lab's inventory> ARGS`.
-    fn with_inventory(&self, args: &[&str]) -> Output {
-        let inventory = self.inventory().display().to_string();
-        let mut all = vec!["-i", inventory.as_str()];
-        all.extend_from_slice(args);
-        self.v6deploy(&all)
-    }
-
     /// `install --output json`, parsed; the exit code with it.
     fn install_json(&self, extra: &[&str]) -> (i32, Value, Output) {
         let mut args = vec!["install", "--output", "json"];
         args.extend_from_slice(extra);
-        let output = self.with_inventory(&args);
+        let output = support::run(self, &args);
         let json = serde_json::from_slice(&output.stdout).unwrap_or_else(|e| panic!("install --output json: {e}: {}", text(&output)));
         (output.status.code().unwrap_or(-1), json, output)
     }
 
-    fn files(&self) -> PathBuf {
-        self.project.path().join(".lab").join(self.name.as_str())
-    }
-
-    fn inventory(&self) -> PathBuf {
-        self.project.path().join("inventories").join(self.name.inventory_file())
-    }
-
     fn hosts(&self) -> Vec<HostSpec> {
         v6deploy::inventory::load(&self.inventory()).unwrap().inventory.hosts
-    }
-
-    fn machines(&self) -> Vec<lab::Machine> {
-        lab::labs(Some(&self.name)).unwrap().remove(0).machines
-    }
-
-    /// Runs `command` on a machine with the system ssh client, the lab key and strict
-    /// known_hosts.
-    fn ssh(&self, address: Ipv6Addr, command: &str) -> Output {
-        support::lab_ssh(&self.files(), address, command)
-    }
-
-    fn ssh_ok(&self, address: Ipv6Addr, command: &str) -> String {
-        let output = self.ssh(address, command);
-        assert!(output.status.success(), "ssh root@{address} {command:?}: {}", text(&output));
-        stdout(&output)
     }
 
     /// etcdctl from the lab's bundle, run on this machine with the cluster's healthcheck
@@ -203,15 +118,6 @@ impl TestLab {
     }
 }
 
-impl Drop for TestLab {
-    fn drop(&mut self) {
-        let output = self.v6deploy(&["lab", "down", "--purge", "-q"]);
-        if !output.status.success() {
-            eprintln!("cleaning up lab {} failed: {}", self.name, text(&output));
-        }
-    }
-}
-
 /// Every process in cgroup `dir` and below.
 fn processes(dir: &Path) -> Vec<String> {
     let mut found: Vec<String> = fs::read_to_string(dir.join("cgroup.procs")).unwrap_or_default().lines().map(str::to_string).collect();
@@ -221,14 +127,6 @@ fn processes(dir: &Path) -> Vec<String> {
         }
     }
     found
-}
-
-fn wait_for(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + timeout;
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting for {what}");
-        sleep(Duration::from_millis(200));
-    }
 }
 
 fn etcd_hosts(hosts: &[HostSpec]) -> Vec<Ipv6Addr> {
@@ -285,7 +183,7 @@ fn assert_rendered_files_on_hosts(lab: &TestLab, hosts: &[HostSpec]) {
     let inventory = v6deploy::inventory::load(&lab.inventory()).unwrap().inventory;
     let review_only = |path: &str| inventory.network.manage == NetworkManagement::Leave && path.starts_with("/etc/sysconfig/network-scripts/");
     let out = lab.project.path().join("rendered");
-    let render = lab.with_inventory(&["render", "-o", out.to_str().unwrap()]);
+    let render = support::run(lab, &["render", "-o", out.to_str().unwrap()]);
     assert!(render.status.success(), "{}", text(&render));
     let first_control_plane = hosts.iter().find(|h| h.has(Role::ControlPlane)).unwrap().address;
     for host in hosts {
@@ -395,7 +293,7 @@ fn fresh_install_forms_a_tls_etcd_cluster_over_ipv6_and_a_second_run_changes_not
     let members = etcd_hosts(&hosts);
     assert_eq!(members.len(), 3);
 
-    let first = lab.with_inventory(&["install"]);
+    let first = support::run(&lab, &["install"]);
     assert!(first.status.success(), "{}", text(&first));
     let out = stdout(&first);
     // The recap: every host changed; etcd started everywhere; the Kubernetes components
@@ -459,7 +357,7 @@ fn dry_run_on_a_fresh_lab_prints_the_plan_and_leaves_the_machines_untouched() {
     let lab = TestLab::up("indry", 3);
     let hosts = lab.hosts();
     let before: Vec<String> = hosts.iter().map(|h| lab.snapshot(h.address)).collect();
-    let output = lab.with_inventory(&["install", "--dry-run"]);
+    let output = support::run(&lab, &["install", "--dry-run"]);
     assert!(output.status.success(), "{}", text(&output));
     let plan = stdout(&output);
     assert!(plan.starts_with("PLAN (dry-run: nothing was changed)\n"), "{plan}");

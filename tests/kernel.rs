@@ -13,33 +13,14 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use v6deploy::lab::{self, LabName};
 
 mod support;
-
-const BIN: &str = env!("CARGO_BIN_EXE_v6deploy");
+use support::{TestLab, lab_tests_enabled, text};
 
 /// The release the test kernel package installs (the field report's kernel).
 const NEW: &str = "4.19.113-300.el7.x86_64";
 /// The centos7-sim machines' stock kernel.
 const STOCK: &str = "3.10.0-1160.el7.x86_64";
-
-fn enabled(test: &str) -> bool {
-    use std::os::unix::fs::MetadataExt;
-    if std::env::var("V6DEPLOY_LAB_TESTS").as_deref() != Ok("1") {
-        eprintln!("skipping {test}: set V6DEPLOY_LAB_TESTS=1 (and run as root) to boot a real lab");
-        return false;
-    }
-    if fs::metadata("/proc/self").map(|m| m.uid()).unwrap_or(1) != 0 {
-        eprintln!("skipping {test}: the lab needs root");
-        return false;
-    }
-    true
-}
-
-fn text(output: &Output) -> String {
-    format!("status {}\nstdout:\n{}\nstderr:\n{}", output.status, String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr))
-}
 
 fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
@@ -73,68 +54,40 @@ fn build_test_kernel_rpm(into: &Path) -> PathBuf {
     target
 }
 
-/// A centos7-sim lab of this test, removed (with its files) when dropped.
+/// A centos7-sim lab of this test (the shared `TestLab`, removed when dropped), with the test
+/// kernel package in its bundle.
 struct SimLab {
-    name: LabName,
-    project: tempfile::TempDir,
+    lab: TestLab,
+}
+
+impl std::ops::Deref for SimLab {
+    type Target = TestLab;
+
+    fn deref(&self) -> &TestLab {
+        &self.lab
+    }
 }
 
 impl SimLab {
     fn up(name: &str, hosts: u16) -> SimLab {
-        let lab = SimLab { name: LabName::parse(name).unwrap(), project: tempfile::tempdir().unwrap() };
-        let _ = lab.v6deploy(&["lab", "down", "--purge", "-q"]);
-        let output = lab.v6deploy(&["lab", "up", "-q", "--flavor", "centos7-sim", "--hosts", &hosts.to_string()]);
-        assert!(output.status.success(), "lab up failed: {}", text(&output));
+        let lab = TestLab::up_flavor(name, hosts, "centos7-sim");
         build_test_kernel_rpm(&lab.files().join("bundle/rpms"));
-        lab
+        SimLab { lab }
     }
 
     /// Runs v6deploy in the project; `lab ...` gets this lab's name, other commands its inventory.
     fn v6deploy(&self, args: &[&str]) -> Output {
-        let mut all: Vec<String> = args.iter().map(|a| a.to_string()).collect();
-        if all.first().map(String::as_str) == Some("lab") {
-            all.insert(2, format!("--name={}", self.name));
-        } else {
-            all.splice(0..0, ["-i".to_string(), self.inventory().display().to_string()]);
-        }
-        Command::new(BIN).current_dir(self.project.path()).args(&all).output().unwrap()
-    }
-
-    fn files(&self) -> PathBuf {
-        self.project.path().join(".lab").join(self.name.as_str())
-    }
-
-    fn inventory(&self) -> PathBuf {
-        self.project.path().join("inventories").join(self.name.inventory_file())
+        if args.first() == Some(&"lab") { self.lab.v6deploy(args) } else { support::run(&self.lab, args) }
     }
 
     fn addresses(&self) -> Vec<Ipv6Addr> {
-        lab::labs(Some(&self.name)).unwrap().remove(0).machines.iter().map(|m| m.address).collect()
-    }
-
-    fn ssh(&self, address: Ipv6Addr, command: &str) -> Output {
-        support::lab_ssh(&self.files(), address, command)
-    }
-
-    fn ssh_ok(&self, address: Ipv6Addr, command: &str) -> String {
-        let output = self.ssh(address, command);
-        assert!(output.status.success(), "ssh root@{address} {command:?}: {}", text(&output));
-        stdout(&output)
+        self.machines().iter().map(|m| m.address).collect()
     }
 
     /// Runs a command inside machine `number` without SSH.
     fn exec(&self, number: &str, command: &str) {
         let output = self.v6deploy(&["lab", "exec", number, "--", "sh", "-c", command]);
         assert!(output.status.success(), "lab exec {number} {command:?}: {}", text(&output));
-    }
-}
-
-impl Drop for SimLab {
-    fn drop(&mut self) {
-        let output = self.v6deploy(&["lab", "down", "--purge", "-q"]);
-        if !output.status.success() {
-            eprintln!("cleaning up lab {} failed: {}", self.name, text(&output));
-        }
     }
 }
 
@@ -150,7 +103,7 @@ fn line_of(log: &str, parts: &[&str]) -> usize {
 
 #[test]
 fn kernel_upgrade_of_three_centos7_machines_one_at_a_time() {
-    if !enabled("kernel_upgrade_of_three_centos7_machines_one_at_a_time") {
+    if !lab_tests_enabled("kernel_upgrade_of_three_centos7_machines_one_at_a_time") {
         return;
     }
     let lab = SimLab::up("krup", 3);
@@ -210,7 +163,7 @@ fn kernel_upgrade_of_three_centos7_machines_one_at_a_time() {
 
 #[test]
 fn a_boot_default_that_does_not_change_stops_the_rollout() {
-    if !enabled("a_boot_default_that_does_not_change_stops_the_rollout") {
+    if !lab_tests_enabled("a_boot_default_that_does_not_change_stops_the_rollout") {
         return;
     }
     let lab = SimLab::up("krfail", 3);
@@ -245,7 +198,7 @@ fn a_boot_default_that_does_not_change_stops_the_rollout() {
 
 #[test]
 fn an_ifcfg_that_cuts_ssh_rolls_back_by_itself() {
-    if !enabled("an_ifcfg_that_cuts_ssh_rolls_back_by_itself") {
+    if !lab_tests_enabled("an_ifcfg_that_cuts_ssh_rolls_back_by_itself") {
         return;
     }
     let lab = SimLab::up("krnet", 1);
@@ -276,15 +229,7 @@ fn an_ifcfg_that_cuts_ssh_rolls_back_by_itself() {
     let wrong = template.lines().map(|l| if l.starts_with("IPV6ADDR=") { "IPV6ADDR=2001:db8:0:ffff::dead/64" } else { l }).collect::<Vec<_>>().join("\n") + "\n";
     fs::write(templates.join("ifcfg.j2"), wrong).unwrap();
     let started = Instant::now();
-    let output = Command::new(BIN)
-        .current_dir(lab.project.path())
-        .arg("-i")
-        .arg(lab.inventory())
-        .arg("--templates")
-        .arg(&templates)
-        .args(["network", "apply"])
-        .output()
-        .unwrap();
+    let output = support::run(&lab, &["--templates", templates.to_str().unwrap(), "network", "apply"]);
     let took = started.elapsed();
     eprintln!("the failed apply and its rollback took {:.1} s", took.as_secs_f64());
     assert_eq!(output.status.code(), Some(2), "{}", text(&output));
@@ -299,7 +244,7 @@ fn an_ifcfg_that_cuts_ssh_rolls_back_by_itself() {
 
 #[test]
 fn install_upgrade_kernel_upgrades_before_the_gate_and_applies_ifcfg() {
-    if !enabled("install_upgrade_kernel_upgrades_before_the_gate_and_applies_ifcfg") {
+    if !lab_tests_enabled("install_upgrade_kernel_upgrades_before_the_gate_and_applies_ifcfg") {
         return;
     }
     let lab = SimLab::up("krins", 1);

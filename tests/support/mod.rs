@@ -45,21 +45,34 @@ pub struct TestLab {
 impl TestLab {
     /// `lab up --name NAME --hosts N` in a fresh project directory.
     pub fn up(name: &str, hosts: u16) -> TestLab {
+        TestLab::up_flavor(name, hosts, "debian")
+    }
+
+    /// The same with machines of `flavor` (`lab up --flavor`).
+    pub fn up_flavor(name: &str, hosts: u16, flavor: &str) -> TestLab {
         let lab = TestLab { name: LabName::parse(name).unwrap(), project: tempfile::tempdir().unwrap() };
         // A lab of this name left by an earlier, killed run goes first.
         let _ = lab.v6deploy(&["lab", "down", "--purge", "-q"]);
-        let output = lab.v6deploy(&["lab", "up", "-q", "--hosts", &hosts.to_string()]);
+        let output = lab.v6deploy(&["lab", "up", "-q", "--flavor", flavor, "--hosts", &hosts.to_string()]);
         assert!(output.status.success(), "lab up failed: {}", text(&output));
         lab
     }
 
-    /// Runs v6deploy in the project directory; `lab up|down|exec` get this lab's `--name`.
-    pub fn v6deploy(&self, args: &[&str]) -> Output {
+    /// The command for v6deploy in the project directory; `lab up|down|exec` get this lab's
+    /// `--name`.
+    pub fn command(&self, args: &[&str]) -> Command {
         let mut all: Vec<String> = args.iter().map(|a| a.to_string()).collect();
         if all.len() >= 2 && all[0] == "lab" && matches!(all[1].as_str(), "up" | "down" | "exec") {
             all.insert(2, format!("--name={}", self.name));
         }
-        Command::new(BIN).current_dir(self.project.path()).args(&all).output().unwrap()
+        let mut command = Command::new(BIN);
+        command.current_dir(self.project.path()).args(&all);
+        command
+    }
+
+    /// Runs v6deploy in the project directory (see `command`).
+    pub fn v6deploy(&self, args: &[&str]) -> Output {
+        self.command(args).output().unwrap()
     }
 
     pub fn files(&self) -> PathBuf {
