@@ -32,8 +32,7 @@ pub fn desired_state(inv: &Inventory, templates: &Templates, store: &Store) -> R
 /// [`desired_state`] with render options (e.g. etcd members joining a running cluster).
 pub fn desired_state_with(inv: &Inventory, templates: &Templates, store: &Store, mut options: RenderOptions) -> Result<Rendered, DesiredError> {
     for user in KubeconfigUser::ALL {
-        let component = user.file_name().trim_end_matches(".conf").to_string();
-        options.embedded.insert(component, pki::kubeconfig_credentials(store, user)?.embedded());
+        options.embedded.insert(user, pki::kubeconfig_credentials(store, user)?.embedded());
     }
     let mut rendered = render::render_with(inv, templates, &options)?;
     let mut pki_files = pki::host_files(inv, store)?;

@@ -3,6 +3,7 @@
 
 pub mod bundle;
 pub mod checks;
+pub mod components;
 pub mod desired;
 pub mod facts;
 pub mod inventory;

@@ -9,42 +9,42 @@
 //!   rpms/   kernel packages for `kernel upgrade`
 //! ```
 //!
-//! Before any host is touched, `check` lists what the inventory needs and what is missing; with
+//! Which binaries an inventory needs is the component catalog's business
+//! (`components::binaries`). Before any host is touched, `check` lists what is missing; with
 //! `bundle.missing: stage` a component without its binary is staged (configured, not started).
 
-mod component;
-
-use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-pub use component::Component;
 use thiserror::Error;
 
-use crate::inventory::{Inventory, MissingBinary, Role};
-
-/// Where the bundle's binaries go on the hosts.
-pub const BIN_DIR: &str = "/usr/local/bin";
+use crate::components;
+use crate::inventory::{Inventory, MissingBinary};
 
 /// What the bundle holds for an inventory.
 #[derive(Debug, Clone)]
 pub struct BundleCheck {
     pub root: PathBuf,
-    /// Components whose binaries are present, with their local path.
-    pub present: Vec<(Component, PathBuf)>,
-    /// Components the inventory needs whose binary is missing.
-    pub missing: Vec<Component>,
+    /// Binaries present, by name, with their local path.
+    pub present: Vec<(&'static str, PathBuf)>,
+    /// Binaries the inventory needs that are missing.
+    pub missing: Vec<&'static str>,
 }
 
 impl BundleCheck {
-    /// Whether the component is staged (its binary is missing and staging is allowed).
-    pub fn is_staged(&self, component: Component) -> bool {
-        self.missing.contains(&component)
+    /// Whether the binary `name` is missing (so what needs it is staged).
+    pub fn lacks(&self, name: &str) -> bool {
+        self.missing.contains(&name)
     }
 
-    /// The local binary of a present component.
-    pub fn binary(&self, component: Component) -> Option<&Path> {
-        self.present.iter().find(|(c, _)| *c == component).map(|(_, p)| p.as_path())
+    /// The local path of a present binary.
+    pub fn binary(&self, name: &str) -> Option<&Path> {
+        self.present.iter().find(|(n, _)| *n == name).map(|(_, p)| p.as_path())
     }
+}
+
+/// A binary's path inside the bundle.
+pub fn bundle_path(name: &str) -> String {
+    format!("bin/{name}")
 }
 
 /// Why the bundle cannot be used.
@@ -52,22 +52,11 @@ impl BundleCheck {
 pub enum BundleError {
     /// Binaries are missing and the inventory does not allow staging.
     #[error("the bundle {} lacks {}: add them (see README, \"The offline bundle\") or set `bundle: {{missing: stage}}` in the inventory to install their configuration without starting them", root.display(), list(missing, root))]
-    Missing { root: PathBuf, missing: Vec<Component> },
+    Missing { root: PathBuf, missing: Vec<&'static str> },
 }
 
-fn list(missing: &[Component], root: &Path) -> String {
-    missing.iter().map(|c| root.join(c.bundle_path()).display().to_string()).collect::<Vec<_>>().join(", ")
-}
-
-/// The components the inventory's roles need.
-pub fn needed(inv: &Inventory) -> BTreeSet<Component> {
-    let mut needed = BTreeSet::new();
-    for host in &inv.hosts {
-        for role in Role::ALL.iter().filter(|r| host.has(**r)) {
-            needed.extend(Component::for_role(*role));
-        }
-    }
-    needed
+fn list(missing: &[&str], root: &Path) -> String {
+    missing.iter().map(|name| root.join(bundle_path(name)).display().to_string()).collect::<Vec<_>>().join(", ")
 }
 
 /// Checks the bundle against the inventory; refuses missing binaries unless staging is allowed.
@@ -75,12 +64,12 @@ pub fn check(inv: &Inventory) -> Result<BundleCheck, BundleError> {
     let root = inv.bundle.path.clone();
     let mut present = Vec::new();
     let mut missing = Vec::new();
-    for component in needed(inv) {
-        let path = root.join(component.bundle_path());
+    for name in components::binaries(inv) {
+        let path = root.join(bundle_path(name));
         if is_executable(&path) {
-            present.push((component, path));
+            present.push((name, path));
         } else {
-            missing.push(component);
+            missing.push(name);
         }
     }
     if !missing.is_empty() && inv.bundle.missing == MissingBinary::Refuse {

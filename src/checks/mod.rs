@@ -5,6 +5,7 @@ use std::net::Ipv6Addr;
 
 use serde::Serialize;
 
+use crate::components::{self, Component};
 use crate::facts::Facts;
 use crate::inventory::{HostSpec, Inventory};
 
@@ -73,9 +74,6 @@ fn not_ok(check: Check, status: Status, detail: impl Into<String>, fix: impl Int
     Verdict { check, status, detail: detail.into(), fix: Some(fix.into()) }
 }
 
-/// Ports the cluster needs free (etcd client/peer, apiserver, kubelet).
-pub const PORTS: [u16; 4] = [2379, 2380, 6443, 10250];
-
 /// Minimum free space under /var (etcd data, images), KiB.
 pub const MIN_VAR_FREE_KIB: u64 = 2 * 1024 * 1024;
 
@@ -94,7 +92,7 @@ pub fn verdicts(inv: &Inventory, host: &HostSpec, facts: &Facts, skew: f64) -> V
         swap(facts),
         time_skew(skew),
         disk(facts),
-        ports(facts),
+        ports(host, facts),
         systemd(facts),
     ]
 }
@@ -214,20 +212,16 @@ fn disk(f: &Facts) -> Verdict {
     }
 }
 
-/// The service v6deploy runs on a port of `PORTS`.
-fn owner(port: u16) -> &'static str {
-    match port {
-        2379 | 2380 => "etcd",
-        6443 => "kube-apiserver",
-        _ => "kubelet",
-    }
-}
-
-fn ports(f: &Facts) -> Verdict {
-    let ours: Vec<String> = PORTS.iter().filter(|p| f.listening.contains(p) && f.managed_active.iter().any(|u| u == owner(**p))).map(u16::to_string).collect();
-    let busy: Vec<String> = PORTS.iter().filter(|p| f.listening.contains(p) && !f.managed_active.iter().any(|u| u == owner(**p))).map(u16::to_string).collect();
+/// The ports of the components that run on `host` (from the catalog) must be free, or held
+/// by that component's own running v6deploy service.
+fn ports(host: &HostSpec, f: &Facts) -> Verdict {
+    let wanted = components::ports_on(host);
+    let held = |port: u16, owner: &Component| f.listening.contains(&port) && f.managed_active.iter().any(|u| u == owner.name);
+    let ours: Vec<String> = wanted.iter().filter(|(p, c)| held(*p, c)).map(|(p, _)| p.to_string()).collect();
+    let busy: Vec<String> = wanted.iter().filter(|(p, c)| f.listening.contains(p) && !held(*p, c)).map(|(p, _)| p.to_string()).collect();
+    let all: Vec<String> = wanted.iter().map(|(p, _)| p.to_string()).collect();
     if busy.is_empty() && ours.is_empty() {
-        pass(Check::Ports, "2379, 2380, 6443, 10250 free")
+        pass(Check::Ports, format!("{} free", all.join(", ")))
     } else if busy.is_empty() {
         pass(Check::Ports, format!("{} held by v6deploy's own services, the rest free", ours.join(", ")))
     } else {

@@ -14,7 +14,8 @@ use v6deploy::inventory::Inventory;
 use v6deploy::pki::{self, CaPhase, CaRotation, Keys, LeafGroup, Store};
 use v6deploy::render::Templates;
 use v6deploy::runner::Mode;
-use v6deploy::steps::{RotateState, is_pki};
+use v6deploy::pki::is_host_pki as is_pki;
+use v6deploy::steps::RotateState;
 use v6deploy::workflows::rotate;
 
 use super::run_args::RunArgs;

@@ -70,7 +70,7 @@ pub fn run(args: &Args, loaded: &Loaded, templates_dir: Option<&std::path::Path>
     let templates = Templates::load(templates_dir)?;
     let desired = desired_state(inv, &templates, &store)?;
     if !bundle.missing.is_empty() {
-        let names: Vec<&str> = bundle.missing.iter().map(|c| c.name()).collect();
+        let names: Vec<&str> = bundle.missing.clone();
         eprintln!("bundle {}: no binary for {} (bundle.missing: stage): these are staged", bundle.root.display(), names.join(", "));
     }
     let mut skip_checks = args.skip_check.clone();
@@ -101,13 +101,13 @@ pub fn run(args: &Args, loaded: &Loaded, templates_dir: Option<&std::path::Path>
 
 fn print_next_steps(loaded: &Loaded, store: &Store, state: &InstallState) {
     let inv = &loaded.inventory;
-    let endpoints: Vec<String> = inv.hosts.iter().filter(|h| h.has(Role::Etcd)).map(|h| url("https", h.address, 2379)).collect();
+    let endpoints: Vec<String> = inv.hosts.iter().filter(|h| h.has(Role::Etcd)).map(|h| url("https", h.address, v6deploy::components::ETCD_CLIENT_PORT)).collect();
     // Absolute paths, so the lines can be pasted in any directory.
     let absolute = |p: &std::path::Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
-    let etcdctl = state.bundle.binary(bundle::Component::Etcdctl).map_or_else(|| "etcdctl".to_string(), |p| absolute(p).display().to_string());
+    let etcdctl = state.bundle.binary("etcdctl").map_or_else(|| "etcdctl".to_string(), |p| absolute(p).display().to_string());
     let pki = absolute(store.root());
     println!();
-    if state.bundle.is_staged(bundle::Component::KubeApiserver) {
+    if v6deploy::components::KUBE_APISERVER.is_staged(&state.bundle) {
         println!("kubectl: none yet: kube-apiserver is staged (no binary in the bundle {})", state.bundle.root.display());
     } else {
         println!("kubectl: KUBECONFIG={} kubectl get nodes", pki.join("admin.conf").display());

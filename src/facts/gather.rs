@@ -6,6 +6,8 @@ use std::collections::BTreeMap;
 /// that may be missing are guarded so one absent tool does not hide the other facts. Files are
 /// read with the shell's own `read` (`r`) and the managed units with one `grep` and one
 /// `systemctl`: every process started costs a small host more than the round trip does.
+/// The managed units are those the host's unit files say v6deploy wrote (no list to keep in
+/// step with the component catalog).
 pub const SCRIPT: &str = r#"
 r() { while IFS= read -r l || [ -n "$l" ]; do printf '%s\n' "$l"; done < "$1"; } 2>/dev/null
 echo @@os-release; r /etc/os-release
@@ -21,7 +23,7 @@ echo @@disk; df -Pk /var 2>/dev/null
 echo @@tcp6; r /proc/net/tcp6
 echo @@tcp; r /proc/net/tcp
 echo @@systemd; if [ -d /run/systemd/system ]; then systemctl --version 2>/dev/null | head -n 1; fi
-echo @@managed; m=''; for f in $(cd /etc/systemd/system 2>/dev/null && grep -l 'Managed by v6deploy' etcd.service kube-apiserver.service kube-controller-manager.service kube-scheduler.service kubelet.service kube-proxy.service 2>/dev/null); do m="$m ${f%.service}"; done
+echo @@managed; m=''; for f in $(cd /etc/systemd/system 2>/dev/null && grep -l 'Managed by v6deploy' -- *.service 2>/dev/null); do m="$m ${f%.service}"; done
 if [ -n "$m" ]; then set -- $m; for st in $(systemctl is-active "$@" 2>/dev/null); do [ "$st" = active ] && echo "$1"; shift; done; fi
 echo @@boot-id; r /proc/sys/kernel/random/boot_id
 echo @@kernels; if command -v rpm >/dev/null 2>&1; then rpm -q kernel kernel-lt kernel-ml --qf '%{NAME} %{VERSION}-%{RELEASE}.%{ARCH}\n' 2>/dev/null; fi

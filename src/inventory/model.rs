@@ -28,6 +28,15 @@ pub struct Inventory {
     pub pki: Pki,
 }
 
+impl Inventory {
+    /// The first control-plane host in inventory order: where `admin.conf` points, the API
+    /// server of worker-only hosts, and where the addons are applied. Validation makes sure
+    /// there is one; an inventory narrowed by hand may have none.
+    pub fn first_control_plane(&self) -> Option<&HostSpec> {
+        self.hosts.iter().find(|h| h.has(Role::ControlPlane))
+    }
+}
+
 /// Cluster-wide settings and the values derived from them (computed once, at load).
 #[derive(Debug, Clone, Serialize)]
 pub struct Cluster {

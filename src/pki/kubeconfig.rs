@@ -12,7 +12,8 @@ use super::PkiError;
 use super::role::CertRole;
 use super::rotate::trust_bundle;
 use super::store::Store;
-use crate::inventory::{HostSpec, Inventory, Role};
+use crate::components;
+use crate::inventory::{HostSpec, Inventory};
 use crate::net::url;
 use crate::render::{Credentials, Kubeconfig, Templates};
 
@@ -62,19 +63,15 @@ impl KubeconfigUser {
         }
     }
 
-    /// The server URL for this user's kubeconfig on `host`: admin uses the first control
-    /// plane; the others the local apiserver `https://[::1]:6443`, except kube-proxy on a host
-    /// without the control-plane role, which has no local apiserver and uses the first
-    /// control plane. `None` when the inventory has no control plane (validation refuses that).
+    /// The server URL for this user's kubeconfig on `host` (`None`: off the hosts), as the
+    /// component catalog declares it: admin uses the first control plane; the others the
+    /// local apiserver `https://[::1]:6443`, except kube-proxy on a host without the
+    /// control-plane role, which has no local apiserver and uses the first control plane.
+    /// `None` when the inventory has no control plane (validation refuses that).
     pub fn server(self, inv: &Inventory, host: Option<&HostSpec>) -> Option<String> {
-        let first = inv.hosts.iter().find(|h| h.has(Role::ControlPlane))?;
-        let local = host.is_none_or(|h| h.has(Role::ControlPlane));
-        let address = match self {
-            KubeconfigUser::Admin => first.address,
-            KubeconfigUser::KubeProxy if !local => first.address,
-            _ => std::net::Ipv6Addr::LOCALHOST,
-        };
-        Some(url("https", address, APISERVER_PORT))
+        let first = inv.first_control_plane()?.address;
+        let server = components::kubeconfig_server(self).unwrap_or(components::Server::FirstControlPlane);
+        Some(url("https", server.address(host, first), APISERVER_PORT))
     }
 }
 
@@ -118,7 +115,7 @@ pub fn kubeconfig_credentials(store: &Store, user: KubeconfigUser) -> Result<Kub
 /// template as the hosts' kubeconfigs (deterministic for given files).
 pub fn admin_conf(inv: &Inventory, store: &Store) -> Result<Vec<u8>, PkiError> {
     let credentials = kubeconfig_credentials(store, KubeconfigUser::Admin)?;
-    let first = inv.hosts.iter().find(|h| h.has(Role::ControlPlane)).map_or(std::net::Ipv6Addr::LOCALHOST, |h| h.address);
+    let first = inv.first_control_plane().map_or(std::net::Ipv6Addr::LOCALHOST, |h| h.address);
     let kubeconfig = Kubeconfig { cluster_name: inv.cluster.name.clone(), server: first, user: credentials.user.clone(), credentials: credentials.embedded() };
     let templates = Templates::embedded().map_err(|e| PkiError::Kubeconfig { reason: format!("{e:#}") })?;
     let text = kubeconfig.render(&templates, "admin.conf").map_err(|e| PkiError::Kubeconfig { reason: format!("{:#}", anyhow::Error::from(e)) })?;

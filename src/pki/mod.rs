@@ -28,7 +28,7 @@ pub use check::{CheckReport, Row, Status, check, check_at};
 pub use csr::{ExportReport, ImportReport, export_csrs, import_certs, import_certs_at};
 pub use error::PkiError;
 pub use generate::{Action, Entry, Report, generate, generate_at};
-pub use host_files::{KUBELET_PKI, KUBERNETES_PKI, PkiFile, host_files};
+pub use host_files::{HostPki, KUBELET_PKI, KUBERNETES_DIR, KUBERNETES_PKI, PkiFile, PkiUse, groups_for, host_files, is_host_pki, kubeconfig_client_files, kubeconfig_path};
 pub use inspect::{CertInfo, CsrInfo, Reason, parse_cert, parse_csr};
 pub use kubeconfig::{APISERVER_PORT, KubeconfigCredentials, KubeconfigUser, admin_conf, kubeconfig_credentials};
 pub use role::{AltName, CAS, CertRole, CertSpec, Subject, Usage, Validity};

@@ -8,12 +8,10 @@ use base64::engine::general_purpose::STANDARD;
 use serde::Serialize;
 
 use super::{RenderError, Templates};
+use crate::pki::HostPki;
 
 /// The kubeconfig template's relative name.
 pub const TEMPLATE: &str = "kubeconfig.yaml.j2";
-
-/// The cluster CA on every host (kubeadm layout).
-pub const CA_CERTIFICATE: &str = "/etc/kubernetes/pki/ca.crt";
 
 /// Where a kubeconfig's credentials come from; the template writes `certificate-authority`,
 /// `client-certificate`, `client-key` for `Files` and the `*-data` keys for `Embedded`.
@@ -27,10 +25,11 @@ pub enum Credentials {
 }
 
 impl Credentials {
-    /// Client certificate and key files on the host, signed by the cluster CA at [`CA_CERTIFICATE`].
+    /// Client certificate and key files on the host, signed by the cluster CA (kubeadm's
+    /// `ca.crt`).
     pub fn files(client_certificate: &str, client_key: &str) -> Credentials {
         Credentials::Files {
-            certificate_authority: CA_CERTIFICATE.to_string(),
+            certificate_authority: HostPki::KubernetesCa.cert().to_string(),
             client_certificate: client_certificate.to_string(),
             client_key: client_key.to_string(),
         }

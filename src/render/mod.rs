@@ -20,14 +20,14 @@ mod tree;
 
 use std::net::Ipv6Addr;
 
-use crate::inventory::{Inventory, Role};
+use crate::inventory::Inventory;
 use crate::net::NodeName;
 
 pub use context::Context;
 pub use env::{EMBEDDED, Templates};
 pub use error::RenderError;
 pub use context::EtcdBootstrap;
-pub use kubeconfig::{CA_CERTIFICATE, Credentials, Kubeconfig};
+pub use kubeconfig::{Credentials, Kubeconfig, TEMPLATE as KUBECONFIG_TEMPLATE};
 pub use plan::{EmbeddedCredentials, PlannedFile, PlannedManifest, Source, cluster_manifests, host_files};
 pub use tree::write_tree;
 
@@ -75,7 +75,7 @@ pub fn render(inv: &Inventory, templates: &Templates) -> Result<Rendered, Render
 /// Renders with the given options.
 pub fn render_with(inv: &Inventory, templates: &Templates, options: &RenderOptions) -> Result<Rendered, RenderError> {
     let embedded = &options.embedded;
-    let first_control_plane = inv.hosts.iter().find(|h| h.has(Role::ControlPlane)).ok_or(RenderError::NoControlPlane)?.address;
+    let first_control_plane = inv.first_control_plane().ok_or(RenderError::NoControlPlane)?.address;
     let context = Context::new(inv);
     let mut hosts = Vec::with_capacity(inv.hosts.len());
     for host in &inv.hosts {

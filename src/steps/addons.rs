@@ -7,7 +7,7 @@ use std::sync::Arc;
 use anyhow::Context;
 
 use super::{ComponentOutcome, InstallState};
-use crate::bundle::Component;
+use crate::components::{self, KUBE_APISERVER};
 use crate::inventory::{HostSpec, Role};
 use crate::runner::{HostContext, Mode, Read, Step, StepFuture};
 use crate::transport::files::FileSpec;
@@ -30,7 +30,8 @@ impl Addons {
 
 impl Step for Addons {
     fn title(&self) -> String {
-        "Addons (flannel, CoreDNS, nodelocaldns, Elasticsearch)".into()
+        let names: Vec<&str> = components::ALL.iter().filter(|c| components::manifest(c).is_some()).map(|c| c.name).collect();
+        format!("Addons ({})", names.join(", "))
     }
 
     fn prepare(&self, host: &HostSpec) -> bool {
@@ -46,16 +47,17 @@ impl Step for Addons {
             let specs = self.specs();
             let names: Vec<&str> = self.state.desired.cluster.iter().map(|f| f.path.as_str()).collect();
             let changed = cx.files(&specs).await?;
-            let api_staged = self.state.bundle.is_staged(Component::KubeApiserver) || self.state.bundle.is_staged(Component::Kubectl);
-            let outcome = self.state.outcomes().get(&cx.host.address).and_then(|o| o.get(&Component::KubeApiserver).cloned());
+            // kubectl applies them (the apiserver component carries it).
+            let api_staged = KUBE_APISERVER.is_staged(&self.state.bundle) || self.state.bundle.lacks("kubectl");
+            let outcome = self.state.outcomes().get(&cx.host.address).and_then(|o| o.get(&KUBE_APISERVER).cloned());
             if api_staged || outcome == Some(ComponentOutcome::Staged) {
                 return Ok(format!("{} staged in {ADDONS_DIR} (API server not running: no binary in bundle)", names.join(", ")));
             }
             if changed.is_empty() {
                 return Ok(format!("{} applied, unchanged", names.join(", ")));
             }
-            let apply = format!("/usr/local/bin/kubectl --kubeconfig=/etc/kubernetes/admin.conf apply -f {ADDONS_DIR}/");
-            cx.command("kubectl apply -f /etc/kubernetes/addons/", &apply, "manifests changed").await.context("apply the addons")?;
+            let apply = format!("{} --kubeconfig={} apply -f {ADDONS_DIR}/", components::binary_path("kubectl"), crate::pki::kubeconfig_path(crate::pki::KubeconfigUser::Admin));
+            cx.command(&format!("kubectl apply -f {ADDONS_DIR}/"), &apply, "manifests changed").await.context("apply the addons")?;
             let verb = if cx.gate.mode() == Mode::Apply { "applied" } else { "would be applied" };
             Ok(format!("{} {verb}", names.join(", ")))
         })

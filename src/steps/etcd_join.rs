@@ -10,14 +10,12 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 
 use super::InstallState;
-use super::etcd::ETCD;
 use super::service::install;
-use crate::bundle::Component;
+use crate::components::{self, ETCD, ETCD_CLIENT_PORT, ETCD_PEER_PORT};
 use crate::facts::{parse_member_list, parse_raft_indexes};
 use crate::inventory::{HostSpec, Role};
 use crate::net::url;
 use crate::runner::{Batch, HostContext, Mode, Step, StepFuture};
-use crate::transport::quote::command;
 
 /// The "Join etcd members" step: only the new etcd hosts, one at a time.
 pub struct EtcdJoin {
@@ -28,19 +26,9 @@ pub struct EtcdJoin {
     pub joining: Vec<Ipv6Addr>,
 }
 
-/// `etcdctl` on the new host against `endpoints`, with the healthcheck client certificate.
+/// `etcdctl` on the new host against `endpoints`.
 fn etcdctl(endpoints: &[Ipv6Addr], args: &[&str]) -> String {
-    let endpoints: Vec<String> = endpoints.iter().map(|a| url("https", *a, 2379)).collect();
-    let mut words = vec![
-        "/usr/local/bin/etcdctl".to_string(),
-        format!("--endpoints={}", endpoints.join(",")),
-        "--cacert=/etc/kubernetes/pki/etcd/ca.crt".into(),
-        "--cert=/etc/kubernetes/pki/etcd/healthcheck-client.crt".into(),
-        "--key=/etc/kubernetes/pki/etcd/healthcheck-client.key".into(),
-        "--command-timeout=5s".into(),
-    ];
-    words.extend(args.iter().map(|a| a.to_string()));
-    format!("ETCDCTL_API=3 {}", command(&words))
+    components::etcdctl(endpoints, 5, args)
 }
 
 /// etcd refuses a reconfiguration ("unhealthy cluster") until every member has been connected
@@ -67,17 +55,17 @@ impl Step for EtcdJoin {
 
     fn run<'a>(&'a self, cx: &'a HostContext<'a>) -> StepFuture<'a> {
         Box::pin(async move {
-            if self.state.bundle.is_staged(Component::Etcd) || self.state.bundle.is_staged(Component::Etcdctl) {
-                return install(cx, &self.state, &[ETCD]).await;
+            if ETCD.is_staged(&self.state.bundle) || self.state.bundle.lacks("etcdctl") {
+                return install(cx, &self.state, &[&ETCD]).await;
             }
             let me = cx.host.address;
-            let peer_url = url("https", me, 2380);
+            let peer_url = url("https", me, ETCD_PEER_PORT);
             let list = cx.transport.run(&etcdctl(&self.running, &["member", "list", "-w", "json"])).await.context("list the running etcd members")?;
             let members = parse_member_list(&list.stdout_text()).context("read etcdctl member list")?;
             let known = members.iter().find(|m| m.peer_urls.contains(&peer_url));
             if known.is_some_and(|m| !m.name.is_empty()) {
                 // Joined by an earlier, interrupted run: only keep its files up to date.
-                return install(cx, &self.state, &[ETCD]).await.map(|s| format!("already a started member; {s}"));
+                return install(cx, &self.state, &[&ETCD]).await.map(|s| format!("already a started member; {s}"));
             }
             let dry = cx.gate.mode() == Mode::DryRun;
             if known.is_none() {
@@ -85,7 +73,7 @@ impl Step for EtcdJoin {
                 cx.command(&format!("etcdctl member add {}", cx.host.name), &retry_while_settling(&add), "new etcd member").await?;
             }
             if dry {
-                return install(cx, &self.state, &[ETCD]).await;
+                return install(cx, &self.state, &[&ETCD]).await;
             }
             match self.start_and_catch_up(cx).await {
                 Ok(summary) => Ok(summary),
@@ -103,7 +91,7 @@ impl Step for EtcdJoin {
 
 impl EtcdJoin {
     async fn start_and_catch_up(&self, cx: &HostContext<'_>) -> anyhow::Result<String> {
-        let started = install(cx, &self.state, &[ETCD]).await?;
+        let started = install(cx, &self.state, &[&ETCD]).await?;
         let me = cx.host.address;
         let mut endpoints = self.running.clone();
         endpoints.push(me);
@@ -111,7 +99,7 @@ impl EtcdJoin {
         for _ in 0..60 {
             let status = cx.transport.run(&etcdctl(&endpoints, &["endpoint", "status", "-w", "json"])).await?;
             let indexes = parse_raft_indexes(&status.stdout_text())?;
-            let mine = url("https", me, 2379);
+            let mine = url("https", me, ETCD_CLIENT_PORT);
             let own = indexes.iter().find(|(e, _)| *e == mine).map(|(_, i)| *i);
             let best = indexes.iter().map(|(_, i)| *i).max();
             if let (Some(own), Some(best)) = (own, best) {

@@ -10,19 +10,13 @@
 use std::net::Ipv6Addr;
 use std::sync::Arc;
 
-use super::service::{all_services, marker_test, owns, pending_restarts, runs_on, unit_path};
+use super::service::{marker_test, pending_restarts};
 use super::{InstallState, verify};
-use crate::bundle::Component;
-use crate::inventory::{HostSpec, Role};
+use crate::components::{self, Bootstrap, Join, Kind};
+use crate::inventory::HostSpec;
 use crate::ops::hosts_file;
 use crate::runner::{FollowUp, HostContext, Mode, Read, Step, StepFuture};
 use crate::transport::files::FileSpec;
-
-/// Whether a path is PKI material (certificates and keys at kubeadm's paths; the kubernetes
-/// CA key only reaches control-plane hosts, as `pki::host_files` decides).
-pub fn is_pki(path: &str) -> bool {
-    path.starts_with("/etc/kubernetes/pki/") || path.starts_with("/var/lib/kubelet/pki/")
-}
 
 /// The host files the step manages besides the rendered ones.
 pub const HOSTS: &str = "/etc/hosts";
@@ -39,26 +33,26 @@ pub struct InstallFiles {
 }
 
 impl InstallFiles {
-    /// The rendered files of the host this step writes (the service files of the services
-    /// that belong there, the PKI, sysctl and modules), without the binaries and /etc/hosts.
+    /// The rendered files of the host this step writes: its PKI and the files of every
+    /// component that runs there, except network configuration (`network apply` writes it)
+    /// and a joining member's files (`EtcdJoin` writes them after `member add`). Binaries and
+    /// /etc/hosts are added by `run`.
     fn rendered(&self, host: &HostSpec) -> Vec<FileSpec> {
-        let services: Vec<_> = all_services()
-            .filter(|s| runs_on(host, s.component))
-            .filter(|s| !(s.component == Component::Etcd && self.joining.contains(&host.address)))
+        let joining = self.joining.contains(&host.address);
+        let components: Vec<_> = components::on_host(host)
+            .filter(|c| !matches!(c.kind, Kind::Network))
+            .filter(|c| !(joining && c.service().is_some_and(|s| s.join == Join::MemberAdd)))
             .collect();
-        self.state.files(host.address, |p| {
-            is_pki(p) || p == super::prepare_host::SYSCTL || p == super::prepare_host::MODULES || services.iter().any(|s| owns(s, p))
-        })
+        self.state.files(host.address, |p| crate::pki::is_host_pki(p) || components.iter().any(|c| c.owns(host, p)))
     }
 
     fn binaries(&self, host: &HostSpec) -> Vec<FileSpec> {
-        let components = Role::ALL.iter().filter(|r| host.has(**r)).flat_map(|r| Component::for_role(*r));
-        components.filter_map(|c| self.state.binaries.get(c)).cloned().collect()
+        components::binaries_on(host).into_iter().filter_map(|name| self.state.binaries.get(name)).cloned().collect()
     }
 
-    /// The bootstrap files of the host's services with their markers.
-    fn bootstrap_files(&self, host: &HostSpec) -> Vec<(&'static str, &'static str)> {
-        all_services().filter(|s| runs_on(host, s.component)).filter_map(|s| s.bootstrap_file).collect()
+    /// The bootstrap files of the host's services.
+    fn bootstrap_files(&self, host: &HostSpec) -> Vec<Bootstrap> {
+        components::services_on(host).filter_map(|c| c.service()?.bootstrap).collect()
     }
 }
 
@@ -73,7 +67,7 @@ impl Step for InstallFiles {
         if self.marker {
             reads.push(Read::Probe(super::MARKER.into()));
         }
-        reads.extend(self.bootstrap_files(host).into_iter().map(|(_, marker)| Read::query(marker_test(marker))));
+        reads.extend(self.bootstrap_files(host).into_iter().map(|b| Read::query(marker_test(b.marker))));
         reads
     }
 
@@ -90,9 +84,9 @@ impl Step for InstallFiles {
             specs.push(FileSpec::root(HOSTS, 0o644, hosts_file::merge(&String::from_utf8_lossy(&existing), &entries).into_bytes()));
             specs.extend(self.binaries(cx.host));
             let mut rendered = self.rendered(cx.host);
-            for (file, marker) in self.bootstrap_files(cx.host) {
-                if cx.query(&marker_test(marker)).await?.success() {
-                    rendered.retain(|f| f.path != file);
+            for bootstrap in self.bootstrap_files(cx.host) {
+                if cx.query(&marker_test(bootstrap.marker)).await?.success() {
+                    rendered.retain(|f| f.path != bootstrap.file);
                 }
             }
             specs.extend(rendered);
@@ -107,10 +101,8 @@ impl Step for InstallFiles {
             let changed = cx
                 .files_then(&specs, |changed| {
                     let mut follow_ups: Vec<FollowUp> = pending_restarts(cx.host, state, changed).into_iter().collect();
-                    let reload: Vec<&str> = all_services()
-                        .filter(|s| runs_on(cx.host, s.component) && !state.bundle.is_staged(s.component) && changed.contains(&unit_path(s)))
-                        .map(|s| s.component.name())
-                        .collect();
+                    let reload: Vec<&str> =
+                        components::services_on(cx.host).filter(|c| !c.is_staged(&state.bundle) && changed.contains(&c.unit_path())).map(|c| c.name).collect();
                     if !reload.is_empty() {
                         follow_ups.push(FollowUp {
                             what: "systemctl daemon-reload".into(),

@@ -10,9 +10,8 @@ use crate::inventory::HostSpec;
 use crate::runner::{HostContext, Read, Step, StepFuture};
 use crate::transport::quote::command;
 
-/// The files this step applies (`InstallFiles` writes them).
-pub const SYSCTL: &str = "/etc/sysctl.d/90-v6deploy.conf";
-pub const MODULES: &str = "/etc/modules-load.d/v6deploy.conf";
+// The files this step applies (the host component's; `InstallFiles` writes them).
+use crate::components::{MODULES, SYSCTL};
 
 /// Applies every `key = value` of the sysctl file one by one (through /proc/sys, so no
 /// `sysctl` binary is needed) and prints the keys that could not be set (e.g. a kernel-wide

@@ -8,11 +8,10 @@ use std::sync::Arc;
 
 use anyhow::bail;
 
-use super::etcd::ETCD;
-use super::service::{ServiceSpec, health_within};
-use super::{control_plane, node_services};
-use crate::bundle::{BundleCheck, Component};
-use crate::inventory::{HostSpec, Role};
+use super::service::health_within;
+use crate::bundle::BundleCheck;
+use crate::components::{self, Component};
+use crate::inventory::HostSpec;
 use crate::render::Rendered;
 use crate::runner::{Batch, HostContext, Mode, Step, StepFuture};
 use crate::transport::files::{self, FileSpec, FileState};
@@ -35,27 +34,10 @@ pub struct RotateState {
     pub title: String,
 }
 
-/// The services certificate changes can restart, and the role a host needs to run each.
-fn services() -> Vec<(Role, ServiceSpec)> {
-    let mut all = vec![(Role::Etcd, ETCD)];
-    all.extend(control_plane::SERVICES.into_iter().map(|s| (Role::ControlPlane, s)));
-    all.extend(node_services::SERVICES.into_iter().map(|s| (Role::Worker, s)));
-    all
-}
-
 /// The services to restart on `host` for `changed` paths: those it runs (staged components
-/// are not running) whose `restart_on` matches a changed path, in install order.
-pub fn services_to_restart(host: &HostSpec, bundle: &BundleCheck, changed: &[String]) -> Vec<ServiceSpec> {
-    services()
-        .into_iter()
-        .filter(|(role, service)| host.has(*role) && !bundle.is_staged(service.component) && changed.iter().any(|p| service.restarts_for(p)))
-        .map(|(_, mut service)| {
-            if service.component == Component::Etcd && bundle.is_staged(Component::Etcdctl) {
-                service.health = None;
-            }
-            service
-        })
-        .collect()
+/// are not running) that restart for a changed path, in install order.
+pub fn services_to_restart(host: &HostSpec, bundle: &BundleCheck, changed: &[String]) -> Vec<&'static Component> {
+    components::services_on(host).filter(|c| !c.is_staged(bundle) && changed.iter().any(|p| c.restarts_for(host, p))).collect()
 }
 
 /// The backup of `path` on the host.
@@ -122,7 +104,7 @@ impl Step for RotateHost {
             let restart = services_to_restart(cx.host, &state.bundle, &paths);
             match self.restart_all(cx, &restart, &paths).await {
                 Ok(()) => {
-                    let names: Vec<&str> = restart.iter().map(|s| s.component.name()).collect();
+                    let names: Vec<&str> = restart.iter().map(|s| s.name).collect();
                     let restarted = if names.is_empty() { "nothing to restart".to_string() } else { format!("{} restarted and healthy", names.join(", ")) };
                     Ok(format!("{} files replaced (old ones kept as *.v6deploy-{}); {restarted}", to_write.len(), state.stamp))
                 }
@@ -146,15 +128,15 @@ impl Step for RotateHost {
 
 impl RotateHost {
     /// Restarts `services` one after the other, each healthy before the next.
-    async fn restart_all(&self, cx: &HostContext<'_>, services: &[ServiceSpec], paths: &[String]) -> anyhow::Result<()> {
+    async fn restart_all(&self, cx: &HostContext<'_>, services: &[&'static Component], paths: &[String]) -> anyhow::Result<()> {
         for service in services {
-            let name = service.component.name();
-            let reasons: Vec<&str> = paths.iter().filter(|p| service.restarts_for(p) || p.starts_with('(')).map(String::as_str).collect();
+            let name = service.name;
+            let reasons: Vec<&str> = paths.iter().filter(|p| service.restarts_for(cx.host, p) || p.starts_with('(')).map(String::as_str).collect();
             let command = format!("systemctl restart {name}");
             cx.command(&command, &command, &format!("changed: {}", reasons.join(", "))).await?;
             if cx.gate.mode() == Mode::Apply {
                 cx.say(&format!("waiting for {name} to be healthy after its restart"));
-                health_within(cx, service, self.state.health_seconds).await?;
+                health_within(cx, &self.state.bundle, service, self.state.health_seconds).await?;
             }
         }
         Ok(())
@@ -187,7 +169,7 @@ mod tests {
                 ],
             })
             .collect();
-        let missing = vec![Component::KubeApiserver, Component::KubeControllerManager, Component::KubeScheduler, Component::Kubelet, Component::KubeProxy, Component::Kubectl];
+        let missing = vec!["kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet", "kube-proxy", "kubectl"];
         Arc::new(RotateState {
             desired: Rendered { hosts, cluster: Vec::new() },
             bundle: BundleCheck { root: "bundle".into(), present: Vec::new(), missing },

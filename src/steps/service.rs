@@ -11,60 +11,14 @@
 use anyhow::bail;
 
 use super::{ComponentOutcome, InstallState};
-use crate::bundle::Component;
-use crate::inventory::{HostSpec, Role};
+use crate::components::{self, Component, Restart, Start};
+use crate::inventory::HostSpec;
 use crate::runner::{FollowUp, HostContext, Mode, Read};
 use crate::transport::quote::{command, quote};
 
 /// Where a host records the services whose restart is due, one file each listing the
 /// changed files they read.
 pub const PENDING_DIR: &str = "/var/lib/v6deploy/restart-pending";
-
-/// One service of a step.
-pub struct ServiceSpec {
-    pub component: Component,
-    /// Path prefixes of the files it owns (pushed by its step).
-    pub owns: &'static [&'static str],
-    /// Path prefixes whose change needs a restart (its files, the certificates it reads).
-    pub restart_on: &'static [&'static str],
-    /// A health check script for the host, retried there; `None`: `systemctl is-active`.
-    pub health: Option<fn(&HostSpec) -> String>,
-    /// Start without waiting for readiness (etcd members must start together to form quorum).
-    pub no_block: bool,
-    /// A file written only before the first start (`(file, marker)`: skipped once `marker`
-    /// exists on the host), e.g. etcd's bootstrap configuration once its data dir exists.
-    pub bootstrap_file: Option<(&'static str, &'static str)>,
-    /// A running instance is restarted one host at a time, healthy before the next (so a
-    /// quorum-based service stays available); a first start is never serialized.
-    pub rolling: bool,
-}
-
-fn matches(prefixes: &[&str], path: &str) -> bool {
-    prefixes.iter().any(|p| path.starts_with(p))
-}
-
-/// Whether `service` owns the file at `path` (its step writes it).
-pub(super) fn owns(service: &ServiceSpec, path: &str) -> bool {
-    matches(service.owns, path)
-}
-
-/// The service's unit file.
-pub(super) fn unit_path(service: &ServiceSpec) -> String {
-    format!("/etc/systemd/system/{}.service", service.component.name())
-}
-
-impl ServiceSpec {
-    /// Whether a change of `path` needs this service restarted (the certificates and
-    /// kubeconfigs it reads, its unit, configuration and binary).
-    pub fn restarts_for(&self, path: &str) -> bool {
-        matches(self.restart_on, path) || path == self.component.host_path()
-    }
-}
-
-/// Every service install manages.
-pub(super) fn all_services() -> impl Iterator<Item = &'static ServiceSpec> {
-    [&super::etcd::ETCD].into_iter().chain(super::control_plane::SERVICES.iter()).chain(super::node_services::SERVICES.iter())
-}
 
 /// Records on the host, through the gate, that its services which read one of `changed`
 /// must restart (staged services never run, so they are left out). Steps call it right after
@@ -79,9 +33,9 @@ pub async fn note_pending_restarts(cx: &HostContext<'_>, state: &InstallState, c
 /// The command recording the restarts `changed` makes due on `host` (none when no service
 /// that runs there reads one of them).
 pub fn pending_restarts(host: &HostSpec, state: &InstallState, changed: &[String]) -> Option<FollowUp> {
-    let due: Vec<(&str, Vec<&String>)> = all_services()
-        .filter(|s| runs_on(host, s.component) && !state.bundle.is_staged(s.component))
-        .map(|s| (s.component.name(), changed.iter().filter(|p| s.restarts_for(p)).collect::<Vec<_>>()))
+    let due: Vec<(&str, Vec<&String>)> = components::services_on(host)
+        .filter(|c| !c.is_staged(&state.bundle))
+        .map(|c| (c.name, changed.iter().filter(|p| c.restarts_for(host, p)).collect::<Vec<_>>()))
         .filter(|(_, paths)| !paths.is_empty())
         .collect();
     if due.is_empty() {
@@ -93,11 +47,6 @@ pub fn pending_restarts(host: &HostSpec, state: &InstallState, changed: &[String
     }
     let names: Vec<&str> = due.iter().map(|(name, _)| *name).collect();
     Some(FollowUp { what: format!("record pending restart of {}", names.join(", ")), script, reason: "files they read changed".into(), change: true })
-}
-
-/// Whether `component` belongs on `host` by its roles.
-pub(super) fn runs_on(host: &HostSpec, component: Component) -> bool {
-    Role::ALL.iter().any(|r| host.has(*r) && Component::for_role(*r).contains(&component))
 }
 
 /// The read-only script telling whether a bootstrap marker exists.
@@ -113,20 +62,21 @@ fn state_probe(name: &str) -> String {
 
 /// What `install` reads on a host, for the run's snapshot: every file the services own,
 /// their bootstrap markers, and the pending restarts and state of those that run.
-pub fn reads(state: &InstallState, host: &HostSpec, services: &[ServiceSpec]) -> Vec<Read> {
-    let mut reads: Vec<Read> = state.files(host.address, |p| services.iter().any(|s| matches(s.owns, p))).into_iter().map(|f| Read::probe(&f)).collect();
-    reads.extend(services.iter().filter_map(|s| s.bootstrap_file).map(|(_, marker)| Read::query(marker_test(marker))));
-    reads.extend(services.iter().filter(|s| !state.bundle.is_staged(s.component)).map(|s| Read::query(state_probe(s.component.name()))));
+pub fn reads(state: &InstallState, host: &HostSpec, services: &[&'static Component]) -> Vec<Read> {
+    let mut reads: Vec<Read> = state.files(host.address, |p| services.iter().any(|c| c.owns(host, p))).into_iter().map(|f| Read::probe(&f)).collect();
+    reads.extend(services.iter().filter_map(|c| c.service()?.bootstrap).map(|b| Read::query(marker_test(b.marker))));
+    reads.extend(services.iter().filter(|c| !c.is_staged(&state.bundle)).map(|c| Read::query(state_probe(c.name))));
     reads
 }
 
 /// Installs `services` on one host; returns the summary line.
-pub async fn install(cx: &HostContext<'_>, state: &InstallState, services: &[ServiceSpec]) -> anyhow::Result<String> {
+pub async fn install(cx: &HostContext<'_>, state: &InstallState, services: &[&'static Component]) -> anyhow::Result<String> {
     let address = cx.host.address;
-    let mut specs = state.files(address, |p| services.iter().any(|s| matches(s.owns, p)));
-    for (file, marker) in services.iter().filter_map(|s| s.bootstrap_file) {
-        if cx.query(&marker_test(marker)).await?.success() {
-            specs.retain(|f| f.path != file);
+    let host = cx.host;
+    let mut specs = state.files(address, |p| services.iter().any(|c| c.owns(host, p)));
+    for bootstrap in services.iter().filter_map(|c| c.service()?.bootstrap) {
+        if cx.query(&marker_test(bootstrap.marker)).await?.success() {
+            specs.retain(|f| f.path != bootstrap.file);
         }
     }
     let changed = cx.files(&specs).await?;
@@ -136,11 +86,7 @@ pub async fn install(cx: &HostContext<'_>, state: &InstallState, services: &[Ser
     // systemd re-reads units only for services that run: a staged unit is never started (its
     // file is checked by the Verify step's systemd-analyze), and a reload costs every host
     // a re-parse of all its units.
-    let reload_for: Vec<&str> = services
-        .iter()
-        .filter(|s| !state.bundle.is_staged(s.component) && changed_paths.contains(&unit_path(s)))
-        .map(|s| s.component.name())
-        .collect();
+    let reload_for: Vec<&str> = services.iter().filter(|c| !c.is_staged(&state.bundle) && changed_paths.contains(&c.unit_path())).map(|c| c.name).collect();
     if !reload_for.is_empty() {
         cx.command("systemctl daemon-reload", "systemctl daemon-reload", &format!("unit files changed: {}", reload_for.join(", "))).await?;
     }
@@ -148,17 +94,18 @@ pub async fn install(cx: &HostContext<'_>, state: &InstallState, services: &[Ser
     let mut summary = Vec::new();
     // Start everything first, then check health, so members that need each other come up together.
     let mut running = Vec::new();
-    for service in services {
-        let name = service.component.name();
-        if state.bundle.is_staged(service.component) {
+    for service in services.iter().copied() {
+        let Some(spec) = service.service() else { continue };
+        let name = service.name;
+        if service.is_staged(&state.bundle) {
             // Its unit is checked by the Verify step, which every workflow with services ends with.
-            state.set_outcome(address, service.component, ComponentOutcome::Staged);
+            state.set_outcome(address, service, ComponentOutcome::Staged);
             summary.push(format!("{name} staged (no binary in bundle)"));
             continue;
         }
         let pending = format!("{PENDING_DIR}/{name}");
         let probed = cx.query(&state_probe(name)).await?.stdout_text();
-        let (active, restart_for) = restart_state(&probed, state.changed(address, |p| service.restarts_for(p)));
+        let (active, restart_for) = restart_state(&probed, state.changed(address, |p| service.restarts_for(host, p)));
         let outcome = match (active, restart_for.is_empty()) {
             (true, true) => ComponentOutcome::Unchanged,
             (false, _) => ComponentOutcome::Started,
@@ -169,32 +116,32 @@ pub async fn install(cx: &HostContext<'_>, state: &InstallState, services: &[Ser
                 ComponentOutcome::Restarted { changed } => format!("changed: {}", changed.join(", ")),
                 _ => "not running".to_string(),
             };
-            if active && service.rolling {
+            if active && spec.restart == Restart::Rolling {
                 // One running member at a time: restarted and healthy before the next one.
                 let _turn = state.restart_lock.lock().await;
                 let command = format!("systemctl restart {name} && rm -f {pending}");
                 cx.command(&format!("systemctl restart {name}"), &command, &reason).await?;
                 if apply {
                     cx.say(&format!("waiting for {name} to be healthy after its restart"));
-                    health(cx, service).await?;
+                    health(cx, state, service).await?;
                 }
             } else {
-                let no_block = if service.no_block { " --no-block" } else { "" };
+                let no_block = if spec.start == Start::Together { " --no-block" } else { "" };
                 let command = format!("systemctl enable --quiet {name} && systemctl restart{no_block} {name} && rm -f {pending}");
                 let verb = if outcome == ComponentOutcome::Started { "start" } else { "restart" };
                 cx.command(&format!("systemctl {verb} {name}"), &command, &reason).await?;
             }
         }
         running.push((service, outcome.clone()));
-        state.set_outcome(address, service.component, outcome);
+        state.set_outcome(address, service, outcome);
     }
     // Every running service is checked, not only those (re)started now: one left unhealthy
     // by an earlier run that failed must not pass as "unchanged".
     for (service, outcome) in &running {
-        let name = service.component.name();
+        let name = service.name;
         if apply {
             cx.say(&format!("waiting for {name} to be healthy"));
-            health(cx, service).await?;
+            health(cx, state, service).await?;
         }
         summary.push(match (outcome, apply) {
             (ComponentOutcome::Unchanged, _) => format!("{name} running, unchanged"),
@@ -222,17 +169,15 @@ fn restart_state(probed: &str, mut changed: Vec<String>) -> (bool, Vec<String>) 
 /// How long a started service has to become healthy.
 const HEALTH_SECONDS: u64 = 90;
 
-async fn health(cx: &HostContext<'_>, service: &ServiceSpec) -> anyhow::Result<()> {
-    health_within(cx, service, HEALTH_SECONDS).await
+async fn health(cx: &HostContext<'_>, state: &InstallState, service: &Component) -> anyhow::Result<()> {
+    health_within(cx, &state.bundle, service, HEALTH_SECONDS).await
 }
 
-/// The service's health check, retried on the host for up to `seconds`.
-pub async fn health_within(cx: &HostContext<'_>, service: &ServiceSpec, seconds: u64) -> anyhow::Result<()> {
-    let name = service.component.name();
-    let check = match service.health {
-        Some(script) => script(cx.host),
-        None => format!("systemctl is-active --quiet {name}"),
-    };
+/// The service's health check (see `Component::health_script`), retried on the host for up
+/// to `seconds`.
+pub async fn health_within(cx: &HostContext<'_>, bundle: &crate::bundle::BundleCheck, service: &Component, seconds: u64) -> anyhow::Result<()> {
+    let name = service.name;
+    let check = service.health_script(cx.host, bundle);
     // The last attempt's output is kept in a variable: checking health writes nothing on the host.
     let retried = format!("end=$(($(date +%s) + {seconds})); while :; do if out=$({check} 2>&1); then exit 0; fi; [ $(date +%s) -lt $end ] || break; sleep 0.2; done; echo \"$out\"; exit 1");
     let output = cx.transport.exec(&retried, &[]).await?;
@@ -256,9 +201,14 @@ mod tests {
     use crate::transport::files::FileSpec;
 
     const CONF: &str = "name: member\n";
+    use crate::components::{ETCD, Health, Kind, Service};
+
     // etcd without its health check, bootstrap file and rolling restarts: the pending-restart
     // logic alone.
-    const SERVICE: ServiceSpec = ServiceSpec { health: None, bootstrap_file: None, rolling: false, ..super::super::etcd::ETCD };
+    static SERVICE: Component = Component {
+        kind: Kind::Service(Service { health: Health::Active, bootstrap: None, restart: Restart::Parallel, ..components::service_of(&ETCD) }),
+        ..ETCD
+    };
 
     fn inventory() -> Inventory {
         parse(Path::new("field-report.yaml"), include_str!("../../inventories/field-report.yaml")).unwrap().inventory
@@ -276,7 +226,7 @@ mod tests {
         let gate = Gate::new(Mode::Apply);
         let snapshot = crate::runner::Snapshot::default();
         let cx = HostContext { inventory: inv, host: &inv.hosts[0], transport: fake, gate: &gate, progress: &Progress::Silent, snapshot: &snapshot };
-        let summary = install(&cx, state, &[SERVICE]).await.unwrap();
+        let summary = install(&cx, state, &[&SERVICE]).await.unwrap();
         fake.verify();
         summary
     }
@@ -296,7 +246,7 @@ mod tests {
             .expect("while", "");
         let summary = run(&inv, &state, &fake).await;
         assert_eq!(summary, "0 files changed; etcd restarted and healthy");
-        let outcome = &state.outcomes()[&inv.hosts[0].address][&Component::Etcd];
+        let outcome = &state.outcomes()[&inv.hosts[0].address][&SERVICE];
         assert_eq!(*outcome, ComponentOutcome::Restarted { changed: vec!["/etc/kubernetes/pki/etcd/server.crt".into()] });
     }
 
@@ -317,7 +267,7 @@ mod tests {
         let log = fake.log();
         let position = |pattern: &str| log.iter().position(|c| c.contains(pattern)).unwrap();
         assert!(position("V6DEPLOY_SUMS") < position("printf") && position("printf") < position("systemctl restart"), "{log:#?}");
-        let outcome = &state.outcomes()[&inv.hosts[0].address][&Component::Etcd];
+        let outcome = &state.outcomes()[&inv.hosts[0].address][&SERVICE];
         assert_eq!(*outcome, ComponentOutcome::Restarted { changed: vec!["/etc/etcd/etcd.conf.yml".into()] });
     }
 

@@ -5,7 +5,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv6Addr;
 use std::sync::Mutex;
 
-use crate::bundle::{BundleCheck, Component};
+use crate::bundle::BundleCheck;
+use crate::components::{Component, binary_path};
 use crate::checks::Check;
 use crate::render::{HostFiles, Rendered};
 use crate::transport::files::FileSpec;
@@ -61,19 +62,19 @@ pub struct InstallState {
     /// Held while a running service restarts, so rolling restarts go one host at a time.
     pub restart_lock: tokio::sync::Mutex<()>,
     /// The bundle's binaries, read and hashed once, at their path on the hosts.
-    pub binaries: BTreeMap<Component, FileSpec>,
+    pub binaries: BTreeMap<&'static str, FileSpec>,
     changed: Mutex<BTreeMap<Ipv6Addr, BTreeSet<String>>>,
     units_verified: Mutex<BTreeSet<Ipv6Addr>>,
-    outcomes: Mutex<BTreeMap<Ipv6Addr, BTreeMap<Component, ComponentOutcome>>>,
+    outcomes: Mutex<BTreeMap<Ipv6Addr, BTreeMap<&'static Component, ComponentOutcome>>>,
 }
 
 impl InstallState {
     /// Reads the bundle's binaries once.
     pub fn new(desired: Rendered, bundle: BundleCheck, skip_checks: Vec<Check>) -> std::io::Result<InstallState> {
         let mut binaries = BTreeMap::new();
-        for (component, path) in &bundle.present {
+        for (name, path) in &bundle.present {
             let contents = std::fs::read(path).map_err(|e| std::io::Error::new(e.kind(), format!("read {}: {e}", path.display())))?;
-            binaries.insert(*component, FileSpec::root(component.host_path(), 0o755, contents));
+            binaries.insert(*name, FileSpec::root(binary_path(name), 0o755, contents));
         }
         Ok(InstallState { desired, bundle, facts: FactsStore::default(), skip_checks, restart_lock: tokio::sync::Mutex::new(()), binaries, changed: Mutex::default(), units_verified: Mutex::default(), outcomes: Mutex::default() })
     }
@@ -111,12 +112,12 @@ impl InstallState {
     }
 
     /// Records how a component ended on a host.
-    pub fn set_outcome(&self, address: Ipv6Addr, component: Component, outcome: ComponentOutcome) {
+    pub fn set_outcome(&self, address: Ipv6Addr, component: &'static Component, outcome: ComponentOutcome) {
         self.outcomes.lock().unwrap_or_else(|p| p.into_inner()).entry(address).or_default().insert(component, outcome);
     }
 
     /// Every component outcome.
-    pub fn outcomes(&self) -> BTreeMap<Ipv6Addr, BTreeMap<Component, ComponentOutcome>> {
+    pub fn outcomes(&self) -> BTreeMap<Ipv6Addr, BTreeMap<&'static Component, ComponentOutcome>> {
         self.outcomes.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 }

@@ -48,7 +48,7 @@ impl Step for Verify {
             let verified = self.state.units_verified(address) || cx.read_file(RECORD).await?.is_some_and(|r| r == record.as_bytes());
             let outcomes = self.state.outcomes().get(&address).cloned().unwrap_or_default();
             // Services left running were health-checked by their own step in this run.
-            let started: Vec<&str> = outcomes.iter().filter(|(_, o)| matches!(o, ComponentOutcome::Started | ComponentOutcome::Restarted { .. })).map(|(c, _)| c.name()).collect();
+            let started: Vec<&str> = outcomes.iter().filter(|(_, o)| matches!(o, ComponentOutcome::Started | ComponentOutcome::Restarted { .. })).map(|(c, _)| c.name).collect();
             let running = outcomes.values().filter(|o| o.is_running()).count();
             if verified && started.is_empty() {
                 return Ok(format!("{} units verified, {running} services healthy", units.len()));
@@ -71,10 +71,10 @@ impl Step for Verify {
 /// A host's units (as install writes them), the binaries they may lack (those of its staged
 /// components) and the record of both that a successful verification leaves on the host.
 pub(super) fn units_of(state: &InstallState, host: &HostSpec) -> (Vec<FileSpec>, Vec<String>, String) {
-    let units = state.files(host.address, |p| p.starts_with("/etc/systemd/system/") && p.ends_with(".service"));
-    let mut staged: Vec<String> = super::service::all_services()
-        .filter(|s| super::service::runs_on(host, s.component) && state.bundle.is_staged(s.component))
-        .map(|s| s.component.host_path())
+    let units = state.files(host.address, |p| p.starts_with(&format!("{}/", crate::components::UNIT_DIR)) && p.ends_with(".service"));
+    let mut staged: Vec<String> = crate::components::services_on(host)
+        .filter_map(|c| c.service().filter(|_| c.is_staged(&state.bundle)))
+        .map(|s| crate::components::binary_path(s.binary))
         .collect();
     staged.sort();
     let mut lines: Vec<String> = units.iter().map(|u| format!("{}  {}\n", u.sha256(), u.path)).collect();

@@ -2,13 +2,11 @@
 
 use std::sync::Arc;
 
-use crate::inventory::{Inventory, NetworkManagement, Role};
+use crate::inventory::{Inventory, NetworkManagement};
 use crate::runner::Step;
-use crate::steps::{
-    Addons, ControlPlane, Etcd, GatherFacts, InstallFiles, InstallState, KernelGate, KernelUpgrade, NetworkApply, NodeServices, Preflight, PrepareHost, Verify,
-};
+use crate::steps::{GatherFacts, InstallState, KernelGate, KernelUpgrade, NetworkApply, Preflight};
 
-use super::{kernel, network};
+use super::{cluster, kernel, network};
 
 /// What `install` does beyond the inventory.
 #[derive(Debug, Clone, Default)]
@@ -21,7 +19,6 @@ pub struct Options {
 /// The steps of `install`, in order. The ifcfg files are applied only with
 /// `network.manage: true`.
 pub fn steps(inv: &Inventory, state: &Arc<InstallState>, options: &Options) -> Vec<Box<dyn Step>> {
-    let first_control_plane = inv.hosts.iter().find(|h| h.has(Role::ControlPlane)).map(|h| h.address);
     let mut steps: Vec<Box<dyn Step>> = vec![Box::new(GatherFacts { store: state.facts.clone() })];
     if let Some(upgrade) = &options.upgrade_kernel {
         let (parallel, _) = kernel::safe_parallel(inv, upgrade.parallel);
@@ -38,20 +35,7 @@ pub fn steps(inv: &Inventory, state: &Arc<InstallState>, options: &Options) -> V
     if inv.network.manage == NetworkManagement::Manage {
         steps.push(Box::new(NetworkApply { facts: state.facts.clone(), desired: network::desired_ifcfg(&state.desired) }));
     }
-    steps.extend([
-        // Every file of a host in one write, the membership marker first: a host interrupted
-        // later in the run is still known as a member, so re-running install finishes it
-        // (node add is for hosts never installed).
-        Box::new(InstallFiles { state: state.clone(), marker: true, joining: Vec::new() }) as Box<dyn Step>,
-        Box::new(PrepareHost { state: state.clone() }),
-        Box::new(Etcd { state: state.clone(), joining: Vec::new() }),
-        Box::new(ControlPlane { state: state.clone() }),
-        Box::new(NodeServices { state: state.clone() }),
-    ]);
-    if let Some(first_control_plane) = first_control_plane {
-        steps.push(Box::new(Addons { state: state.clone(), first_control_plane }));
-    }
-    steps.push(Box::new(Verify { state: state.clone() }));
+    steps.extend(cluster::steps(inv, state, None));
     steps
 }
 

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::net::Ipv6Addr;
 
+use crate::components::IFCFG_DIR;
 use crate::render::Rendered;
 use crate::runner::Step;
 use crate::steps::{FactsStore, GatherFacts, NetworkApply};
@@ -13,7 +14,7 @@ pub fn desired_ifcfg(rendered: &Rendered) -> BTreeMap<Ipv6Addr, String> {
     rendered
         .hosts
         .iter()
-        .filter_map(|h| h.files.iter().find(|f| f.path.starts_with("/etc/sysconfig/network-scripts/ifcfg-")).map(|f| (h.address, f.contents.clone())))
+        .filter_map(|h| h.files.iter().find(|f| f.path.starts_with(&format!("{IFCFG_DIR}/ifcfg-"))).map(|f| (h.address, f.contents.clone())))
         .collect()
 }
 

@@ -1,0 +1,19 @@
+//! The CentOS/RHEL network configuration of the host's NIC (`ifcfg-<interface>`, the field
+//! report's keys). `render` always shows it; only `network apply` (and `install` with
+//! `network.manage: true`) writes it, under a rollback timer.
+
+use super::{Component, HostFile, Kind};
+use crate::inventory::Role;
+
+/// Where the ifcfg files live.
+pub const IFCFG_DIR: &str = "/etc/sysconfig/network-scripts";
+
+pub const IFCFG: Component = Component {
+    name: "ifcfg",
+    roles: &Role::ALL,
+    binaries: &[],
+    files: &[HostFile::config("/etc/sysconfig/network-scripts/ifcfg-{interface}", "ifcfg.j2")],
+    certificates: &[],
+    ports: &[],
+    kind: Kind::Network,
+};

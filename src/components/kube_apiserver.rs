@@ -1,0 +1,49 @@
+//! kube-apiserver on every control-plane host, `https://[addr]:6443`; health is `/healthz`
+//! over `https://[::1]:6443` with `admin.conf` (the certificate carries `::1`). Restarted one
+//! host at a time. It also carries `kubectl` (its health check and the addons use it) and the
+//! admin kubeconfig.
+
+use super::{Component, Health, HostFile, Identity, Join, Kind, Restart, Server, Service, Stage, Start, binary_path};
+use crate::inventory::{HostSpec, Role};
+use crate::net::url;
+use crate::pki::{APISERVER_PORT, HostPki, KubeconfigUser, PkiUse, kubeconfig_path};
+
+fn health(_: &HostSpec) -> String {
+    format!(
+        "{} --kubeconfig={} --server={} get --raw=/healthz",
+        binary_path("kubectl"),
+        kubeconfig_path(KubeconfigUser::Admin),
+        url("https", std::net::Ipv6Addr::LOCALHOST, APISERVER_PORT)
+    )
+}
+
+pub const KUBE_APISERVER: Component = Component {
+    name: "kube-apiserver",
+    roles: &[Role::ControlPlane],
+    binaries: &["kube-apiserver", "kubectl"],
+    files: &[
+        HostFile::config("/etc/systemd/system/kube-apiserver.service", "kube-apiserver.service.j2"),
+        HostFile::kubeconfig("/etc/kubernetes/admin.conf", Identity::User(KubeconfigUser::Admin), Server::FirstControlPlane).without_restart(),
+    ],
+    certificates: &[
+        (HostPki::KubernetesCa, PkiUse::Reads),
+        (HostPki::Apiserver, PkiUse::Reads),
+        (HostPki::ApiserverKubeletClient, PkiUse::Reads),
+        (HostPki::ApiserverEtcdClient, PkiUse::Reads),
+        (HostPki::FrontProxyCa, PkiUse::Reads),
+        (HostPki::FrontProxyClient, PkiUse::Reads),
+        (HostPki::ServiceAccountKey, PkiUse::Reads),
+        (HostPki::ServiceAccountPublicKey, PkiUse::Reads),
+        (HostPki::EtcdCa, PkiUse::Reads),
+    ],
+    ports: &[APISERVER_PORT],
+    kind: Kind::Service(Service {
+        stage: Stage::ControlPlane,
+        binary: "kube-apiserver",
+        start: Start::WhenReady,
+        restart: Restart::Rolling,
+        bootstrap: None,
+        health: Health::Script { tool: "kubectl", script: health },
+        join: Join::Plain,
+    }),
+};

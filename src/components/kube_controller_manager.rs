@@ -1,0 +1,27 @@
+//! kube-controller-manager on every control-plane host (leader-elected): allocates each node
+//! a /`node_cidr_mask` of the pod CIDR and signs cluster CSRs with the kubernetes CA key.
+
+use super::{Component, Health, HostFile, Identity, Join, Kind, Restart, Server, Service, Stage, Start};
+use crate::inventory::Role;
+use crate::pki::{HostPki, KubeconfigUser, PkiUse};
+
+pub const KUBE_CONTROLLER_MANAGER: Component = Component {
+    name: "kube-controller-manager",
+    roles: &[Role::ControlPlane],
+    binaries: &["kube-controller-manager"],
+    files: &[
+        HostFile::config("/etc/systemd/system/kube-controller-manager.service", "kube-controller-manager.service.j2"),
+        HostFile::kubeconfig("/etc/kubernetes/controller-manager.conf", Identity::User(KubeconfigUser::ControllerManager), Server::Loopback),
+    ],
+    certificates: &[(HostPki::KubernetesCa, PkiUse::Reads), (HostPki::KubernetesCaKey, PkiUse::Reads), (HostPki::ServiceAccountKey, PkiUse::Reads)],
+    ports: &[10257],
+    kind: Kind::Service(Service {
+        stage: Stage::ControlPlane,
+        binary: "kube-controller-manager",
+        start: Start::WhenReady,
+        restart: Restart::Parallel,
+        bootstrap: None,
+        health: Health::Active,
+        join: Join::Plain,
+    }),
+};

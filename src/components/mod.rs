@@ -1,0 +1,464 @@
+//! The component catalog: one file per component, holding everything that component *is* —
+//! the bundle binaries it needs, the files it gets on a host (template, path, mode), its
+//! systemd service (unit, what restarts it, health check, start order), its ports, the PKI
+//! groups it uses and the roles it runs on. [`ALL`] lists them; every list elsewhere (the files
+//! `render` plans, the binaries `bundle::check` wants, the services install, node add and
+//! certificate rotation restart, the preflight ports, which PKI files reach which host) is
+//! derived from it.
+//!
+//! Adding a host service is one file here, its templates under `templates/`, and one line in
+//! [`ALL`] (see `docs/architecture.md`).
+
+mod coredns;
+mod elasticsearch;
+mod etcd;
+mod flannel;
+mod host;
+mod ifcfg;
+mod kube_apiserver;
+mod kube_controller_manager;
+mod kube_proxy;
+mod kube_scheduler;
+mod kubelet;
+mod nodelocaldns;
+
+use std::cmp::Ordering;
+use std::net::Ipv6Addr;
+
+pub use etcd::{CLIENT_PORT as ETCD_CLIENT_PORT, ETCD, PEER_PORT as ETCD_PEER_PORT, etcdctl, health_command as etcd_health_command};
+pub use host::{MODULES, SYSCTL};
+pub use ifcfg::{IFCFG, IFCFG_DIR};
+pub use kube_apiserver::KUBE_APISERVER;
+
+use crate::bundle::BundleCheck;
+use crate::inventory::{HostSpec, Inventory, Role};
+use crate::pki::{HostPki, KubeconfigUser, PkiUse};
+
+/// Every component, in install order (this order is also the order of the recap).
+pub const ALL: &[&Component] = &[
+    &host::HOST,
+    &ifcfg::IFCFG,
+    &etcd::ETCD,
+    &kube_apiserver::KUBE_APISERVER,
+    &kube_controller_manager::KUBE_CONTROLLER_MANAGER,
+    &kube_scheduler::KUBE_SCHEDULER,
+    &kubelet::KUBELET,
+    &kube_proxy::KUBE_PROXY,
+    &flannel::FLANNEL,
+    &coredns::COREDNS,
+    &nodelocaldns::NODELOCALDNS,
+    &elasticsearch::ELASTICSEARCH,
+];
+
+/// Where the bundle's binaries go on the hosts.
+pub const BIN_DIR: &str = "/usr/local/bin";
+
+/// Where systemd units go on the hosts.
+pub const UNIT_DIR: &str = "/etc/systemd/system";
+
+/// Mode of configuration files and units.
+pub const PUBLIC: u32 = 0o644;
+/// Mode of files that may hold a private key (kubeconfigs; kubeadm writes them 0600).
+pub const PRIVATE: u32 = 0o600;
+
+/// One component: data and small functions, no I/O.
+#[derive(Debug)]
+pub struct Component {
+    /// Its name: the binary and unit name of a service (`etcd` → `etcd.service`).
+    pub name: &'static str,
+    /// Hosts with any of these roles run it (none: it is not a host component).
+    pub roles: &'static [Role],
+    /// Binaries from the bundle's `bin/`, installed to [`BIN_DIR`] where it runs.
+    pub binaries: &'static [&'static str],
+    /// The files it gets on a host.
+    pub files: &'static [HostFile],
+    /// The PKI groups it uses on a host (delivered where it runs).
+    pub certificates: &'static [(HostPki, PkiUse)],
+    /// TCP ports it listens on (preflight wants them free, or held by this component).
+    pub ports: &'static [u16],
+    pub kind: Kind,
+}
+
+/// What kind of component it is.
+#[derive(Debug)]
+pub enum Kind {
+    /// Files on the host, written by `install`; nothing runs.
+    HostFiles,
+    /// Network configuration, written only by `network apply` (under a rollback timer).
+    Network,
+    /// A systemd service.
+    Service(Service),
+    /// A manifest applied to the cluster through the API server.
+    ClusterAddon(Manifest),
+}
+
+/// One file a component gets on a host.
+#[derive(Debug, Clone, Copy)]
+pub struct HostFile {
+    /// Absolute path on the host; `{interface}` stands for the host's NIC.
+    pub path: &'static str,
+    pub mode: u32,
+    pub source: Source,
+    /// Whether a change of it restarts the component's service.
+    pub restarts: bool,
+}
+
+/// What a host file is rendered from.
+#[derive(Debug, Clone, Copy)]
+pub enum Source {
+    /// A template (by its name under `templates/`) with the host's context.
+    Template(&'static str),
+    /// The kubeconfig template for `identity`, talking to `server`.
+    Kubeconfig { identity: Identity, server: Server },
+}
+
+/// Whose credentials a kubeconfig carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Identity {
+    /// A user whose client certificate v6deploy issues (embedded from the store).
+    User(KubeconfigUser),
+    /// The host's kubelet: `system:node:<node name>`, its rotated client certificate file.
+    Node,
+}
+
+/// Which API server a kubeconfig talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Server {
+    /// The host's own apiserver, `https://[::1]:6443`.
+    Loopback,
+    /// The first control plane's address.
+    FirstControlPlane,
+    /// The host's own apiserver on a control-plane host, else the first control plane.
+    Nearest,
+}
+
+impl Server {
+    /// The address it stands for on `host` (`None`: a kubeconfig used off the hosts, which
+    /// counts as a control plane for `Nearest`).
+    pub fn address(self, host: Option<&HostSpec>, first_control_plane: Ipv6Addr) -> Ipv6Addr {
+        match self {
+            Server::Loopback => Ipv6Addr::LOCALHOST,
+            Server::FirstControlPlane => first_control_plane,
+            // Components on a control-plane host talk to their own apiserver over loopback.
+            Server::Nearest if host.is_none_or(|h| h.has(Role::ControlPlane)) => Ipv6Addr::LOCALHOST,
+            Server::Nearest => first_control_plane,
+        }
+    }
+}
+
+/// The server of `user`'s kubeconfig on the hosts.
+pub fn kubeconfig_server(user: KubeconfigUser) -> Option<Server> {
+    ALL.iter().flat_map(|c| c.files.iter()).find_map(|f| match f.source {
+        Source::Kubeconfig { identity, server } if identity == Identity::User(user) => Some(server),
+        _ => None,
+    })
+}
+
+/// A systemd service: the unit is one of the component's files, at [`Component::unit_path`].
+#[derive(Debug, Clone, Copy)]
+pub struct Service {
+    /// The install step that starts it.
+    pub stage: Stage,
+    /// The binary its unit runs (one of the component's binaries; staged when it is missing).
+    pub binary: &'static str,
+    pub start: Start,
+    pub restart: Restart,
+    /// A file written only before the first start, while `marker` does not exist on the host
+    /// (etcd's bootstrap configuration, read only while its data dir is empty).
+    pub bootstrap: Option<Bootstrap>,
+    pub health: Health,
+    pub join: Join,
+}
+
+/// A file used only before the first start.
+#[derive(Debug, Clone, Copy)]
+pub struct Bootstrap {
+    pub file: &'static str,
+    /// Once this exists on the host, the file is no longer written.
+    pub marker: &'static str,
+}
+
+/// The install steps that start services, in order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Stage {
+    Etcd,
+    ControlPlane,
+    Node,
+}
+
+impl Stage {
+    /// Every stage, in order.
+    pub const ALL: [Stage; 3] = [Stage::Etcd, Stage::ControlPlane, Stage::Node];
+
+    /// The step's title.
+    pub fn title(self) -> String {
+        match self {
+            Stage::Etcd => "etcd cluster".into(),
+            Stage::ControlPlane => "Control plane".into(),
+            Stage::Node => {
+                let names: Vec<&str> = services().filter(|c| c.service().is_some_and(|s| s.stage == self)).map(|c| c.name).collect();
+                names.join(" and ")
+            }
+        }
+    }
+}
+
+/// How a service is started.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Start {
+    /// Wait until systemd reports it started.
+    WhenReady,
+    /// Do not wait (`--no-block`): members that need each other (etcd's quorum) start together.
+    Together,
+}
+
+/// How a running service is restarted when its files change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Restart {
+    /// On every host at once.
+    Parallel,
+    /// One host at a time, healthy before the next (a quorum or an HA pair stays available).
+    Rolling,
+}
+
+/// A service's health check.
+#[derive(Debug, Clone, Copy)]
+pub enum Health {
+    /// Only `systemctl is-active`.
+    Active,
+    /// A read-only script for the host, retried until it succeeds; it runs `tool` from the
+    /// bundle, and falls back to `Active` when that binary is staged.
+    Script { tool: &'static str, script: fn(&HostSpec) -> String },
+}
+
+/// How a host added to a running cluster starts the service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Join {
+    /// Like any other host.
+    Plain,
+    /// As a new member, through `etcdctl member add` (the node add workflow's "Join" step).
+    MemberAdd,
+}
+
+/// A manifest applied to the cluster.
+#[derive(Debug, Clone, Copy)]
+pub struct Manifest {
+    pub template: &'static str,
+    /// Its file name under `cluster/` and the addons directory.
+    pub file: &'static str,
+    /// Whether the inventory wants it.
+    pub wanted: fn(&Inventory) -> bool,
+}
+
+impl Component {
+    /// Whether it runs on `host` (by its roles).
+    pub fn runs_on(&self, host: &HostSpec) -> bool {
+        self.roles.iter().any(|r| host.has(*r))
+    }
+
+    /// The service, for a service component.
+    pub fn service(&self) -> Option<&Service> {
+        match &self.kind {
+            Kind::Service(service) => Some(service),
+            _ => None,
+        }
+    }
+
+    /// The path of its systemd unit.
+    pub fn unit_path(&self) -> String {
+        format!("{UNIT_DIR}/{}.service", self.name)
+    }
+
+    /// The paths of its files on `host`.
+    pub fn paths(&self, host: &HostSpec) -> impl Iterator<Item = String> + '_ {
+        let interface = host.interface.clone();
+        self.files.iter().map(move |f| f.path_on(&interface))
+    }
+
+    /// Whether the file at `path` on `host` is one of its files.
+    pub fn owns(&self, host: &HostSpec, path: &str) -> bool {
+        self.paths(host).any(|p| p == path)
+    }
+
+    /// Whether a change of `path` on `host` needs its service restarted: its files that say
+    /// so, the PKI files it reads, and the binary its unit runs.
+    pub fn restarts_for(&self, host: &HostSpec, path: &str) -> bool {
+        let file = self.files.iter().any(|f| f.restarts && f.path_on(&host.interface) == path);
+        let pki = self.certificates.iter().any(|(group, usage)| *usage == PkiUse::Reads && group.paths().contains(&path));
+        let binary = self.service().is_some_and(|s| path == binary_path(s.binary));
+        file || pki || binary
+    }
+
+    /// Whether its service is staged: the bundle lacks the binary its unit runs.
+    pub fn is_staged(&self, bundle: &BundleCheck) -> bool {
+        self.service().is_some_and(|s| bundle.lacks(s.binary))
+    }
+
+    /// The health check script of its service on `host` (`systemctl is-active` when it has no
+    /// check of its own or the check's tool is staged).
+    pub fn health_script(&self, host: &HostSpec, bundle: &BundleCheck) -> String {
+        match self.service().map(|s| s.health) {
+            Some(Health::Script { tool, script }) if !bundle.lacks(tool) => script(host),
+            _ => format!("systemctl is-active --quiet {}", self.name),
+        }
+    }
+}
+
+impl HostFile {
+    /// Its path with `{interface}` replaced.
+    pub fn path_on(&self, interface: &str) -> String {
+        self.path.replace("{interface}", interface)
+    }
+
+    /// A configuration file or unit rendered from `template`; a change restarts the service.
+    pub const fn config(path: &'static str, template: &'static str) -> HostFile {
+        HostFile { path, mode: PUBLIC, source: Source::Template(template), restarts: true }
+    }
+
+    /// A kubeconfig (0600: it may embed a private key); a change restarts the service.
+    pub const fn kubeconfig(path: &'static str, identity: Identity, server: Server) -> HostFile {
+        HostFile { path, mode: PRIVATE, source: Source::Kubeconfig { identity, server }, restarts: true }
+    }
+
+    /// The same file, but a change does not restart the service.
+    pub const fn without_restart(self) -> HostFile {
+        HostFile { restarts: false, ..self }
+    }
+}
+
+/// A binary's path on the hosts.
+pub fn binary_path(name: &str) -> String {
+    format!("{BIN_DIR}/{name}")
+}
+
+/// Components are ordered as [`ALL`] lists them, and equal by name.
+impl PartialEq for Component {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name
+    }
+}
+
+impl Eq for Component {}
+
+impl PartialOrd for Component {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Component {
+    fn cmp(&self, other: &Self) -> Ordering {
+        let position = |c: &Component| ALL.iter().position(|a| a.name == c.name);
+        position(self).cmp(&position(other)).then_with(|| self.name.cmp(other.name))
+    }
+}
+
+impl serde::Serialize for Component {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.name)
+    }
+}
+
+impl std::fmt::Display for Component {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.name)
+    }
+}
+
+/// The service of a service component (a build-time error for another kind, in a const).
+pub const fn service_of(component: &Component) -> Service {
+    match component.kind {
+        Kind::Service(service) => service,
+        _ => panic!("not a service component"),
+    }
+}
+
+/// The component named `name`.
+pub fn find(name: &str) -> Option<&'static Component> {
+    ALL.iter().copied().find(|c| c.name == name)
+}
+
+/// The components that run on `host`, in install order.
+pub fn on_host(host: &HostSpec) -> impl Iterator<Item = &'static Component> + '_ {
+    ALL.iter().copied().filter(move |c| c.runs_on(host))
+}
+
+/// Every service component, in install order.
+pub fn services() -> impl Iterator<Item = &'static Component> {
+    ALL.iter().copied().filter(|c| c.service().is_some())
+}
+
+/// The service components that run on `host`.
+pub fn services_on(host: &HostSpec) -> impl Iterator<Item = &'static Component> + '_ {
+    services().filter(move |c| c.runs_on(host))
+}
+
+/// The services a stage starts.
+pub fn in_stage(stage: Stage) -> impl Iterator<Item = &'static Component> {
+    services().filter(move |c| c.service().is_some_and(|s| s.stage == stage))
+}
+
+/// The cluster addons the inventory wants, in apply order.
+pub fn addons(inv: &Inventory) -> Vec<&'static Component> {
+    ALL.iter().copied().filter(|c| matches!(&c.kind, Kind::ClusterAddon(m) if (m.wanted)(inv))).collect()
+}
+
+/// The manifest of an addon component.
+pub fn manifest(component: &Component) -> Option<&Manifest> {
+    match &component.kind {
+        Kind::ClusterAddon(manifest) => Some(manifest),
+        _ => None,
+    }
+}
+
+/// The bundle binaries the inventory's hosts need, each once, in install order.
+pub fn binaries(inv: &Inventory) -> Vec<&'static str> {
+    let mut needed: Vec<&'static str> = Vec::new();
+    for component in ALL.iter().filter(|c| inv.hosts.iter().any(|h| c.runs_on(h))) {
+        for binary in component.binaries {
+            if !needed.contains(binary) {
+                needed.push(binary);
+            }
+        }
+    }
+    needed
+}
+
+/// The binaries `host` gets.
+pub fn binaries_on(host: &HostSpec) -> Vec<&'static str> {
+    let mut names: Vec<&'static str> = on_host(host).flat_map(|c| c.binaries.iter().copied()).collect();
+    names.dedup();
+    names
+}
+
+/// The ports of the components that run on `host`, with the component listening there.
+pub fn ports_on(host: &HostSpec) -> Vec<(u16, &'static Component)> {
+    on_host(host).flat_map(|c| c.ports.iter().map(move |p| (*p, c))).collect()
+}
+
+/// The file of `host` rendered from the template named `template`, if any component has one.
+pub fn path_of_template(host: &HostSpec, template: &str) -> Option<String> {
+    ALL.iter().flat_map(|c| c.files.iter()).find(|f| matches!(f.source, Source::Template(t) if t == template)).map(|f| f.path_on(&host.interface))
+}
+
+/// Every template the catalog renders (host files, kubeconfigs and manifests).
+pub fn templates() -> Vec<&'static str> {
+    let mut names: Vec<&'static str> = Vec::new();
+    for component in ALL {
+        for file in component.files {
+            names.push(match file.source {
+                Source::Template(name) => name,
+                Source::Kubeconfig { .. } => crate::render::KUBECONFIG_TEMPLATE,
+            });
+        }
+        if let Some(manifest) = manifest(component) {
+            names.push(manifest.template);
+        }
+    }
+    names.sort_unstable();
+    names.dedup();
+    names
+}
+
+#[cfg(test)]
+mod tests;

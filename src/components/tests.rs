@@ -1,0 +1,101 @@
+//! The catalog's own invariants, and the derived lists pinned against what they were when they
+//! were hand-kept lists (so the catalog changed nothing).
+
+use super::*;
+use crate::inventory::field_report;
+
+fn all_roles_host() -> HostSpec {
+    field_report().hosts[0].clone()
+}
+
+fn worker_only() -> HostSpec {
+    let mut host = all_roles_host();
+    host.roles = crate::inventory::Roles([Role::Worker].into());
+    host
+}
+
+#[test]
+fn every_service_has_its_unit_and_binary_and_its_health_tool() {
+    for component in services() {
+        let service = component.service().unwrap();
+        let unit = component.files.iter().find(|f| f.path == component.unit_path()).unwrap_or_else(|| panic!("{component}: no unit file"));
+        assert!(unit.restarts, "{component}: a changed unit must restart it");
+        assert!(component.binaries.contains(&service.binary), "{component}: its unit's binary is not among its binaries");
+        if let Health::Script { tool, .. } = service.health {
+            assert!(component.binaries.contains(&tool), "{component}: its health check's {tool} is not among its binaries");
+        }
+    }
+}
+
+#[test]
+fn every_template_is_embedded_and_every_embedded_template_is_used() {
+    let embedded: Vec<&str> = crate::render::EMBEDDED.iter().map(|(name, _)| *name).collect();
+    let used = templates();
+    for name in &used {
+        assert!(embedded.contains(name), "the catalog renders {name}, which templates/ lacks");
+    }
+    for name in &embedded {
+        assert!(used.contains(name), "templates/{name} is used by no component");
+    }
+}
+
+#[test]
+fn names_are_unique_and_the_order_is_the_registry_order() {
+    let mut names: Vec<&str> = ALL.iter().map(|c| c.name).collect();
+    names.dedup();
+    assert_eq!(names.len(), ALL.len());
+    let mut sorted: Vec<&Component> = ALL.to_vec();
+    sorted.reverse();
+    sorted.sort();
+    assert_eq!(sorted.iter().map(|c| c.name).collect::<Vec<_>>(), ALL.iter().map(|c| c.name).collect::<Vec<_>>());
+    assert_eq!(find("kubelet").map(|c| c.name), Some("kubelet"));
+}
+
+/// The restart triggers the steps once listed by hand (`restart_on` prefixes).
+#[test]
+fn restart_triggers_match_the_former_hand_kept_lists() {
+    let host = all_roles_host();
+    let restarts = |name: &str, path: &str| find(name).unwrap().restarts_for(&host, path);
+    assert!(restarts("etcd", "/etc/etcd/etcd.conf.yml") && restarts("etcd", "/etc/kubernetes/pki/etcd/server.key") && restarts("etcd", "/usr/local/bin/etcd"));
+    assert!(!restarts("etcd", "/etc/etcd/etcd-bootstrap.conf.yml"), "read only before the first start");
+    assert!(!restarts("etcd", "/etc/kubernetes/pki/etcd/healthcheck-client.crt"), "used by the health check only");
+    assert!(!restarts("etcd", "/usr/local/bin/etcdctl"));
+    for path in ["/etc/kubernetes/pki/ca.crt", "/etc/kubernetes/pki/apiserver-etcd-client.key", "/etc/kubernetes/pki/front-proxy-ca.crt", "/etc/kubernetes/pki/sa.pub"] {
+        assert!(restarts("kube-apiserver", path), "{path}");
+    }
+    assert!(!restarts("kube-apiserver", "/etc/kubernetes/admin.conf"));
+    assert!(restarts("kube-controller-manager", "/etc/kubernetes/pki/ca.key") && restarts("kube-controller-manager", "/etc/kubernetes/pki/sa.key"));
+    assert!(!restarts("kube-controller-manager", "/etc/kubernetes/pki/sa.pub"));
+    assert!(restarts("kube-scheduler", "/etc/kubernetes/scheduler.conf") && !restarts("kube-scheduler", "/etc/kubernetes/pki/ca.crt"));
+    assert!(restarts("kubelet", "/var/lib/kubelet/pki/kubelet-client-current.pem") && restarts("kubelet", "/etc/kubernetes/kubelet.conf"));
+    assert!(restarts("kube-proxy", "/var/lib/kube-proxy/config.yaml") && !restarts("kube-proxy", "/etc/kubernetes/pki/ca.crt"));
+}
+
+#[test]
+fn binaries_and_services_follow_the_roles() {
+    let inv = field_report();
+    assert_eq!(binaries(&inv), ["etcd", "etcdctl", "kube-apiserver", "kubectl", "kube-controller-manager", "kube-scheduler", "kubelet", "kube-proxy"]);
+    assert_eq!(binaries_on(&worker_only()), ["kubelet", "kube-proxy"]);
+    let names = |host: &HostSpec| services_on(host).map(|c| c.name).collect::<Vec<_>>();
+    assert_eq!(names(&worker_only()), ["kubelet", "kube-proxy"]);
+    assert_eq!(names(&all_roles_host()), ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet", "kube-proxy"]);
+    assert_eq!(Stage::Node.title(), "kubelet and kube-proxy");
+    let ports: Vec<u16> = ports_on(&worker_only()).into_iter().map(|(p, _)| p).collect();
+    assert_eq!(ports, [10250, 10248, 10256, 10249]);
+}
+
+#[test]
+fn kubeconfigs_point_at_the_right_server() {
+    let first: Ipv6Addr = "2001:db8::1".parse().unwrap();
+    assert_eq!(kubeconfig_server(KubeconfigUser::Admin), Some(Server::FirstControlPlane));
+    assert_eq!(Server::Nearest.address(Some(&worker_only()), first), first);
+    assert_eq!(Server::Nearest.address(Some(&all_roles_host()), first), Ipv6Addr::LOCALHOST);
+    assert_eq!(Server::Nearest.address(None, first), Ipv6Addr::LOCALHOST);
+}
+
+#[test]
+fn the_interface_placeholder_is_resolved_per_host() {
+    let host = all_roles_host();
+    assert_eq!(IFCFG.paths(&host).collect::<Vec<_>>(), ["/etc/sysconfig/network-scripts/ifcfg-ens160"]);
+    assert_eq!(path_of_template(&host, "ifcfg.j2").as_deref(), Some("/etc/sysconfig/network-scripts/ifcfg-ens160"));
+}
