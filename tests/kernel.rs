@@ -3,9 +3,9 @@
 //! running kernel follows GRUB's default at each boot; yum, grubby and the network service act
 //! on the machine's files; the reboots, SSH, systemd timers and addresses are real).
 //!
-//! Like tests/lab.rs, these run only as root with `V6DEPLOY_LAB_TESTS=1`, each with its own lab
-//! (names starting with `kr`), removed by a guard even when the test fails. They also need
-//! `rpmbuild` (Debian's `rpm` package) to build the test kernel package.
+//! Like tests/lab.rs, these are `#[ignore]`d and run only as root (`scripts/test.sh`), each
+//! with its own lab (names starting with `kr`), removed by a guard even when the test fails.
+//! They also need `rpmbuild` (Debian's `rpm` package) to build the test kernel package.
 
 use std::fs;
 use std::net::Ipv6Addr;
@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 
 mod support;
-use support::{TestLab, lab_tests_enabled, text};
+use support::{TestLab, text};
 
 /// The release the test kernel package installs (the field report's kernel).
 const NEW: &str = "4.19.113-300.el7.x86_64";
@@ -102,10 +102,8 @@ fn line_of(log: &str, parts: &[&str]) -> usize {
 }
 
 #[test]
+#[ignore = "lab: boots machines, needs root; scripts/test.sh runs it as root (cargo test -- --include-ignored)"]
 fn kernel_upgrade_of_three_centos7_machines_one_at_a_time() {
-    if !lab_tests_enabled("kernel_upgrade_of_three_centos7_machines_one_at_a_time") {
-        return;
-    }
     let lab = SimLab::up("krup", 3);
     let hosts = lab.addresses();
 
@@ -162,10 +160,8 @@ fn kernel_upgrade_of_three_centos7_machines_one_at_a_time() {
 }
 
 #[test]
+#[ignore = "lab: boots machines, needs root; scripts/test.sh runs it as root (cargo test -- --include-ignored)"]
 fn a_boot_default_that_does_not_change_stops_the_rollout() {
-    if !lab_tests_enabled("a_boot_default_that_does_not_change_stops_the_rollout") {
-        return;
-    }
     let lab = SimLab::up("krfail", 3);
     let hosts = lab.addresses();
     // Simulated failure: on the second machine, setting GRUB's default does nothing.
@@ -197,10 +193,8 @@ fn a_boot_default_that_does_not_change_stops_the_rollout() {
 }
 
 #[test]
+#[ignore = "lab: boots machines, needs root; scripts/test.sh runs it as root (cargo test -- --include-ignored)"]
 fn an_ifcfg_that_cuts_ssh_rolls_back_by_itself() {
-    if !lab_tests_enabled("an_ifcfg_that_cuts_ssh_rolls_back_by_itself") {
-        return;
-    }
     let lab = SimLab::up("krnet", 1);
     let host = lab.addresses()[0];
     let inventory = fs::read_to_string(lab.inventory()).unwrap();
@@ -243,10 +237,8 @@ fn an_ifcfg_that_cuts_ssh_rolls_back_by_itself() {
 }
 
 #[test]
+#[ignore = "lab: boots machines, needs root; scripts/test.sh runs it as root (cargo test -- --include-ignored)"]
 fn install_upgrade_kernel_upgrades_before_the_gate_and_applies_ifcfg() {
-    if !lab_tests_enabled("install_upgrade_kernel_upgrades_before_the_gate_and_applies_ifcfg") {
-        return;
-    }
     let lab = SimLab::up("krins", 1);
     let host = lab.addresses()[0];
     let inventory = fs::read_to_string(lab.inventory()).unwrap();
