@@ -72,9 +72,11 @@ fn three_machines_answer_ssh_over_ipv6_only() {
     // the host forwarded.
     let from_lab = Command::new("ip").args(["-6", "route", "get", "2001:cafe::1", "from", &machines[0].address.to_string()]).output().unwrap();
     assert!(!from_lab.status.success(), "a lab source can reach outside: {}", text(&from_lab));
-    let status = lab.v6deploy(&["lab", "status", "--name", "tssh"]);
-    let status_text = String::from_utf8_lossy(&status.stdout);
-    assert_eq!(status_text.lines().filter(|l| l.starts_with("tssh-") && l.contains("running") && l.ends_with("yes")).count(), 3, "{status_text}");
+    let status = lab.v6deploy(&["lab", "status", "--name", "tssh", "--output", "json"]);
+    let report: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap_or_else(|e| panic!("lab status --output json: {e}: {}", text(&status)));
+    let listed = report["labs"][0]["machines"].as_array().unwrap_or_else(|| panic!("no machines: {report:#}"));
+    let up = listed.iter().filter(|m| m["name"].as_str().unwrap_or_default().starts_with("tssh-") && m["state"] == "running" && m["ssh"] == true);
+    assert_eq!(up.count(), 3, "{report:#}");
 }
 
 #[test]
