@@ -3,9 +3,9 @@
 //! running kernel follows GRUB's default at each boot; yum, grubby and the network service act
 //! on the machine's files; the reboots, SSH, systemd timers and addresses are real).
 //!
-//! Like tests/lab.rs, these run only as root with `V6DEPLOY_LAB_TESTS=1`, each with its own lab
-//! (names starting with `kr`), removed by a guard even when the test fails. They also need
-//! `rpmbuild` (Debian's `rpm` package) to build the test kernel package.
+//! Like tests/lab.rs, these are `#[ignore]`d and run only as root (`scripts/test.sh`), each
+//! with its own lab (names starting with `kr`), removed by a guard even when the test fails.
+//! They also need `rpmbuild` (Debian's `rpm` package) to build the test kernel package.
 
 use std::fs;
 use std::net::Ipv6Addr;
@@ -13,9 +13,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
+use serde_json::Value;
+
 
 mod support;
-use support::{TestLab, lab_tests_enabled, text};
+use support::{TestLab, text};
 
 /// The release the test kernel package installs (the field report's kernel).
 const NEW: &str = "4.19.113-300.el7.x86_64";
@@ -84,6 +86,16 @@ impl SimLab {
         self.machines().iter().map(|m| m.address).collect()
     }
 
+    /// `v6deploy ARGS --output json` with the lab's inventory: the exit code, the document, and
+    /// the output (for messages).
+    fn json(&self, args: &[&str]) -> (Option<i32>, Value, Output) {
+        let mut all = args.to_vec();
+        all.extend(["--output", "json"]);
+        let output = self.v6deploy(&all);
+        let json = serde_json::from_slice(&output.stdout).unwrap_or_else(|e| panic!("v6deploy {all:?}: no JSON ({e}): {}", text(&output)));
+        (output.status.code(), json, output)
+    }
+
     /// Runs a command inside machine `number` without SSH.
     fn exec(&self, number: &str, command: &str) {
         let output = self.v6deploy(&["lab", "exec", number, "--", "sh", "-c", command]);
@@ -91,9 +103,14 @@ impl SimLab {
     }
 }
 
-/// The recap line of `host`.
-fn recap_line(out: &str, host: Ipv6Addr) -> String {
-    out.lines().find(|l| l.starts_with(&host.to_string()) && l.contains("steps=")).unwrap_or_default().to_string()
+/// The recap entry of `host` in a JSON recap (`{"hosts": [...], ...}`).
+fn recap_of(recap: &Value, host: Ipv6Addr) -> &Value {
+    recap["hosts"].as_array().unwrap().iter().find(|h| h["host"] == host.to_string()).unwrap_or_else(|| panic!("no recap for {host}: {recap:#}"))
+}
+
+/// A string field of a JSON value ("" when absent).
+fn field<'a>(value: &'a Value, name: &str) -> &'a str {
+    value[name].as_str().unwrap_or_default()
 }
 
 /// The index of the first log line containing every one of `parts`.
@@ -102,18 +119,20 @@ fn line_of(log: &str, parts: &[&str]) -> usize {
 }
 
 #[test]
+#[ignore = "lab: boots machines, needs root; scripts/test.sh runs it as root (cargo test -- --include-ignored)"]
 fn kernel_upgrade_of_three_centos7_machines_one_at_a_time() {
-    if !lab_tests_enabled("kernel_upgrade_of_three_centos7_machines_one_at_a_time") {
-        return;
-    }
     let lab = SimLab::up("krup", 3);
     let hosts = lab.addresses();
 
-    let check = lab.v6deploy(&["kernel", "check"]);
-    assert_eq!(check.status.code(), Some(2), "{}", text(&check));
-    let report = stdout(&check);
-    assert_eq!(report.matches(&format!("verdict   BELOW {STOCK} < kernel.minimum 4.19.0")).count(), 3, "{report}");
-    assert!(report.contains("CentOS Linux release 7.8.2003 (Core)") && report.contains("0 of 3 hosts at or above"), "{report}");
+    let (code, report, check) = lab.json(&["kernel", "check"]);
+    assert_eq!(code, Some(2), "{}", text(&check));
+    let checked = report["hosts"].as_array().unwrap();
+    assert_eq!(checked.len(), 3, "{report:#}");
+    for host in checked {
+        assert!(field(host, "verdict").starts_with(&format!("BELOW {STOCK} < kernel.minimum 4.19.0")), "{report:#}");
+        assert_eq!(host["at_or_above_minimum"], false, "{report:#}");
+        assert!(field(&host["os"], "pretty").contains("CentOS Linux release 7.8.2003 (Core)"), "{report:#}");
+    }
 
     // The plan changes nothing.
     let dry = lab.v6deploy(&["kernel", "upgrade", "--dry-run"]);
@@ -145,40 +164,44 @@ fn kernel_upgrade_of_three_centos7_machines_one_at_a_time() {
         assert_eq!(lab.ssh_ok(*host, "grubby --default-kernel").trim(), format!("/boot/vmlinuz-{NEW}"));
     }
 
-    let check = lab.v6deploy(&["kernel", "check"]);
-    assert!(check.status.success(), "{}", text(&check));
-    assert!(stdout(&check).contains("3 of 3 hosts at or above kernel.minimum 4.19.0"), "{}", text(&check));
+    let (code, report, check) = lab.json(&["kernel", "check"]);
+    assert_eq!(code, Some(0), "{}", text(&check));
+    assert_eq!(report["minimum"], "4.19.0", "{report:#}");
+    let checked = report["hosts"].as_array().unwrap();
+    assert_eq!(checked.len(), 3, "{report:#}");
+    assert!(checked.iter().all(|h| h["at_or_above_minimum"] == true), "{report:#}");
 
     // A second upgrade does nothing, and says why.
     let boot_ids: Vec<String> = hosts.iter().map(|h| lab.ssh_ok(*h, "cat /proc/sys/kernel/random/boot_id")).collect();
-    let again = lab.v6deploy(&["kernel", "upgrade"]);
-    assert!(again.status.success(), "{}", text(&again));
-    let out = stdout(&again);
-    assert_eq!(out.matches(&format!("nothing to do: running kernel {NEW} is at or above kernel.minimum 4.19.0")).count(), 3, "{out}");
-    assert!(!out.contains("ran ") && !out.contains("wrote "), "{out}");
-    assert_eq!(out.lines().filter(|l| l.contains(" ok ") && l.contains("changed=0")).count(), 3, "{out}");
+    let (code, recap, again) = lab.json(&["kernel", "upgrade"]);
+    assert_eq!(code, Some(0), "{}", text(&again));
+    let nothing = format!("nothing to do: running kernel {NEW} is at or above kernel.minimum 4.19.0");
+    assert_eq!(recap["changes"].as_array().unwrap().len(), 0, "{recap:#}");
+    for host in &hosts {
+        let entry = recap_of(&recap, *host);
+        assert_eq!((field(entry, "status"), entry["changes"].as_u64()), ("ok", Some(0)), "{recap:#}");
+        assert!(entry["notes"].as_array().unwrap().iter().any(|n| n.as_str().unwrap_or_default().contains(&nothing)), "{recap:#}");
+    }
     let after: Vec<String> = hosts.iter().map(|h| lab.ssh_ok(*h, "cat /proc/sys/kernel/random/boot_id")).collect();
     assert_eq!(after, boot_ids, "a host rebooted although nothing was to do");
 }
 
 #[test]
+#[ignore = "lab: boots machines, needs root; scripts/test.sh runs it as root (cargo test -- --include-ignored)"]
 fn a_boot_default_that_does_not_change_stops_the_rollout() {
-    if !lab_tests_enabled("a_boot_default_that_does_not_change_stops_the_rollout") {
-        return;
-    }
     let lab = SimLab::up("krfail", 3);
     let hosts = lab.addresses();
     // Simulated failure: on the second machine, setting GRUB's default does nothing.
     lab.exec("102", "touch /var/lib/centos7-sim/fail-set-default");
-    let upgrade = lab.v6deploy(&["kernel", "upgrade"]);
-    assert_eq!(upgrade.status.code(), Some(2), "{}", text(&upgrade));
-    let out = stdout(&upgrade);
-    assert!(recap_line(&out, hosts[0]).contains("changed"), "{out}");
-    let failed = recap_line(&out, hosts[1]);
-    assert!(failed.contains("FAILED") && failed.contains(&format!("the boot default is still {STOCK}")), "{out}");
-    assert!(failed.contains(&format!("boot entries: 0: CentOS Linux ({NEW}) 7 (Core) (/boot/vmlinuz-{NEW}); 1: CentOS Linux ({STOCK}) 7 (Core)")), "{out}");
-    assert!(recap_line(&out, hosts[2]).contains("skipped"), "{out}");
-    assert!(out.contains("stopped: step \"Upgrade kernel\" failed during a rolling batch; later hosts were not touched"), "{out}");
+    let (code, recap, upgrade) = lab.json(&["kernel", "upgrade"]);
+    assert_eq!(code, Some(2), "{}", text(&upgrade));
+    assert_eq!(field(recap_of(&recap, hosts[0]), "status"), "changed", "{recap:#}");
+    let failed = recap_of(&recap, hosts[1]);
+    let error = field(failed, "error");
+    assert!(field(failed, "status") == "failed" && error.contains(&format!("the boot default is still {STOCK}")), "{recap:#}");
+    assert!(error.contains(&format!("boot entries: 0: CentOS Linux ({NEW}) 7 (Core) (/boot/vmlinuz-{NEW}); 1: CentOS Linux ({STOCK}) 7 (Core)")), "{recap:#}");
+    assert_eq!(field(recap_of(&recap, hosts[2]), "status"), "skipped", "{recap:#}");
+    assert!(field(&recap, "stopped").contains("step \"Upgrade kernel\" failed during a rolling batch; later hosts were not touched"), "{recap:#}");
     // Not rebooted, not upgraded; the third machine untouched.
     assert_eq!(lab.ssh_ok(hosts[1], "uname -r").trim(), STOCK);
     assert!(!lab.ssh_ok(hosts[2], "rpm -q kernel").contains(NEW));
@@ -186,21 +209,19 @@ fn a_boot_default_that_does_not_change_stops_the_rollout() {
 
     // Simulated failure: the default changes, but GRUB falls back to the old kernel at boot.
     lab.exec("102", "rm /var/lib/centos7-sim/fail-set-default; touch /var/lib/centos7-sim/fail-boot");
-    let upgrade = lab.v6deploy(&["kernel", "upgrade"]);
-    assert_eq!(upgrade.status.code(), Some(2), "{}", text(&upgrade));
-    let out = stdout(&upgrade);
-    assert!(out.contains(&format!("came back on kernel {STOCK}, not {NEW} (boot entries: 0: CentOS Linux ({NEW}) 7 (Core)")), "{out}");
-    assert!(out.contains(&format!("boot default: {NEW}); the rollout stops here")), "{out}");
-    assert!(recap_line(&out, hosts[0]).contains(" ok "), "{out}");
-    assert!(recap_line(&out, hosts[2]).contains("skipped"), "{out}");
+    let (code, recap, upgrade) = lab.json(&["kernel", "upgrade"]);
+    assert_eq!(code, Some(2), "{}", text(&upgrade));
+    let error = field(recap_of(&recap, hosts[1]), "error");
+    assert!(error.contains(&format!("came back on kernel {STOCK}, not {NEW} (boot entries: 0: CentOS Linux ({NEW}) 7 (Core)")), "{recap:#}");
+    assert!(error.contains(&format!("boot default: {NEW}); the rollout stops here")), "{recap:#}");
+    assert_eq!(field(recap_of(&recap, hosts[0]), "status"), "ok", "{recap:#}");
+    assert_eq!(field(recap_of(&recap, hosts[2]), "status"), "skipped", "{recap:#}");
     assert!(!lab.ssh_ok(hosts[2], "rpm -q kernel").contains(NEW));
 }
 
 #[test]
+#[ignore = "lab: boots machines, needs root; scripts/test.sh runs it as root (cargo test -- --include-ignored)"]
 fn an_ifcfg_that_cuts_ssh_rolls_back_by_itself() {
-    if !lab_tests_enabled("an_ifcfg_that_cuts_ssh_rolls_back_by_itself") {
-        return;
-    }
     let lab = SimLab::up("krnet", 1);
     let host = lab.addresses()[0];
     let inventory = fs::read_to_string(lab.inventory()).unwrap();
@@ -229,13 +250,14 @@ fn an_ifcfg_that_cuts_ssh_rolls_back_by_itself() {
     let wrong = template.lines().map(|l| if l.starts_with("IPV6ADDR=") { "IPV6ADDR=2001:db8:0:ffff::dead/64" } else { l }).collect::<Vec<_>>().join("\n") + "\n";
     fs::write(templates.join("ifcfg.j2"), wrong).unwrap();
     let started = Instant::now();
-    let output = support::run(&lab, &["--templates", templates.to_str().unwrap(), "network", "apply"]);
+    let (code, recap, output) = lab.json(&["--templates", templates.to_str().unwrap(), "network", "apply"]);
     let took = started.elapsed();
     eprintln!("the failed apply and its rollback took {:.1} s", took.as_secs_f64());
-    assert_eq!(output.status.code(), Some(2), "{}", text(&output));
-    let out = stdout(&output);
-    assert!(out.contains("FAILED") && out.contains("rolled back: could not reconnect over SSH"), "{out}");
-    assert!(out.contains("IPV6ADDR") && out.contains("2001:db8:0:ffff::dead/64"), "{out}");
+    assert_eq!(code, Some(2), "{}", text(&output));
+    let failed = recap_of(&recap, host);
+    let error = field(failed, "error");
+    assert!(field(failed, "status") == "failed" && error.contains("rolled back: could not reconnect over SSH"), "{recap:#}");
+    assert!(error.contains("IPV6ADDR") && error.contains("2001:db8:0:ffff::dead/64"), "{recap:#}");
     assert!(took < Duration::from_secs(20 + 60), "{took:?}");
     // Reachable again at its address, with the previous file.
     assert_eq!(lab.ssh_ok(host, &format!("cat {path}")), applied);
@@ -243,10 +265,8 @@ fn an_ifcfg_that_cuts_ssh_rolls_back_by_itself() {
 }
 
 #[test]
+#[ignore = "lab: boots machines, needs root; scripts/test.sh runs it as root (cargo test -- --include-ignored)"]
 fn install_upgrade_kernel_upgrades_before_the_gate_and_applies_ifcfg() {
-    if !lab_tests_enabled("install_upgrade_kernel_upgrades_before_the_gate_and_applies_ifcfg") {
-        return;
-    }
     let lab = SimLab::up("krins", 1);
     let host = lab.addresses()[0];
     let inventory = fs::read_to_string(lab.inventory()).unwrap();
@@ -263,7 +283,8 @@ fn install_upgrade_kernel_upgrades_before_the_gate_and_applies_ifcfg() {
     let ifcfg = line_of(&log, &["Apply ifcfg", "rollback disarmed"]);
     assert!(upgraded < gate && gate < ifcfg, "{log}");
     assert_eq!(lab.ssh_ok(host, "uname -r").trim(), NEW);
-    let again = lab.v6deploy(&["install", "--upgrade-kernel"]);
-    assert!(again.status.success(), "{}", text(&again));
-    assert!(stdout(&again).lines().any(|l| l.starts_with(&host.to_string()) && l.contains(" ok ") && l.contains("changed=0")), "{}", text(&again));
+    let (code, json, again) = lab.json(&["install", "--upgrade-kernel"]);
+    assert_eq!(code, Some(0), "{}", text(&again));
+    let recap = recap_of(&json["recap"], host);
+    assert_eq!((field(recap, "status"), recap["changes"].as_u64()), ("ok", Some(0)), "{json:#}");
 }

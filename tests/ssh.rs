@@ -2,8 +2,8 @@
 //! binary, their `--output json` recaps, and faults made inside the machines with
 //! `lab exec` (a new host key, sshd killed during an upload, a reboot).
 //!
-//! Like tests/lab.rs these run only as root with `V6DEPLOY_LAB_TESTS=1`; each test has its
-//! own lab, removed by a guard.
+//! Like tests/lab.rs these are `#[ignore]`d and run only as root (`scripts/test.sh`); each
+//! test has its own lab, removed by a guard.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -145,10 +145,8 @@ fn remote_tree(lab: &TestLab, address: Ipv6Addr, remote: &str) -> BTreeMap<Strin
 }
 
 #[test]
+#[ignore = "lab: boots machines, needs root; scripts/test.sh runs it as root (cargo test -- --include-ignored)"]
 fn check_reports_three_hosts_ok_over_ipv6() {
-    if !lab_tests_enabled("check_reports_three_hosts_ok_over_ipv6") {
-        return;
-    }
     let lab = TestLab::up("sschk", 3);
     let machines = lab.machines();
     let (code, report) = check(&lab, &lab.inventory());
@@ -188,10 +186,8 @@ fn check_reports_three_hosts_ok_over_ipv6() {
 }
 
 #[test]
+#[ignore = "lab: boots machines, needs root; scripts/test.sh runs it as root (cargo test -- --include-ignored)"]
 fn changed_host_key_is_refused_with_fingerprint_and_others_proceed() {
-    if !lab_tests_enabled("changed_host_key_is_refused_with_fingerprint_and_others_proceed") {
-        return;
-    }
     let lab = TestLab::up("sskey", 3);
     let [first, second, third] = [lab.address(1), lab.address(2), lab.address(3)];
     let known_hosts = fs::read_to_string(lab.files().join("known_hosts")).unwrap();
@@ -226,10 +222,8 @@ fn changed_host_key_is_refused_with_fingerprint_and_others_proceed() {
 }
 
 #[test]
+#[ignore = "lab: boots machines, needs root; scripts/test.sh runs it as root (cargo test -- --include-ignored)"]
 fn accept_new_learns_an_unknown_host_once() {
-    if !lab_tests_enabled("accept_new_learns_an_unknown_host_once") {
-        return;
-    }
     let lab = TestLab::up("ssacc", 3);
     let learned = lab.files().join("learned_hosts");
     fs::write(&learned, "").unwrap();
@@ -280,10 +274,8 @@ const KILL_SSHD_DURING_UPLOAD: &str = "echo ready; \
     systemctl stop ssh; pkill -KILL -x sshd; pkill -KILL -x head; echo killed";
 
 #[test]
+#[ignore = "lab: boots machines, needs root; scripts/test.sh runs it as root (cargo test -- --include-ignored)"]
 fn sshd_stopped_mid_run_is_unreachable_and_others_finish() {
-    if !lab_tests_enabled("sshd_stopped_mid_run_is_unreachable_and_others_finish") {
-        return;
-    }
     let lab = TestLab::up("ssstop", 3);
     let [first, second, third] = [lab.address(1), lab.address(2), lab.address(3)];
     let local = lab.project.path().join("upload");
@@ -353,10 +345,8 @@ fn sshd_stopped_mid_run_is_unreachable_and_others_finish() {
 }
 
 #[test]
+#[ignore = "lab: boots machines, needs root; scripts/test.sh runs it as root (cargo test -- --include-ignored)"]
 fn rebooted_machine_is_reachable_again() {
-    if !lab_tests_enabled("rebooted_machine_is_reachable_again") {
-        return;
-    }
     let lab = TestLab::up("ssboot", 3);
     let (code, report) = check(&lab, &lab.inventory());
     assert_eq!(code, 0, "{report:#}");
@@ -383,10 +373,8 @@ fn rebooted_machine_is_reachable_again() {
 }
 
 #[test]
+#[ignore = "lab: boots machines, needs root; scripts/test.sh runs it as root (cargo test -- --include-ignored)"]
 fn pushing_the_same_files_twice_changes_nothing() {
-    if !lab_tests_enabled("pushing_the_same_files_twice_changes_nothing") {
-        return;
-    }
     let lab = TestLab::up("sspush", 3);
     let addresses: Vec<Ipv6Addr> = (1..=3).map(|o| lab.address(o)).collect();
     let mut files: BTreeMap<String, Vec<u8>> = (0..15).map(|i| (format!("etc/app-{i:02}.conf"), format!("name = app-{i}\nlisten = [::]:{}\n", 8000 + i).into_bytes())).collect();
@@ -434,10 +422,8 @@ fn pushing_the_same_files_twice_changes_nothing() {
 /// Regression: a write script that failed before reading its stdin (here: `mkdir` under a
 /// regular file) left v6deploy waiting forever for SSH window space to send the upload.
 #[test]
+#[ignore = "lab: boots machines, needs root; scripts/test.sh runs it as root (cargo test -- --include-ignored)"]
 fn a_command_that_exits_without_reading_its_stdin_does_not_hang() {
-    if !lab_tests_enabled("a_command_that_exits_without_reading_its_stdin_does_not_hang") {
-        return;
-    }
     let lab = TestLab::up("ssnoin", 1);
     let local = lab.project.path().join("upload");
     write_tree(&local, &BTreeMap::from([("big.bin".to_string(), noise(16 << 20, 11))]));

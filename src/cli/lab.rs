@@ -9,6 +9,8 @@ use clap::Subcommand;
 
 use v6deploy::lab::{self, DEFAULT_MIRROR, Echo, Flavor, InventoryChange, LabName, Purge, Runner, UpOptions};
 
+use super::run_args::OutputFormat;
+
 /// A local lab of IPv6-only machines (systemd-nspawn, one network namespace each).
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Examples:\n  v6deploy lab up                 # 3 machines, 2001:db8:0:1::101..103\n  v6deploy lab up --name k7 --flavor centos7-sim   # machines that look like CentOS 7.8 on kernel 3.10\n  v6deploy lab up --hosts 5       # grow to 5; running machines are left alone\n  v6deploy lab up --name exp      # a second lab on its own bridge and /64\n  v6deploy lab status\n  v6deploy lab down [--purge]\n\nNeeds root and: apt-get install systemd-container debootstrap")]
@@ -57,6 +59,9 @@ enum LabCommand {
         /// Only this lab [default: every lab].
         #[arg(long)]
         name: Option<String>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+        output: OutputFormat,
     },
     /// Run a command inside a machine (via nsenter), e.g. `lab exec 101 -- systemctl reboot`.
     #[command(hide = true)]
@@ -110,7 +115,7 @@ pub fn run(args: &Args) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        LabCommand::Status { name } => status(name.as_deref().map(LabName::parse).transpose()?.as_ref()),
+        LabCommand::Status { name, output } => status(name.as_deref().map(LabName::parse).transpose()?.as_ref(), *output),
         LabCommand::Exec { name, machine, command } => {
             let code = lab::exec(&name.parse()?, machine, command)?;
             Ok(ExitCode::from(u8::try_from(code).unwrap_or(1)))
@@ -190,8 +195,11 @@ fn down(name: &LabName, purge: Purge, quiet: bool) -> Result<()> {
     Ok(())
 }
 
-fn status(name: Option<&LabName>) -> Result<ExitCode> {
+fn status(name: Option<&LabName>, output: OutputFormat) -> Result<ExitCode> {
     let labs = lab::labs(name)?;
+    if output == OutputFormat::Json {
+        return status_json(&labs);
+    }
     if labs.is_empty() {
         println!("no lab on this host (`v6deploy lab up` creates one)");
         return Ok(ExitCode::SUCCESS);
@@ -220,5 +228,34 @@ fn status(name: Option<&LabName>) -> Result<ExitCode> {
             }
         }
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `lab status --output json`: the same facts as the table, one document.
+fn status_json(labs: &[lab::Lab]) -> Result<ExitCode> {
+    let labs: Vec<serde_json::Value> = labs
+        .iter()
+        .map(|l| {
+            let machines: Vec<serde_json::Value> = l
+                .machines
+                .iter()
+                .map(|m| {
+                    let failed = if let lab::State::Failed(reason) = &m.state { Some(reason.as_str()) } else { None };
+                    serde_json::json!({
+                        "name": m.name,
+                        "address": m.address,
+                        "state": m.state.word(),
+                        "failed": failed,
+                        "supervisor": m.supervisor.map(|p| p.pid),
+                        "nspawn": m.nspawn.map(|p| p.pid),
+                        "ssh": lab::ssh_port_open(m.address, Duration::from_millis(500)),
+                    })
+                })
+                .collect();
+            let subnet = l.record.subnet();
+            serde_json::json!({"name": l.record.name, "flavor": l.record.flavor.to_string(), "bridge": format!("v6lab-{}", l.record.name), "subnet": subnet.net().to_string(), "project": l.record.project, "machines": machines})
+        })
+        .collect();
+    println!("{}", serde_json::to_string_pretty(&serde_json::json!({ "labs": labs }))?);
     Ok(ExitCode::SUCCESS)
 }

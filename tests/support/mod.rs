@@ -1,5 +1,6 @@
 //! Helpers shared by the real-lab integration tests: a lab per test (removed by a guard),
-//! the v6deploy binary run in the lab's project directory, ssh to its machines.
+//! the v6deploy binary run in the lab's project directory, ssh to its machines. The tests
+//! that boot a lab are `#[ignore]`d (they need root); `scripts/test.sh` runs them as root.
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
@@ -17,19 +18,6 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_v6deploy");
 pub fn is_root() -> bool {
     use std::os::unix::fs::MetadataExt;
     fs::metadata("/proc/self").map(|m| m.uid() == 0).unwrap_or(false)
-}
-
-/// Whether the real-lab tests may run; prints why not.
-pub fn lab_tests_enabled(test: &str) -> bool {
-    if std::env::var("V6DEPLOY_LAB_TESTS").as_deref() != Ok("1") {
-        eprintln!("skipping {test}: set V6DEPLOY_LAB_TESTS=1 (and run as root) to boot a real lab");
-        return false;
-    }
-    if !is_root() {
-        eprintln!("skipping {test}: the lab needs root");
-        return false;
-    }
-    true
 }
 
 pub fn text(output: &Output) -> String {
@@ -50,6 +38,8 @@ impl TestLab {
 
     /// The same with machines of `flavor` (`lab up --flavor`).
     pub fn up_flavor(name: &str, hosts: u16, flavor: &str) -> TestLab {
+        // The lab tests are `#[ignore]`d; run without root they fail here instead of passing.
+        assert!(is_root(), "the lab needs root: run the lab tests as root (scripts/test.sh, or cargo test -- --include-ignored)");
         let lab = TestLab { name: LabName::parse(name).unwrap(), project: tempfile::tempdir().unwrap() };
         // A lab of this name left by an earlier, killed run goes first.
         let _ = lab.v6deploy(&["lab", "down", "--purge", "-q"]);
