@@ -24,7 +24,7 @@ pub fn run(inv: &Inventory, run: &RunArgs, warn_days: u32) -> Result<ExitCode> {
             let label = c.host.address.to_string();
             let certs = match c.transport {
                 Err(e) => Err(format!("{:#}", anyhow::Error::from(e))),
-                Ok(t) => t.run(CERTS_SCRIPT).await.map(|o| parse_host_certs(&o.stdout_text())).map_err(|e| format!("{:#}", anyhow::Error::from(e))),
+                Ok(t) => t.run(&CERTS_SCRIPT).await.map(|o| parse_host_certs(&o.stdout_text())).map_err(|e| format!("{:#}", anyhow::Error::from(e))),
             };
             (label, certs)
         });

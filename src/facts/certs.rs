@@ -2,11 +2,18 @@
 //! certificate file under the PKI directories, certificate blocks only (never a key), each
 //! after a `==> PATH` line.
 
-use crate::pki::{CertInfo, parse_cert};
+use std::sync::LazyLock;
 
-/// Prints `==> PATH` and the certificate blocks of every `*.crt` / `*.pem` file.
-pub const CERTS_SCRIPT: &str = "for f in /etc/kubernetes/pki/*.crt /etc/kubernetes/pki/etcd/*.crt /var/lib/kubelet/pki/*.crt /var/lib/kubelet/pki/*.pem; do \
-[ -f \"$f\" ] || continue; echo \"==> $f\"; sed -n '/-----BEGIN CERTIFICATE-----/,/-----END CERTIFICATE-----/p' \"$f\"; done";
+use crate::pki::{CertInfo, KUBELET_PKI, KUBERNETES_PKI, parse_cert};
+
+/// Prints `==> PATH` and the certificate blocks of every `*.crt` / `*.pem` file under the PKI
+/// directories.
+pub static CERTS_SCRIPT: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "for f in {KUBERNETES_PKI}/*.crt {KUBERNETES_PKI}/etcd/*.crt {KUBELET_PKI}/*.crt {KUBELET_PKI}/*.pem; do \
+         [ -f \"$f\" ] || continue; echo \"==> $f\"; sed -n '/-----BEGIN CERTIFICATE-----/,/-----END CERTIFICATE-----/p' \"$f\"; done"
+    )
+});
 
 /// One certificate found on a host (a bundle file gives one per certificate in it).
 #[derive(Debug, Clone)]

@@ -22,6 +22,8 @@ use super::kubeconfig::admin_conf;
 use super::leaf::{KeyChoice, ensure_request, read_cert};
 use super::role::{CAS, CertRole, Validity};
 use super::store::{Mode, Store};
+use super::host_files::{HostPki, KUBERNETES_DIR, is_host_pki, kubeconfig_path};
+use super::kubeconfig::KubeconfigUser;
 use crate::inventory::Inventory;
 use crate::net::NodeName;
 
@@ -79,35 +81,32 @@ impl LeafGroup {
         }
     }
 
-    /// Path prefixes on a host of the files that carry this group's certificates (the
-    /// kubeconfigs embed theirs).
-    pub fn host_paths(self) -> &'static [&'static str] {
+    /// The files on a host that carry this group's certificates (the kubeconfigs embed
+    /// theirs); the paths come from `host_files`, the one place that knows them.
+    pub fn host_paths(self) -> Vec<String> {
+        let pki = |groups: &[HostPki]| groups.iter().flat_map(|g| g.paths().iter().map(|p| p.to_string())).collect();
         match self {
-            LeafGroup::Etcd => &["/etc/kubernetes/pki/etcd/server.", "/etc/kubernetes/pki/etcd/peer.", "/etc/kubernetes/pki/etcd/healthcheck-client."],
-            LeafGroup::Apiserver => &["/etc/kubernetes/pki/apiserver."],
-            LeafGroup::FrontProxy => &["/etc/kubernetes/pki/front-proxy-client."],
-            LeafGroup::Kubelet => &["/var/lib/kubelet/pki/"],
-            LeafGroup::ControllerManager => &["/etc/kubernetes/controller-manager.conf"],
-            LeafGroup::Scheduler => &["/etc/kubernetes/scheduler.conf"],
-            LeafGroup::KubeProxy => &["/etc/kubernetes/kube-proxy.conf"],
-            LeafGroup::Admin => &["/etc/kubernetes/admin.conf"],
+            LeafGroup::Etcd => pki(&[HostPki::EtcdServer, HostPki::EtcdPeer, HostPki::EtcdHealthcheckClient]),
+            LeafGroup::Apiserver => pki(&[HostPki::Apiserver, HostPki::ApiserverKubeletClient, HostPki::ApiserverEtcdClient]),
+            LeafGroup::FrontProxy => pki(&[HostPki::FrontProxyClient]),
+            LeafGroup::Kubelet => pki(&[HostPki::KubeletClient, HostPki::KubeletServing]),
+            LeafGroup::ControllerManager => vec![kubeconfig_path(KubeconfigUser::ControllerManager)],
+            LeafGroup::Scheduler => vec![kubeconfig_path(KubeconfigUser::Scheduler)],
+            LeafGroup::KubeProxy => vec![kubeconfig_path(KubeconfigUser::KubeProxy)],
+            LeafGroup::Admin => vec![kubeconfig_path(KubeconfigUser::Admin)],
         }
     }
 }
 
-/// `apiserver.` also matches `apiserver-kubelet-client.` and `apiserver-etcd-client.`
-/// through the shared prefix `/etc/kubernetes/pki/apiserver`; see [`selects`].
+/// Whether `path` on a host carries a certificate of one of `groups`.
 pub fn selects(groups: &[LeafGroup], path: &str) -> bool {
-    groups.iter().any(|g| match g {
-        LeafGroup::Apiserver => path.starts_with("/etc/kubernetes/pki/apiserver"),
-        other => other.host_paths().iter().any(|p| path.starts_with(p)),
-    })
+    groups.iter().any(|g| g.host_paths().iter().any(|p| p == path))
 }
 
 /// The paths a CA rotation changes on a host: every certificate and key, and every kubeconfig
 /// (they embed the CA).
 pub fn ca_rotation_selects(path: &str) -> bool {
-    path.starts_with("/etc/kubernetes/pki/") || path.starts_with("/var/lib/kubelet/pki/") || (path.starts_with("/etc/kubernetes/") && path.ends_with(".conf"))
+    is_host_pki(path) || (path.starts_with(&format!("{KUBERNETES_DIR}/")) && path.ends_with(".conf"))
 }
 
 /// A UTC timestamp for backup names, e.g. `20250102T030405Z`.

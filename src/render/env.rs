@@ -14,34 +14,9 @@ use serde::Serialize;
 use super::RenderError;
 use super::filters;
 
-/// `(relative name, text)` of a file under `templates/`, read at compile time.
-macro_rules! embed {
-    ($name:literal) => {
-        ($name, include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/templates/", $name)))
-    };
-}
-
-/// Every template the binary carries, by the relative name an override must use.
-pub const EMBEDDED: &[(&str, &str)] = &[
-    embed!("sysctl.conf.j2"),
-    embed!("modules-load.conf.j2"),
-    embed!("ifcfg.j2"),
-    embed!("etcd.conf.yml.j2"),
-    embed!("etcd-bootstrap.conf.yml.j2"),
-    embed!("etcd.service.j2"),
-    embed!("kube-apiserver.service.j2"),
-    embed!("kube-controller-manager.service.j2"),
-    embed!("kube-scheduler.service.j2"),
-    embed!("kubeconfig.yaml.j2"),
-    embed!("kubelet-config.yaml.j2"),
-    embed!("kubelet.service.j2"),
-    embed!("kube-proxy-config.yaml.j2"),
-    embed!("kube-proxy.service.j2"),
-    embed!("flannel.yaml.j2"),
-    embed!("coredns.yaml.j2"),
-    embed!("nodelocaldns.yaml.j2"),
-    embed!("elasticsearch.yaml.j2"),
-];
+/// Every template the binary carries, by the relative name an override must use: every file
+/// under `templates/`, read at compile time (`build.rs`).
+pub const EMBEDDED: &[(&str, &str)] = include!(concat!(env!("OUT_DIR"), "/templates.rs"));
 
 /// The compiled templates, built once and used for every file of every host.
 #[derive(Debug)]
