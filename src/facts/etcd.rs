@@ -1,6 +1,27 @@
 //! `etcdctl member list -w json` and `endpoint status -w json`.
 
+use std::net::Ipv6Addr;
+
 use serde::Deserialize;
+
+use crate::net::url;
+use crate::transport::quote::command;
+
+/// `etcdctl` against `endpoints` (`https://[addr]:2379`), with the healthcheck client
+/// certificate (on a member host).
+pub fn etcdctl(endpoints: &[Ipv6Addr], args: &[&str]) -> String {
+    let endpoints: Vec<String> = endpoints.iter().map(|a| url("https", *a, 2379)).collect();
+    let mut words = vec![
+        "/usr/local/bin/etcdctl".to_string(),
+        format!("--endpoints={}", endpoints.join(",")),
+        "--cacert=/etc/kubernetes/pki/etcd/ca.crt".into(),
+        "--cert=/etc/kubernetes/pki/etcd/healthcheck-client.crt".into(),
+        "--key=/etc/kubernetes/pki/etcd/healthcheck-client.key".into(),
+        "--command-timeout=5s".into(),
+    ];
+    words.extend(args.iter().map(|a| a.to_string()));
+    format!("ETCDCTL_API=3 {}", command(&words))
+}
 
 /// One etcd member as the cluster lists it.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -13,11 +13,10 @@ use super::InstallState;
 use super::etcd::ETCD;
 use super::service::install;
 use crate::bundle::Component;
-use crate::facts::{parse_member_list, parse_raft_indexes};
+use crate::facts::{Query, etcdctl};
 use crate::inventory::{HostSpec, Role};
 use crate::net::url;
 use crate::runner::{Batch, HostContext, Mode, Step, StepFuture};
-use crate::transport::quote::command;
 
 /// The "Join etcd members" step: only the new etcd hosts, one at a time.
 pub struct EtcdJoin {
@@ -28,20 +27,8 @@ pub struct EtcdJoin {
     pub joining: Vec<Ipv6Addr>,
 }
 
-/// `etcdctl` on the new host against `endpoints`, with the healthcheck client certificate.
-fn etcdctl(endpoints: &[Ipv6Addr], args: &[&str]) -> String {
-    let endpoints: Vec<String> = endpoints.iter().map(|a| url("https", *a, 2379)).collect();
-    let mut words = vec![
-        "/usr/local/bin/etcdctl".to_string(),
-        format!("--endpoints={}", endpoints.join(",")),
-        "--cacert=/etc/kubernetes/pki/etcd/ca.crt".into(),
-        "--cert=/etc/kubernetes/pki/etcd/healthcheck-client.crt".into(),
-        "--key=/etc/kubernetes/pki/etcd/healthcheck-client.key".into(),
-        "--command-timeout=5s".into(),
-    ];
-    words.extend(args.iter().map(|a| a.to_string()));
-    format!("ETCDCTL_API=3 {}", command(&words))
-}
+/// Stops a member that did not come up and clears its data dir, so it can join afresh.
+const STOP_AND_CLEAR: &str = "systemctl stop etcd; rm -rf /var/lib/etcd/member";
 
 /// etcd refuses a reconfiguration ("unhealthy cluster") until every member has been connected
 /// for a few seconds, e.g. right after the previous member joined: retry for up to a minute.
@@ -72,8 +59,7 @@ impl Step for EtcdJoin {
             }
             let me = cx.host.address;
             let peer_url = url("https", me, 2380);
-            let list = cx.transport.run(&etcdctl(&self.running, &["member", "list", "-w", "json"])).await.context("list the running etcd members")?;
-            let members = parse_member_list(&list.stdout_text()).context("read etcdctl member list")?;
+            let members = cx.read_fresh(&Query::etcd_members(&self.running)).await.context("list the running etcd members")?;
             let known = members.iter().find(|m| m.peer_urls.contains(&peer_url));
             if known.is_some_and(|m| !m.name.is_empty()) {
                 // Joined by an earlier, interrupted run: only keep its files up to date.
@@ -109,8 +95,7 @@ impl EtcdJoin {
         endpoints.push(me);
         let mut behind = u64::MAX;
         for _ in 0..60 {
-            let status = cx.transport.run(&etcdctl(&endpoints, &["endpoint", "status", "-w", "json"])).await?;
-            let indexes = parse_raft_indexes(&status.stdout_text())?;
+            let indexes = cx.read_fresh(&Query::etcd_status(&endpoints)).await?;
             let mine = url("https", me, 2379);
             let own = indexes.iter().find(|(e, _)| *e == mine).map(|(_, i)| *i);
             let best = indexes.iter().map(|(_, i)| *i).max();
@@ -126,9 +111,10 @@ impl EtcdJoin {
     }
 
     async fn remove_again(&self, cx: &HostContext<'_>, peer_url: &str) -> anyhow::Result<()> {
-        let _ = cx.transport.run("systemctl stop etcd; rm -rf /var/lib/etcd/member").await;
-        let list = cx.transport.run(&etcdctl(&self.running, &["member", "list", "-w", "json"])).await?;
-        if let Some(member) = parse_member_list(&list.stdout_text())?.into_iter().find(|m| m.peer_urls.iter().any(|u| u == peer_url)) {
+        // Best effort, as the removal below matters more: a failure here is not reported.
+        let _ = cx.command("stop etcd and clear its data dir", STOP_AND_CLEAR, "the member did not come up").await;
+        let members = cx.read_fresh(&Query::etcd_members(&self.running)).await?;
+        if let Some(member) = members.into_iter().find(|m| m.peer_urls.iter().any(|u| u == peer_url)) {
             let remove = etcdctl(&self.running, &["member", "remove", &member.id]);
             cx.command(&format!("etcdctl member remove {}", member.id), &remove, "the member did not come up").await?;
         }

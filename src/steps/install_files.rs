@@ -10,9 +10,10 @@
 use std::net::Ipv6Addr;
 use std::sync::Arc;
 
-use super::service::{all_services, marker_test, owns, pending_restarts, runs_on, unit_path};
+use super::service::{all_services, owns, pending_restarts, runs_on, unit_path};
 use super::{InstallState, verify};
 use crate::bundle::Component;
+use crate::facts::Query;
 use crate::inventory::{HostSpec, Role};
 use crate::ops::hosts_file;
 use crate::runner::{FollowUp, HostContext, Mode, Read, Step, StepFuture};
@@ -73,7 +74,7 @@ impl Step for InstallFiles {
         if self.marker {
             reads.push(Read::Probe(super::MARKER.into()));
         }
-        reads.extend(self.bootstrap_files(host).into_iter().map(|(_, marker)| Read::query(marker_test(marker))));
+        reads.extend(self.bootstrap_files(host).into_iter().map(|(_, marker)| Read::query(&Query::marker_exists(marker))));
         reads
     }
 
@@ -91,7 +92,7 @@ impl Step for InstallFiles {
             specs.extend(self.binaries(cx.host));
             let mut rendered = self.rendered(cx.host);
             for (file, marker) in self.bootstrap_files(cx.host) {
-                if cx.query(&marker_test(marker)).await?.success() {
+                if cx.query(&Query::marker_exists(marker)).await? {
                     rendered.retain(|f| f.path != file);
                 }
             }
