@@ -121,3 +121,58 @@ impl EtcdJoin {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bundle::BundleCheck;
+    use crate::render::{HostFiles, Rendered, RenderedFile};
+    use crate::runner::{Gate, Progress, Snapshot};
+    use crate::transport::Output;
+    use crate::transport::fake::FakeTransport;
+
+    /// A member added to the cluster that never becomes healthy is stopped, its data dir
+    /// cleared and removed from the cluster again, every step of it through the gate.
+    #[tokio::test]
+    async fn a_member_that_does_not_come_up_is_removed_again_through_the_gate() {
+        let inv = crate::inventory::field_report();
+        let me = &inv.hosts[0];
+        let files = vec![RenderedFile { path: "/etc/etcd/etcd.conf.yml".into(), mode: 0o644, contents: "name: member\n".into() }];
+        let desired = Rendered { hosts: vec![HostFiles { name: me.name.clone(), address: me.address, files }], cluster: vec![] };
+        let state = Arc::new(InstallState::new(desired, BundleCheck { root: "/bundle".into(), present: vec![], missing: vec![] }, vec![]).unwrap());
+        let running: Vec<Ipv6Addr> = inv.hosts[1..].iter().map(|h| h.address).collect();
+        let step = EtcdJoin { state, running: running.clone(), joining: vec![me.address] };
+        let members = Query::etcd_members(&running);
+        let failed = |stdout: &str| Output { status: 1, stdout: stdout.into(), stderr: Vec::new() };
+        // The service's health check, retried for install's 90 s.
+        let health = Query::health(super::super::etcd::health_command(me), 90);
+        let fake = FakeTransport::new("a")
+            .answer(&members, &format!(r#"{{"members":[{{"ID":1,"name":"other","peerURLs":["{}"]}}]}}"#, url("https", running[0], 2380)))
+            .answer_output(&Query::marker_exists("/var/lib/etcd/member"), failed(""), 1)
+            .no_files()
+            .accepts_writes()
+            .answer(&Query::service_state("etcd"), "inactive\n")
+            .answer_output(&health, failed("connection refused"), 1)
+            .answer(&Query::journal("etcd", 15), "")
+            .answer(&members, &format!(r#"{{"members":[{{"ID":1234,"peerURLs":["{}"]}}]}}"#, url("https", me.address, 2380)))
+            .accepts_commands();
+        let gate = Gate::new(Mode::Apply);
+        let snapshot = Snapshot::default();
+        let cx = HostContext::new(&inv, me, &fake, &gate, &Progress::Silent, &snapshot);
+        let error = step.run(&cx).await.unwrap_err();
+        fake.verify();
+        assert!(format!("{error:#}").contains("did not come up; it was removed from the etcd cluster again (member remove) and its data dir cleared"), "{error:#}");
+        let changes: Vec<String> = gate.changes().iter().map(|c| format!("{} ({})", c.target, c.reason)).collect();
+        assert_eq!(
+            changes,
+            [
+                format!("etcdctl member add {} (new etcd member)", me.name),
+                "/etc/etcd/etcd.conf.yml (new file)".to_string(),
+                "record pending restart of etcd (files they read changed)".to_string(),
+                "systemctl start etcd (not running)".to_string(),
+                "stop etcd and clear its data dir (the member did not come up)".to_string(),
+                "etcdctl member remove 4d2 (the member did not come up)".to_string(),
+            ]
+        );
+    }
+}
