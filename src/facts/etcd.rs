@@ -1,6 +1,15 @@
 //! `etcdctl member list -w json` and `endpoint status -w json`.
 
+use std::net::Ipv6Addr;
+
 use serde::Deserialize;
+
+
+/// `etcdctl` against `endpoints` (`https://[addr]:2379`), with the healthcheck client
+/// certificate (on a member host), giving up after 5 s.
+pub fn etcdctl(endpoints: &[Ipv6Addr], args: &[&str]) -> String {
+    crate::components::etcdctl(endpoints, 5, args)
+}
 
 /// One etcd member as the cluster lists it.
 #[derive(Debug, Clone, PartialEq, Eq)]

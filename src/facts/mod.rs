@@ -8,6 +8,7 @@ mod etcd;
 mod gather;
 mod network;
 mod os;
+mod query;
 mod system;
 
 use std::net::Ipv6Addr;
@@ -16,10 +17,11 @@ use serde::Serialize;
 
 pub use boot::{BootEntry, InstalledKernel, parse_boot_default, parse_boot_entries, parse_installed_kernels, release_of_image};
 pub use certs::{CERTS_SCRIPT, HostCert, parse_host_certs};
-pub use etcd::{EtcdMember, parse_member_list, parse_raft_indexes};
+pub use etcd::{EtcdMember, etcdctl, parse_member_list, parse_raft_indexes};
 pub use gather::{SCRIPT, parse_sections};
 pub use network::{Interface, parse_default_routes, parse_interfaces, parse_listening_ports, parse_nameservers};
 pub use os::{OsRelease, parse_os_release};
+pub use query::{Ask, Boot, Health, MissingModules, PENDING_DIR, Query, QueryError, ServiceState};
 pub use system::{parse_disk_free, parse_swaps, parse_systemd};
 
 use crate::kernel::KernelVersion;

@@ -85,18 +85,7 @@ impl Gate {
     /// Puts `specs` on the host: one round trip to compare the files the snapshot has not
     /// read, one to write what differs. Returns the files that changed (or would change).
     pub async fn files(&self, host: &str, transport: &dyn Transport, specs: &[FileSpec], snapshot: &Snapshot) -> anyhow::Result<Vec<(String, FileState)>> {
-        self.probe_unknown(host, transport, specs, snapshot).await?;
-        let states = specs.iter().map(|s| FileState::compare(s, snapshot.probed(&s.path).flatten().as_ref()));
-        let changed: Vec<(&FileSpec, FileState)> = specs.iter().zip(states).filter(|(_, st)| st.changed()).collect();
-        if self.mode == Mode::Apply {
-            let to_write: Vec<&FileSpec> = changed.iter().map(|(s, _)| *s).collect();
-            files::write(transport, &to_write).await?;
-            to_write.iter().for_each(|spec| snapshot.written(spec));
-        }
-        for (spec, state) in &changed {
-            self.record(host, ChangeKind::Write, &spec.path, &state.reason());
-        }
-        Ok(changed.into_iter().map(|(s, st)| (s.path.clone(), st)).collect())
+        self.files_then(host, transport, specs, snapshot, |_| Vec::new()).await
     }
 
     /// `files`, plus a command that depends on what changed (`then` gets the changed paths),
@@ -120,8 +109,14 @@ impl Gate {
         if self.mode == Mode::Apply {
             let to_write: Vec<&FileSpec> = changed.iter().map(|(s, _)| *s).collect();
             let script: Vec<&str> = follow_ups.iter().map(|f| f.script.as_str()).collect();
-            let what: String = follow_ups.iter().map(|f| format!(", then {}", f.what)).collect();
-            files::write_then(transport, &to_write, &script.join("\n")).await.with_context(|| format!("write {} files{what}", to_write.len()))?;
+            let written = files::write_then(transport, &to_write, &script.join("\n")).await;
+            if follow_ups.is_empty() {
+                // The error names the files already.
+                written?;
+            } else {
+                let what: String = follow_ups.iter().map(|f| format!(", then {}", f.what)).collect();
+                written.with_context(|| format!("write {} files{what}", to_write.len()))?;
+            }
             to_write.iter().for_each(|spec| snapshot.written(spec));
         }
         for (spec, state) in &changed {
@@ -161,6 +156,16 @@ impl Gate {
         };
         self.record(host, ChangeKind::Command, what, reason);
         Ok(output)
+    }
+
+    /// Runs a check that changes nothing the plan shows (`systemd-analyze verify`, which
+    /// records on the host what passed; like a `FollowUp` that is not a change): not recorded,
+    /// and in dry-run not run (`None`). A non-zero exit is not an error here.
+    pub async fn check(&self, transport: &dyn Transport, script: &str) -> anyhow::Result<Option<Output>> {
+        match self.mode {
+            Mode::Apply => Ok(Some(transport.exec(script, &[]).await?)),
+            Mode::DryRun => Ok(None),
+        }
     }
 
     /// Every change so far.

@@ -118,7 +118,7 @@ impl<'a> Runner<'a> {
                 let Some(transport) = run.transport.as_deref() else {
                     return Err(anyhow::anyhow!("no connection"));
                 };
-                let cx = HostContext { inventory: self.inventory, host: &run.host, transport, gate: &self.gate, progress: &self.progress, snapshot: &run.snapshot };
+                let cx = HostContext::new(self.inventory, &run.host, transport, &self.gate, &self.progress, &run.snapshot);
                 step.run(&cx).await
             }
         });

@@ -15,6 +15,7 @@ use std::fmt::Write as _;
 use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use crate::facts::{Ask, Query};
 use crate::transport::files::{FileSpec, Probed, Quick, parse_probed, probe_script_with};
 use crate::transport::quote::quote;
 use crate::transport::{Output, Transport, TransportError};
@@ -29,8 +30,9 @@ pub enum Read {
     ProbeQuick(String, Quick),
     /// A file's contents (`HostContext::read_file`).
     Contents(String),
-    /// The standard output and exit status of a read-only script (`HostContext::query`).
-    Query(String),
+    /// The answer to a query (`HostContext::query`): its script's standard output and exit
+    /// status.
+    Query(Query),
 }
 
 impl Read {
@@ -42,9 +44,9 @@ impl Read {
         }
     }
 
-    /// A read-only script to run.
-    pub fn query(script: impl Into<String>) -> Read {
-        Read::Query(script.into())
+    /// The query `ask` asks.
+    pub fn query<T>(ask: &Ask<T>) -> Read {
+        Read::Query(ask.query().clone())
     }
 }
 
@@ -58,7 +60,7 @@ pub struct Snapshot {
 struct Taken {
     probes: HashMap<String, Option<Probed>>,
     contents: HashMap<String, Option<Vec<u8>>>,
-    queries: HashMap<String, Output>,
+    queries: HashMap<Query, Output>,
     /// This machine's clock (Unix seconds) just before and after the read.
     window: Option<(f64, f64)>,
 }
@@ -131,9 +133,9 @@ impl Snapshot {
         self.lock().contents.get(path).cloned()
     }
 
-    /// A query's output (`None`: not read).
-    pub fn query(&self, script: &str) -> Option<Output> {
-        self.lock().queries.get(script).cloned()
+    /// The output of `query`'s script (`None`: not read).
+    pub fn query(&self, query: &Query) -> Option<Output> {
+        self.lock().queries.get(query).cloned()
     }
 
     /// This machine's clock just before and after the snapshot was read.
@@ -152,7 +154,7 @@ impl Snapshot {
 enum Item {
     Probes(Vec<(String, Option<Quick>)>),
     Contents(String),
-    Query(String),
+    Query(Query),
 }
 
 /// The script: one section per item, each framed by `BOUNDARY N` and `\nBOUNDARY end STATUS`
@@ -171,7 +173,7 @@ fn build(reads: &[Read], boundary: &str) -> (String, Vec<Item>) {
             Read::Probe(path) => probes.push((path.clone(), None)),
             Read::ProbeQuick(path, quick) => probes.push((path.clone(), Some(quick.clone()))),
             Read::Contents(path) => items.push(Item::Contents(path.clone())),
-            Read::Query(script) => items.push(Item::Query(script.clone())),
+            Read::Query(query) => items.push(Item::Query(query.clone())),
         }
     }
     if !probes.is_empty() {
@@ -189,8 +191,8 @@ fn build(reads: &[Read], boundary: &str) -> (String, Vec<Item>) {
                 let p = quote(path);
                 let _ = writeln!(script, "if [ -e {p} ]; then cat -- {p}; s=$?; else s={MISSING}; fi");
             }
-            Item::Query(body) => {
-                let _ = writeln!(script, "( {body}\n) </dev/null; s=$?");
+            Item::Query(query) => {
+                let _ = writeln!(script, "( {}\n) </dev/null; s=$?", query.script());
             }
         }
         script.push_str("printf '\\n%s end %s\\n' \"$B\" \"$s\"\n");
@@ -239,8 +241,8 @@ mod tests {
             Read::Probe(path("missing")),
             Read::Contents(path("no newline")),
             Read::Contents(path("missing")),
-            Read::query("echo one; exit 3"),
-            Read::query("cat; echo read-nothing"),
+            Read::Query(Query::Script("echo one; exit 3".into())),
+            Read::Query(Query::Script("cat; echo read-nothing".into())),
             Read::Probe(path("a.conf")),
         ];
         let (script, items) = build(&reads, "--b--");

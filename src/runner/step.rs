@@ -5,18 +5,21 @@ use std::future::Future;
 use std::pin::Pin;
 
 use super::{FollowUp, Gate, Progress, Read, Snapshot};
+use crate::facts::Ask;
 use crate::inventory::{HostSpec, Inventory};
-use crate::transport::{Output, Transport};
 use crate::transport::files::{self, FileSpec, FileState};
+use crate::transport::{Output, Transport, TransportError};
 
 /// What a step's `run` returns: a one-line summary (e.g. "3 files in place").
 pub type StepFuture<'a> = Pin<Box<dyn Future<Output = anyhow::Result<String>> + Send + 'a>>;
 
-/// Everything a step sees for one host.
+/// Everything a step sees for one host. The connection is not among it: a step changes the
+/// host only through the gate (`files`, `command`, ...), so every change is in the recap and
+/// the dry-run plan, and reads it through typed queries (`query`, `read_fresh`).
 pub struct HostContext<'a> {
     pub inventory: &'a Inventory,
     pub host: &'a HostSpec,
-    pub transport: &'a dyn Transport,
+    transport: &'a dyn Transport,
     /// Every remote change goes through here.
     pub gate: &'a Gate,
     pub progress: &'a Progress,
@@ -24,7 +27,12 @@ pub struct HostContext<'a> {
     pub snapshot: &'a Snapshot,
 }
 
-impl HostContext<'_> {
+impl<'a> HostContext<'a> {
+    /// The context of one step on `host`, reached through `transport`.
+    pub fn new(inventory: &'a Inventory, host: &'a HostSpec, transport: &'a dyn Transport, gate: &'a Gate, progress: &'a Progress, snapshot: &'a Snapshot) -> HostContext<'a> {
+        HostContext { inventory, host, transport, gate, progress, snapshot }
+    }
+
     /// The label of this host in messages and the recap (its address).
     pub fn label(&self) -> String {
         self.host.address.to_string()
@@ -41,6 +49,16 @@ impl HostContext<'_> {
         self.gate.files_then(&self.label(), self.transport, specs, self.snapshot, then).await
     }
 
+    /// Runs a changing command on this host through the gate (see `Gate::command`).
+    pub async fn command(&self, what: &str, command: &str, reason: &str) -> anyhow::Result<Option<Output>> {
+        self.gate.command(&self.label(), self.transport, what, command, reason).await
+    }
+
+    /// Runs a check through the gate (see `Gate::check`): its output, `None` in dry-run.
+    pub async fn check(&self, script: &str) -> anyhow::Result<Option<Output>> {
+        self.gate.check(self.transport, script).await
+    }
+
     /// A file's contents (`None`: no such file), from the snapshot when it was read there.
     pub async fn read_file(&self, path: &str) -> anyhow::Result<Option<Vec<u8>>> {
         match self.snapshot.contents(path) {
@@ -49,18 +67,40 @@ impl HostContext<'_> {
         }
     }
 
-    /// The output of a read-only script (declared as `Read::Query` to be read with the
-    /// snapshot); a non-zero exit is not an error.
-    pub async fn query(&self, script: &str) -> anyhow::Result<Output> {
-        match self.snapshot.query(script) {
-            Some(output) => Ok(output),
-            None => Ok(self.transport.exec(script, &[]).await?),
+    /// The answer to a query declared as `Read::query` to be read with the snapshot; read now
+    /// when the snapshot has no answer (or a failed one, for a query whose exit status is not
+    /// part of its answer).
+    pub async fn query<T>(&self, ask: &Ask<T>) -> anyhow::Result<T> {
+        match self.snapshot.query(ask.query()) {
+            Some(output) if output.success() || ask.query().status_is_answer() => Ok(ask.parse(&output)?),
+            _ => self.read_fresh(ask).await,
         }
     }
 
-    /// Runs a changing command on this host through the gate (see `Gate::command`).
-    pub async fn command(&self, what: &str, command: &str, reason: &str) -> anyhow::Result<Option<Output>> {
-        self.gate.command(&self.label(), self.transport, what, command, reason).await
+    /// The answer to a query read now, never from the snapshot (health after a restart, the
+    /// kernel after a reboot, etcd's members).
+    pub async fn read_fresh<T>(&self, ask: &Ask<T>) -> anyhow::Result<T> {
+        let script = ask.query().script();
+        let output = if ask.query().status_is_answer() { self.transport.exec(&script, &[]).await? } else { self.transport.run(&script).await? };
+        Ok(ask.parse(&output)?)
+    }
+
+    /// How `specs` differ from the files on the host now, in one round trip (not from the
+    /// snapshot, and not recorded in it).
+    pub async fn compare_files(&self, specs: &[FileSpec]) -> anyhow::Result<Vec<FileState>> {
+        Ok(files::probe(self.transport, specs).await?)
+    }
+
+    /// Drops the connection to this host and opens a new one (after a change that may have
+    /// cut the old one without closing it: a new address, a reboot).
+    pub async fn reconnect(&self) -> Result<(), TransportError> {
+        self.transport.reconnect().await
+    }
+
+    /// A session held open on the current connection for `seconds` (it runs `sleep`): it ends
+    /// early when the connection does, e.g. when the host shuts down.
+    pub async fn hold_open(&self, seconds: u64) -> Result<Output, TransportError> {
+        self.transport.exec(&format!("sleep {seconds}"), &[]).await
     }
 
     /// Reports progress for this host.

@@ -8,7 +8,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
 
-use crate::facts::Facts;
+use crate::facts::{Facts, Query};
 use crate::inventory::HostSpec;
 use crate::runner::{HostContext, Read, Step, StepFuture};
 
@@ -30,21 +30,21 @@ impl Step for GatherFacts {
     }
 
     fn reads(&self, _: &HostSpec) -> Vec<Read> {
-        vec![Read::query(crate::facts::SCRIPT)]
+        vec![Read::query(&Query::facts())]
     }
 
     fn run<'a>(&'a self, cx: &'a HostContext<'a>) -> StepFuture<'a> {
         Box::pin(async move {
             // Read with the run's snapshot when there was one (the skew is measured around it).
-            let (output, (before, after)) = match (cx.snapshot.query(crate::facts::SCRIPT), cx.snapshot.window()) {
-                (Some(output), Some(window)) if output.success() => (output, window),
+            let ask = Query::facts();
+            let (facts, (before, after)): (Facts, _) = match (cx.snapshot.query(ask.query()), cx.snapshot.window()) {
+                (Some(output), Some(window)) if output.success() => (ask.parse(&output).context("read facts")?, window),
                 _ => {
                     let before = now();
-                    let output = cx.transport.run(crate::facts::SCRIPT).await?;
-                    (output, (before, now()))
+                    let facts = cx.read_fresh(&ask).await.context("read facts")?;
+                    (facts, (before, now()))
                 }
             };
-            let facts = Facts::parse(&output.stdout_text()).context("read facts")?;
             let skew = facts.clock - (before + after) / 2.0;
             let summary = format!("{}, kernel {}", facts.os.pretty, facts.kernel_release);
             self.store.lock().unwrap_or_else(|p| p.into_inner()).insert(cx.host.address, (facts, skew));

@@ -10,10 +10,11 @@
 use std::net::Ipv6Addr;
 use std::sync::Arc;
 
-use super::service::{marker_test, pending_restarts};
+use super::service::pending_restarts;
 use super::{InstallState, verify};
 use crate::components::{self, Bootstrap, Join, Kind};
 use crate::inventory::HostSpec;
+use crate::facts::Query;
 use crate::ops::hosts_file;
 use crate::runner::{FollowUp, HostContext, Mode, Read, Step, StepFuture};
 use crate::transport::files::FileSpec;
@@ -67,7 +68,7 @@ impl Step for InstallFiles {
         if self.marker {
             reads.push(Read::Probe(super::MARKER.into()));
         }
-        reads.extend(self.bootstrap_files(host).into_iter().map(|b| Read::query(marker_test(b.marker))));
+        reads.extend(self.bootstrap_files(host).into_iter().map(|b| Read::query(&Query::marker_exists(b.marker))));
         reads
     }
 
@@ -85,7 +86,7 @@ impl Step for InstallFiles {
             specs.extend(self.binaries(cx.host));
             let mut rendered = self.rendered(cx.host);
             for bootstrap in self.bootstrap_files(cx.host) {
-                if cx.query(&marker_test(bootstrap.marker)).await?.success() {
+                if cx.query(&Query::marker_exists(bootstrap.marker)).await? {
                     rendered.retain(|f| f.path != bootstrap.file);
                 }
             }

@@ -11,15 +11,10 @@ use anyhow::{Context, bail};
 
 use super::FactsStore;
 use super::reboot::{Rebooted, reboot_and_wait};
-use crate::facts::{BootEntry, Facts, parse_boot_default, parse_boot_entries, parse_installed_kernels, parse_sections};
+use crate::facts::{Boot, Query};
 use crate::ops::kernel::{Install, Offer, Plan, UPLOAD_DIR, describe_boot, install_bundle_command, install_repository_command, newest_at_least, plan, set_default_command};
 use crate::runner::{Batch, HostContext, Mode, Step, StepFuture};
-use crate::transport::Transport;
 use crate::transport::files::FileSpec;
-use crate::transport::quote::quote;
-
-/// Reads GRUB's entries and default again (after an install or a set-default).
-const BOOT_SCRIPT: &str = "echo @@boot-entries; grubby --info=ALL 2>/dev/null; echo @@boot-default; grubby --default-kernel 2>/dev/null; echo @@grubenv; grub2-editenv list 2>/dev/null; true";
 
 /// The "Upgrade kernel" step.
 pub struct KernelUpgrade {
@@ -34,14 +29,9 @@ pub struct KernelUpgrade {
     pub reboot_timeout: Duration,
 }
 
-/// GRUB's entries and default, read now.
-async fn read_boot(transport: &dyn Transport) -> anyhow::Result<(Vec<BootEntry>, Option<String>)> {
-    let output = transport.run(BOOT_SCRIPT).await.context("read the boot entries")?.stdout_text();
-    let sections = parse_sections(&output);
-    let section = |name: &str| sections.get(name).map_or("", String::as_str);
-    let entries = parse_boot_entries(section("boot-entries"));
-    let default = parse_boot_default(section("boot-default"), section("grubenv"), &entries);
-    Ok((entries, default))
+/// GRUB's entries and default, read now (after an install or a set-default).
+async fn read_boot(cx: &HostContext<'_>) -> anyhow::Result<Boot> {
+    cx.read_fresh(&Query::boot()).await.context("read the boot entries")
 }
 
 impl Step for KernelUpgrade {
@@ -89,8 +79,7 @@ impl Step for KernelUpgrade {
                     if dry_run {
                         return Ok(format!("would {what}, make it the boot default and reboot"));
                     }
-                    let query = format!("rpm -q {} --qf '%{{NAME}} %{{VERSION}}-%{{RELEASE}}.%{{ARCH}}\\n'", quote(&package));
-                    let installed = parse_installed_kernels(&cx.transport.run(&query).await?.stdout_text());
+                    let installed = cx.read_fresh(&Query::installed_kernels(&package)).await?;
                     let newest = newest_at_least(&installed, minimum).with_context(|| {
                         let list: Vec<&str> = installed.iter().map(|k| k.release.as_str()).collect();
                         format!("yum installed {package}, but none of its kernels is at or above {minimum} (installed: {})", list.join(", "))
@@ -100,12 +89,12 @@ impl Step for KernelUpgrade {
                 }
             };
             let target = target.context("no kernel to boot (internal: a plan without a target)")?;
-            let (entries, default) = if dry_run { (facts.boot_entries.clone(), facts.boot_default.clone()) } else { read_boot(cx.transport).await? };
+            let Boot { entries, default } = if dry_run { Boot { entries: facts.boot_entries.clone(), default: facts.boot_default.clone() } } else { read_boot(cx).await? };
             if default.as_deref() != Some(target.as_str()) {
                 let set = set_default_command(&target, facts.grubby);
                 cx.command(&format!("make {target} the boot default"), &set, &format!("boot default is {}", default.as_deref().unwrap_or("unknown"))).await?;
                 if !dry_run {
-                    let (entries, now) = read_boot(cx.transport).await?;
+                    let Boot { entries, default: now } = read_boot(cx).await?;
                     if now.as_deref() != Some(target.as_str()) {
                         bail!(
                             "the boot default is still {} after `{set}`, so the host would boot the old kernel again; not rebooting it ({})",
@@ -122,13 +111,12 @@ impl Step for KernelUpgrade {
             let Some(Rebooted { down_after, up_after }) = reboot_and_wait(cx, &format!("boot kernel {target}"), self.reboot_timeout).await? else {
                 return Ok(format!("would upgrade {from} -> {target}: {}, reboot", done.join(", ")));
             };
-            let running = cx.transport.run("uname -r").await.context("read the kernel after the reboot")?.stdout_text().trim().to_string();
+            let running = cx.read_fresh(&Query::kernel_release()).await.context("read the kernel after the reboot")?;
             if running != target {
-                let (entries, now) = read_boot(cx.transport).await?;
+                let Boot { entries, default: now } = read_boot(cx).await?;
                 bail!("came back on kernel {running}, not {target} ({}); the rollout stops here", describe_boot(&entries, now.as_deref()));
             }
-            let fresh = cx.transport.run(crate::facts::SCRIPT).await?;
-            let fresh = Facts::parse(&fresh.stdout_text()).context("read facts after the reboot")?;
+            let fresh = cx.read_fresh(&Query::facts()).await.context("read facts after the reboot")?;
             self.facts.lock().unwrap_or_else(|p| p.into_inner()).insert(cx.host.address, (fresh, skew));
             Ok(format!("kernel {from} -> {running}: {}, rebooted (down after {:.0} s, back after {:.0} s)", done.join(", "), down_after.as_secs_f64(), up_after.as_secs_f64()))
         })
@@ -140,10 +128,12 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
+    use crate::facts::Facts;
     use crate::inventory::Inventory;
     use crate::ops::kernel::bundle_kernel;
     use crate::runner::{Connected, HostStatus, Progress, RunOptions, Runner};
-    use crate::transport::fake::FakeTransport;
+    use crate::transport::Transport;
+    use crate::transport::fake::{FakeTransport, Intent};
 
     fn inventory() -> Inventory {
         crate::inventory::field_report()
@@ -165,8 +155,8 @@ mod tests {
             store.lock().unwrap().insert(host.address, (centos7(uname), 0.0));
         }
         let fakes: Vec<Arc<FakeTransport>> = vec![
-            Arc::new(FakeTransport::new("a").expect("sha256sum", "-\n").expect("boot_id", "b1\n")),
-            Arc::new(FakeTransport::new("b").expect("sha256sum", "-\n").expect("boot_id", "b2\n")),
+            Arc::new(FakeTransport::new("a").no_files().answer(&Query::boot_id(), "b1\n")),
+            Arc::new(FakeTransport::new("b").no_files().answer(&Query::boot_id(), "b2\n")),
             Arc::new(FakeTransport::new("c")),
         ];
         let connected = inv.hosts.iter().zip(&fakes).map(|(h, f)| Connected { host: h.clone(), transport: Ok(f.clone() as Arc<dyn Transport>) }).collect();
@@ -181,7 +171,10 @@ mod tests {
         let runner = Runner::new(&inv, RunOptions { mode: Mode::DryRun, forks: 0, max_fail_percent: None }, Progress::Silent);
         let recap = runner.run(connected, &[Box::new(step)]).await;
         fakes.iter().for_each(|f| f.verify());
-        assert!(fakes[2].log().is_empty(), "a host at the minimum got commands: {:?}", fakes[2].log());
+        assert!(fakes[2].intents().is_empty(), "a host at the minimum got commands: {:?}", fakes[2].intents());
+        // In dry-run a host is only read: the upload's probe and the boot id before the reboot.
+        let upload = format!("{UPLOAD_DIR}/{file}");
+        assert_eq!(fakes[0].intents(), [Intent::Probe(vec![upload]), Intent::Query(Query::boot_id().query().clone())]);
         let plan: Vec<String> = recap.changes.iter().filter(|c| c.host == "2002:db8:0:1::101").map(ToString::to_string).collect();
         assert_eq!(
             plan,

@@ -12,10 +12,10 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use anyhow::{Context, bail};
 
 use super::FactsStore;
+use crate::facts::Query;
 use crate::ops::ifcfg;
 use crate::runner::{Batch, HostContext, Mode, Step, StepFuture};
-use crate::transport::Transport;
-use crate::transport::files::{self, FileSpec};
+use crate::transport::files::FileSpec;
 use crate::transport::quote::quote;
 
 /// Where the previous file and the rollback record are kept on the host.
@@ -91,13 +91,17 @@ impl Guard {
     fn disarm_script(&self) -> String {
         format!("systemctl stop {unit}.timer; ! systemctl is-active --quiet {unit}.timer", unit = self.rollback_unit)
     }
+
+    /// Starts the rollback now instead of at the timer.
+    fn rollback_now_script(&self) -> String {
+        format!("systemctl start {}.service", self.rollback_unit)
+    }
 }
 
-/// Reconnects and runs `command`, bounded.
-async fn fresh(transport: &dyn Transport, command: &str) -> anyhow::Result<String> {
-    tokio::time::timeout(PROBE, transport.reconnect()).await.context("no SSH answer within 10 s")??;
-    let output = tokio::time::timeout(PROBE, transport.run(command)).await.context("no answer within 10 s")??;
-    Ok(output.stdout_text().trim().to_string())
+/// Reconnects and reads the record file at `path` (empty when there is none), bounded.
+async fn fresh_record(cx: &HostContext<'_>, path: &str) -> anyhow::Result<String> {
+    tokio::time::timeout(PROBE, cx.reconnect()).await.context("no SSH answer within 10 s")??;
+    tokio::time::timeout(PROBE, cx.read_fresh(&Query::record(path))).await.context("no answer within 10 s")?
 }
 
 impl Step for NetworkApply {
@@ -119,7 +123,7 @@ impl Step for NetworkApply {
             }
             let desired = self.desired.get(&cx.host.address).context("no ifcfg rendered for this host")?;
             let guard = Guard::new(&cx.host.interface, cx.inventory.network.rollback_seconds);
-            let existing = files::read_file(cx.transport, &guard.target).await?.map(|b| String::from_utf8_lossy(&b).into_owned());
+            let existing = cx.read_file(&guard.target).await?.map(|b| String::from_utf8_lossy(&b).into_owned());
             let merged = ifcfg::merge(existing.as_deref().unwrap_or(""), desired);
             if existing.as_deref() == Some(merged.as_str()) {
                 return Ok(format!("{} unchanged", guard.target));
@@ -140,14 +144,15 @@ impl Step for NetworkApply {
             let mut last_error = String::from("none");
             tokio::time::sleep(Duration::from_secs(3)).await;
             while Instant::now() < confirm_until {
-                match fresh(cx.transport, &format!("cat {} 2>/dev/null; true", quote(&guard.applied))).await {
+                match fresh_record(cx, &guard.applied).await {
                     Ok(status) if status == "0" => {
                         cx.command("disarm the rollback timer", &guard.disarm_script(), "reconnected after the change").await?;
                         return Ok(format!("{} applied ({changes}); reconnected after {:.0} s; rollback disarmed", guard.target, armed.elapsed().as_secs_f64()));
                     }
                     Ok(status) if !status.is_empty() => {
                         // Networking did not restart cleanly: roll back now rather than wait.
-                        let _ = cx.transport.run(&format!("systemctl start {}.service", guard.rollback_unit)).await;
+                        // Best effort: the timer rolls back anyway if this fails.
+                        let _ = cx.command("roll back now", &guard.rollback_now_script(), &format!("`systemctl restart network` failed (exit {status})")).await;
                         bail!("rolled back: `systemctl restart network` failed (exit {status}) after writing {} ({changes}); the previous file was restored at once", guard.target);
                     }
                     Ok(_) => {}
@@ -161,7 +166,7 @@ impl Step for NetworkApply {
             let give_up = Instant::now() + Duration::from_secs(90);
             let mut after_error = String::new();
             while Instant::now() < give_up {
-                match fresh(cx.transport, &format!("cat {} 2>/dev/null; true", quote(&guard.rolled_back))).await {
+                match fresh_record(cx, &guard.rolled_back).await {
                     Ok(stamp) if !stamp.is_empty() => bail!(
                         "rolled back: could not reconnect over SSH within {} s after applying {} ({changes}; last error: {last_error}); the host restored its previous file and restarted networking after {seconds} s, and answers again",
                         confirm_until.duration_since(armed).as_secs(),

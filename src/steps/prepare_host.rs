@@ -6,6 +6,7 @@ use std::sync::Arc;
 use anyhow::{Context, bail};
 
 use super::InstallState;
+use crate::facts::{MissingModules, Query};
 use crate::inventory::HostSpec;
 use crate::runner::{HostContext, Read, Step, StepFuture};
 use crate::transport::quote::command;
@@ -21,18 +22,6 @@ const APPLY_SYSCTL: &str = "grep -E '^[a-z]' /etc/sysctl.d/90-v6deploy.conf | wh
 
 /// Where the kernel says whether IPv6 forwarding is on.
 const FORWARDING: &str = "/proc/sys/net/ipv6/conf/all/forwarding";
-
-
-/// A script printing, for each of `modules` not loaded, `load M` when this kernel has it
-/// (`modprobe -n` finds it) or `absent M` when it cannot be loaded here (no module tree for
-/// the running kernel, e.g. in a container, or no such module).
-fn missing_modules(modules: &[&str]) -> String {
-    format!(
-        "k=$(uname -r); for m in {}; do [ -d \"/sys/module/$m\" ] && continue; \
-         if [ -d \"/lib/modules/$k\" ] && modprobe -n -q \"$m\" 2>/dev/null; then echo \"load $m\"; else echo \"absent $m\"; fi; done",
-        command(modules)
-    )
-}
 
 /// The "Prepare hosts" step.
 pub struct PrepareHost {
@@ -57,7 +46,7 @@ impl Step for PrepareHost {
         let mut reads = vec![Read::Contents(FORWARDING.into())];
         let wanted = self.wanted_modules(host);
         if !wanted.is_empty() {
-            reads.push(Read::query(missing_modules(&wanted.iter().map(String::as_str).collect::<Vec<_>>())));
+            reads.push(Read::query(&Query::missing_modules(&wanted.iter().map(String::as_str).collect::<Vec<_>>())));
         }
         reads
     }
@@ -86,9 +75,7 @@ impl Step for PrepareHost {
             let wanted = self.wanted_modules(cx.host);
             let wanted: Vec<&str> = wanted.iter().map(String::as_str).collect();
             if !wanted.is_empty() {
-                let report = cx.query(&missing_modules(&wanted)).await.context("list kernel modules")?.stdout_text();
-                let pick = |kind: &str| report.lines().filter_map(|l| l.strip_prefix(kind)).map(|m| m.trim().to_string()).collect::<Vec<_>>();
-                let (loadable, absent) = (pick("load "), pick("absent "));
+                let MissingModules { loadable, absent } = cx.query(&Query::missing_modules(&wanted)).await.context("list kernel modules")?;
                 if !loadable.is_empty() {
                     let load = format!("modprobe -a {}", command(&loadable));
                     cx.command(&load, &load, "modules not loaded").await?;

@@ -7,9 +7,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 
+use crate::facts::Query;
 use crate::ops::kernel::REBOOT_COMMAND;
 use crate::runner::{HostContext, Mode};
-use crate::transport::Transport;
 
 /// How long one probe of the host may take (connect and command).
 const PROBE: Duration = Duration::from_secs(15);
@@ -18,21 +18,15 @@ const PAUSE: Duration = Duration::from_secs(1);
 /// Progress while waiting is repeated this often.
 const PROGRESS_EVERY: Duration = Duration::from_secs(15);
 
-const BOOT_ID: &str = "cat /proc/sys/kernel/random/boot_id";
-
 /// The host's boot id, on the current connection, with a bound.
-pub async fn boot_id(transport: &dyn Transport) -> anyhow::Result<String> {
-    let output = tokio::time::timeout(PROBE, transport.run(BOOT_ID)).await.context("no answer within 15 s")??;
-    Ok(output.stdout_text().trim().to_string())
+async fn boot_id(cx: &HostContext<'_>) -> anyhow::Result<String> {
+    tokio::time::timeout(PROBE, cx.read_fresh(&Query::boot_id())).await.context("no answer within 15 s")?
 }
 
-/// One probe: the boot id, reconnecting first when the last probe failed (the old connection
-/// may be dead without being closed).
-async fn probe(transport: &dyn Transport, fresh_connection: bool) -> anyhow::Result<String> {
-    if fresh_connection {
-        tokio::time::timeout(PROBE, transport.reconnect()).await.context("no SSH answer within 15 s")??;
-    }
-    boot_id(transport).await
+/// One probe on a new connection (the old one may be dead without being closed): the boot id.
+async fn probe(cx: &HostContext<'_>) -> anyhow::Result<String> {
+    tokio::time::timeout(PROBE, cx.reconnect()).await.context("no SSH answer within 15 s")??;
+    boot_id(cx).await
 }
 
 /// What a reboot took.
@@ -50,15 +44,14 @@ pub struct Rebooted {
 /// Down is seen when a session held open on the old connection (`sleep`) ends: the host's
 /// shutdown closes it. Up is a new connection answering with another boot id.
 pub async fn reboot_and_wait(cx: &HostContext<'_>, reason: &str, timeout: Duration) -> anyhow::Result<Option<Rebooted>> {
-    let before = boot_id(cx.transport).await.context("read the boot id before rebooting")?;
+    let before = boot_id(cx).await.context("read the boot id before rebooting")?;
     if cx.gate.mode() == Mode::DryRun {
         cx.command("reboot", REBOOT_COMMAND, reason).await?;
         return Ok(None);
     }
     // What the run read of the host before does not hold after a reboot.
     cx.snapshot.forget();
-    let watch = format!("sleep {}", timeout.as_secs() + 60);
-    let mut watcher = Box::pin(cx.transport.exec(&watch, &[]));
+    let mut watcher = Box::pin(cx.hold_open(timeout.as_secs() + 60));
     // Polled long enough for its channel to open; it then runs while the reboot is asked for.
     tokio::select! {
         biased;
@@ -81,7 +74,7 @@ pub async fn reboot_and_wait(cx: &HostContext<'_>, reason: &str, timeout: Durati
         if elapsed > timeout {
             bail!("the host went down but did not come back within {} s of the reboot (last error: {last_error}); check its console", timeout.as_secs());
         }
-        match probe(cx.transport, true).await {
+        match probe(cx).await {
             Ok(id) if id != before => {
                 let up_after = started.elapsed();
                 cx.say(&format!("back after {:.0} s (new boot id)", up_after.as_secs_f64()));

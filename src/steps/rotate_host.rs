@@ -14,7 +14,7 @@ use crate::components::{self, Component};
 use crate::inventory::HostSpec;
 use crate::render::Rendered;
 use crate::runner::{Batch, HostContext, Mode, Step, StepFuture};
-use crate::transport::files::{self, FileSpec, FileState};
+use crate::transport::files::{FileSpec, FileState};
 use crate::transport::quote::quote;
 
 /// What every host of one rollout shares.
@@ -87,7 +87,7 @@ impl Step for RotateHost {
                 .find(|h| h.address == cx.host.address)
                 .map(|h| h.files.iter().filter(|f| (state.select)(&f.path)).map(|f| FileSpec::root(f.path.clone(), f.mode, f.contents.as_bytes())).collect())
                 .unwrap_or_default();
-            let states = files::probe(cx.transport, &specs).await?;
+            let states = cx.compare_files(&specs).await?;
             let changed: Vec<(&FileSpec, &FileState)> = specs.iter().zip(&states).filter(|(_, st)| st.changed()).collect();
             if changed.is_empty() {
                 return Ok(format!("{} files already current", specs.len()));
@@ -149,7 +149,8 @@ mod tests {
     use crate::inventory::Inventory;
     use crate::render::{HostFiles, RenderedFile};
     use crate::runner::{Connected, Progress, RunOptions, Runner};
-    use crate::transport::fake::FakeTransport;
+    use crate::facts::{Health, Query};
+    use crate::transport::fake::{FakeTransport, Intent};
     use crate::transport::{Output, Transport};
 
     fn inventory() -> Inventory {
@@ -174,15 +175,26 @@ mod tests {
             desired: Rendered { hosts, cluster: Vec::new() },
             bundle: BundleCheck { root: "bundle".into(), present: Vec::new(), missing },
             select: Box::new(|p| p.starts_with("/etc/kubernetes/pki/")),
-            stamp: "20250101T000000Z".into(),
+            stamp: STAMP.into(),
             resume: "v6deploy -i x.yaml certs rotate --resume".into(),
             health_seconds: 5,
             title: "Rotate certificates".into(),
         })
     }
 
-    fn status(code: u32) -> Output {
-        Output { status: code, stdout: Vec::new(), stderr: Vec::new() }
+    const CRT: &str = "/etc/kubernetes/pki/etcd/server.crt";
+    const STAMP: &str = "20250101T000000Z";
+
+    /// A host whose etcd server certificate is an old one.
+    fn host(label: &str) -> FakeTransport {
+        let old = FileSpec::root(CRT, 0o644, &b"old\n"[..]);
+        FakeTransport::new(label).has_file(&old).accepts_writes().accepts_commands()
+    }
+
+    /// etcd's health check on `host`, retried for the rollout's 5 s.
+    fn etcd_healthy(host: &HostSpec) -> crate::facts::Ask<Health> {
+        let check = crate::components::etcd_health_command(host);
+        Query::health(check, 5)
     }
 
     /// The first host rotates; the second fails its health check, is restored, restarted and
@@ -190,26 +202,13 @@ mod tests {
     #[tokio::test]
     async fn a_failed_health_check_restores_the_host_and_stops_the_rollout() {
         let inv = inventory();
-        let other = FileSpec::root("", 0o644, &b"old\n"[..]);
-        let probe = format!("644 root:root {}\n", other.sha256());
-        let good = Arc::new(
-            FakeTransport::new("a")
-                .expect_output("stat -c '%a", Output { status: 0, stdout: probe.clone().into(), stderr: Vec::new() }, 2)
-                .expect("cp -p", "")
-                .expect("V6DEPLOY_SUMS", "")
-                .expect("systemctl restart etcd", "")
-                .expect("endpoint health", ""),
-        );
+        let good = Arc::new(host("a").answer(&etcd_healthy(&inv.hosts[0]), ""));
+        let unhealthy = Output { status: 1, stdout: b"connection refused\n".to_vec(), stderr: Vec::new() };
         let bad = Arc::new(
-            FakeTransport::new("b")
-                .expect_output("stat -c '%a", Output { status: 0, stdout: probe.into(), stderr: Vec::new() }, 2)
-                .expect("v6deploy-restore", "")
-                .expect("cp -p", "")
-                .expect("V6DEPLOY_SUMS", "")
-                .expect_output("systemctl restart etcd", status(0), 2)
-                .expect_output("endpoint health", status(1), 1)
-                .expect("journalctl", "")
-                .expect("endpoint health", ""),
+            host("b")
+                .answer_output(&etcd_healthy(&inv.hosts[1]), unhealthy, 1)
+                .answer(&Query::journal("etcd", 15), "")
+                .answer(&etcd_healthy(&inv.hosts[1]), ""),
         );
         let untouched = Arc::new(FakeTransport::new("c"));
         let fakes = [good.clone(), bad.clone(), untouched.clone()];
@@ -218,15 +217,41 @@ mod tests {
         let recap = runner.run(connected, &[Box::new(RotateHost { state: state(&inv) }) as Box<dyn Step>]).await;
         good.verify();
         bad.verify();
-        assert!(untouched.log().is_empty(), "{:?}", untouched.log());
+        assert!(untouched.intents().is_empty(), "{:?}", untouched.intents());
         assert_eq!(recap.exit_code(), 2);
         let error = recap.hosts[1].error.clone().unwrap();
-        assert!(error.contains("rotation stopped at this host: etcd is not healthy"), "{error}");
+        assert!(error.contains("rotation stopped at this host: etcd is not healthy after 5 s: connection refused"), "{error}");
         assert!(error.contains("the previous files were restored and the services are healthy again"), "{error}");
         assert!(error.contains("resume with: v6deploy -i x.yaml certs rotate --resume"), "{error}");
-        assert!(bad.log().iter().all(|c| !c.contains("etcd.conf.yml")), "an unselected file was touched");
-        let backup = bad.log().into_iter().find(|c| c.contains("cp -p") && !c.contains("restore")).unwrap();
-        assert!(backup.contains("server.crt.v6deploy-20250101T000000Z"), "{backup}");
+        // Only the selected file is compared, backed up, written and restored.
+        let health = etcd_healthy(&inv.hosts[1]).query().clone();
+        let restart = Intent::Command("systemctl restart etcd".into());
+        assert_eq!(
+            bad.intents(),
+            [
+                Intent::Probe(vec![CRT.into()]),
+                Intent::Command(backup_script(&[CRT], STAMP)),
+                Intent::Probe(vec![CRT.into()]),
+                Intent::Write { paths: vec![CRT.into()], then: String::new() },
+                restart.clone(),
+                Intent::Query(health.clone()),
+                Intent::Query(Query::journal("etcd", 15).query().clone()),
+                Intent::Command(restore_script(&[CRT], &[], STAMP)),
+                restart,
+                Intent::Query(health),
+            ]
+        );
+        let plan: Vec<String> = recap.changes.iter().filter(|c| c.host == inv.hosts[1].address.to_string()).map(|c| format!("{:?} {} ({})", c.kind, c.target, c.reason)).collect();
+        assert_eq!(
+            plan,
+            [
+                format!("Command back up 1 files as *.v6deploy-{STAMP} (before replacing them)"),
+                format!("Write {CRT} (content differs)"),
+                format!("Command systemctl restart etcd (changed: {CRT})"),
+                format!("Command restore 1 files from *.v6deploy-{STAMP} (the new certificates failed)"),
+                "Command systemctl restart etcd (changed: (restored files))".to_string(),
+            ]
+        );
     }
 
     #[test]

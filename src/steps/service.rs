@@ -12,13 +12,11 @@ use anyhow::bail;
 
 use super::{ComponentOutcome, InstallState};
 use crate::components::{self, Component, Restart, Start};
+pub use crate::facts::PENDING_DIR;
+use crate::facts::{Health, Query, ServiceState};
 use crate::inventory::HostSpec;
 use crate::runner::{FollowUp, HostContext, Mode, Read};
-use crate::transport::quote::{command, quote};
-
-/// Where a host records the services whose restart is due, one file each listing the
-/// changed files they read.
-pub const PENDING_DIR: &str = "/var/lib/v6deploy/restart-pending";
+use crate::transport::quote::command;
 
 /// Records on the host, through the gate, that its services which read one of `changed`
 /// must restart (staged services never run, so they are left out). Steps call it right after
@@ -49,23 +47,12 @@ pub fn pending_restarts(host: &HostSpec, state: &InstallState, changed: &[String
     Some(FollowUp { what: format!("record pending restart of {}", names.join(", ")), script, reason: "files they read changed".into(), change: true })
 }
 
-/// The read-only script telling whether a bootstrap marker exists.
-pub(super) fn marker_test(marker: &str) -> String {
-    format!("test -e {}", quote(marker))
-}
-
-/// The read-only script printing a service's pending restart record, then `active` or
-/// `inactive`.
-fn state_probe(name: &str) -> String {
-    format!("cat {PENDING_DIR}/{name} 2>/dev/null; if systemctl is-active --quiet {}; then echo active; else echo inactive; fi", quote(name))
-}
-
 /// What `install` reads on a host, for the run's snapshot: every file the services own,
 /// their bootstrap markers, and the pending restarts and state of those that run.
 pub fn reads(state: &InstallState, host: &HostSpec, services: &[&'static Component]) -> Vec<Read> {
     let mut reads: Vec<Read> = state.files(host.address, |p| services.iter().any(|c| c.owns(host, p))).into_iter().map(|f| Read::probe(&f)).collect();
-    reads.extend(services.iter().filter_map(|c| c.service()?.bootstrap).map(|b| Read::query(marker_test(b.marker))));
-    reads.extend(services.iter().filter(|c| !c.is_staged(&state.bundle)).map(|c| Read::query(state_probe(c.name))));
+    reads.extend(services.iter().filter_map(|c| c.service()?.bootstrap).map(|b| Read::query(&Query::marker_exists(b.marker))));
+    reads.extend(services.iter().filter(|c| !c.is_staged(&state.bundle)).map(|c| Read::query(&Query::service_state(c.name))));
     reads
 }
 
@@ -75,7 +62,7 @@ pub async fn install(cx: &HostContext<'_>, state: &InstallState, services: &[&'s
     let host = cx.host;
     let mut specs = state.files(address, |p| services.iter().any(|c| c.owns(host, p)));
     for bootstrap in services.iter().filter_map(|c| c.service()?.bootstrap) {
-        if cx.query(&marker_test(bootstrap.marker)).await?.success() {
+        if cx.query(&Query::marker_exists(bootstrap.marker)).await? {
             specs.retain(|f| f.path != bootstrap.file);
         }
     }
@@ -104,8 +91,8 @@ pub async fn install(cx: &HostContext<'_>, state: &InstallState, services: &[&'s
             continue;
         }
         let pending = format!("{PENDING_DIR}/{name}");
-        let probed = cx.query(&state_probe(name)).await?.stdout_text();
-        let (active, restart_for) = restart_state(&probed, state.changed(address, |p| service.restarts_for(host, p)));
+        let probed = cx.query(&Query::service_state(name)).await?;
+        let (active, restart_for) = restart_state(probed, state.changed(address, |p| service.restarts_for(host, p)));
         let outcome = match (active, restart_for.is_empty()) {
             (true, true) => ComponentOutcome::Unchanged,
             (false, _) => ComponentOutcome::Started,
@@ -154,16 +141,13 @@ pub async fn install(cx: &HostContext<'_>, state: &InstallState, services: &[&'s
     Ok(format!("{} files changed; {}", changed.len(), summary.join("; ")))
 }
 
-/// From the probe's output (the pending record's lines, then `active` or `inactive`):
-/// whether the service runs, and every file whose change it has not been restarted for —
-/// those of this run and those recorded by earlier ones.
-fn restart_state(probed: &str, mut changed: Vec<String>) -> (bool, Vec<String>) {
-    let mut lines: Vec<&str> = probed.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
-    let active = lines.pop() == Some("active");
-    changed.extend(lines.into_iter().map(str::to_string));
+/// Whether the service runs, and every file whose change it has not been restarted for —
+/// those of this run (`changed`) and those recorded by earlier ones.
+fn restart_state(probed: ServiceState, mut changed: Vec<String>) -> (bool, Vec<String>) {
+    changed.extend(probed.pending);
     changed.sort();
     changed.dedup();
-    (active, changed)
+    (probed.active, changed)
 }
 
 /// How long a started service has to become healthy.
@@ -178,12 +162,9 @@ async fn health(cx: &HostContext<'_>, state: &InstallState, service: &Component)
 pub async fn health_within(cx: &HostContext<'_>, bundle: &crate::bundle::BundleCheck, service: &Component, seconds: u64) -> anyhow::Result<()> {
     let name = service.name;
     let check = service.health_script(cx.host, bundle);
-    // The last attempt's output is kept in a variable: checking health writes nothing on the host.
-    let retried = format!("end=$(($(date +%s) + {seconds})); while :; do if out=$({check} 2>&1); then exit 0; fi; [ $(date +%s) -lt $end ] || break; sleep 0.2; done; echo \"$out\"; exit 1");
-    let output = cx.transport.exec(&retried, &[]).await?;
-    if !output.success() {
-        let journal = cx.transport.exec(&format!("journalctl -u {name} -n 15 --no-pager 2>&1"), &[]).await?.stdout_text();
-        bail!("{name} is not healthy after {seconds} s: {}\nlast log lines:\n{}", output.stdout_text().trim(), journal.trim());
+    if let Health::Unhealthy(last) = cx.read_fresh(&Query::health(check, seconds)).await? {
+        let journal = cx.read_fresh(&Query::journal(name, 15)).await?;
+        bail!("{name} is not healthy after {seconds} s: {last}\nlast log lines:\n{journal}");
     }
     Ok(())
 }
@@ -196,17 +177,17 @@ mod tests {
     use crate::bundle::BundleCheck;
     use crate::inventory::{Inventory, parse};
     use crate::render::{HostFiles, Rendered, RenderedFile};
-    use crate::runner::{Gate, Progress};
-    use crate::transport::fake::FakeTransport;
+    use crate::runner::{Gate, Progress, Snapshot};
+    use crate::transport::fake::{FakeTransport, Intent};
     use crate::transport::files::FileSpec;
 
     const CONF: &str = "name: member\n";
-    use crate::components::{ETCD, Health, Kind, Service};
+    use crate::components::{ETCD, Kind, Service};
 
     // etcd without its health check, bootstrap file and rolling restarts: the pending-restart
     // logic alone.
     static SERVICE: Component = Component {
-        kind: Kind::Service(Service { health: Health::Active, bootstrap: None, restart: Restart::Parallel, ..components::service_of(&ETCD) }),
+        kind: Kind::Service(Service { health: components::Health::Active, bootstrap: None, restart: Restart::Parallel, ..components::service_of(&ETCD) }),
         ..ETCD
     };
 
@@ -222,13 +203,21 @@ mod tests {
         InstallState::new(desired, BundleCheck { root: "/bundle".into(), present: vec![], missing: vec![] }, vec![]).unwrap()
     }
 
-    async fn run(inv: &Inventory, state: &InstallState, fake: &FakeTransport) -> String {
+    /// The health check `SERVICE` gets: systemd's word, retried for `HEALTH_SECONDS`.
+    fn healthy() -> crate::facts::Ask<Health> {
+        Query::health("systemctl is-active --quiet etcd".into(), HEALTH_SECONDS)
+    }
+
+    /// Installs `SERVICE` on the first host; returns the summary and the changes made, each
+    /// as "wrote PATH (reason)" or "ran WHAT (reason)".
+    async fn run(inv: &Inventory, state: &InstallState, fake: &FakeTransport) -> (String, Vec<String>) {
         let gate = Gate::new(Mode::Apply);
-        let snapshot = crate::runner::Snapshot::default();
-        let cx = HostContext { inventory: inv, host: &inv.hosts[0], transport: fake, gate: &gate, progress: &Progress::Silent, snapshot: &snapshot };
+        let snapshot = Snapshot::default();
+        let cx = HostContext::new(inv, &inv.hosts[0], fake, &gate, &Progress::Silent, &snapshot);
         let summary = install(&cx, state, &[&SERVICE]).await.unwrap();
         fake.verify();
-        summary
+        let changes = gate.changes().iter().map(|c| c.to_string().split_once(": ").map(|(_, rest)| rest.to_string()).unwrap_or_default()).collect();
+        (summary, changes)
     }
 
     /// Regression: a run that wrote etcd's new certificate and stopped before the etcd step
@@ -238,16 +227,19 @@ mod tests {
     async fn a_restart_left_pending_by_an_earlier_run_happens_on_the_next() {
         let inv = inventory();
         let state = state(&inv);
-        let same = FileSpec::root("/etc/etcd/etcd.conf.yml", 0o644, CONF.as_bytes()).sha256().to_string();
         let fake = FakeTransport::new("a")
-            .expect("sha256sum", &format!("644 root:root {same}\n"))
-            .expect("cat /var/lib/v6deploy/restart-pending/etcd", "/etc/kubernetes/pki/etcd/server.crt\nactive\n")
-            .expect("systemctl restart --no-block etcd && rm -f /var/lib/v6deploy/restart-pending/etcd", "")
-            .expect("while", "");
-        let summary = run(&inv, &state, &fake).await;
+            .has_file(&FileSpec::root("/etc/etcd/etcd.conf.yml", 0o644, CONF.as_bytes()))
+            .answer(&Query::service_state("etcd"), "/etc/kubernetes/pki/etcd/server.crt\nactive\n")
+            .accepts_commands()
+            .answer(&healthy(), "");
+        let (summary, changes) = run(&inv, &state, &fake).await;
         assert_eq!(summary, "0 files changed; etcd restarted and healthy");
+        assert_eq!(changes, ["ran systemctl restart etcd (changed: /etc/kubernetes/pki/etcd/server.crt)"]);
         let outcome = &state.outcomes()[&inv.hosts[0].address][&SERVICE];
         assert_eq!(*outcome, ComponentOutcome::Restarted { changed: vec!["/etc/kubernetes/pki/etcd/server.crt".into()] });
+        // The record goes with the restart, in the same command: it is not left to say so again.
+        let Some(Intent::Command(restart)) = fake.intents().into_iter().find(|i| matches!(i, Intent::Command(_))) else { panic!("{:?}", fake.intents()) };
+        assert!(restart.ends_with(&format!("&& rm -f {PENDING_DIR}/etcd")), "{restart}");
     }
 
     /// Files a service reads are recorded on the host before it is restarted, so a run that
@@ -257,24 +249,30 @@ mod tests {
         let inv = inventory();
         let state = state(&inv);
         let fake = FakeTransport::new("a")
-            .expect("sha256sum", "-\n")
-            .expect("V6DEPLOY_SUMS", "")
-            .expect("printf '%s\\n' /etc/etcd/etcd.conf.yml >> /var/lib/v6deploy/restart-pending/etcd", "")
-            .expect("cat /var/lib/v6deploy/restart-pending/etcd", "/etc/etcd/etcd.conf.yml\nactive\n")
-            .expect("systemctl restart --no-block etcd", "")
-            .expect("while", "");
-        run(&inv, &state, &fake).await;
-        let log = fake.log();
-        let position = |pattern: &str| log.iter().position(|c| c.contains(pattern)).unwrap();
-        assert!(position("V6DEPLOY_SUMS") < position("printf") && position("printf") < position("systemctl restart"), "{log:#?}");
+            .no_files()
+            .accepts_writes()
+            .accepts_commands()
+            .answer(&Query::service_state("etcd"), "/etc/etcd/etcd.conf.yml\nactive\n")
+            .answer(&healthy(), "");
+        let (_, changes) = run(&inv, &state, &fake).await;
+        assert_eq!(
+            changes,
+            [
+                "wrote /etc/etcd/etcd.conf.yml (new file)",
+                "ran record pending restart of etcd (files they read changed)",
+                "ran systemctl restart etcd (changed: /etc/etcd/etcd.conf.yml)",
+            ]
+        );
+        assert_eq!(fake.written(), [["/etc/etcd/etcd.conf.yml"]]);
+        assert_eq!(fake.queries(), [Query::service_state("etcd").query().clone(), healthy().query().clone()]);
         let outcome = &state.outcomes()[&inv.hosts[0].address][&SERVICE];
         assert_eq!(*outcome, ComponentOutcome::Restarted { changed: vec!["/etc/etcd/etcd.conf.yml".into()] });
     }
 
     #[test]
-    fn the_probe_reads_pending_files_and_the_state() {
-        assert_eq!(restart_state("inactive\n", vec![]), (false, vec![]));
-        assert_eq!(restart_state("/b\n/a\nactive\n", vec!["/a".into()]), (true, vec!["/a".into(), "/b".into()]));
-        assert_eq!(restart_state("", vec![]), (false, vec![]));
+    fn pending_files_of_earlier_runs_join_this_runs() {
+        let state = |active: bool, pending: &[&str]| ServiceState { active, pending: pending.iter().map(|p| p.to_string()).collect() };
+        assert_eq!(restart_state(state(false, &[]), vec![]), (false, vec![]));
+        assert_eq!(restart_state(state(true, &["/b", "/a"]), vec!["/a".into()]), (true, vec!["/a".into(), "/b".into()]));
     }
 }

@@ -1,0 +1,330 @@
+//! Typed reads: every read-only question a step asks a host, as a value. A `Query` is what the
+//! run's snapshot keys its answers by (see `runner::Read::Query`); its `script` is what runs on
+//! the host. The constructors (`Query::service_state`, ...) pair a query with the pure parser
+//! of its output into a typed answer (`Ask<T>`), so a step never reads raw shell output.
+
+use std::net::Ipv6Addr;
+
+use super::{BootEntry, EtcdMember, Facts, FactsError, InstalledKernel, parse_boot_default, parse_boot_entries, parse_installed_kernels, parse_member_list, parse_raft_indexes, parse_sections};
+use crate::transport::Output;
+use crate::transport::quote::{command, quote};
+
+/// Where a host records the services whose restart is due, one file each listing the
+/// changed files they read.
+pub const PENDING_DIR: &str = "/var/lib/v6deploy/restart-pending";
+
+/// One read-only question to a host.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Query {
+    /// Every fact (`gather::SCRIPT`).
+    Facts,
+    /// A service's pending restart record (see `PENDING_DIR`) and whether it is active.
+    ServiceState(String),
+    /// Whether a path exists (e.g. a bootstrap marker such as etcd's data dir).
+    MarkerExists(String),
+    /// Which of these kernel modules are not loaded, and whether this kernel can load them.
+    MissingModules(Vec<String>),
+    /// GRUB's entries and default, read now.
+    Boot,
+    /// The kernels rpm knows of one package.
+    InstalledKernels(String),
+    /// The running kernel (`uname -r`).
+    KernelRelease,
+    /// The id of the running boot.
+    BootId,
+    /// The members of the etcd cluster, asked at these endpoints.
+    EtcdMembers(Vec<Ipv6Addr>),
+    /// The raft index of each of these etcd endpoints.
+    EtcdStatus(Vec<Ipv6Addr>),
+    /// A service's health check script, retried on the host for up to `seconds`.
+    Health { check: String, seconds: u64 },
+    /// The last lines of a unit's journal.
+    Journal { unit: String, lines: u32 },
+    /// The text of a small record file (empty when there is none).
+    Record(String),
+    /// A script as is: only the snapshot's own tests need one that reads its stdin.
+    #[cfg(test)]
+    Script(String),
+}
+
+/// Why an answer could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum QueryError {
+    /// The facts output lacks a section.
+    #[error(transparent)]
+    Facts(#[from] FactsError),
+    /// etcdctl's JSON did not have the expected shape.
+    #[error(transparent)]
+    Etcd(#[from] serde_json::Error),
+}
+
+/// A query together with the parser of its answer.
+#[derive(Debug, Clone)]
+pub struct Ask<T> {
+    query: Query,
+    parse: fn(&Output) -> Result<T, QueryError>,
+}
+
+impl<T> Ask<T> {
+    /// What is asked (the snapshot's key).
+    pub fn query(&self) -> &Query {
+        &self.query
+    }
+
+    /// The answer in `output` (the script's stdout and exit status).
+    pub fn parse(&self, output: &Output) -> Result<T, QueryError> {
+        (self.parse)(output)
+    }
+}
+
+/// A service's pending restarts and state.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ServiceState {
+    pub active: bool,
+    /// Files recorded as changed since its last restart, by earlier runs.
+    pub pending: Vec<String>,
+}
+
+/// Kernel modules that are not loaded.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct MissingModules {
+    /// This kernel has them: `modprobe` can load them.
+    pub loadable: Vec<String>,
+    /// They cannot be loaded here (no module tree for the running kernel, or no such module).
+    pub absent: Vec<String>,
+}
+
+/// GRUB's entries and the release it boots next.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Boot {
+    pub entries: Vec<BootEntry>,
+    pub default: Option<String>,
+}
+
+/// The result of a health check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Health {
+    Healthy,
+    /// Still failing when the time was up, with the last attempt's output.
+    Unhealthy(String),
+}
+
+/// Reads GRUB's entries and default.
+const BOOT_SCRIPT: &str = "echo @@boot-entries; grubby --info=ALL 2>/dev/null; echo @@boot-default; grubby --default-kernel 2>/dev/null; echo @@grubenv; grub2-editenv list 2>/dev/null; true";
+
+impl Query {
+    /// The read-only script that answers the query.
+    pub fn script(&self) -> String {
+        match self {
+            Query::Facts => super::SCRIPT.to_string(),
+            Query::ServiceState(name) => {
+                format!("cat {PENDING_DIR}/{name} 2>/dev/null; if systemctl is-active --quiet {}; then echo active; else echo inactive; fi", quote(name))
+            }
+            Query::MarkerExists(path) => format!("test -e {}", quote(path)),
+            Query::MissingModules(modules) => format!(
+                "k=$(uname -r); for m in {}; do [ -d \"/sys/module/$m\" ] && continue; \
+                 if [ -d \"/lib/modules/$k\" ] && modprobe -n -q \"$m\" 2>/dev/null; then echo \"load $m\"; else echo \"absent $m\"; fi; done",
+                command(modules)
+            ),
+            Query::Boot => BOOT_SCRIPT.to_string(),
+            Query::InstalledKernels(package) => format!("rpm -q {} --qf '%{{NAME}} %{{VERSION}}-%{{RELEASE}}.%{{ARCH}}\\n'", quote(package)),
+            Query::KernelRelease => "uname -r".to_string(),
+            Query::BootId => "cat /proc/sys/kernel/random/boot_id".to_string(),
+            Query::EtcdMembers(endpoints) => super::etcdctl(endpoints, &["member", "list", "-w", "json"]),
+            Query::EtcdStatus(endpoints) => super::etcdctl(endpoints, &["endpoint", "status", "-w", "json"]),
+            // The last attempt's output is kept in a variable: checking health writes nothing on the host.
+            Query::Health { check, seconds } => format!(
+                "end=$(($(date +%s) + {seconds})); while :; do if out=$({check} 2>&1); then exit 0; fi; [ $(date +%s) -lt $end ] || break; sleep 0.2; done; echo \"$out\"; exit 1"
+            ),
+            Query::Journal { unit, lines } => format!("journalctl -u {unit} -n {lines} --no-pager 2>&1"),
+            Query::Record(path) => format!("cat {} 2>/dev/null; true", quote(path)),
+            #[cfg(test)]
+            Query::Script(script) => script.clone(),
+        }
+    }
+
+    /// Whether a non-zero exit is part of the answer; otherwise it fails the read.
+    pub fn status_is_answer(&self) -> bool {
+        match self {
+            Query::ServiceState(_) | Query::MarkerExists(_) | Query::MissingModules(_) | Query::Health { .. } | Query::Journal { .. } => true,
+            Query::Facts | Query::Boot | Query::InstalledKernels(_) | Query::KernelRelease | Query::BootId | Query::EtcdMembers(_) | Query::EtcdStatus(_) | Query::Record(_) => false,
+            #[cfg(test)]
+            Query::Script(_) => true,
+        }
+    }
+
+    /// Every fact of the host.
+    pub fn facts() -> Ask<Facts> {
+        Ask { query: Query::Facts, parse: |o| Ok(Facts::parse(&o.stdout_text())?) }
+    }
+
+    /// Whether service `name` is active, and the restarts recorded as due for it.
+    pub fn service_state(name: &str) -> Ask<ServiceState> {
+        Ask { query: Query::ServiceState(name.to_string()), parse: |o| Ok(parse_service_state(&o.stdout_text())) }
+    }
+
+    /// Whether `path` exists.
+    pub fn marker_exists(path: &str) -> Ask<bool> {
+        Ask { query: Query::MarkerExists(path.to_string()), parse: |o| Ok(o.success()) }
+    }
+
+    /// Which of `modules` are not loaded.
+    pub fn missing_modules(modules: &[&str]) -> Ask<MissingModules> {
+        Ask { query: Query::MissingModules(modules.iter().map(|m| m.to_string()).collect()), parse: |o| Ok(parse_missing_modules(&o.stdout_text())) }
+    }
+
+    /// GRUB's entries and default.
+    pub fn boot() -> Ask<Boot> {
+        Ask { query: Query::Boot, parse: |o| Ok(parse_boot(&o.stdout_text())) }
+    }
+
+    /// The kernels of rpm package `package`.
+    pub fn installed_kernels(package: &str) -> Ask<Vec<InstalledKernel>> {
+        Ask { query: Query::InstalledKernels(package.to_string()), parse: |o| Ok(parse_installed_kernels(&o.stdout_text())) }
+    }
+
+    /// The running kernel's release.
+    pub fn kernel_release() -> Ask<String> {
+        Ask { query: Query::KernelRelease, parse: |o| Ok(o.stdout_text().trim().to_string()) }
+    }
+
+    /// The running boot's id.
+    pub fn boot_id() -> Ask<String> {
+        Ask { query: Query::BootId, parse: |o| Ok(o.stdout_text().trim().to_string()) }
+    }
+
+    /// The etcd members, asked at `endpoints`.
+    pub fn etcd_members(endpoints: &[Ipv6Addr]) -> Ask<Vec<EtcdMember>> {
+        Ask { query: Query::EtcdMembers(endpoints.to_vec()), parse: |o| Ok(parse_member_list(&o.stdout_text())?) }
+    }
+
+    /// The raft index of each of `endpoints` (as `https://[addr]:2379`).
+    pub fn etcd_status(endpoints: &[Ipv6Addr]) -> Ask<Vec<(String, u64)>> {
+        Ask { query: Query::EtcdStatus(endpoints.to_vec()), parse: |o| Ok(parse_raft_indexes(&o.stdout_text())?) }
+    }
+
+    /// `check` passing within `seconds`, retried on the host.
+    pub fn health(check: String, seconds: u64) -> Ask<Health> {
+        Ask { query: Query::Health { check, seconds }, parse: |o| Ok(if o.success() { Health::Healthy } else { Health::Unhealthy(o.stdout_text().trim().to_string()) }) }
+    }
+
+    /// The last `lines` lines of `unit`'s journal.
+    pub fn journal(unit: &str, lines: u32) -> Ask<String> {
+        Ask { query: Query::Journal { unit: unit.to_string(), lines }, parse: |o| Ok(o.stdout_text().trim().to_string()) }
+    }
+
+    /// The trimmed text of the file at `path` (empty when missing).
+    pub fn record(path: &str) -> Ask<String> {
+        Ask { query: Query::Record(path.to_string()), parse: |o| Ok(o.stdout_text().trim().to_string()) }
+    }
+}
+
+/// The service state probe's output: the pending record's lines, then `active` or `inactive`.
+pub fn parse_service_state(output: &str) -> ServiceState {
+    let mut lines: Vec<&str> = output.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+    let active = lines.pop() == Some("active");
+    ServiceState { active, pending: lines.into_iter().map(str::to_string).collect() }
+}
+
+/// `load M` and `absent M` lines.
+pub fn parse_missing_modules(output: &str) -> MissingModules {
+    let pick = |kind: &str| output.lines().filter_map(|l| l.strip_prefix(kind)).map(|m| m.trim().to_string()).collect::<Vec<_>>();
+    MissingModules { loadable: pick("load "), absent: pick("absent ") }
+}
+
+/// The `@@boot-entries`, `@@boot-default` and `@@grubenv` sections.
+pub fn parse_boot(output: &str) -> Boot {
+    let sections = parse_sections(output);
+    let section = |name: &str| sections.get(name).map_or("", String::as_str);
+    let entries = parse_boot_entries(section("boot-entries"));
+    let default = parse_boot_default(section("boot-default"), section("grubenv"), &entries);
+    Boot { entries, default }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn output(status: u32, stdout: &str) -> Output {
+        Output { status, stdout: stdout.into(), stderr: Vec::new() }
+    }
+
+    #[test]
+    fn service_state_reads_pending_files_then_the_state() {
+        let ask = Query::service_state("etcd");
+        assert_eq!(ask.parse(&output(0, "inactive\n")).unwrap(), ServiceState { active: false, pending: vec![] });
+        assert_eq!(ask.parse(&output(0, "/b\n/a\n  \nactive\n")).unwrap(), ServiceState { active: true, pending: vec!["/b".into(), "/a".into()] });
+        assert_eq!(ask.parse(&output(0, "")).unwrap(), ServiceState::default());
+        assert!(ask.query().script().starts_with("cat /var/lib/v6deploy/restart-pending/etcd 2>/dev/null;"));
+    }
+
+    #[test]
+    fn a_marker_exists_when_the_test_exits_zero() {
+        let ask = Query::marker_exists("/var/lib/etcd/member");
+        assert!(ask.parse(&output(0, "")).unwrap());
+        assert!(!ask.parse(&output(1, "")).unwrap());
+        assert!(ask.query().status_is_answer());
+    }
+
+    #[test]
+    fn missing_modules_split_into_loadable_and_absent() {
+        let ask = Query::missing_modules(&["br_netfilter", "ip_vs"]);
+        let found = ask.parse(&output(0, "load br_netfilter\nabsent ip_vs\n")).unwrap();
+        assert_eq!(found, MissingModules { loadable: vec!["br_netfilter".into()], absent: vec!["ip_vs".into()] });
+        assert_eq!(ask.parse(&output(0, "")).unwrap(), MissingModules::default());
+    }
+
+    #[test]
+    fn boot_entries_and_default() {
+        let text = "@@boot-entries\nindex=0\nkernel=\"/boot/vmlinuz-4.19.113-300.el7.x86_64\"\ntitle=\"CentOS (4.19)\"\nindex=1\nkernel=\"/boot/vmlinuz-3.10.0-1160.el7.x86_64\"\ntitle=\"CentOS (3.10)\"\n@@boot-default\n/boot/vmlinuz-4.19.113-300.el7.x86_64\n@@grubenv\n";
+        let boot = Query::boot().parse(&output(0, text)).unwrap();
+        assert_eq!(boot.entries.len(), 2, "{boot:?}");
+        assert_eq!(boot.default.as_deref(), Some("4.19.113-300.el7.x86_64"));
+        assert_eq!(Query::boot().parse(&output(0, "")).unwrap(), Boot::default());
+    }
+
+    #[test]
+    fn one_line_answers_are_trimmed() {
+        assert_eq!(Query::kernel_release().parse(&output(0, "4.19.113-300.el7.x86_64\n")).unwrap(), "4.19.113-300.el7.x86_64");
+        assert_eq!(Query::boot_id().parse(&output(0, "b1\n")).unwrap(), "b1");
+        assert_eq!(Query::record("/run/x.applied").parse(&output(0, "0\n")).unwrap(), "0");
+        assert_eq!(Query::record("/run/x.applied").parse(&output(0, "")).unwrap(), "");
+        assert!(!Query::record("/run/x").query().status_is_answer());
+    }
+
+    #[test]
+    fn health_keeps_the_last_output_of_a_failing_check() {
+        let ask = Query::health("true".into(), 5);
+        assert_eq!(ask.parse(&output(0, "")).unwrap(), Health::Healthy);
+        assert_eq!(ask.parse(&output(1, "connection refused\n")).unwrap(), Health::Unhealthy("connection refused".into()));
+    }
+
+    /// The real retry loop with the local `sh`: a passing check, and a failing one whose last
+    /// output comes back.
+    #[test]
+    fn the_health_script_retries_and_reports_the_last_output() {
+        let run = |check: &str| {
+            let out = std::process::Command::new("sh").arg("-c").arg(Query::health(check.into(), 0).query().script()).output().unwrap();
+            Query::health(check.into(), 0).parse(&output(out.status.code().unwrap_or(255) as u32, &String::from_utf8_lossy(&out.stdout))).unwrap()
+        };
+        assert_eq!(run("true"), Health::Healthy);
+        assert_eq!(run("echo nope; false"), Health::Unhealthy("nope".into()));
+    }
+
+    #[test]
+    fn etcd_answers_and_their_errors() {
+        let members = Query::etcd_members(&["2001:db8:0:1::101".parse().unwrap()]);
+        let json = r#"{"members":[{"ID":1234,"peerURLs":["https://[2001:db8:0:1::104]:2380"]}]}"#;
+        assert_eq!(members.parse(&output(0, json)).unwrap()[0].id, "4d2");
+        assert!(matches!(members.parse(&output(0, "Error: context deadline exceeded")), Err(QueryError::Etcd(_))));
+        assert!(members.query().script().contains("--endpoints=https://[2001:db8:0:1::101]:2379 "), "{}", members.query().script());
+        let status = Query::etcd_status(&[]);
+        let json = r#"[{"Endpoint":"https://[2001:db8:0:1::101]:2379","Status":{"raftIndex":20}}]"#;
+        assert_eq!(status.parse(&output(0, json)).unwrap(), [("https://[2001:db8:0:1::101]:2379".to_string(), 20)]);
+    }
+
+    #[test]
+    fn facts_fail_on_a_missing_section() {
+        assert!(matches!(Query::facts().parse(&output(0, "@@uname\n4.19\n")), Err(QueryError::Facts(_))));
+    }
+}
