@@ -4,6 +4,7 @@
 pub mod bundle;
 pub mod checks;
 pub mod desired;
+pub mod exit;
 pub mod facts;
 pub mod inventory;
 pub mod kernel;

@@ -7,13 +7,14 @@ use std::time::Duration;
 use anyhow::Result;
 use time::OffsetDateTime;
 
+use v6deploy::exit;
 use v6deploy::facts::{CERTS_SCRIPT, HostCert, parse_host_certs};
 use v6deploy::inventory::Inventory;
 use v6deploy::runner::connect_all;
 
 use super::run_args::RunArgs;
 
-/// Reads and prints every host's certificates; exit 2 when a host cannot be read or holds an
+/// Reads and prints every host's certificates; exit [`exit::HOST_FAILED`] when a host cannot be read or holds an
 /// expired or unreadable certificate, or one expiring within `warn_days` is only warned about.
 pub fn run(inv: &Inventory, run: &RunArgs, warn_days: u32) -> Result<ExitCode> {
     let hosts = run.select(inv)?;
@@ -73,5 +74,5 @@ pub fn run(inv: &Inventory, run: &RunArgs, warn_days: u32) -> Result<ExitCode> {
         }
     }
     println!("{} hosts: {bad} problems, {warned} certificates expiring within {warn_days} days", results.len());
-    Ok(if bad > 0 { ExitCode::from(super::certs::EXIT_CHECK_FAILED) } else { ExitCode::SUCCESS })
+    Ok(if bad > 0 { ExitCode::from(exit::HOST_FAILED) } else { ExitCode::SUCCESS })
 }

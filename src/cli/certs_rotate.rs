@@ -139,7 +139,7 @@ impl Rollout<'_> {
             println!("PLAN (dry-run: nothing was changed, the store neither)");
         }
         super::print_recap(&recap, self.args.run.output)?;
-        if recap.exit_code() != 0 {
+        if !recap.succeeded() {
             eprintln!("rotation stopped; the store holds the new certificates; once the cause is fixed, resume with: {}", self.resume);
         }
         Ok(ExitCode::from(recap.exit_code()))

@@ -93,7 +93,7 @@ pub fn run(args: &Args, loaded: &Loaded, templates_dir: Option<&std::path::Path>
     }
     super::print_recap(&recap, args.run.output)?;
     print_components(&state, args.dry_run);
-    if recap.exit_code() == 0 && !args.dry_run {
+    if recap.succeeded() && !args.dry_run {
         print_next_steps(loaded, &store, &state);
     }
     Ok(ExitCode::from(recap.exit_code()))

@@ -7,6 +7,7 @@ use std::time::Duration;
 use anyhow::Result;
 use clap::Subcommand;
 
+use v6deploy::exit;
 use v6deploy::facts::Facts;
 use v6deploy::inventory::{Inventory, Loaded};
 use v6deploy::ops::kernel::{Offer, Plan, plan};
@@ -127,7 +128,7 @@ fn check(run: &RunArgs, inv: &Inventory) -> Result<ExitCode> {
         }
         println!("\n{} of {} hosts at or above kernel.minimum {}", report.len() - below, run.select(inv)?.len(), inv.kernel.minimum);
     }
-    Ok(if below > 0 || recap.exit_code() != 0 { ExitCode::from(2) } else { ExitCode::SUCCESS })
+    Ok(if below > 0 || !recap.succeeded() { ExitCode::from(exit::HOST_FAILED) } else { ExitCode::SUCCESS })
 }
 
 fn upgrade_hosts(dry_run: bool, upgrade: &UpgradeArgs, run: &RunArgs, inv: &Inventory) -> Result<ExitCode> {

@@ -24,9 +24,6 @@ use clap::{Parser, Subcommand};
 
 use v6deploy::inventory::{Loaded, load};
 
-/// Exit code for usage and inventory errors.
-pub const EXIT_USAGE: u8 = 1;
-
 /// Deploys Kubernetes and its middleware onto IPv6 single-stack hosts over SSH.
 ///
 /// Hosts are given by IPv6 address in an inventory file (see README.md for the format);
