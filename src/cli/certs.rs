@@ -57,6 +57,7 @@ enum CertsCommand {
     },
 }
 
+/// Runs a `certs` command and prints its report.
 pub fn run(args: &Args, loaded: &Loaded, templates_dir: Option<&Path>) -> Result<ExitCode> {
     let inv = &loaded.inventory;
     let store = match &args.certs_dir {
