@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-fn collect(root: &Path, dir: &Path, found: &mut Vec<PathBuf>) {
+fn collect(dir: &Path, found: &mut Vec<PathBuf>) {
     let mut entries: Vec<PathBuf> = std::fs::read_dir(dir).unwrap_or_else(|e| panic!("read {}: {e}", dir.display())).map(|e| e.expect("read a directory entry").path()).collect();
     entries.sort();
     for path in entries {
@@ -12,7 +12,7 @@ fn collect(root: &Path, dir: &Path, found: &mut Vec<PathBuf>) {
             continue;
         }
         if path.is_dir() {
-            collect(root, &path, found);
+            collect(&path, found);
         } else {
             found.push(path);
         }
@@ -24,7 +24,7 @@ fn main() {
     let root = manifest.join("templates");
     println!("cargo:rerun-if-changed=templates");
     let mut files = Vec::new();
-    collect(&root, &root, &mut files);
+    collect(&root, &mut files);
     let mut out = String::from("&[\n");
     for path in &files {
         let relative = path.strip_prefix(&root).expect("under templates/");

@@ -5,6 +5,7 @@ pub mod bundle;
 pub mod checks;
 pub mod components;
 pub mod desired;
+pub mod exit;
 pub mod facts;
 pub mod inventory;
 pub mod kernel;

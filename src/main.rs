@@ -14,7 +14,7 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(error) => {
             eprintln!("error: {error:#}");
-            ExitCode::from(cli::EXIT_USAGE)
+            ExitCode::from(v6deploy::exit::USAGE)
         }
     }
 }

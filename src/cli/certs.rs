@@ -6,14 +6,12 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use clap::Subcommand;
 
+use v6deploy::exit;
 use v6deploy::inventory::Loaded;
 use v6deploy::pki::{self, Action, Store};
 
 use super::certs_rotate::RotateArgs;
 use super::run_args::RunArgs;
-
-/// Exit code of `certs check` when a certificate is expired, missing or mismatched.
-pub const EXIT_CHECK_FAILED: u8 = 2;
 
 /// Make, check, export and import the cluster's certificates (in certs/<cluster name>/).
 #[derive(Debug, clap::Args)]
@@ -59,6 +57,7 @@ enum CertsCommand {
     },
 }
 
+/// Runs a `certs` command and prints its report.
 pub fn run(args: &Args, loaded: &Loaded, templates_dir: Option<&Path>) -> Result<ExitCode> {
     let inv = &loaded.inventory;
     let store = match &args.certs_dir {
@@ -101,7 +100,7 @@ pub fn run(args: &Args, loaded: &Loaded, templates_dir: Option<&Path>) -> Result
             }
             let bad = report.rows.iter().filter(|r| matches!(r.status, pki::Status::Bad(_) | pki::Status::Error(_))).count();
             println!("{} certificates in {root}: {bad} with problems, {} expiring within {warn_days} days", report.rows.len(), report.warnings());
-            Ok(if report.failed() { ExitCode::from(EXIT_CHECK_FAILED) } else { ExitCode::SUCCESS })
+            Ok(if report.failed() { ExitCode::from(exit::HOST_FAILED) } else { ExitCode::SUCCESS })
         }
         CertsCommand::Csr { output } => {
             let report = pki::export_csrs(inv, &store, output).with_context(|| format!("export CSRs from {root}"))?;

@@ -2,39 +2,26 @@
 //! same table as the local check: file, subject, serial, not after, days left, issuer.
 
 use std::process::ExitCode;
-use std::time::Duration;
 
 use anyhow::Result;
 use time::OffsetDateTime;
 
-use v6deploy::facts::{CERTS_SCRIPT, HostCert, parse_host_certs};
+use v6deploy::exit;
 use v6deploy::inventory::Inventory;
-use v6deploy::runner::connect_all;
+use v6deploy::workflows::certs_remote::{HostCerts, read};
 
 use super::run_args::RunArgs;
 
-/// Reads and prints every host's certificates; exit 2 when a host cannot be read or holds an
-/// expired or unreadable certificate, or one expiring within `warn_days` is only warned about.
+/// Reads and prints every host's certificates; exit [`exit::HOST_FAILED`] when a host cannot
+/// be read or holds an expired or unreadable certificate, or one expiring within `warn_days`
+/// is only warned about.
 pub fn run(inv: &Inventory, run: &RunArgs, warn_days: u32) -> Result<ExitCode> {
-    let hosts = run.select(inv)?;
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    let results: Vec<(String, Result<Vec<HostCert>, String>)> = runtime.block_on(async {
-        let connected = connect_all(inv, &hosts, Duration::from_secs(run.connect_timeout)).await?;
-        let reads = connected.into_iter().map(|c| async move {
-            let label = c.host.address.to_string();
-            let certs = match c.transport {
-                Err(e) => Err(format!("{:#}", anyhow::Error::from(e))),
-                Ok(t) => t.run(&CERTS_SCRIPT).await.map(|o| parse_host_certs(&o.stdout_text())).map_err(|e| format!("{:#}", anyhow::Error::from(e))),
-            };
-            (label, certs)
-        });
-        Ok::<_, anyhow::Error>(futures::future::join_all(reads).await)
-    })?;
+    let results = read(&run.remote()?, inv)?;
     let now = OffsetDateTime::now_utc();
     let mut bad = 0;
     let mut warned = 0;
     println!("{:<28} {:<52} {:<48} {:<47} {:<10} {:>5}  ISSUER", "HOST", "FILE", "SUBJECT", "SERIAL", "NOT AFTER", "DAYS");
-    for (host, certs) in &results {
+    for HostCerts { host, certs } in &results {
         match certs {
             Err(e) => {
                 bad += 1;
@@ -73,5 +60,5 @@ pub fn run(inv: &Inventory, run: &RunArgs, warn_days: u32) -> Result<ExitCode> {
         }
     }
     println!("{} hosts: {bad} problems, {warned} certificates expiring within {warn_days} days", results.len());
-    Ok(if bad > 0 { ExitCode::from(super::certs::EXIT_CHECK_FAILED) } else { ExitCode::SUCCESS })
+    Ok(if bad > 0 { ExitCode::from(exit::HOST_FAILED) } else { ExitCode::SUCCESS })
 }

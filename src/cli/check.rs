@@ -5,9 +5,10 @@ use std::process::ExitCode;
 use anyhow::Result;
 
 use v6deploy::checks::{Status, verdicts};
+use v6deploy::exit;
 use v6deploy::inventory::Loaded;
-use v6deploy::runner::{HostStatus, Mode};
-use v6deploy::steps::{FactsStore, GatherFacts};
+use v6deploy::workflows::HostStatus;
+use v6deploy::workflows::gather::gather;
 
 use super::run_args::{OutputFormat, RunArgs};
 
@@ -23,12 +24,12 @@ pub struct Args {
     run: RunArgs,
 }
 
+/// Gathers the facts, prints each host's verdicts.
 pub fn run(args: &Args, loaded: &Loaded) -> Result<ExitCode> {
     let inv = &loaded.inventory;
-    let store = FactsStore::default();
-    let recap = super::run_args::run_steps(inv, &args.run, Mode::DryRun, &[Box::new(GatherFacts { store: store.clone() })])?;
-    let facts = store.lock().unwrap_or_else(|p| p.into_inner()).clone();
-    let mut failed = recap.exit_code() != 0;
+    let gathered = gather(&args.run.remote()?, inv)?;
+    let (recap, facts) = (&gathered.recap, &gathered.facts);
+    let mut failed = !recap.succeeded();
     let mut report = Vec::new();
     for host in &inv.hosts {
         let Some((f, skew)) = facts.get(&host.address) else { continue };
@@ -63,5 +64,5 @@ pub fn run(args: &Args, loaded: &Loaded) -> Result<ExitCode> {
         let ok = report.iter().filter(|(_, vs)| vs.iter().all(|v| v.status != Status::Fail)).count();
         println!("\n{ok} of {} hosts pass every check", inv.hosts.len());
     }
-    Ok(if failed { ExitCode::from(2) } else { ExitCode::SUCCESS })
+    Ok(if failed { ExitCode::from(exit::HOST_FAILED) } else { ExitCode::SUCCESS })
 }

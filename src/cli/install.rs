@@ -1,20 +1,14 @@
 //! `v6deploy -i FILE install`: bare hosts to a running cluster.
 
 use std::process::ExitCode;
-use std::sync::Arc;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 
-use v6deploy::bundle;
 use v6deploy::checks::Check;
-use v6deploy::desired::desired_state;
 use v6deploy::inventory::{Loaded, Role};
 use v6deploy::net::url;
-use v6deploy::pki::{Store, generate};
-use v6deploy::render::Templates;
-use v6deploy::runner::Mode;
-use v6deploy::steps::InstallState;
-use v6deploy::workflows::install;
+use v6deploy::workflows::Mode;
+use v6deploy::workflows::install_run::{self, Note, Outcomes, Report, Request};
 
 use super::run_args::{OutputFormat, RunArgs};
 
@@ -45,70 +39,61 @@ pub struct Args {
     run: RunArgs,
 }
 
+/// Runs `install` and prints the report.
 pub fn run(args: &Args, loaded: &Loaded, templates_dir: Option<&std::path::Path>) -> Result<ExitCode> {
-    let inv = &loaded.inventory;
-    let bundle = bundle::check(inv)?;
-    let membership = super::membership::read(inv, &args.run)?;
-    if let Some((address, other)) = membership.foreign.iter().next() {
-        anyhow::bail!("{address} belongs to another cluster ({other}); nothing was changed");
+    let request = Request {
+        mode: if args.dry_run { Mode::DryRun } else { Mode::Apply },
+        skip_checks: args.skip_check.clone(),
+        upgrade_kernel: args.upgrade_kernel.then(|| args.upgrade.options()),
+        templates_dir,
+    };
+    let report = install_run::run(&args.run.remote()?, &loaded.inventory, &request, &mut print_note)?;
+    print_report(&report, args.dry_run, args.run.output)?;
+    if args.run.output == OutputFormat::Text && report.recap.succeeded() && !args.dry_run {
+        print_next_steps(loaded, &report);
     }
-    if !membership.members.is_empty() {
-        let outside: Vec<String> = inv.hosts.iter().filter(|h| !membership.members.contains(&h.address) && !membership.unreachable.contains_key(&h.address)).map(|h| h.address.to_string()).collect();
-        if !outside.is_empty() {
-            anyhow::bail!(
-                "cluster {} is running and {} not in it yet: add them with `v6deploy -i {} node add {}`; nothing was changed",
-                inv.cluster.name,
-                outside.join(", "),
-                inv.source.display(),
-                outside.join(" ")
-            );
-        }
-    }
-    let store = Store::for_inventory(inv);
-    let report = generate(inv, &store).with_context(|| format!("prepare the PKI in {}", store.root().display()))?;
-    eprintln!("PKI in {}: {report}", store.root().display());
-    let templates = Templates::load(templates_dir)?;
-    let desired = desired_state(inv, &templates, &store)?;
-    if !bundle.missing.is_empty() {
-        let names: Vec<&str> = bundle.missing.clone();
-        eprintln!("bundle {}: no binary for {} (bundle.missing: stage): these are staged", bundle.root.display(), names.join(", "));
-    }
-    let mut skip_checks = args.skip_check.clone();
-    if args.upgrade_kernel {
-        // The kernel is upgraded before the kernel gate, which still checks it afterwards.
-        skip_checks.push(Check::Kernel);
-    }
-    let state = Arc::new(InstallState::new(desired, bundle, skip_checks)?);
-    let mode = if args.dry_run { Mode::DryRun } else { Mode::Apply };
-    let options = install::Options { upgrade_kernel: args.upgrade_kernel.then(|| args.upgrade.options()) };
-    let steps = install::steps(inv, &state, &options);
-    let recap = super::run_args::run_steps(inv, &args.run, mode, &steps)?;
-    if args.run.output == OutputFormat::Json {
-        let outcomes = state.outcomes();
-        println!("{}", serde_json::to_string_pretty(&serde_json::json!({"recap": recap, "components": outcomes}))?);
-        return Ok(ExitCode::from(recap.exit_code()));
-    }
-    if args.dry_run {
-        println!("PLAN (dry-run: nothing was changed)");
-    }
-    super::print_recap(&recap, args.run.output)?;
-    print_components(&state, args.dry_run);
-    if recap.exit_code() == 0 && !args.dry_run {
-        print_next_steps(loaded, &store, &state);
-    }
-    Ok(ExitCode::from(recap.exit_code()))
+    Ok(ExitCode::from(report.recap.exit_code()))
 }
 
-fn print_next_steps(loaded: &Loaded, store: &Store, state: &InstallState) {
+/// Prints what happens before the hosts are changed (on stderr, beside the progress).
+pub fn print_note(note: Note) {
+    match note {
+        Note::Pki { root, report } => eprintln!("PKI in {}: {report}", root.display()),
+        Note::Staged { root, binaries } => {
+            let names: Vec<&str> = binaries.clone();
+            eprintln!("bundle {}: no binary for {} (bundle.missing: stage): these are staged", root.display(), names.join(", "));
+        }
+        Note::EvenEtcd { members } => {
+            eprintln!("warning: etcd will have {members} members: an even count tolerates no more failures than {}; add one more", members - 1);
+        }
+    }
+}
+
+/// Prints the end of an `install` or `node add` run: the recap and the component table, or
+/// both as one JSON document.
+pub fn print_report(report: &Report, dry_run: bool, output: OutputFormat) -> Result<()> {
+    if output == OutputFormat::Json {
+        println!("{}", serde_json::to_string_pretty(&serde_json::json!({"recap": report.recap, "components": report.outcomes}))?);
+        return Ok(());
+    }
+    if dry_run {
+        println!("PLAN (dry-run: nothing was changed)");
+    }
+    super::print_recap(&report.recap, output)?;
+    print_components(&report.outcomes, dry_run);
+    Ok(())
+}
+
+fn print_next_steps(loaded: &Loaded, report: &Report) {
     let inv = &loaded.inventory;
     let endpoints: Vec<String> = inv.hosts.iter().filter(|h| h.has(Role::Etcd)).map(|h| url("https", h.address, v6deploy::components::ETCD_CLIENT_PORT)).collect();
     // Absolute paths, so the lines can be pasted in any directory.
     let absolute = |p: &std::path::Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
-    let etcdctl = state.bundle.binary("etcdctl").map_or_else(|| "etcdctl".to_string(), |p| absolute(p).display().to_string());
-    let pki = absolute(store.root());
+    let etcdctl = report.bundle.binary("etcdctl").map_or_else(|| "etcdctl".to_string(), |p| absolute(p).display().to_string());
+    let pki = absolute(report.store.root());
     println!();
-    if v6deploy::components::KUBE_APISERVER.is_staged(&state.bundle) {
-        println!("kubectl: none yet: kube-apiserver is staged (no binary in the bundle {})", state.bundle.root.display());
+    if v6deploy::components::KUBE_APISERVER.is_staged(&report.bundle) {
+        println!("kubectl: none yet: kube-apiserver is staged (no binary in the bundle {})", report.bundle.root.display());
     } else {
         println!("kubectl: KUBECONFIG={} kubectl get nodes", pki.join("admin.conf").display());
     }
@@ -124,11 +109,10 @@ fn print_next_steps(loaded: &Loaded, store: &Store, state: &InstallState) {
 }
 
 /// The component table: what runs, what restarted and why, what is staged.
-pub fn print_components(state: &InstallState, dry_run: bool) {
-    let outcomes = state.outcomes();
+fn print_components(outcomes: &Outcomes, dry_run: bool) {
     if !outcomes.is_empty() {
         println!("{}", if dry_run { "\nCOMPONENTS (as the run would leave them)" } else { "\nCOMPONENTS" });
-        for (address, components) in &outcomes {
+        for (address, components) in outcomes {
             for (component, outcome) in components {
                 println!("{address:<28} {component:<24} {outcome}");
             }

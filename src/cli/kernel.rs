@@ -7,12 +7,12 @@ use std::time::Duration;
 use anyhow::Result;
 use clap::Subcommand;
 
+use v6deploy::exit;
 use v6deploy::facts::Facts;
 use v6deploy::inventory::{Inventory, Loaded};
-use v6deploy::ops::kernel::{Offer, Plan, plan};
-use v6deploy::runner::{HostStatus, Mode};
-use v6deploy::steps::{FactsStore, GatherFacts};
-use v6deploy::workflows::kernel::{self, Options};
+use v6deploy::workflows::gather::gather;
+use v6deploy::workflows::kernel::{self, Offer, Options, Plan, plan};
+use v6deploy::workflows::{HostStatus, Mode};
 
 use super::run_args::{OutputFormat, RunArgs};
 
@@ -60,11 +60,13 @@ pub struct UpgradeArgs {
 }
 
 impl UpgradeArgs {
+    /// The upgrade's options.
     pub fn options(&self) -> Options {
         Options { parallel: self.parallel, reboot_timeout: Duration::from_secs(self.reboot_timeout) }
     }
 }
 
+/// Runs `kernel check` or `kernel upgrade` and prints the report.
 pub fn run(args: &Args, loaded: &Loaded) -> Result<ExitCode> {
     match &args.command {
         KernelCommand::Check { run } => check(run, &loaded.inventory),
@@ -90,13 +92,13 @@ fn verdict(inv: &Inventory, facts: &Facts, offer: &Offer) -> (bool, String) {
 }
 
 fn check(run: &RunArgs, inv: &Inventory) -> Result<ExitCode> {
-    let store = FactsStore::default();
-    let recap = super::run_args::run_steps(inv, run, Mode::DryRun, &[Box::new(GatherFacts { store: store.clone() })])?;
-    let facts = store.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    let remote = run.remote()?;
+    let gathered = gather(&remote, inv)?;
+    let (recap, facts) = (&gathered.recap, &gathered.facts);
     let offer = kernel::offer(inv);
     let mut below = 0;
     let mut report = Vec::new();
-    for host in run.select(inv)? {
+    for host in remote.select(inv)? {
         let Some((f, _)) = facts.get(&host.address) else { continue };
         let (ok, line) = verdict(inv, f, &offer);
         below += usize::from(!ok);
@@ -125,9 +127,9 @@ fn check(run: &RunArgs, inv: &Inventory) -> Result<ExitCode> {
         for h in recap.hosts.iter().filter(|h| matches!(h.status, HostStatus::Unreachable | HostStatus::Failed)) {
             println!("{} UNREACHABLE: {}", h.host, h.error.as_deref().unwrap_or(""));
         }
-        println!("\n{} of {} hosts at or above kernel.minimum {}", report.len() - below, run.select(inv)?.len(), inv.kernel.minimum);
+        println!("\n{} of {} hosts at or above kernel.minimum {}", report.len() - below, remote.select(inv)?.len(), inv.kernel.minimum);
     }
-    Ok(if below > 0 || recap.exit_code() != 0 { ExitCode::from(2) } else { ExitCode::SUCCESS })
+    Ok(if below > 0 || !recap.succeeded() { ExitCode::from(exit::HOST_FAILED) } else { ExitCode::SUCCESS })
 }
 
 fn upgrade_hosts(dry_run: bool, upgrade: &UpgradeArgs, run: &RunArgs, inv: &Inventory) -> Result<ExitCode> {
@@ -135,20 +137,7 @@ fn upgrade_hosts(dry_run: bool, upgrade: &UpgradeArgs, run: &RunArgs, inv: &Inve
     if let (_, Some(note)) = kernel::safe_parallel(inv, options.parallel) {
         eprintln!("{note}");
     }
-    let store = FactsStore::default();
-    let steps = kernel::steps(inv, &store, &options);
     let mode = if dry_run { Mode::DryRun } else { Mode::Apply };
-    let recap = super::run_args::run_steps(inv, run, mode, &steps)?;
-    if dry_run && run.output == OutputFormat::Text {
-        println!("PLAN (dry-run: nothing was changed)");
-    }
-    super::print_recap(&recap, run.output)?;
-    if run.output == OutputFormat::Text {
-        for host in &recap.hosts {
-            for note in host.notes.iter().filter(|n| n.starts_with("Upgrade kernel")) {
-                println!("{}: {note}", host.host);
-            }
-        }
-    }
-    Ok(ExitCode::from(recap.exit_code()))
+    let recap = kernel::upgrade(&run.remote()?, inv, mode, &options)?;
+    super::print_plan(&recap, dry_run, run.output, "Upgrade kernel")
 }

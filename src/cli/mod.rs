@@ -8,7 +8,6 @@ mod install;
 mod inventory;
 mod kernel;
 mod lab;
-mod membership;
 mod network;
 mod node;
 mod nodename;
@@ -23,9 +22,9 @@ use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 
 use v6deploy::inventory::{Loaded, load};
+use v6deploy::workflows::Recap;
 
-/// Exit code for usage and inventory errors.
-pub const EXIT_USAGE: u8 = 1;
+use run_args::OutputFormat;
 
 /// Deploys Kubernetes and its middleware onto IPv6 single-stack hosts over SSH.
 ///
@@ -102,8 +101,8 @@ pub fn load_inventory(path: Option<&Path>) -> Result<Loaded> {
 }
 
 /// Prints the recap (table, or JSON with every change) and the failure summary.
-pub fn print_recap(recap: &v6deploy::runner::Recap, output: run_args::OutputFormat) -> Result<()> {
-    if output == run_args::OutputFormat::Json {
+pub fn print_recap(recap: &Recap, output: OutputFormat) -> Result<()> {
+    if output == OutputFormat::Json {
         println!("{}", serde_json::to_string_pretty(recap)?);
         return Ok(());
     }
@@ -115,6 +114,24 @@ pub fn print_recap(recap: &v6deploy::runner::Recap, output: run_args::OutputForm
         eprintln!("{summary}");
     }
     Ok(())
+}
+
+/// Prints a run that changes hosts (`kernel upgrade`, `network apply`): "PLAN" in a dry run,
+/// the recap, then what the step titled `step` says about each host (text output only).
+/// Returns the recap's exit code.
+pub fn print_plan(recap: &Recap, dry_run: bool, output: OutputFormat, step: &str) -> Result<ExitCode> {
+    if dry_run && output == OutputFormat::Text {
+        println!("PLAN (dry-run: nothing was changed)");
+    }
+    print_recap(recap, output)?;
+    if output == OutputFormat::Text {
+        for host in &recap.hosts {
+            for note in host.notes.iter().filter(|n| n.starts_with(step)) {
+                println!("{}: {note}", host.host);
+            }
+        }
+    }
+    Ok(ExitCode::from(recap.exit_code()))
 }
 
 #[cfg(test)]

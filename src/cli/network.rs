@@ -2,16 +2,13 @@
 
 use std::process::ExitCode;
 
-use anyhow::{Result, bail};
+use anyhow::Result;
 use clap::Subcommand;
 
-use v6deploy::inventory::{Loaded, NetworkManagement};
-use v6deploy::render::{Templates, render};
-use v6deploy::runner::Mode;
-use v6deploy::steps::FactsStore;
-use v6deploy::workflows::network;
+use v6deploy::inventory::Loaded;
+use v6deploy::workflows::{Mode, network};
 
-use super::run_args::{OutputFormat, RunArgs};
+use super::run_args::RunArgs;
 
 /// The hosts' network configuration (CentOS/RHEL ifcfg files; `network.manage: true`).
 #[derive(Debug, clap::Args)]
@@ -36,26 +33,10 @@ enum NetworkCommand {
     },
 }
 
+/// Runs `network apply` and prints its plan or recap.
 pub fn run(args: &Args, loaded: &Loaded, templates_dir: Option<&std::path::Path>) -> Result<ExitCode> {
     let NetworkCommand::Apply { dry_run, run } = &args.command;
-    let inv = &loaded.inventory;
-    if inv.network.manage != NetworkManagement::Manage {
-        bail!("network.manage is false in {}: set `network: {{manage: true}}` to let v6deploy apply ifcfg files (`v6deploy render` shows them)", inv.source.display());
-    }
-    let rendered = render(inv, &Templates::load(templates_dir)?)?;
-    let store = FactsStore::default();
-    let steps = network::steps(&store, &rendered);
-    let recap = super::run_args::run_steps(inv, run, if *dry_run { Mode::DryRun } else { Mode::Apply }, &steps)?;
-    if *dry_run && run.output == OutputFormat::Text {
-        println!("PLAN (dry-run: nothing was changed)");
-    }
-    super::print_recap(&recap, run.output)?;
-    if run.output == OutputFormat::Text {
-        for host in &recap.hosts {
-            for note in host.notes.iter().filter(|n| n.starts_with("Apply ifcfg")) {
-                println!("{}: {note}", host.host);
-            }
-        }
-    }
-    Ok(ExitCode::from(recap.exit_code()))
+    let mode = if *dry_run { Mode::DryRun } else { Mode::Apply };
+    let recap = network::apply(&run.remote()?, &loaded.inventory, templates_dir, mode)?;
+    super::print_plan(&recap, *dry_run, run.output, "Apply ifcfg")
 }

@@ -1,14 +1,12 @@
 //! `v6deploy -i FILE push LOCAL_DIR REMOTE_DIR`: copy a directory's files to every host.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 
 use v6deploy::inventory::Loaded;
-use v6deploy::runner::Mode;
-use v6deploy::steps::PushFiles;
-use v6deploy::transport::files::FileSpec;
+use v6deploy::workflows::{Mode, push};
 
 use super::run_args::RunArgs;
 
@@ -34,31 +32,13 @@ fn parse_mode(text: &str) -> Result<u32, String> {
     u32::from_str_radix(text, 8).ok().filter(|m| *m <= 0o7777).ok_or_else(|| format!("{text:?} is not an octal mode such as 644"))
 }
 
+/// Pushes the files and prints the recap.
 pub fn run(args: &Args, loaded: &Loaded) -> Result<ExitCode> {
     if !args.remote.starts_with('/') {
         anyhow::bail!("REMOTE_DIR must be absolute, got {:?}", args.remote);
     }
-    let mut files = Vec::new();
-    collect(&args.local, &args.local, &args.remote, args.mode, &mut files)?;
-    files.sort_by(|a, b| a.path.cmp(&b.path));
     let mode = if args.dry_run { Mode::DryRun } else { Mode::Apply };
-    let recap = super::run_args::run_steps(&loaded.inventory, &args.run, mode, &[Box::new(PushFiles { files })])?;
+    let recap = push::push(&args.run.remote()?, &loaded.inventory, &args.local, &args.remote, args.mode, mode)?;
     super::print_recap(&recap, args.run.output)?;
     Ok(ExitCode::from(recap.exit_code()))
 }
-
-fn collect(root: &Path, dir: &Path, remote: &str, mode: u32, out: &mut Vec<FileSpec>) -> Result<()> {
-    for entry in std::fs::read_dir(dir).with_context(|| format!("read {}", dir.display()))? {
-        let path = entry?.path();
-        if path.is_dir() {
-            collect(root, &path, remote, mode, out)?;
-        } else {
-            let relative = path.strip_prefix(root).context("path under root")?;
-            let contents = std::fs::read(&path).with_context(|| format!("read {}", path.display()))?;
-            let target = format!("{}/{}", remote.trim_end_matches('/'), relative.display());
-            out.push(FileSpec::root(target, mode, contents));
-        }
-    }
-    Ok(())
-}
-

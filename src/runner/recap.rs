@@ -3,6 +3,8 @@
 
 use serde::Serialize;
 
+use crate::exit;
+
 /// How a host ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -48,9 +50,14 @@ pub struct Recap {
 }
 
 impl Recap {
-    /// 0 when every host is ok/changed, 2 otherwise.
+    /// [`exit::OK`] when every host is ok/changed, [`exit::HOST_FAILED`] otherwise.
     pub fn exit_code(&self) -> u8 {
-        if self.hosts.iter().all(|h| matches!(h.status, HostStatus::Ok | HostStatus::Changed)) && self.stopped.is_none() { 0 } else { 2 }
+        if self.succeeded() { exit::OK } else { exit::HOST_FAILED }
+    }
+
+    /// Whether every host ended ok or changed and the run was not stopped.
+    pub fn succeeded(&self) -> bool {
+        self.hosts.iter().all(|h| matches!(h.status, HostStatus::Ok | HostStatus::Changed)) && self.stopped.is_none()
     }
 
     /// Hosts that did not finish, as "failed on N hosts:\n - host: err".

@@ -70,7 +70,7 @@ async fn dry_run_records_the_plan_and_writes_nothing() {
     assert!(plan.contains(&"2002:db8:0:1::103: would run restart thing (config changed)".to_string()), "{plan:?}");
     assert_eq!(plan.len(), 6);
     assert!(recap.hosts.iter().all(|h| h.status == HostStatus::Changed));
-    assert_eq!(recap.exit_code(), 0);
+    assert_eq!(recap.exit_code(), crate::exit::OK);
 }
 
 #[tokio::test]
@@ -106,7 +106,7 @@ async fn a_failed_host_drops_out_and_the_others_finish() {
     assert!(b.error.as_deref().unwrap().contains("disk full"), "{:?}", b.error);
     assert_eq!(fakes[1].log().len(), 1, "failed host got later steps");
     assert_eq!(recap.hosts[2].status, HostStatus::Changed);
-    assert_eq!(recap.exit_code(), 2);
+    assert_eq!(recap.exit_code(), crate::exit::HOST_FAILED);
     assert!(recap.failure_summary().unwrap().starts_with("failed on 1 host:\n - 2002:db8:0:1::102: write conf:"));
 }
 
@@ -120,7 +120,7 @@ async fn unreachable_host_is_reported_and_others_proceed() {
     assert_eq!(recap.hosts[0].status, HostStatus::Unreachable);
     assert!(fakes[0].log().is_empty());
     assert_eq!(recap.hosts[1].status, HostStatus::Changed);
-    assert_eq!(recap.exit_code(), 2);
+    assert_eq!(recap.exit_code(), crate::exit::HOST_FAILED);
 }
 
 #[tokio::test]
@@ -175,5 +175,5 @@ async fn a_connection_lost_mid_command_makes_the_host_unreachable() {
     let recap = runner(&inv, Mode::Apply).run(connected(&inv, &fakes), &[Box::new(LosesConnection)]).await;
     assert!(recap.hosts.iter().all(|h| h.status == HostStatus::Unreachable), "{:?}", recap.hosts);
     assert!(recap.hosts[0].error.as_deref().unwrap().contains("connection lost"), "{:?}", recap.hosts[0].error);
-    assert_eq!(recap.exit_code(), 2);
+    assert_eq!(recap.exit_code(), crate::exit::HOST_FAILED);
 }

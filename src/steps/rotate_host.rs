@@ -218,7 +218,7 @@ mod tests {
         good.verify();
         bad.verify();
         assert!(untouched.intents().is_empty(), "{:?}", untouched.intents());
-        assert_eq!(recap.exit_code(), 2);
+        assert_eq!(recap.exit_code(), crate::exit::HOST_FAILED);
         let error = recap.hosts[1].error.clone().unwrap();
         assert!(error.contains("rotation stopped at this host: etcd is not healthy after 5 s: connection refused"), "{error}");
         assert!(error.contains("the previous files were restored and the services are healthy again"), "{error}");

@@ -5,10 +5,16 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use anyhow::Result;
+
 use crate::inventory::{Inventory, KernelSource, Role};
-use crate::ops::kernel::{Offer, bundle_kernel};
-use crate::runner::Step;
+use crate::ops::kernel::bundle_kernel;
+use crate::runner::{Mode, Recap, Step};
 use crate::steps::{FactsStore, GatherFacts, KernelUpgrade};
+
+use super::remote::Remote;
+
+pub use crate::ops::kernel::{Offer, Plan, plan};
 
 /// How the upgrade runs.
 #[derive(Debug, Clone)]
@@ -62,6 +68,12 @@ pub fn steps(inv: &Inventory, facts: &FactsStore, options: &Options) -> Vec<Box<
         Box::new(GatherFacts { store: facts.clone() }),
         Box::new(KernelUpgrade { facts: facts.clone(), offer: offer(inv), rpms_dir: rpms_dir(inv), parallel, reboot_timeout: options.reboot_timeout }),
     ]
+}
+
+/// Upgrades the selected hosts below `kernel.minimum` (or, in a dry run, plans it).
+pub fn upgrade(remote: &Remote, inv: &Inventory, mode: Mode, options: &Options) -> Result<Recap> {
+    let store = FactsStore::default();
+    remote.run_steps(inv, mode, &steps(inv, &store, options))
 }
 
 #[cfg(test)]

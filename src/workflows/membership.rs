@@ -6,11 +6,11 @@ use std::net::Ipv6Addr;
 
 use anyhow::Result;
 
-use v6deploy::inventory::Inventory;
-use v6deploy::runner::{HostStatus, Mode};
-use v6deploy::steps::{MembershipStore, ReadMembership};
+use crate::inventory::Inventory;
+use crate::runner::{HostStatus, Mode};
+use crate::steps::{MembershipStore, ReadMembership};
 
-use super::run_args::{OutputFormat, RunArgs};
+use super::remote::{Feedback, Remote};
 
 /// What the hosts say about the cluster.
 pub struct Membership {
@@ -22,13 +22,11 @@ pub struct Membership {
     pub unreachable: BTreeMap<Ipv6Addr, String>,
 }
 
-/// Asks every host of `inv` (read-only, one round trip each).
-pub fn read(inv: &Inventory, args: &RunArgs) -> Result<Membership> {
+/// Asks every host of `inv`, whatever `--hosts` says (read-only, one round trip each, no
+/// progress shown).
+pub fn read(remote: &Remote, inv: &Inventory) -> Result<Membership> {
     let store = MembershipStore::default();
-    let mut quiet = args.clone();
-    quiet.hosts.clear();
-    quiet.output = OutputFormat::Json;
-    let recap = super::run_args::run_steps(inv, &quiet, Mode::DryRun, &[Box::new(ReadMembership { store: store.clone() })])?;
+    let recap = remote.run_steps_on_all(inv, Feedback::Silent, Mode::DryRun, &[Box::new(ReadMembership { store: store.clone() })])?;
     let said = store.lock().unwrap_or_else(|p| p.into_inner()).clone();
     let mut membership = Membership { members: Vec::new(), foreign: BTreeMap::new(), unreachable: BTreeMap::new() };
     for host in &recap.hosts {

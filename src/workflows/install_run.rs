@@ -1,0 +1,114 @@
+//! Running `install`: refuse hosts of another cluster and hosts that `node add` is for, make
+//! or check the PKI, build the desired state, run [`install::steps`](super::install::steps)
+//! and report what each component ended as. Shared with `node add`: the PKI, the state and
+//! the report.
+
+use std::collections::BTreeMap;
+use std::net::Ipv6Addr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{Context, Result, bail};
+
+use crate::bundle::{self, BundleCheck};
+use crate::components::Component;
+use crate::checks::Check;
+use crate::desired::desired_state;
+use crate::inventory::Inventory;
+use crate::pki::{self, Store};
+use crate::render::Templates;
+use crate::runner::{Mode, Recap};
+use crate::steps::{ComponentOutcome, InstallState};
+
+use super::remote::Remote;
+use super::{install, kernel, membership};
+
+/// How every component ended on every host.
+pub type Outcomes = BTreeMap<Ipv6Addr, BTreeMap<&'static Component, ComponentOutcome>>;
+
+/// What `install` is asked to do beyond the inventory.
+#[derive(Debug, Clone)]
+pub struct Request<'a> {
+    /// Apply, or only plan.
+    pub mode: Mode,
+    /// Failed preflight checks that do not stop the run.
+    pub skip_checks: Vec<Check>,
+    /// `--upgrade-kernel`: upgrade hosts below `kernel.minimum` first.
+    pub upgrade_kernel: Option<kernel::Options>,
+    /// Template overrides.
+    pub templates_dir: Option<&'a Path>,
+}
+
+/// Something worth telling before the hosts are changed (the run takes a while).
+#[derive(Debug)]
+pub enum Note {
+    /// The PKI is ready: what `pki::generate` did in the store.
+    Pki { root: PathBuf, report: pki::Report },
+    /// The bundle lacks these binaries (`bundle.missing: stage`): what needs them is staged.
+    Staged { root: PathBuf, binaries: Vec<&'static str> },
+    /// `node add` leaves etcd with an even number of members.
+    EvenEtcd { members: usize },
+}
+
+/// The end of an `install` or `node add` run.
+pub struct Report {
+    /// Per host ok / changed / failed, and every change.
+    pub recap: Recap,
+    /// How every component ended on every host.
+    pub outcomes: Outcomes,
+    /// The bundle the binaries came from.
+    pub bundle: BundleCheck,
+    /// The cluster's PKI on this machine.
+    pub store: Store,
+}
+
+/// Installs the cluster onto the hosts of `inv`, telling `notes` what happens before the run.
+pub fn run(remote: &Remote, inv: &Inventory, request: &Request<'_>, notes: &mut dyn FnMut(Note)) -> Result<Report> {
+    let bundle = bundle::check(inv)?;
+    let membership = membership::read(remote, inv)?;
+    if let Some((address, other)) = membership.foreign.iter().next() {
+        bail!("{address} belongs to another cluster ({other}); nothing was changed");
+    }
+    if !membership.members.is_empty() {
+        let outside: Vec<String> = inv.hosts.iter().filter(|h| !membership.members.contains(&h.address) && !membership.unreachable.contains_key(&h.address)).map(|h| h.address.to_string()).collect();
+        if !outside.is_empty() {
+            bail!(
+                "cluster {} is running and {} not in it yet: add them with `v6deploy -i {} node add {}`; nothing was changed",
+                inv.cluster.name,
+                outside.join(", "),
+                inv.source.display(),
+                outside.join(" ")
+            );
+        }
+    }
+    let store = prepare_pki(inv, "prepare the PKI in", notes)?;
+    let templates = Templates::load(request.templates_dir)?;
+    let desired = desired_state(inv, &templates, &store)?;
+    if !bundle.missing.is_empty() {
+        notes(Note::Staged { root: bundle.root.clone(), binaries: bundle.missing.clone() });
+    }
+    let mut skip_checks = request.skip_checks.clone();
+    if request.upgrade_kernel.is_some() {
+        // The kernel is upgraded before the kernel gate, which still checks it afterwards.
+        skip_checks.push(Check::Kernel);
+    }
+    let state = Arc::new(InstallState::new(desired, bundle, skip_checks)?);
+    let options = install::Options { upgrade_kernel: request.upgrade_kernel.clone() };
+    let steps = install::steps(inv, &state, &options);
+    let recap = remote.run_steps(inv, request.mode, &steps)?;
+    Ok(report(recap, &state, store))
+}
+
+/// Makes what is missing in the inventory's PKI store and tells `notes` what was done;
+/// `doing` says what for in an error ("prepare the PKI in").
+pub(crate) fn prepare_pki(inv: &Inventory, doing: &str, notes: &mut dyn FnMut(Note)) -> Result<Store> {
+    let store = Store::for_inventory(inv);
+    let report = pki::generate(inv, &store).with_context(|| format!("{doing} {}", store.root().display()))?;
+    notes(Note::Pki { root: store.root().to_path_buf(), report });
+    Ok(store)
+}
+
+/// The report of a run of `steps` over `state`.
+pub(crate) fn report(recap: Recap, state: &InstallState, store: Store) -> Report {
+    Report { recap, outcomes: state.outcomes(), bundle: state.bundle.clone(), store }
+}

@@ -1,0 +1,221 @@
+//! How a command reaches its hosts: one tokio runtime and one SSH connection per host for the
+//! whole command, passed to every workflow explicitly (no process-wide state).
+//!
+//! `install` and `node add` read the membership markers in a run of their own before the
+//! real run; reusing the connections spares a second SSH handshake per host (at 50 hosts, a
+//! second).
+
+use std::net::Ipv6Addr;
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::Result;
+
+use crate::inventory::{HostSpec, Inventory};
+use crate::runner::{Connected, Mode, Progress, Recap, RunOptions, Runner, Step, connect_all};
+use crate::transport::{Transport, TransportError};
+
+/// Whether a run shows progress on stderr.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Feedback {
+    /// Spinners on a terminal, lines otherwise.
+    Progress,
+    /// Nothing (`--output json`).
+    Silent,
+}
+
+/// How a command works on hosts (the `RunArgs` of the command line).
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Hosts worked on at once (0: all).
+    pub forks: usize,
+    /// Stop every host once more than this percentage of hosts failed or was unreachable.
+    pub max_fail_percent: Option<u8>,
+    /// How long to wait for a host's SSH to answer.
+    pub connect_timeout: Duration,
+    /// Whether runs show progress.
+    pub feedback: Feedback,
+    /// Only these hosts (addresses in any textual form, or node names); empty: all.
+    pub hosts: Vec<String>,
+}
+
+/// A connection is reused for the same address, port, user, key and known_hosts file.
+type SessionKey = (Ipv6Addr, u16, String, PathBuf, PathBuf);
+
+/// The runtime and connections of one command; every run of the command goes through it.
+pub struct Remote {
+    /// What the command line asked for.
+    pub settings: Settings,
+    /// The connections opened so far (a lost one reconnects by itself).
+    sessions: Mutex<Vec<(SessionKey, Arc<dyn Transport>)>>,
+    /// `None` only while dropping.
+    runtime: Option<tokio::runtime::Runtime>,
+}
+
+impl Remote {
+    /// A runtime and no connection yet.
+    pub fn new(settings: Settings) -> Result<Remote> {
+        let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+        Ok(Remote { settings, sessions: Mutex::default(), runtime: Some(runtime) })
+    }
+
+    /// The inventory hosts selected by `--hosts` (all when not given).
+    pub fn select(&self, inv: &Inventory) -> Result<Vec<HostSpec>> {
+        select(inv, &self.settings.hosts)
+    }
+
+    /// Connects to the selected hosts and runs `steps`; Ctrl-C stops before the next step.
+    pub fn run_steps(&self, inv: &Inventory, mode: Mode, steps: &[Box<dyn Step>]) -> Result<Recap> {
+        self.run_on(inv, &self.select(inv)?, self.settings.feedback, mode, steps)
+    }
+
+    /// Runs `steps` on every host of `inv`, whatever `--hosts` says.
+    pub fn run_steps_on_all(&self, inv: &Inventory, feedback: Feedback, mode: Mode, steps: &[Box<dyn Step>]) -> Result<Recap> {
+        self.run_on(inv, &inv.hosts, feedback, mode, steps)
+    }
+
+    fn run_on(&self, inv: &Inventory, hosts: &[HostSpec], feedback: Feedback, mode: Mode, steps: &[Box<dyn Step>]) -> Result<Recap> {
+        self.block_on(async {
+            let progress = match feedback {
+                Feedback::Progress => Progress::auto(),
+                Feedback::Silent => Progress::Silent,
+            };
+            let options = RunOptions { mode, forks: self.settings.forks, max_fail_percent: self.settings.max_fail_percent };
+            let runner = Runner::new(inv, options, progress);
+            let cancel = runner.cancel.clone();
+            tokio::spawn(async move {
+                if tokio::signal::ctrl_c().await.is_ok() {
+                    eprintln!("interrupted: finishing the current step, then stopping");
+                    cancel.store(true, Ordering::SeqCst);
+                }
+            });
+            runner.progress.run_message(&format!("connecting to {} hosts over SSH", hosts.len()));
+            let connected = self.connect(inv, hosts).await?;
+            Ok(runner.run(connected, steps).await)
+        })
+    }
+
+    /// Runs `future` on the command's runtime.
+    pub(crate) fn block_on<F: std::future::Future>(&self, future: F) -> F::Output {
+        // Invariant: `runtime` is only taken in `drop`.
+        self.runtime.as_ref().expect("the runtime lives until the Remote is dropped").block_on(future)
+    }
+
+    /// `connect_all`, reusing the connections earlier runs of this command opened.
+    pub(crate) async fn connect(&self, inv: &Inventory, hosts: &[HostSpec]) -> Result<Vec<Connected>, TransportError> {
+        let key = |h: &HostSpec| (h.address, inv.ssh.port, inv.ssh.user.clone(), inv.ssh.private_key.clone(), inv.ssh.known_hosts.clone());
+        let cached = |h: &HostSpec| {
+            let sessions = self.sessions.lock().unwrap_or_else(|p| p.into_inner());
+            sessions.iter().find(|(k, _)| *k == key(h)).map(|(_, t)| Arc::clone(t))
+        };
+        let fresh: Vec<HostSpec> = hosts.iter().filter(|h| cached(h).is_none()).cloned().collect();
+        let opened = if fresh.is_empty() { Vec::new() } else { connect_all(inv, &fresh, self.settings.connect_timeout).await? };
+        let mut opened = opened.into_iter();
+        let mut connected = Vec::with_capacity(hosts.len());
+        for host in hosts {
+            if let Some(transport) = cached(host) {
+                connected.push(Connected { host: host.clone(), transport: Ok(transport) });
+                continue;
+            }
+            let Some(new) = opened.next() else { break };
+            if let Ok(transport) = &new.transport {
+                self.sessions.lock().unwrap_or_else(|p| p.into_inner()).push((key(host), Arc::clone(transport)));
+            }
+            connected.push(new);
+        }
+        Ok(connected)
+    }
+}
+
+impl Drop for Remote {
+    /// Closes the connections inside the runtime, then lets the runtime go without waiting for
+    /// its tasks (the Ctrl-C listeners never end), as a process exit would.
+    fn drop(&mut self) {
+        let Some(runtime) = self.runtime.take() else { return };
+        {
+            let _inside = runtime.enter();
+            self.sessions.get_mut().unwrap_or_else(|p| p.into_inner()).clear();
+        }
+        runtime.shutdown_background();
+    }
+}
+
+/// The hosts of `inv` named in `wanted` (addresses in any textual form, or node names); all of
+/// them when `wanted` is empty.
+pub fn select(inv: &Inventory, wanted: &[String]) -> Result<Vec<HostSpec>> {
+    if wanted.is_empty() {
+        return Ok(inv.hosts.clone());
+    }
+    wanted
+        .iter()
+        .map(|wanted| {
+            let address = wanted.parse::<Ipv6Addr>().ok();
+            inv.hosts
+                .iter()
+                .find(|h| Some(h.address) == address || h.name.as_str() == wanted)
+                .cloned()
+                .ok_or_else(|| anyhow::anyhow!("--hosts {wanted}: not in the inventory {}", inv.source.display()))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runner::{HostContext, HostStatus, StepFuture};
+    use crate::transport::fake::FakeTransport;
+
+    /// Runs one command on each host.
+    struct Probe;
+
+    impl Step for Probe {
+        fn title(&self) -> String {
+            "probe".into()
+        }
+        fn run<'a>(&'a self, cx: &'a HostContext<'a>) -> StepFuture<'a> {
+            Box::pin(async move {
+                cx.command("probe", "echo probe", "test").await?;
+                Ok("probed".into())
+            })
+        }
+    }
+
+    fn remote(hosts: &[&str]) -> Remote {
+        let settings = Settings { forks: 0, max_fail_percent: None, connect_timeout: Duration::from_secs(1), feedback: Feedback::Silent, hosts: hosts.iter().map(ToString::to_string).collect() };
+        Remote::new(settings).unwrap()
+    }
+
+    /// Connections opened by one run are used by the next (`install` reads the membership
+    /// markers, then installs, over the same connection).
+    #[test]
+    fn the_second_run_reuses_the_connections_of_the_first() {
+        let inv = crate::inventory::field_report();
+        let remote = remote(&[]);
+        let fakes: Vec<Arc<FakeTransport>> = inv.hosts.iter().map(|h| Arc::new(FakeTransport::new(&h.address.to_string()).always("echo probe", ""))).collect();
+        for (host, fake) in inv.hosts.iter().zip(&fakes) {
+            let key = (host.address, inv.ssh.port, inv.ssh.user.clone(), inv.ssh.private_key.clone(), inv.ssh.known_hosts.clone());
+            remote.sessions.lock().unwrap().push((key, fake.clone() as Arc<dyn Transport>));
+        }
+        for _ in 0..2 {
+            let recap = remote.run_steps_on_all(&inv, Feedback::Silent, Mode::Apply, &[Box::new(Probe)]).unwrap();
+            assert!(recap.hosts.iter().all(|h| h.status == HostStatus::Changed), "{:?}", recap.hosts);
+        }
+        for fake in &fakes {
+            fake.verify();
+            assert_eq!(fake.log().iter().filter(|c| c.contains("echo probe")).count(), 2, "{:?}", fake.log());
+        }
+    }
+
+    #[test]
+    fn hosts_are_selected_by_address_in_any_form_or_by_node_name() {
+        let inv = crate::inventory::field_report();
+        let name = inv.hosts[2].name.to_string();
+        let selected = remote(&["2002:db8:0:1:0:0:0:101", &name]).select(&inv).unwrap();
+        assert_eq!(selected.iter().map(|h| h.address).collect::<Vec<_>>(), vec![inv.hosts[0].address, inv.hosts[2].address]);
+        assert_eq!(remote(&[]).select(&inv).unwrap().len(), inv.hosts.len());
+        let error = remote(&["2001:db8::9"]).select(&inv).unwrap_err().to_string();
+        assert!(error.starts_with("--hosts 2001:db8::9: not in the inventory"), "{error}");
+    }
+}
