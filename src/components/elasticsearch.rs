@@ -2,14 +2,6 @@
 //! publishes each pod's IPv6 address (`network.publish_host: _eth0:ipv6_`, the field report's
 //! fix) and brackets its seed hosts.
 
-use super::{Component, Kind, Manifest};
+use super::Component;
 
-pub const ELASTICSEARCH: Component = Component {
-    name: "elasticsearch",
-    roles: &[],
-    binaries: &[],
-    files: &[],
-    certificates: &[],
-    ports: &[],
-    kind: Kind::ClusterAddon(Manifest { template: "elasticsearch.yaml.j2", file: "elasticsearch.yaml", wanted: |inv| inv.elasticsearch.is_some() }),
-};
+pub const ELASTICSEARCH: Component = Component::addon("elasticsearch", "elasticsearch.yaml.j2", "elasticsearch.yaml", |inv| inv.elasticsearch.is_some());

@@ -56,12 +56,11 @@ pub const ETCD: Component = Component {
     ],
     ports: &[CLIENT_PORT, PEER_PORT],
     kind: Kind::Service(Service {
-        stage: Stage::Etcd,
-        binary: "etcd",
         start: Start::Together,
         restart: Restart::Rolling,
         bootstrap: Some(Bootstrap { file: "/etc/etcd/etcd-bootstrap.conf.yml", marker: "/var/lib/etcd/member" }),
         health: Health::Script { tool: "etcdctl", script: health_command },
         join: Join::MemberAdd,
+        ..Service::new(Stage::Etcd, "etcd")
     }),
 };

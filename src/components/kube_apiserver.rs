@@ -3,7 +3,7 @@
 //! host at a time. It also carries `kubectl` (its health check and the addons use it) and the
 //! admin kubeconfig.
 
-use super::{Component, Health, HostFile, Identity, Join, Kind, Restart, Server, Service, Stage, Start, binary_path};
+use super::{Component, Health, HostFile, Identity, Kind, Restart, Server, Service, Stage, binary_path};
 use crate::inventory::{HostSpec, Role};
 use crate::net::url;
 use crate::pki::{APISERVER_PORT, HostPki, KubeconfigUser, PkiUse, kubeconfig_path};
@@ -38,12 +38,8 @@ pub const KUBE_APISERVER: Component = Component {
     ],
     ports: &[APISERVER_PORT],
     kind: Kind::Service(Service {
-        stage: Stage::ControlPlane,
-        binary: "kube-apiserver",
-        start: Start::WhenReady,
         restart: Restart::Rolling,
-        bootstrap: None,
         health: Health::Script { tool: "kubectl", script: health },
-        join: Join::Plain,
+        ..Service::new(Stage::ControlPlane, "kube-apiserver")
     }),
 };

@@ -1,7 +1,7 @@
 //! kube-controller-manager on every control-plane host (leader-elected): allocates each node
 //! a /`node_cidr_mask` of the pod CIDR and signs cluster CSRs with the kubernetes CA key.
 
-use super::{Component, Health, HostFile, Identity, Join, Kind, Restart, Server, Service, Stage, Start};
+use super::{Component, HostFile, Identity, Kind, Server, Service, Stage};
 use crate::inventory::Role;
 use crate::pki::{HostPki, KubeconfigUser, PkiUse};
 
@@ -15,13 +15,5 @@ pub const KUBE_CONTROLLER_MANAGER: Component = Component {
     ],
     certificates: &[(HostPki::KubernetesCa, PkiUse::Reads), (HostPki::KubernetesCaKey, PkiUse::Reads), (HostPki::ServiceAccountKey, PkiUse::Reads)],
     ports: &[10257],
-    kind: Kind::Service(Service {
-        stage: Stage::ControlPlane,
-        binary: "kube-controller-manager",
-        start: Start::WhenReady,
-        restart: Restart::Parallel,
-        bootstrap: None,
-        health: Health::Active,
-        join: Join::Plain,
-    }),
+    kind: Kind::Service(Service::new(Stage::ControlPlane, "kube-controller-manager")),
 };

@@ -1,7 +1,7 @@
 //! kube-proxy on every worker (iptables mode, IPv6 cluster CIDR), health on `[::]:10256`,
 //! metrics on `[::1]:10249`.
 
-use super::{Component, Health, HostFile, Identity, Join, Kind, Restart, Server, Service, Stage, Start};
+use super::{Component, HostFile, Identity, Kind, Server, Service, Stage};
 use crate::inventory::Role;
 use crate::pki::KubeconfigUser;
 
@@ -16,13 +16,5 @@ pub const KUBE_PROXY: Component = Component {
     ],
     certificates: &[],
     ports: &[10256, 10249],
-    kind: Kind::Service(Service {
-        stage: Stage::Node,
-        binary: "kube-proxy",
-        start: Start::WhenReady,
-        restart: Restart::Parallel,
-        bootstrap: None,
-        health: Health::Active,
-        join: Join::Plain,
-    }),
+    kind: Kind::Service(Service::new(Stage::Node, "kube-proxy")),
 };

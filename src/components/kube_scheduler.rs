@@ -1,6 +1,6 @@
 //! kube-scheduler on every control-plane host (leader-elected).
 
-use super::{Component, Health, HostFile, Identity, Join, Kind, Restart, Server, Service, Stage, Start};
+use super::{Component, HostFile, Identity, Kind, Server, Service, Stage};
 use crate::inventory::Role;
 use crate::pki::KubeconfigUser;
 
@@ -14,13 +14,5 @@ pub const KUBE_SCHEDULER: Component = Component {
     ],
     certificates: &[],
     ports: &[10259],
-    kind: Kind::Service(Service {
-        stage: Stage::ControlPlane,
-        binary: "kube-scheduler",
-        start: Start::WhenReady,
-        restart: Restart::Parallel,
-        bootstrap: None,
-        health: Health::Active,
-        join: Join::Plain,
-    }),
+    kind: Kind::Service(Service::new(Stage::ControlPlane, "kube-scheduler")),
 };

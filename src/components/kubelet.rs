@@ -2,7 +2,7 @@
 //! address, serving on `[::]:10250`, health on `[::1]:10248`; its client certificate has CN
 //! `system:node:<node name>` (kubeadm's `kubelet-client-current.pem`).
 
-use super::{Component, Health, HostFile, Identity, Join, Kind, Restart, Server, Service, Stage, Start};
+use super::{Component, HostFile, Identity, Kind, Server, Service, Stage};
 use crate::inventory::Role;
 use crate::pki::{HostPki, PkiUse};
 
@@ -17,13 +17,5 @@ pub const KUBELET: Component = Component {
     ],
     certificates: &[(HostPki::KubernetesCa, PkiUse::Reads), (HostPki::KubeletClient, PkiUse::Reads), (HostPki::KubeletServing, PkiUse::Reads)],
     ports: &[10250, 10248],
-    kind: Kind::Service(Service {
-        stage: Stage::Node,
-        binary: "kubelet",
-        start: Start::WhenReady,
-        restart: Restart::Parallel,
-        bootstrap: None,
-        health: Health::Active,
-        join: Join::Plain,
-    }),
+    kind: Kind::Service(Service::new(Stage::Node, "kubelet")),
 };

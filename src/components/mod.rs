@@ -170,6 +170,14 @@ pub struct Service {
     pub join: Join,
 }
 
+impl Service {
+    /// A service of `stage` that runs `binary`: started when ready, restarted on every host at
+    /// once, no bootstrap file, `systemctl is-active` as its health, joining like any host.
+    pub const fn new(stage: Stage, binary: &'static str) -> Service {
+        Service { stage, binary, start: Start::WhenReady, restart: Restart::Parallel, bootstrap: None, health: Health::Active, join: Join::Plain }
+    }
+}
+
 /// A file used only before the first start.
 #[derive(Debug, Clone, Copy)]
 pub struct Bootstrap {
@@ -195,9 +203,13 @@ impl Stage {
         match self {
             Stage::Etcd => "etcd cluster".into(),
             Stage::ControlPlane => "Control plane".into(),
+            // "kubelet and kube-proxy", "containerd, kubelet and kube-proxy"
             Stage::Node => {
-                let names: Vec<&str> = services().filter(|c| c.service().is_some_and(|s| s.stage == self)).map(|c| c.name).collect();
-                names.join(" and ")
+                let names: Vec<&str> = in_stage(self).map(|c| c.name).collect();
+                match names.split_last() {
+                    Some((last, rest)) if !rest.is_empty() => format!("{} and {last}", rest.join(", ")),
+                    _ => names.concat(),
+                }
             }
         }
     }
@@ -251,6 +263,11 @@ pub struct Manifest {
 }
 
 impl Component {
+    /// A cluster addon: `template` rendered as `file` and applied when `wanted`.
+    pub const fn addon(name: &'static str, template: &'static str, file: &'static str, wanted: fn(&Inventory) -> bool) -> Component {
+        Component { name, roles: &[], binaries: &[], files: &[], certificates: &[], ports: &[], kind: Kind::ClusterAddon(Manifest { template, file, wanted }) }
+    }
+
     /// Whether it runs on `host` (by its roles).
     pub fn runs_on(&self, host: &HostSpec) -> bool {
         self.roles.iter().any(|r| host.has(*r))
