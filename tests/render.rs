@@ -111,7 +111,7 @@ fn apiserver_flags() {
 fn controller_manager_allocates_ipv6_node_cidrs() {
     let rendered = rendered();
     let unit = host_file(&rendered, FIRST, "/etc/systemd/system/kube-controller-manager.service");
-    for flag in ["--allocate-node-cidrs=true ", "--cluster-cidr=2001:cafe:42::/56 ", "--node-cidr-mask-size-ipv6=64 ", "--bind-address=:: "] {
+    for flag in ["--allocate-node-cidrs=true ", "--cluster-cidr=2001:cafe:42::/56 ", "--node-cidr-mask-size=64 ", "--bind-address=:: "] {
         assert!(unit.contains(flag), "missing {flag}:\n{unit}");
     }
 }
@@ -271,8 +271,8 @@ fn render_command_refuses_a_non_empty_dir_unless_forced() {
     };
     let first = run(&[]);
     assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
-    // 54 configuration files plus 69 certificates and keys.
-    assert_eq!(String::from_utf8_lossy(&first.stdout), format!("wrote 123 files for 3 hosts and 4 cluster manifests to {}\n", out.display()));
+    // 60 configuration files plus 69 certificates and keys.
+    assert_eq!(String::from_utf8_lossy(&first.stdout), format!("wrote 129 files for 3 hosts and 4 cluster manifests to {}\n", out.display()));
     std::fs::write(out.join("stale"), "x").unwrap();
     let refused = run(&[]);
     assert!(!refused.status.success());

@@ -13,11 +13,17 @@
 //! (`components::binaries`). Before any host is touched, `check` lists what is missing; with
 //! `bundle.missing: stage` a component without its binary is staged (configured, not started).
 
+mod images;
+mod versions;
+
 use std::path::{Path, PathBuf};
 
 use thiserror::Error;
 
-use crate::components;
+pub use images::{BundleImage, holds, images, normalize};
+pub use versions::check_versions;
+
+use crate::components::{self, BundleDir};
 use crate::inventory::{Inventory, MissingBinary};
 
 /// What the bundle holds for an inventory.
@@ -28,12 +34,21 @@ pub struct BundleCheck {
     pub present: Vec<(&'static str, PathBuf)>,
     /// Binaries the inventory needs that are missing.
     pub missing: Vec<&'static str>,
+    /// The files of each bundle directory the inventory needs (name, local path), sorted.
+    pub dirs: Vec<(&'static BundleDir, Vec<(String, PathBuf)>)>,
+    /// Required files missing from those directories, as bundle paths (`cni/bridge`).
+    pub missing_files: Vec<String>,
 }
 
 impl BundleCheck {
     /// Whether the binary `name` is missing (so what needs it is staged).
     pub fn lacks(&self, name: &str) -> bool {
         self.missing.contains(&name)
+    }
+
+    /// The files of a bundle directory (empty when it is not needed or has none).
+    pub fn dir_files(&self, dir: &BundleDir) -> &[(String, PathBuf)] {
+        self.dirs.iter().find(|(d, _)| *d == dir).map_or(&[], |(_, files)| files.as_slice())
     }
 
     /// The local path of a present binary.
@@ -52,11 +67,20 @@ pub fn bundle_path(name: &str) -> String {
 pub enum BundleError {
     /// Binaries are missing and the inventory does not allow staging.
     #[error("the bundle {} lacks {}: add them (see README, \"The offline bundle\") or set `bundle: {{missing: stage}}` in the inventory to install their configuration without starting them", root.display(), list(missing, root))]
-    Missing { root: PathBuf, missing: Vec<&'static str> },
+    Missing { root: PathBuf, missing: Vec<String> },
+    /// A Kubernetes binary is of another release than the inventory's.
+    #[error("{} is Kubernetes {found}, but cluster.kubernetes_version is {wanted}: put the {wanted} binaries in the bundle, or set kubernetes_version to the bundle's release", path.display())]
+    Version { path: PathBuf, found: String, wanted: String },
+    /// An image archive cannot be read.
+    #[error("the image archive {} cannot be used: {reason}", path.display())]
+    Image { path: PathBuf, reason: String },
+    /// A bundle directory cannot be read.
+    #[error("cannot read {}: {source}", path.display())]
+    Read { path: PathBuf, source: std::io::Error },
 }
 
-fn list(missing: &[&str], root: &Path) -> String {
-    missing.iter().map(|name| root.join(bundle_path(name)).display().to_string()).collect::<Vec<_>>().join(", ")
+fn list(missing: &[String], root: &Path) -> String {
+    missing.iter().map(|path| root.join(path).display().to_string()).collect::<Vec<_>>().join(", ")
 }
 
 /// Checks the bundle against the inventory; refuses missing binaries unless staging is allowed.
@@ -72,10 +96,39 @@ pub fn check(inv: &Inventory) -> Result<BundleCheck, BundleError> {
             missing.push(name);
         }
     }
-    if !missing.is_empty() && inv.bundle.missing == MissingBinary::Refuse {
-        return Err(BundleError::Missing { root, missing });
+    let mut dirs = Vec::new();
+    let mut missing_files = Vec::new();
+    for dir in components::bundle_dirs(inv) {
+        let files = files_of(&root.join(dir.dir))?;
+        missing_files.extend(dir.required.iter().filter(|r| !files.iter().any(|(name, _)| name == *r)).map(|r| format!("{}/{r}", dir.dir)));
+        dirs.push((dir, files));
     }
-    Ok(BundleCheck { root, present, missing })
+    if (!missing.is_empty() || !missing_files.is_empty()) && inv.bundle.missing == MissingBinary::Refuse {
+        let all = missing.iter().map(|name| bundle_path(name)).chain(missing_files).collect();
+        return Err(BundleError::Missing { root, missing: all });
+    }
+    Ok(BundleCheck { root, present, missing, dirs, missing_files })
+}
+
+/// The regular files of a bundle directory, by name, sorted (none when it does not exist);
+/// dotfiles are left out.
+fn files_of(dir: &Path) -> Result<Vec<(String, PathBuf)>, BundleError> {
+    let read_error = |source| BundleError::Read { path: dir.to_path_buf(), source };
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(read_error(e)),
+    };
+    let mut files = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(read_error)?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if !name.starts_with('.') && entry.path().is_file() {
+            files.push((name, entry.path()));
+        }
+    }
+    files.sort();
+    Ok(files)
 }
 
 fn is_executable(path: &Path) -> bool {

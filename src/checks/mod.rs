@@ -24,6 +24,8 @@ pub enum Check {
     Disk,
     Ports,
     Systemd,
+    Tools,
+    Runtime,
 }
 
 impl Check {
@@ -41,6 +43,8 @@ impl Check {
             Check::Disk => "disk",
             Check::Ports => "ports",
             Check::Systemd => "systemd",
+            Check::Tools => "tools",
+            Check::Runtime => "runtime",
         }
     }
 }
@@ -94,6 +98,8 @@ pub fn verdicts(inv: &Inventory, host: &HostSpec, facts: &Facts, skew: f64) -> V
         disk(facts),
         ports(host, facts),
         systemd(facts),
+        tools(facts),
+        runtime(facts),
     ]
 }
 
@@ -233,6 +239,36 @@ fn systemd(f: &Facts) -> Verdict {
     match f.systemd {
         Some(v) => pass(Check::Systemd, format!("systemd {v}")),
         None => not_ok(Check::Systemd, Status::Fail, "systemd is not PID 1", "v6deploy installs systemd units: use a systemd host"),
+    }
+}
+
+/// The tools the health checks run on a host.
+const TOOLS: [&str; 1] = ["curl"];
+
+fn tools(f: &Facts) -> Verdict {
+    let missing: Vec<&str> = TOOLS.iter().copied().filter(|t| !f.tools.iter().any(|have| have == t)).collect();
+    if missing.is_empty() {
+        pass(Check::Tools, TOOLS.join(", "))
+    } else {
+        not_ok(
+            Check::Tools,
+            Status::Fail,
+            format!("missing: {}", missing.join(", ")),
+            "install it from the distribution (yum install curl, apt install curl): the health checks of the kubelet, controller-manager, scheduler and kube-proxy use it",
+        )
+    }
+}
+
+fn runtime(f: &Facts) -> Verdict {
+    if f.foreign_containerd_without_cri {
+        not_ok(
+            Check::Runtime,
+            Status::Warn,
+            "/etc/containerd/config.toml disables the CRI plugin (docker's containerd package does)",
+            "install replaces that file (CRI enabled) and runs containerd from the bundle: stop docker and its containerd first (systemctl disable --now docker containerd)",
+        )
+    } else {
+        pass(Check::Runtime, "no containerd configuration in the way")
     }
 }
 

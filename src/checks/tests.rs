@@ -77,3 +77,18 @@ fn ports_held_by_our_own_running_services_are_fine() {
     let v = by_check(&verdicts(&inv, &inv.hosts[0], &facts, 0.0));
     assert_eq!(v["ports"], (Status::Pass, "2379 held by v6deploy's own services, the rest free".into()));
 }
+
+#[test]
+fn health_check_tools_and_a_containerd_without_cri_are_reported() {
+    let inv = inventory();
+    let without = by_check(&verdicts(&inv, &inv.hosts[0], &Facts::parse(CENTOS7_HOST).unwrap(), 0.0));
+    assert_eq!(without["tools"], (Status::Fail, "missing: curl".into()));
+    assert_eq!(without["runtime"].0, Status::Pass);
+    let docker = "@@tools\ncurl\n@@containerd-config\ndisabled_plugins = [\"cri\"]\n@@end\n";
+    let text = CENTOS7_HOST.replace("@@end\n", docker);
+    let with = by_check(&verdicts(&inv, &inv.hosts[0], &Facts::parse(&text).unwrap(), 0.0));
+    assert_eq!(with["tools"], (Status::Pass, "curl".into()));
+    assert_eq!(with["runtime"].0, Status::Warn);
+    let ours = text.replace("disabled_plugins = [\"cri\"]", "# Managed by v6deploy: containerd of x.\ndisabled_plugins = []");
+    assert_eq!(by_check(&verdicts(&inv, &inv.hosts[0], &Facts::parse(&ours).unwrap(), 0.0))["runtime"].0, Status::Pass);
+}

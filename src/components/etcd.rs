@@ -42,6 +42,7 @@ pub const ETCD: Component = Component {
     name: "etcd",
     roles: &[Role::Etcd],
     binaries: &["etcd", "etcdctl"],
+    bundle_dirs: &[],
     files: &[
         HostFile::config("/etc/etcd/etcd.conf.yml", "etcd.conf.yml.j2"),
         // Read only while the data dir is empty: no restart.
@@ -59,7 +60,7 @@ pub const ETCD: Component = Component {
         start: Start::Together,
         restart: Restart::Rolling,
         bootstrap: Some(Bootstrap { file: "/etc/etcd/etcd-bootstrap.conf.yml", marker: "/var/lib/etcd/member" }),
-        health: Health::Script { tool: "etcdctl", script: health_command },
+        health: Health::Script { needs: &["etcdctl"], script: |_, host| health_command(host), shows: "etcdctl endpoint health over TLS" },
         join: Join::MemberAdd,
         ..Service::new(Stage::Etcd, "etcd")
     }),

@@ -16,6 +16,7 @@ pub const HOST: Component = Component {
     name: "host",
     roles: &Role::ALL,
     binaries: &[],
+    bundle_dirs: &[],
     files: &[HostFile::config(SYSCTL, "sysctl.conf.j2"), HostFile::config(MODULES, "modules-load.conf.j2")],
     certificates: &[(HostPki::KubernetesCa, PkiUse::Reads), (HostPki::KubeletClient, PkiUse::Reads), (HostPki::KubeletServing, PkiUse::Reads)],
     ports: &[],

@@ -12,6 +12,7 @@ pub const IFCFG: Component = Component {
     name: "ifcfg",
     roles: &Role::ALL,
     binaries: &[],
+    bundle_dirs: &[],
     files: &[HostFile::config("/etc/sysconfig/network-scripts/ifcfg-{interface}", "ifcfg.j2")],
     certificates: &[],
     ports: &[],

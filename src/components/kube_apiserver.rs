@@ -4,11 +4,11 @@
 //! admin kubeconfig.
 
 use super::{Component, Health, HostFile, Identity, Kind, Restart, Server, Service, Stage, binary_path};
-use crate::inventory::{HostSpec, Role};
+use crate::inventory::{HostSpec, Inventory, Role};
 use crate::net::url;
 use crate::pki::{APISERVER_PORT, HostPki, KubeconfigUser, PkiUse, kubeconfig_path};
 
-fn health(_: &HostSpec) -> String {
+fn health(_: &Inventory, _: &HostSpec) -> String {
     format!(
         "{} --kubeconfig={} --server={} get --raw=/healthz",
         binary_path("kubectl"),
@@ -21,6 +21,7 @@ pub const KUBE_APISERVER: Component = Component {
     name: "kube-apiserver",
     roles: &[Role::ControlPlane],
     binaries: &["kube-apiserver", "kubectl"],
+    bundle_dirs: &[],
     files: &[
         HostFile::config("/etc/systemd/system/kube-apiserver.service", "kube-apiserver.service.j2"),
         HostFile::kubeconfig("/etc/kubernetes/admin.conf", Identity::User(KubeconfigUser::Admin), Server::FirstControlPlane).without_restart(),
@@ -39,7 +40,7 @@ pub const KUBE_APISERVER: Component = Component {
     ports: &[APISERVER_PORT],
     kind: Kind::Service(Service {
         restart: Restart::Rolling,
-        health: Health::Script { tool: "kubectl", script: health },
+        health: Health::Script { needs: &["kubectl"], script: health, shows: "GET https://[::1]:6443/healthz" },
         ..Service::new(Stage::ControlPlane, "kube-apiserver")
     }),
 };

@@ -1,7 +1,7 @@
 //! kube-controller-manager on every control-plane host (leader-elected): allocates each node
 //! a /`node_cidr_mask` of the pod CIDR and signs cluster CSRs with the kubernetes CA key.
 
-use super::{Component, HostFile, Identity, Kind, Server, Service, Stage};
+use super::{Component, Health, HostFile, Identity, Kind, Server, Service, Stage, curl};
 use crate::inventory::Role;
 use crate::pki::{HostPki, KubeconfigUser, PkiUse};
 
@@ -9,11 +9,16 @@ pub const KUBE_CONTROLLER_MANAGER: Component = Component {
     name: "kube-controller-manager",
     roles: &[Role::ControlPlane],
     binaries: &["kube-controller-manager"],
+    bundle_dirs: &[],
     files: &[
         HostFile::config("/etc/systemd/system/kube-controller-manager.service", "kube-controller-manager.service.j2"),
         HostFile::kubeconfig("/etc/kubernetes/controller-manager.conf", Identity::User(KubeconfigUser::ControllerManager), Server::Loopback),
     ],
     certificates: &[(HostPki::KubernetesCa, PkiUse::Reads), (HostPki::KubernetesCaKey, PkiUse::Reads), (HostPki::ServiceAccountKey, PkiUse::Reads)],
     ports: &[10257],
-    kind: Kind::Service(Service::new(Stage::ControlPlane, "kube-controller-manager")),
+    kind: Kind::Service(Service {
+        // Its serving certificate is self-signed: -k; /healthz is open to anonymous requests.
+        health: Health::Script { needs: &[], script: |_, _| curl("https://[::1]:10257/healthz", "-k"), shows: "GET https://[::1]:10257/healthz" },
+        ..Service::new(Stage::ControlPlane, "kube-controller-manager")
+    }),
 };

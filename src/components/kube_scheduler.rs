@@ -1,6 +1,6 @@
 //! kube-scheduler on every control-plane host (leader-elected).
 
-use super::{Component, HostFile, Identity, Kind, Server, Service, Stage};
+use super::{Component, Health, HostFile, Identity, Kind, Server, Service, Stage, curl};
 use crate::inventory::Role;
 use crate::pki::KubeconfigUser;
 
@@ -8,11 +8,16 @@ pub const KUBE_SCHEDULER: Component = Component {
     name: "kube-scheduler",
     roles: &[Role::ControlPlane],
     binaries: &["kube-scheduler"],
+    bundle_dirs: &[],
     files: &[
         HostFile::config("/etc/systemd/system/kube-scheduler.service", "kube-scheduler.service.j2"),
         HostFile::kubeconfig("/etc/kubernetes/scheduler.conf", Identity::User(KubeconfigUser::Scheduler), Server::Loopback),
     ],
     certificates: &[],
     ports: &[10259],
-    kind: Kind::Service(Service::new(Stage::ControlPlane, "kube-scheduler")),
+    kind: Kind::Service(Service {
+        // Its serving certificate is self-signed: -k; /healthz is open to anonymous requests.
+        health: Health::Script { needs: &[], script: |_, _| curl("https://[::1]:10259/healthz", "-k"), shows: "GET https://[::1]:10259/healthz" },
+        ..Service::new(Stage::ControlPlane, "kube-scheduler")
+    }),
 };

@@ -2,14 +2,31 @@
 //! address, serving on `[::]:10250`, health on `[::1]:10248`; its client certificate has CN
 //! `system:node:<node name>` (kubeadm's `kubelet-client-current.pem`).
 
-use super::{Component, HostFile, Identity, Kind, Server, Service, Stage};
-use crate::inventory::Role;
-use crate::pki::{HostPki, PkiUse};
+use super::{Component, Health, HostFile, Identity, Kind, Server, Service, Stage, curl};
+use crate::inventory::{HostSpec, Inventory, Role};
+use crate::net::url;
+use crate::pki::{APISERVER_PORT, HostPki, PkiUse};
+
+/// The kubelet's own `/healthz` on `[::1]:10248`, then its Node object through the API
+/// server, with the kubelet's own credentials (the node authorizer lets it read its Node).
+fn health(inv: &Inventory, host: &HostSpec) -> String {
+    let first = inv.first_control_plane().map_or(std::net::Ipv6Addr::LOCALHOST, |h| h.address);
+    let server = url("https", Server::Nearest.address(Some(host), first), APISERVER_PORT);
+    let identity = HostPki::KubeletClient;
+    let options = format!("--cacert {} --cert {} --key {}", HostPki::KubernetesCa.cert(), identity.cert(), identity.key());
+    format!(
+        "{} && {{ {} || {{ echo 'node {name} is not registered with the API server'; false; }}; }}",
+        curl("http://[::1]:10248/healthz", ""),
+        curl(&format!("{server}/api/v1/nodes/{}", host.name), &options),
+        name = host.name
+    )
+}
 
 pub const KUBELET: Component = Component {
     name: "kubelet",
-    roles: &[Role::Worker],
+    roles: &Role::ALL,
     binaries: &["kubelet"],
+    bundle_dirs: &[],
     files: &[
         HostFile::config("/var/lib/kubelet/config.yaml", "kubelet-config.yaml.j2"),
         HostFile::config("/etc/systemd/system/kubelet.service", "kubelet.service.j2"),
@@ -17,5 +34,8 @@ pub const KUBELET: Component = Component {
     ],
     certificates: &[(HostPki::KubernetesCa, PkiUse::Reads), (HostPki::KubeletClient, PkiUse::Reads), (HostPki::KubeletServing, PkiUse::Reads)],
     ports: &[10250, 10248],
-    kind: Kind::Service(Service::new(Stage::Node, "kubelet")),
+    kind: Kind::Service(Service {
+        health: Health::Script { needs: &[], script: health, shows: "GET http://[::1]:10248/healthz, its Node object registered" },
+        ..Service::new(Stage::Node, "kubelet")
+    }),
 };

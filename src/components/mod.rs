@@ -9,12 +9,15 @@
 //! Adding a host service is one file here, its templates under `templates/`, and one line in
 //! [`ALL`] (see `docs/architecture.md`).
 
+mod cni_plugins;
+mod containerd;
 mod coredns;
 mod elasticsearch;
 mod etcd;
 mod flannel;
 mod host;
 mod ifcfg;
+mod images;
 mod kube_apiserver;
 mod kube_controller_manager;
 mod kube_proxy;
@@ -26,7 +29,10 @@ use std::cmp::Ordering;
 use std::net::Ipv6Addr;
 
 pub use etcd::{CLIENT_PORT as ETCD_CLIENT_PORT, ETCD, PEER_PORT as ETCD_PEER_PORT, etcdctl, health_command as etcd_health_command};
+pub use cni_plugins::CNI_BIN_DIR;
+pub use containerd::{CONTAINERD, SOCKET as CONTAINERD_SOCKET};
 pub use host::{MODULES, SYSCTL};
+pub use images::{IMAGES, IMAGES_BUNDLE_DIR, IMAGES_DIR};
 pub use ifcfg::{IFCFG, IFCFG_DIR};
 pub use kube_apiserver::KUBE_APISERVER;
 
@@ -42,6 +48,9 @@ pub const ALL: &[&Component] = &[
     &kube_apiserver::KUBE_APISERVER,
     &kube_controller_manager::KUBE_CONTROLLER_MANAGER,
     &kube_scheduler::KUBE_SCHEDULER,
+    &cni_plugins::CNI_PLUGINS,
+    &containerd::CONTAINERD,
+    &images::IMAGES,
     &kubelet::KUBELET,
     &kube_proxy::KUBE_PROXY,
     &flannel::FLANNEL,
@@ -70,6 +79,8 @@ pub struct Component {
     pub roles: &'static [Role],
     /// Binaries from the bundle's `bin/`, installed to [`BIN_DIR`] where it runs.
     pub binaries: &'static [&'static str],
+    /// Bundle directories whose every file it gets (CNI plugins, image tarballs).
+    pub bundle_dirs: &'static [BundleDir],
     /// The files it gets on a host.
     pub files: &'static [HostFile],
     /// The PKI groups it uses on a host (delivered where it runs).
@@ -77,6 +88,18 @@ pub struct Component {
     /// TCP ports it listens on (preflight wants them free, or held by this component).
     pub ports: &'static [u16],
     pub kind: Kind,
+}
+
+/// A directory of the bundle whose files all go to one directory on the hosts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BundleDir {
+    /// Its name under the bundle (`cni`, `images`).
+    pub dir: &'static str,
+    /// Where its files go on a host.
+    pub host_dir: &'static str,
+    pub mode: u32,
+    /// Files it must hold: without them, the bundle is incomplete (refused, or staged).
+    pub required: &'static [&'static str],
 }
 
 /// What kind of component it is.
@@ -191,18 +214,21 @@ pub struct Bootstrap {
 pub enum Stage {
     Etcd,
     ControlPlane,
+    /// The container runtime; the bundle's images are imported after it.
+    Runtime,
     Node,
 }
 
 impl Stage {
     /// Every stage, in order.
-    pub const ALL: [Stage; 3] = [Stage::Etcd, Stage::ControlPlane, Stage::Node];
+    pub const ALL: [Stage; 4] = [Stage::Etcd, Stage::ControlPlane, Stage::Runtime, Stage::Node];
 
     /// The step's title.
     pub fn title(self) -> String {
         match self {
             Stage::Etcd => "etcd cluster".into(),
             Stage::ControlPlane => "Control plane".into(),
+            Stage::Runtime => "Container runtime".into(),
             // "kubelet and kube-proxy", "containerd, kubelet and kube-proxy"
             Stage::Node => {
                 let names: Vec<&str> = in_stage(self).map(|c| c.name).collect();
@@ -236,11 +262,23 @@ pub enum Restart {
 /// A service's health check.
 #[derive(Debug, Clone, Copy)]
 pub enum Health {
-    /// Only `systemctl is-active`.
+    /// Only `systemctl is-active`: not a health check for a unit with `Restart=always`, so
+    /// only a fallback (a check's tool is staged) and a test double.
     Active,
-    /// A read-only script for the host, retried until it succeeds; it runs `tool` from the
-    /// bundle, and falls back to `Active` when that binary is staged.
-    Script { tool: &'static str, script: fn(&HostSpec) -> String },
+    /// A read-only script for the host, retried until it succeeds. It runs the bundle
+    /// binaries `needs` (falling back to `Active` when one is staged) and host tools such as
+    /// `curl` (preflight's `tools` check); `shows` says what it checks, for the recap.
+    Script { needs: &'static [&'static str], script: fn(&Inventory, &HostSpec) -> String, shows: &'static str },
+}
+
+impl Health {
+    /// What the check looks at, for the step's output.
+    pub fn shows(&self) -> &'static str {
+        match self {
+            Health::Active => "systemctl is-active only",
+            Health::Script { shows, .. } => shows,
+        }
+    }
 }
 
 /// How a host added to a running cluster starts the service.
@@ -265,7 +303,7 @@ pub struct Manifest {
 impl Component {
     /// A cluster addon: `template` rendered as `file` and applied when `wanted`.
     pub const fn addon(name: &'static str, template: &'static str, file: &'static str, wanted: fn(&Inventory) -> bool) -> Component {
-        Component { name, roles: &[], binaries: &[], files: &[], certificates: &[], ports: &[], kind: Kind::ClusterAddon(Manifest { template, file, wanted }) }
+        Component { name, roles: &[], binaries: &[], bundle_dirs: &[], files: &[], certificates: &[], ports: &[], kind: Kind::ClusterAddon(Manifest { template, file, wanted }) }
     }
 
     /// Whether it runs on `host` (by its roles).
@@ -311,12 +349,21 @@ impl Component {
         self.service().is_some_and(|s| bundle.lacks(s.binary))
     }
 
-    /// The health check script of its service on `host` (`systemctl is-active` when it has no
-    /// check of its own or the check's tool is staged).
-    pub fn health_script(&self, host: &HostSpec, bundle: &BundleCheck) -> String {
+    /// The health check of its service on `host` (`systemctl is-active` when it has no
+    /// check of its own or a binary the check runs is staged).
+    pub fn health(&self, bundle: &BundleCheck) -> Health {
         match self.service().map(|s| s.health) {
-            Some(Health::Script { tool, script }) if !bundle.lacks(tool) => script(host),
-            _ => format!("systemctl is-active --quiet {}", self.name),
+            Some(Health::Script { needs, .. }) if needs.iter().any(|b| bundle.lacks(b)) => Health::Active,
+            Some(health) => health,
+            None => Health::Active,
+        }
+    }
+
+    /// The script of [`Component::health`].
+    pub fn health_script(&self, inv: &Inventory, host: &HostSpec, bundle: &BundleCheck) -> String {
+        match self.health(bundle) {
+            Health::Script { script, .. } => script(inv, host),
+            Health::Active => format!("systemctl is-active --quiet {}", self.name),
         }
     }
 }
@@ -341,6 +388,12 @@ impl HostFile {
     pub const fn without_restart(self) -> HostFile {
         HostFile { restarts: false, ..self }
     }
+}
+
+/// A read-only script for a health check over HTTP(S) with the host's `curl` (at most 3 s a
+/// try): fails with curl's own message (`-S`) when the endpoint does not answer 2xx.
+pub fn curl(url: &str, options: &str) -> String {
+    format!("curl -fsS --max-time 3 {options} {url} -o /dev/null")
 }
 
 /// A binary's path on the hosts.
@@ -439,6 +492,19 @@ pub fn binaries(inv: &Inventory) -> Vec<&'static str> {
         }
     }
     needed
+}
+
+/// The bundle directories the inventory's hosts need, each once.
+pub fn bundle_dirs(inv: &Inventory) -> Vec<&'static BundleDir> {
+    let mut dirs: Vec<&'static BundleDir> = Vec::new();
+    for component in ALL.iter().filter(|c| inv.hosts.iter().any(|h| c.runs_on(h))) {
+        for dir in component.bundle_dirs {
+            if !dirs.contains(&dir) {
+                dirs.push(dir);
+            }
+        }
+    }
+    dirs
 }
 
 /// The binaries `host` gets.

@@ -21,8 +21,10 @@ fn every_service_has_its_unit_and_binary_and_its_health_tool() {
         let unit = component.files.iter().find(|f| f.path == component.unit_path()).unwrap_or_else(|| panic!("{component}: no unit file"));
         assert!(unit.restarts, "{component}: a changed unit must restart it");
         assert!(component.binaries.contains(&service.binary), "{component}: its unit's binary is not among its binaries");
-        if let Health::Script { tool, .. } = service.health {
-            assert!(component.binaries.contains(&tool), "{component}: its health check's {tool} is not among its binaries");
+        if let Health::Script { needs, .. } = service.health {
+            for tool in needs {
+                assert!(component.binaries.contains(tool), "{component}: its health check's {tool} is not among its binaries");
+            }
         }
     }
 }
@@ -74,14 +76,23 @@ fn restart_triggers_match_the_former_hand_kept_lists() {
 #[test]
 fn binaries_and_services_follow_the_roles() {
     let inv = field_report();
-    assert_eq!(binaries(&inv), ["etcd", "etcdctl", "kube-apiserver", "kubectl", "kube-controller-manager", "kube-scheduler", "kubelet", "kube-proxy"]);
-    assert_eq!(binaries_on(&worker_only()), ["kubelet", "kube-proxy"]);
+    let runtime = ["containerd", "containerd-shim-runc-v2", "runc", "ctr"];
+    let node = ["kubelet", "kube-proxy"];
+    let control_plane = ["etcd", "etcdctl", "kube-apiserver", "kubectl", "kube-controller-manager", "kube-scheduler"];
+    assert_eq!(binaries(&inv), [&control_plane[..], &runtime, &node].concat());
+    assert_eq!(binaries_on(&worker_only()), [&runtime[..], &node].concat());
     let names = |host: &HostSpec| services_on(host).map(|c| c.name).collect::<Vec<_>>();
-    assert_eq!(names(&worker_only()), ["kubelet", "kube-proxy"]);
-    assert_eq!(names(&all_roles_host()), ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet", "kube-proxy"]);
+    // Every host is a node: the kubelet runs on control planes too (tainted when not workers).
+    let mut etcd_only = worker_only();
+    etcd_only.roles = crate::inventory::Roles([Role::Etcd].into());
+    assert_eq!(names(&etcd_only), ["etcd", "containerd", "kubelet", "kube-proxy"]);
+    assert_eq!(names(&worker_only()), ["containerd", "kubelet", "kube-proxy"]);
+    assert_eq!(names(&all_roles_host()), ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "containerd", "kubelet", "kube-proxy"]);
     assert_eq!(Stage::Node.title(), "kubelet and kube-proxy");
+    assert_eq!(Stage::Runtime.title(), "Container runtime");
     let ports: Vec<u16> = ports_on(&worker_only()).into_iter().map(|(p, _)| p).collect();
     assert_eq!(ports, [10250, 10248, 10256, 10249]);
+    assert_eq!(bundle_dirs(&inv).iter().map(|d| d.dir).collect::<Vec<_>>(), ["cni", "images"]);
 }
 
 #[test]

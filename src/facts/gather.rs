@@ -31,6 +31,8 @@ echo @@grubby; command -v grubby 2>/dev/null
 echo @@boot-entries; if command -v grubby >/dev/null 2>&1; then grubby --info=ALL 2>/dev/null; fi
 echo @@boot-default; if command -v grubby >/dev/null 2>&1; then grubby --default-kernel 2>/dev/null; fi
 echo @@grubenv; if command -v grub2-editenv >/dev/null 2>&1; then grub2-editenv list 2>/dev/null; fi
+echo @@tools; for t in curl; do command -v "$t" >/dev/null 2>&1 && echo "$t"; done
+echo @@containerd-config; if [ -f /etc/containerd/config.toml ]; then grep -E 'Managed by v6deploy|^[[:space:]]*disabled_plugins' /etc/containerd/config.toml 2>/dev/null; fi
 echo @@end
 "#;
 

@@ -61,6 +61,11 @@ pub struct Facts {
     pub boot_entries: Vec<BootEntry>,
     /// The release GRUB boots next, when it can be told.
     pub boot_default: Option<String>,
+    /// The tools health checks use that the host has (`curl`).
+    pub tools: Vec<String>,
+    /// An existing `/etc/containerd/config.toml` not written by v6deploy disables the CRI
+    /// plugin (docker's package ships `disabled_plugins = ["cri"]`).
+    pub foreign_containerd_without_cri: bool,
 }
 
 /// Why facts could not be parsed.
@@ -103,6 +108,11 @@ impl Facts {
             grubby: !optional("grubby").trim().is_empty(),
             boot_default: parse_boot_default(optional("boot-default"), optional("grubenv"), &boot_entries),
             boot_entries,
+            tools: optional("tools").split_whitespace().map(String::from).collect(),
+            foreign_containerd_without_cri: {
+                let config = optional("containerd-config");
+                !config.contains("Managed by v6deploy") && config.lines().any(|l| l.contains("disabled_plugins") && l.contains("\"cri\""))
+            },
         })
     }
 }

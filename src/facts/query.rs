@@ -36,12 +36,15 @@ pub enum Query {
     EtcdMembers(Vec<Ipv6Addr>),
     /// The raft index of each of these etcd endpoints.
     EtcdStatus(Vec<Ipv6Addr>),
-    /// A service's health check script, retried on the host for up to `seconds`.
-    Health { check: String, seconds: u64 },
+    /// A service's health check script, retried on the host for up to `seconds`; the unit
+    /// must not restart meanwhile.
+    Health { unit: String, check: String, seconds: u64 },
     /// The last lines of a unit's journal.
     Journal { unit: String, lines: u32 },
     /// The text of a small record file (empty when there is none).
     Record(String),
+    /// The image references containerd's `k8s.io` namespace holds.
+    Images,
     /// A script as is: only the snapshot's own tests need one that reads its stdin.
     #[cfg(test)]
     Script(String),
@@ -132,12 +135,20 @@ impl Query {
             Query::BootId => "cat /proc/sys/kernel/random/boot_id".to_string(),
             Query::EtcdMembers(endpoints) => super::etcdctl(endpoints, &["member", "list", "-w", "json"]),
             Query::EtcdStatus(endpoints) => super::etcdctl(endpoints, &["endpoint", "status", "-w", "json"]),
-            // The last attempt's output is kept in a variable: checking health writes nothing on the host.
-            Query::Health { check, seconds } => format!(
-                "end=$(($(date +%s) + {seconds})); while :; do if out=$({check} 2>&1); then exit 0; fi; [ $(date +%s) -lt $end ] || break; sleep 0.2; done; echo \"$out\"; exit 1"
+            // The last attempt's output is kept in a variable: checking health writes nothing on
+            // the host. A unit that restarted meanwhile (systemd's NRestarts grew: it crashed
+            // and came back) failed, whatever the check says at the end; systemd before 235
+            // has no NRestarts, and then both counts are empty.
+            Query::Health { unit, check, seconds } => format!(
+                "n() {{ systemctl show -p NRestarts {unit} 2>/dev/null | cut -d= -f2; }}; n0=$(n); \
+                 end=$(($(date +%s) + {seconds})); while :; do \
+                 if out=$({check} 2>&1); then n1=$(n); [ \"$n1\" = \"$n0\" ] && exit 0; echo \"{unit} restarted while starting (NRestarts $n0 -> $n1): it is crash-looping\"; exit 1; fi; \
+                 [ $(date +%s) -lt $end ] || break; sleep 0.2; done; echo \"$out\"; exit 1",
+                unit = quote(unit)
             ),
             Query::Journal { unit, lines } => format!("journalctl -u {unit} -n {lines} --no-pager 2>&1"),
             Query::Record(path) => format!("cat {} 2>/dev/null; true", quote(path)),
+            Query::Images => format!("{} --address {} -n k8s.io images ls -q", crate::components::binary_path("ctr"), crate::components::CONTAINERD_SOCKET),
             #[cfg(test)]
             Query::Script(script) => script.clone(),
         }
@@ -147,7 +158,7 @@ impl Query {
     pub fn status_is_answer(&self) -> bool {
         match self {
             Query::ServiceState(_) | Query::MarkerExists(_) | Query::MissingModules(_) | Query::Health { .. } | Query::Journal { .. } => true,
-            Query::Facts | Query::Boot | Query::InstalledKernels(_) | Query::KernelRelease | Query::BootId | Query::EtcdMembers(_) | Query::EtcdStatus(_) | Query::Record(_) => false,
+            Query::Facts | Query::Boot | Query::InstalledKernels(_) | Query::KernelRelease | Query::BootId | Query::EtcdMembers(_) | Query::EtcdStatus(_) | Query::Record(_) | Query::Images => false,
             #[cfg(test)]
             Query::Script(_) => true,
         }
@@ -203,14 +214,19 @@ impl Query {
         Ask { query: Query::EtcdStatus(endpoints.to_vec()), parse: |o| Ok(parse_raft_indexes(&o.stdout_text())?) }
     }
 
-    /// `check` passing within `seconds`, retried on the host.
-    pub fn health(check: String, seconds: u64) -> Ask<Health> {
-        Ask { query: Query::Health { check, seconds }, parse: |o| Ok(if o.success() { Health::Healthy } else { Health::Unhealthy(o.stdout_text().trim().to_string()) }) }
+    /// `check` passing within `seconds`, retried on the host, without `unit` restarting.
+    pub fn health(unit: &str, check: String, seconds: u64) -> Ask<Health> {
+        Ask { query: Query::Health { unit: unit.to_string(), check, seconds }, parse: |o| Ok(if o.success() { Health::Healthy } else { Health::Unhealthy(o.stdout_text().trim().to_string()) }) }
     }
 
     /// The last `lines` lines of `unit`'s journal.
     pub fn journal(unit: &str, lines: u32) -> Ask<String> {
         Ask { query: Query::Journal { unit: unit.to_string(), lines }, parse: |o| Ok(o.stdout_text().trim().to_string()) }
+    }
+
+    /// The image references in containerd's `k8s.io` namespace (containerd must run).
+    pub fn images() -> Ask<Vec<String>> {
+        Ask { query: Query::Images, parse: |o| Ok(o.stdout_text().lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_string).collect()) }
     }
 
     /// The trimmed text of the file at `path` (empty when missing).
@@ -294,7 +310,7 @@ mod tests {
 
     #[test]
     fn health_keeps_the_last_output_of_a_failing_check() {
-        let ask = Query::health("true".into(), 5);
+        let ask = Query::health("u", "true".into(), 5);
         assert_eq!(ask.parse(&output(0, "")).unwrap(), Health::Healthy);
         assert_eq!(ask.parse(&output(1, "connection refused\n")).unwrap(), Health::Unhealthy("connection refused".into()));
     }
@@ -304,11 +320,26 @@ mod tests {
     #[test]
     fn the_health_script_retries_and_reports_the_last_output() {
         let run = |check: &str| {
-            let out = std::process::Command::new("sh").arg("-c").arg(Query::health(check.into(), 0).query().script()).output().unwrap();
-            Query::health(check.into(), 0).parse(&output(out.status.code().unwrap_or(255) as u32, &String::from_utf8_lossy(&out.stdout))).unwrap()
+            let out = std::process::Command::new("sh").arg("-c").arg(Query::health("v6deploy-no-such-unit", check.into(), 0).query().script()).output().unwrap();
+            Query::health("v6deploy-no-such-unit", check.into(), 0).parse(&output(out.status.code().unwrap_or(255) as u32, &String::from_utf8_lossy(&out.stdout))).unwrap()
         };
         assert_eq!(run("true"), Health::Healthy);
         assert_eq!(run("echo nope; false"), Health::Unhealthy("nope".into()));
+    }
+
+    /// A unit that crashed and was restarted by systemd while the check ran fails, even if
+    /// the check passes at the end (a stand-in `systemctl` counts up NRestarts per call).
+    #[test]
+    fn a_unit_that_restarts_during_the_check_is_crash_looping() {
+        let dir = tempfile::tempdir().unwrap();
+        let count = dir.path().join("count");
+        let stub = dir.path().join("systemctl");
+        std::fs::write(&stub, format!("#!/bin/sh\nn=$(cat {0} 2>/dev/null || echo 0); echo $((n+1)) > {0}; echo NRestarts=$n\n", count.display())).unwrap();
+        std::fs::set_permissions(&stub, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+        let ask = Query::health("kubelet", "true".into(), 0);
+        let out = std::process::Command::new("sh").arg("-c").arg(ask.query().script()).env("PATH", format!("{}:/usr/bin:/bin", dir.path().display())).output().unwrap();
+        let health = ask.parse(&output(out.status.code().unwrap_or(255) as u32, &String::from_utf8_lossy(&out.stdout))).unwrap();
+        assert_eq!(health, Health::Unhealthy("kubelet restarted while starting (NRestarts 0 -> 1): it is crash-looping".into()));
     }
 
     #[test]

@@ -24,6 +24,7 @@ pub struct Inventory {
     pub network: Network,
     pub bundle: Bundle,
     pub images: Images,
+    pub containerd: Containerd,
     pub elasticsearch: Option<Elasticsearch>,
     pub pki: Pki,
 }
@@ -42,8 +43,10 @@ impl Inventory {
 pub struct Cluster {
     /// `[a-z0-9-]`, used for the certs directory and kubeconfig names.
     pub name: String,
-    /// `major.minor.patch`, without a leading `v`.
-    pub kubernetes_version: String,
+    /// A supported release (1.20 to 1.30); templates see `major.minor.patch`.
+    pub kubernetes_version: KubernetesVersion,
+    /// The cgroup driver of the kubelet and of containerd (they must agree).
+    pub cgroup_driver: CgroupDriver,
     pub service_cidr: Ipv6Net,
     pub pod_cidr: Ipv6Net,
     /// Prefix length of each node's pod subnet (`--node-cidr-mask-size-ipv6`).
@@ -226,6 +229,84 @@ pub struct Images {
     pub flannel_cni_plugin: String,
     pub coredns: String,
     pub nodelocaldns: String,
+    /// The pod sandbox ("pause") image: containerd's `sandbox_image`, the kubelet's
+    /// `--pod-infra-container-image`.
+    pub sandbox: String,
+}
+
+/// How containerd runs on the nodes.
+#[derive(Debug, Clone, Serialize)]
+pub struct Containerd {
+    pub snapshotter: Snapshotter,
+    /// containerd's CRI `restrict_oom_score_adj`: never ask for an OOM score below the
+    /// runtime's own (needed where processes lack CAP_SYS_RESOURCE, e.g. in containers).
+    pub restrict_oom_score_adj: bool,
+}
+
+/// containerd's snapshotter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Snapshotter {
+    /// The default: overlay mounts (needs a file system that overlayfs accepts under
+    /// /var/lib/containerd).
+    Overlayfs,
+    /// Plain copies: works on any file system (e.g. a container's own overlay root), uses
+    /// more disk.
+    Native,
+}
+
+/// The cgroup driver of the kubelet and containerd.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CgroupDriver {
+    /// systemd manages the cgroups (kubeadm's default since 1.22; required with cgroup v2).
+    Systemd,
+    /// The kubelet writes cgroupfs itself.
+    Cgroupfs,
+}
+
+/// A Kubernetes release, `major.minor.patch`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct KubernetesVersion {
+    pub major: u32,
+    pub minor: u32,
+    pub patch: u32,
+}
+
+impl KubernetesVersion {
+    /// The oldest and newest minor releases v6deploy's templates are written for.
+    pub const SUPPORTED: std::ops::RangeInclusive<(u32, u32)> = (1, 20)..=(1, 30);
+
+    /// Whether this release is `1.minor` or later.
+    pub fn at_least(self, minor: u32) -> bool {
+        (self.major, self.minor) >= (1, minor)
+    }
+}
+
+impl fmt::Display for KubernetesVersion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}.{}", self.major, self.minor, self.patch)
+    }
+}
+
+impl std::str::FromStr for KubernetesVersion {
+    type Err = ();
+
+    /// `1.27.15` or `v1.27.15`.
+    fn from_str(text: &str) -> Result<Self, ()> {
+        let text = text.trim().trim_start_matches('v');
+        let mut parts = text.split('.').map(|p| if !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) { p.parse::<u32>().ok() } else { None });
+        match (parts.next().flatten(), parts.next().flatten(), parts.next().flatten(), parts.next()) {
+            (Some(major), Some(minor), Some(patch), None) => Ok(KubernetesVersion { major, minor, patch }),
+            _ => Err(()),
+        }
+    }
+}
+
+impl Serialize for KubernetesVersion {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
 }
 
 /// The optional Elasticsearch StatefulSet.

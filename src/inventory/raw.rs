@@ -22,6 +22,8 @@ pub struct RawInventory {
     #[serde(default)]
     pub images: Option<RawImages>,
     #[serde(default)]
+    pub containerd: Option<RawContainerd>,
+    #[serde(default)]
     pub elasticsearch: Option<Spanned<RawElasticsearch>>,
     #[serde(default)]
     pub pki: Option<RawPki>,
@@ -41,6 +43,7 @@ pub struct RawCluster {
     pub upstream_dns: Vec<Text>,
     #[serde(default)]
     pub extra_sans: Vec<Text>,
+    pub cgroup_driver: Option<Text>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -95,6 +98,14 @@ pub struct RawImages {
     pub flannel_cni_plugin: Option<Text>,
     pub coredns: Option<Text>,
     pub nodelocaldns: Option<Text>,
+    pub sandbox: Option<Text>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawContainerd {
+    pub snapshotter: Option<Text>,
+    pub restrict_oom_score_adj: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -11,6 +11,8 @@ use super::error::{Place, Problem, ProblemKind, Warning, WarningKind};
 use super::model::*;
 use super::raw::*;
 use super::suggest::closest;
+
+mod runtime;
 use crate::kernel::KernelVersion;
 use crate::net::{NodeName, nth_host, overlaps, parse_host_address, subnet_capacity};
 
@@ -30,6 +32,7 @@ pub mod defaults {
     pub const FLANNEL_CNI_PLUGIN_IMAGE: &str = "docker.io/flannel/flannel-cni-plugin:v1.5.1-flannel1";
     pub const COREDNS_IMAGE: &str = "registry.k8s.io/coredns/coredns:v1.10.1";
     pub const NODELOCALDNS_IMAGE: &str = "registry.k8s.io/dns/k8s-dns-node-cache:1.22.28";
+    pub const SANDBOX_IMAGE: &str = "registry.k8s.io/pause:3.9";
     pub const ELASTICSEARCH_IMAGE: &str = "docker.elastic.co/elasticsearch/elasticsearch:7.17.25";
     /// Relative to the current directory (the repository's `/certs/` is git-ignored).
     pub const PKI_DIR: &str = "certs";
@@ -102,6 +105,7 @@ impl<'a> Validator<'a> {
         let network = self.network(raw.network.as_ref());
         let bundle = self.bundle(raw.bundle.as_ref());
         let images = images(raw.images.as_ref());
+        let containerd = self.containerd(raw.containerd.as_ref());
         let elasticsearch = raw.elasticsearch.as_ref().map(|es| self.elasticsearch(es));
         let pki = self.pki(raw.pki.as_ref());
         self.roles_present(&raw.hosts, &hosts);
@@ -117,6 +121,7 @@ impl<'a> Validator<'a> {
             network,
             bundle,
             images,
+            containerd,
             elasticsearch,
             pki,
         })
@@ -133,12 +138,8 @@ impl<'a> Validator<'a> {
             let kind = ProblemKind::BadValue { value: c.name.value.clone(), expected: "a cluster name uses a-z, 0-9 and '-' (not at either end), at most 63 characters, e.g. demo" };
             self.report(&c.name, "cluster.name", kind);
         }
-        let version = c.kubernetes_version.value.trim().trim_start_matches('v').to_string();
-        let parts: Vec<&str> = version.split('.').collect();
-        if parts.len() != 3 || parts.iter().any(|p| p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit())) {
-            let kind = ProblemKind::BadValue { value: c.kubernetes_version.value.clone(), expected: "write major.minor.patch in quotes, e.g. \"1.27.15\"" };
-            self.report(&c.kubernetes_version, "cluster.kubernetes_version", kind);
-        }
+        let version = self.kubernetes_version(&c.kubernetes_version);
+        let cgroup_driver = self.choice(c.cgroup_driver.as_ref(), "cluster.cgroup_driver", &[("systemd", CgroupDriver::Systemd), ("cgroupfs", CgroupDriver::Cgroupfs)], &["systemd", "cgroupfs"], CgroupDriver::Systemd);
         let dns_domain = c.dns_domain.as_ref().map_or(defaults::DNS_DOMAIN.to_string(), |d| d.value.clone());
         if let Some(d) = &c.dns_domain
             && NodeName::parse_override(&d.value).is_err() {
@@ -192,7 +193,8 @@ impl<'a> Validator<'a> {
         let pod = pod?;
         Some(Cluster {
             name: c.name.value.clone(),
-            kubernetes_version: version,
+            kubernetes_version: version?,
+            cgroup_driver,
             service_cidr: service,
             pod_cidr: pod,
             node_cidr_mask: mask,
@@ -487,6 +489,7 @@ fn images(raw: Option<&RawImages>) -> Images {
         flannel_cni_plugin: pick(|r| &r.flannel_cni_plugin, defaults::FLANNEL_CNI_PLUGIN_IMAGE),
         coredns: pick(|r| &r.coredns, defaults::COREDNS_IMAGE),
         nodelocaldns: pick(|r| &r.nodelocaldns, defaults::NODELOCALDNS_IMAGE),
+        sandbox: pick(|r| &r.sandbox, defaults::SANDBOX_IMAGE),
     }
 }
 

@@ -173,7 +173,7 @@ mod tests {
         assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
         let inv = loaded.inventory;
         assert_eq!(inv.cluster.name, "lab");
-        assert_eq!(inv.cluster.kubernetes_version, "1.27.15");
+        assert_eq!(inv.cluster.kubernetes_version.to_string(), "1.27.15");
         assert_eq!(inv.cluster.api_service_ip.to_string(), "2001:db8:43::1");
         assert_eq!(inv.ssh.private_key, dir.path().join(".lab/lab/id_ed25519"));
         assert_eq!(inv.ssh.known_hosts, dir.path().join(".lab/lab/known_hosts"));

@@ -3,7 +3,8 @@
 
 use serde::Serialize;
 
-use crate::inventory::{Cluster, Elasticsearch, HostSpec, Images, Inventory, Role};
+use super::versions::Versions;
+use crate::inventory::{Cluster, Containerd, Elasticsearch, HostSpec, Images, Inventory, Role};
 
 /// The variables of every host and cluster template.
 #[derive(Debug, Clone, Serialize)]
@@ -11,6 +12,9 @@ pub struct Context<'a> {
     /// Cluster settings and derived values (`service_cidr`, `dns_service_ip`, ...).
     pub cluster: &'a Cluster,
     pub images: &'a Images,
+    pub containerd: &'a Containerd,
+    /// Version predicates (`k8s.kubelet_runtime_flags`, ...).
+    pub k8s: Versions,
     /// `none` when the inventory has no Elasticsearch.
     pub elasticsearch: Option<&'a Elasticsearch>,
     /// Hosts with the etcd role, in inventory order.
@@ -46,6 +50,8 @@ impl<'a> Context<'a> {
         Context {
             cluster: &inv.cluster,
             images: &inv.images,
+            containerd: &inv.containerd,
+            k8s: Versions::of(inv.cluster.kubernetes_version),
             elasticsearch: inv.elasticsearch.as_ref(),
             etcd_hosts: with_role(Role::Etcd),
             control_plane_hosts: with_role(Role::ControlPlane),

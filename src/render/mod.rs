@@ -17,6 +17,7 @@ mod filters;
 mod kubeconfig;
 mod plan;
 mod tree;
+mod versions;
 
 use std::net::Ipv6Addr;
 
@@ -30,6 +31,7 @@ pub use context::EtcdBootstrap;
 pub use kubeconfig::{Credentials, Kubeconfig, TEMPLATE as KUBECONFIG_TEMPLATE};
 pub use plan::{EmbeddedCredentials, PlannedFile, PlannedManifest, Source, cluster_manifests, host_files};
 pub use tree::write_tree;
+pub use versions::Versions;
 
 /// Everything rendered for an inventory.
 #[derive(Debug, Clone, PartialEq, Eq)]

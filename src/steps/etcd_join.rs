@@ -138,13 +138,13 @@ mod tests {
         let me = &inv.hosts[0];
         let files = vec![RenderedFile { path: "/etc/etcd/etcd.conf.yml".into(), mode: 0o644, contents: "name: member\n".into() }];
         let desired = Rendered { hosts: vec![HostFiles { name: me.name.clone(), address: me.address, files }], cluster: vec![] };
-        let state = Arc::new(InstallState::new(desired, BundleCheck { root: "/bundle".into(), present: vec![], missing: vec![] }, vec![]).unwrap());
+        let state = Arc::new(InstallState::new(desired, BundleCheck { root: "/bundle".into(), present: vec![], missing: vec![], dirs: vec![], missing_files: vec![] }, vec![]).unwrap());
         let running: Vec<Ipv6Addr> = inv.hosts[1..].iter().map(|h| h.address).collect();
         let step = EtcdJoin { state, running: running.clone(), joining: vec![me.address] };
         let members = Query::etcd_members(&running);
         let failed = |stdout: &str| Output { status: 1, stdout: stdout.into(), stderr: Vec::new() };
         // The service's health check, retried for install's 90 s.
-        let health = Query::health(crate::components::etcd_health_command(me), 90);
+        let health = Query::health("etcd", crate::components::etcd_health_command(me), 90);
         let fake = FakeTransport::new("a")
             .answer(&members, &format!(r#"{{"members":[{{"ID":1,"name":"other","peerURLs":["{}"]}}]}}"#, url("https", running[0], 2380)))
             .answer_output(&Query::marker_exists("/var/lib/etcd/member"), failed(""), 1)

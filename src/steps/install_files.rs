@@ -47,8 +47,13 @@ impl InstallFiles {
         self.state.files(host.address, |p| crate::pki::is_host_pki(p) || components.iter().any(|c| c.owns(host, p)))
     }
 
+    /// The bundle's binaries and the files of its directories (CNI plugins, images) `host` gets.
     fn binaries(&self, host: &HostSpec) -> Vec<FileSpec> {
-        components::binaries_on(host).into_iter().filter_map(|name| self.state.binaries.get(name)).cloned().collect()
+        let mut specs: Vec<FileSpec> = components::binaries_on(host).into_iter().filter_map(|name| self.state.binaries.get(name)).cloned().collect();
+        for dir in components::on_host(host).flat_map(|c| c.bundle_dirs) {
+            specs.extend(self.state.bundle_files.get(dir.dir).into_iter().flatten().cloned());
+        }
+        specs
     }
 
     /// The bootstrap files of the host's services.

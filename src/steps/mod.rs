@@ -3,6 +3,7 @@
 mod addons;
 mod etcd_join;
 mod gather_facts;
+mod import_images;
 mod install_files;
 mod kernel_gate;
 mod membership;
@@ -21,6 +22,7 @@ mod verify;
 pub use addons::{ADDONS_DIR, Addons};
 pub use etcd_join::EtcdJoin;
 pub use gather_facts::{FactsStore, GatherFacts};
+pub use import_images::ImportImages;
 pub use install_files::InstallFiles;
 pub use kernel_gate::KernelGate;
 pub use membership::{MARKER, MembershipStore, ReadMembership, RecordMembership, marker, parse_marker};

@@ -173,7 +173,7 @@ mod tests {
         let missing = vec!["kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet", "kube-proxy", "kubectl"];
         Arc::new(RotateState {
             desired: Rendered { hosts, cluster: Vec::new() },
-            bundle: BundleCheck { root: "bundle".into(), present: Vec::new(), missing },
+            bundle: BundleCheck { root: "bundle".into(), present: Vec::new(), missing, dirs: Vec::new(), missing_files: Vec::new() },
             select: Box::new(|p| p.starts_with("/etc/kubernetes/pki/")),
             stamp: STAMP.into(),
             resume: "v6deploy -i x.yaml certs rotate --resume".into(),
@@ -194,7 +194,7 @@ mod tests {
     /// etcd's health check on `host`, retried for the rollout's 5 s.
     fn etcd_healthy(host: &HostSpec) -> crate::facts::Ask<Health> {
         let check = crate::components::etcd_health_command(host);
-        Query::health(check, 5)
+        Query::health("etcd", check, 5)
     }
 
     /// The first host rotates; the second fails its health check, is restored, restarted and

@@ -126,15 +126,18 @@ pub async fn install(cx: &HostContext<'_>, state: &InstallState, services: &[&'s
     // by an earlier run that failed must not pass as "unchanged".
     for (service, outcome) in &running {
         let name = service.name;
+        let shows = service.health(&state.bundle).shows();
         if apply {
-            cx.say(&format!("waiting for {name} to be healthy"));
+            cx.say(&format!("waiting for {name} to be healthy ({shows})"));
             health(cx, state, service).await?;
         }
+        // Says which check passed: a service is healthy only because its check said so.
         summary.push(match (outcome, apply) {
-            (ComponentOutcome::Unchanged, _) => format!("{name} running, unchanged"),
-            (ComponentOutcome::Started, true) => format!("{name} started and healthy"),
+            (ComponentOutcome::Unchanged, true) => format!("{name} running, unchanged, healthy ({shows})"),
+            (ComponentOutcome::Unchanged, false) => format!("{name} running, unchanged"),
+            (ComponentOutcome::Started, true) => format!("{name} started and healthy ({shows})"),
             (ComponentOutcome::Started, false) => format!("{name} would be started"),
-            (_, true) => format!("{name} restarted and healthy"),
+            (_, true) => format!("{name} restarted and healthy ({shows})"),
             (_, false) => format!("{name} would be restarted"),
         });
     }
@@ -161,8 +164,8 @@ async fn health(cx: &HostContext<'_>, state: &InstallState, service: &Component)
 /// to `seconds`.
 pub async fn health_within(cx: &HostContext<'_>, bundle: &crate::bundle::BundleCheck, service: &Component, seconds: u64) -> anyhow::Result<()> {
     let name = service.name;
-    let check = service.health_script(cx.host, bundle);
-    if let Health::Unhealthy(last) = cx.read_fresh(&Query::health(check, seconds)).await? {
+    let check = service.health_script(cx.inventory, cx.host, bundle);
+    if let Health::Unhealthy(last) = cx.read_fresh(&Query::health(name, check, seconds)).await? {
         let journal = cx.read_fresh(&Query::journal(name, 15)).await?;
         bail!("{name} is not healthy after {seconds} s: {last}\nlast log lines:\n{journal}");
     }
@@ -200,12 +203,12 @@ mod tests {
         let host = &inv.hosts[0];
         let files = vec![RenderedFile { path: "/etc/etcd/etcd.conf.yml".into(), mode: 0o644, contents: CONF.into() }];
         let desired = Rendered { hosts: vec![HostFiles { name: host.name.clone(), address: host.address, files }], cluster: vec![] };
-        InstallState::new(desired, BundleCheck { root: "/bundle".into(), present: vec![], missing: vec![] }, vec![]).unwrap()
+        InstallState::new(desired, BundleCheck { root: "/bundle".into(), present: vec![], missing: vec![], dirs: vec![], missing_files: vec![] }, vec![]).unwrap()
     }
 
     /// The health check `SERVICE` gets: systemd's word, retried for `HEALTH_SECONDS`.
     fn healthy() -> crate::facts::Ask<Health> {
-        Query::health("systemctl is-active --quiet etcd".into(), HEALTH_SECONDS)
+        Query::health("etcd", "systemctl is-active --quiet etcd".into(), HEALTH_SECONDS)
     }
 
     /// Installs `SERVICE` on the first host; returns the summary and the changes made, each
@@ -233,7 +236,7 @@ mod tests {
             .accepts_commands()
             .answer(&healthy(), "");
         let (summary, changes) = run(&inv, &state, &fake).await;
-        assert_eq!(summary, "0 files changed; etcd restarted and healthy");
+        assert_eq!(summary, "0 files changed; etcd restarted and healthy (systemctl is-active only)");
         assert_eq!(changes, ["ran systemctl restart etcd (changed: /etc/kubernetes/pki/etcd/server.crt)"]);
         let outcome = &state.outcomes()[&inv.hosts[0].address][&SERVICE];
         assert_eq!(*outcome, ComponentOutcome::Restarted { changed: vec!["/etc/kubernetes/pki/etcd/server.crt".into()] });

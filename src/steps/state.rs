@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv6Addr;
 use std::sync::Mutex;
 
-use crate::bundle::BundleCheck;
+use crate::bundle::{BundleCheck, BundleImage};
 use crate::components::{Component, binary_path};
 use crate::checks::Check;
 use crate::render::{HostFiles, Rendered};
@@ -63,6 +63,10 @@ pub struct InstallState {
     pub restart_lock: tokio::sync::Mutex<()>,
     /// The bundle's binaries, read and hashed once, at their path on the hosts.
     pub binaries: BTreeMap<&'static str, FileSpec>,
+    /// The files of the bundle directories (CNI plugins, images), read once, by directory.
+    pub bundle_files: BTreeMap<&'static str, Vec<FileSpec>>,
+    /// The bundle's image archives and the references each holds.
+    pub images: Vec<BundleImage>,
     changed: Mutex<BTreeMap<Ipv6Addr, BTreeSet<String>>>,
     units_verified: Mutex<BTreeSet<Ipv6Addr>>,
     outcomes: Mutex<BTreeMap<Ipv6Addr, BTreeMap<&'static Component, ComponentOutcome>>>,
@@ -76,7 +80,34 @@ impl InstallState {
             let contents = std::fs::read(path).map_err(|e| std::io::Error::new(e.kind(), format!("read {}: {e}", path.display())))?;
             binaries.insert(*name, FileSpec::root(binary_path(name), 0o755, contents));
         }
-        Ok(InstallState { desired, bundle, facts: FactsStore::default(), skip_checks, restart_lock: tokio::sync::Mutex::new(()), binaries, changed: Mutex::default(), units_verified: Mutex::default(), outcomes: Mutex::default() })
+        let mut bundle_files = BTreeMap::new();
+        for (dir, files) in &bundle.dirs {
+            let mut specs = Vec::new();
+            for (name, path) in files {
+                let contents = std::fs::read(path).map_err(|e| std::io::Error::new(e.kind(), format!("read {}: {e}", path.display())))?;
+                specs.push(FileSpec::root(format!("{}/{name}", dir.host_dir), dir.mode, contents));
+            }
+            bundle_files.insert(dir.dir, specs);
+        }
+        Ok(InstallState {
+            desired,
+            bundle,
+            facts: FactsStore::default(),
+            skip_checks,
+            restart_lock: tokio::sync::Mutex::new(()),
+            binaries,
+            bundle_files,
+            images: Vec::new(),
+            changed: Mutex::default(),
+            units_verified: Mutex::default(),
+            outcomes: Mutex::default(),
+        })
+    }
+
+    /// The state with the bundle's image archives (see `bundle::images`).
+    pub fn with_images(mut self, images: Vec<BundleImage>) -> InstallState {
+        self.images = images;
+        self
     }
 
     /// The desired files of a host.

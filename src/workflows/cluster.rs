@@ -7,7 +7,7 @@ use std::sync::Arc;
 use crate::components::Stage;
 use crate::inventory::Inventory;
 use crate::runner::Step;
-use crate::steps::{Addons, EtcdJoin, InstallFiles, InstallState, PrepareHost, StartServices, Verify};
+use crate::steps::{Addons, EtcdJoin, ImportImages, InstallFiles, InstallState, PrepareHost, StartServices, Verify};
 
 /// Hosts joining a running cluster (`node add`).
 #[derive(Debug, Clone, Default)]
@@ -31,6 +31,9 @@ pub fn steps(inv: &Inventory, state: &Arc<InstallState>, joining: Option<Joining
     ];
     for stage in Stage::ALL {
         steps.push(Box::new(StartServices { stage, state: state.clone(), joining: joining.etcd.clone() }));
+        if stage == Stage::Runtime {
+            steps.push(Box::new(ImportImages { state: state.clone() }));
+        }
         if stage == Stage::Etcd && !joining.etcd.is_empty() {
             steps.push(Box::new(EtcdJoin { state: state.clone(), running: joining.running_etcd.clone(), joining: joining.etcd.clone() }));
         }

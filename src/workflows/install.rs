@@ -50,7 +50,7 @@ mod tests {
     fn titles(manage: bool, options: &Options) -> Vec<String> {
         let text = format!("{}\nnetwork:\n  manage: {manage}\n", include_str!("../../inventories/field-report.yaml"));
         let inv = crate::inventory::parse(std::path::Path::new("x.yaml"), &text).unwrap().inventory;
-        let bundle = BundleCheck { root: "b".into(), present: Vec::new(), missing: Vec::new() };
+        let bundle = BundleCheck { root: "b".into(), present: Vec::new(), missing: Vec::new(), dirs: Vec::new(), missing_files: Vec::new() };
         let state = Arc::new(InstallState::new(Rendered { hosts: Vec::new(), cluster: Vec::new() }, bundle, Vec::new()).unwrap());
         steps(&inv, &state, options).iter().map(|s| s.title()).collect()
     }

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
 
-use crate::bundle::{self, BundleCheck};
+use crate::bundle::{self, BundleCheck, BundleImage};
 use crate::components::Component;
 use crate::checks::Check;
 use crate::desired::desired_state;
@@ -48,6 +48,9 @@ pub enum Note {
     Staged { root: PathBuf, binaries: Vec<&'static str> },
     /// `node add` leaves etcd with an even number of members.
     EvenEtcd { members: usize },
+    /// Something about the bundle worth knowing (a binary that cannot be checked here, an
+    /// image the hosts must pull).
+    Bundle { root: PathBuf, note: String },
 }
 
 /// The end of an `install` or `node add` run.
@@ -64,7 +67,7 @@ pub struct Report {
 
 /// Installs the cluster onto the hosts of `inv`, telling `notes` what happens before the run.
 pub fn run(remote: &Remote, inv: &Inventory, request: &Request<'_>, notes: &mut dyn FnMut(Note)) -> Result<Report> {
-    let bundle = bundle::check(inv)?;
+    let (bundle, images) = prepare_bundle(inv, notes)?;
     let membership = membership::read(remote, inv)?;
     if let Some((address, other)) = membership.foreign.iter().next() {
         bail!("{address} belongs to another cluster ({other}); nothing was changed");
@@ -84,19 +87,39 @@ pub fn run(remote: &Remote, inv: &Inventory, request: &Request<'_>, notes: &mut 
     let store = prepare_pki(inv, "prepare the PKI in", notes)?;
     let templates = Templates::load(request.templates_dir)?;
     let desired = desired_state(inv, &templates, &store)?;
-    if !bundle.missing.is_empty() {
-        notes(Note::Staged { root: bundle.root.clone(), binaries: bundle.missing.clone() });
-    }
     let mut skip_checks = request.skip_checks.clone();
     if request.upgrade_kernel.is_some() {
         // The kernel is upgraded before the kernel gate, which still checks it afterwards.
         skip_checks.push(Check::Kernel);
     }
-    let state = Arc::new(InstallState::new(desired, bundle, skip_checks)?);
+    let state = Arc::new(InstallState::new(desired, bundle, skip_checks)?.with_images(images));
     let options = install::Options { upgrade_kernel: request.upgrade_kernel.clone() };
     let steps = install::steps(inv, &state, &options);
     let recap = remote.run_steps(inv, request.mode, &steps)?;
     Ok(report(recap, &state, store))
+}
+
+/// Checks the bundle before any host is touched: the binaries the inventory needs (missing
+/// ones refused, or staged), the Kubernetes binaries' release, the image archives and the
+/// references they hold.
+pub(crate) fn prepare_bundle(inv: &Inventory, notes: &mut dyn FnMut(Note)) -> Result<(BundleCheck, Vec<BundleImage>)> {
+    let bundle = bundle::check(inv)?;
+    let root = bundle.root.clone();
+    for note in bundle::check_versions(&bundle, inv.cluster.kubernetes_version)? {
+        notes(Note::Bundle { root: root.clone(), note });
+    }
+    let images = bundle::images(&bundle)?;
+    if !bundle::holds(&images, &inv.images.sandbox) {
+        let note = format!("images/ has no archive of images.sandbox {}: every node must be able to pull it", inv.images.sandbox);
+        notes(Note::Bundle { root: root.clone(), note });
+    }
+    if !bundle.missing.is_empty() {
+        notes(Note::Staged { root: root.clone(), binaries: bundle.missing.clone() });
+    }
+    if !bundle.missing_files.is_empty() {
+        notes(Note::Bundle { root, note: format!("lacks {} (bundle.missing: stage): not installed", bundle.missing_files.join(", ")) });
+    }
+    Ok((bundle, images))
 }
 
 /// Makes what is missing in the inventory's PKI store and tells `notes` what was done;

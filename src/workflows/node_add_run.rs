@@ -8,7 +8,6 @@ use std::sync::Arc;
 
 use anyhow::{Result, bail};
 
-use crate::bundle;
 use crate::checks::Check;
 use crate::desired::desired_state_with;
 use crate::inventory::{Inventory, Role};
@@ -16,7 +15,7 @@ use crate::render::{RenderOptions, Templates};
 use crate::runner::Mode;
 use crate::steps::InstallState;
 
-use super::install_run::{Note, Report, prepare_pki, report};
+use super::install_run::{Note, Report, prepare_bundle, prepare_pki, report};
 use super::membership::{self, Membership};
 use super::node_add;
 use super::remote::Remote;
@@ -118,10 +117,10 @@ pub fn run(remote: &Remote, inv: &Inventory, request: &Request<'_>, notes: &mut 
         notes(Note::EvenEtcd { members });
     }
     let grown = &growth.grown;
-    let bundle = bundle::check(grown)?;
+    let (bundle, images) = prepare_bundle(grown, notes)?;
     let store = prepare_pki(grown, "issue the new nodes' certificates in", notes)?;
     let desired = desired_state_with(grown, &Templates::load(request.templates_dir)?, &store, growth.render_options())?;
-    let state = Arc::new(InstallState::new(desired, bundle, request.skip_checks.clone())?);
+    let state = Arc::new(InstallState::new(desired, bundle, request.skip_checks.clone())?.with_images(images));
     let steps = node_add::steps(grown, &state, growth.running_etcd.clone(), growth.joining.clone());
     let recap = remote.run_steps_on_all(grown, remote.settings.feedback, request.mode, &steps)?;
     Ok(report(recap, &state, store))

@@ -1,0 +1,75 @@
+//! Importing the bundle's images into containerd's `k8s.io` namespace, on every node, once
+//! containerd runs and before the kubelet starts: an archive is imported when "Install files"
+//! wrote it in this run or when containerd lacks one of its references (one round trip to
+//! list, one for every import of the host, or none).
+
+use std::sync::Arc;
+
+use super::InstallState;
+use crate::components::{self, CONTAINERD, IMAGES, IMAGES_DIR};
+use crate::facts::Query;
+use crate::inventory::HostSpec;
+use crate::runner::{HostContext, Mode, Step, StepFuture};
+use crate::transport::quote::quote;
+
+/// The "Import images" step.
+pub struct ImportImages {
+    pub state: Arc<InstallState>,
+}
+
+impl Step for ImportImages {
+    fn title(&self) -> String {
+        "Import images".into()
+    }
+
+    fn prepare(&self, host: &HostSpec) -> bool {
+        IMAGES.runs_on(host) && !self.state.images.is_empty()
+    }
+
+    fn run<'a>(&'a self, cx: &'a HostContext<'a>) -> StepFuture<'a> {
+        Box::pin(async move {
+            let state = &self.state;
+            if CONTAINERD.is_staged(&state.bundle) || state.bundle.lacks("ctr") {
+                return Ok(format!("{} archives in {IMAGES_DIR}, not imported (containerd is staged)", state.images.len()));
+            }
+            let dry_run = cx.gate.mode() == Mode::DryRun;
+            // In a dry run containerd may not run yet: then every archive would be imported.
+            let listed = if dry_run { cx.read_fresh(&Query::images()).await.unwrap_or_default() } else { cx.read_fresh(&Query::images()).await? };
+            let written = state.changed(cx.host.address, |p| p.starts_with(&format!("{IMAGES_DIR}/")));
+            let mut imported = Vec::new();
+            let mut present = Vec::new();
+            for image in &state.images {
+                let path = format!("{IMAGES_DIR}/{}", image.file);
+                let missing: Vec<&String> = image.references.iter().filter(|r| !listed.contains(r)).collect();
+                if missing.is_empty() && !written.contains(&path) {
+                    present.push(image.file.as_str());
+                    continue;
+                }
+                let reason = if missing.is_empty() { "archive changed".to_string() } else { format!("containerd lacks {}", missing.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(", ")) };
+                let import = format!(
+                    "{} --address {} -n k8s.io images import --snapshotter {} {}",
+                    components::binary_path("ctr"),
+                    components::CONTAINERD_SOCKET,
+                    snapshotter(cx),
+                    quote(&path)
+                );
+                cx.command(&format!("import {}", image.references.join(", ")), &import, &reason).await?;
+                imported.push(image.file.as_str());
+            }
+            let verb = if dry_run { "would import" } else { "imported" };
+            Ok(match (imported.is_empty(), present.is_empty()) {
+                (true, _) => format!("{} present: {}", present.len(), present.join(", ")),
+                (false, true) => format!("{verb} {}", imported.join(", ")),
+                (false, false) => format!("{verb} {}; present: {}", imported.join(", "), present.join(", ")),
+            })
+        })
+    }
+}
+
+/// containerd's snapshotter, as the inventory names it (images are unpacked into it).
+fn snapshotter(cx: &HostContext<'_>) -> &'static str {
+    match cx.inventory.containerd.snapshotter {
+        crate::inventory::Snapshotter::Overlayfs => "overlayfs",
+        crate::inventory::Snapshotter::Native => "native",
+    }
+}
