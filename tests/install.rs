@@ -511,8 +511,8 @@ fn a_bundle_missing_a_binary_without_stage_is_refused_before_any_host_is_touched
         fs::copy("/bin/true", bundle.join("bin").join(name)).unwrap();
     }
     let inventory = fs::read_to_string(lab.inventory()).unwrap();
-    assert!(inventory.contains("  path: ../.lab/inbnd/bundle\n  missing: stage\n"), "{inventory}");
-    let refusing = inventory.replace("  path: ../.lab/inbnd/bundle\n  missing: stage\n", "  path: ../partial-bundle\n");
+    assert!(inventory.contains("  path: ../bundle-staged\n  missing: stage\n"), "{inventory}");
+    let refusing = inventory.replace("  path: ../bundle-staged\n  missing: stage\n", "  path: ../partial-bundle\n");
     let refusing_path = lab.project.path().join("inventories/refuse.yaml");
     fs::write(&refusing_path, refusing).unwrap();
 

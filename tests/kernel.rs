@@ -74,6 +74,8 @@ impl SimLab {
     fn up(name: &str, hosts: u16) -> SimLab {
         let lab = TestLab::up_flavor(name, hosts, "centos7-sim");
         build_test_kernel_rpm(&lab.files().join("bundle/rpms"));
+        // The kernel flow, not Kubernetes: the copy of the bundle keeps the test kernel.
+        lab.stage_kubernetes();
         SimLab { lab }
     }
 

@@ -31,9 +31,36 @@ pub struct TestLab {
 }
 
 impl TestLab {
-    /// `lab up --name NAME --hosts N` in a fresh project directory.
+    /// `lab up --name NAME --hosts N` in a fresh project directory, with the Kubernetes
+    /// binaries staged (see [`TestLab::stage_kubernetes`]): the tests of etcd, the PKI, SSH,
+    /// node add and rotation run without a control plane starting on every machine.
     pub fn up(name: &str, hosts: u16) -> TestLab {
+        let lab = TestLab::up_flavor(name, hosts, "debian");
+        lab.stage_kubernetes();
+        lab
+    }
+
+    /// `lab up` with the lab's whole bundle: real Kubernetes on every machine.
+    pub fn up_kubernetes(name: &str, hosts: u16) -> TestLab {
         TestLab::up_flavor(name, hosts, "debian")
+    }
+
+    /// Points the lab inventory at a copy of the lab's bundle without the Kubernetes binaries
+    /// and with `bundle.missing: stage`: install configures them and does not start them
+    /// (etcd and containerd run). A later `lab up` leaves the copy and the inventory's bundle
+    /// lines alone.
+    pub fn stage_kubernetes(&self) {
+        let staged = self.project.path().join("bundle-staged");
+        let copied = Command::new("cp").arg("-a").arg(self.files().join("bundle")).arg(&staged).status().unwrap();
+        assert!(copied.success(), "copy the lab bundle");
+        for binary in ["kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet", "kube-proxy", "kubectl"] {
+            let _ = fs::remove_file(staged.join("bin").join(binary));
+        }
+        let text = fs::read_to_string(self.inventory()).unwrap();
+        let bundle_line = format!("path: ../.lab/{}/bundle", self.name);
+        assert!(text.contains(&bundle_line), "the lab inventory has no {bundle_line:?}: {text}");
+        let text = text.replace(&bundle_line, "path: ../bundle-staged").replace("missing: refuse", "missing: stage");
+        fs::write(self.inventory(), text).unwrap();
     }
 
     /// The same with machines of `flavor` (`lab up --flavor`).
