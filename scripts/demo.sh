@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # README's first command. As root, in a clone of this repository: installs the Debian
 # packages the lab needs when they are missing, builds v6deploy, creates the local IPv6 lab
-# (3 machines) and installs onto it; ends with the recap and a copy-paste etcdctl line that
-# shows the cluster. Idempotent: a second run leaves the lab as it is and changes nothing.
+# (3 machines, with Kubernetes built from source once and cached) and installs onto it; ends
+# with the recap and what `kubectl get nodes -o wide` and `kubectl get pods -A -o wide` show
+# from this machine. Idempotent: a second run leaves the lab as it is and changes nothing.
 #
 #   V6DEPLOY_LAB=NAME   lab name (default: lab; inventory inventories/lab.yaml, or lab-NAME.yaml)
 #   V6DEPLOY_HOSTS=N    machines (default: 3)
@@ -37,4 +38,10 @@ step "v6deploy lab up --name $lab --hosts $hosts"
 if [[ $lab == lab ]]; then inventory=inventories/lab.yaml; else inventory=inventories/lab-$lab.yaml; fi
 echo "(remove the lab later with: $bin lab down --name $lab)" >&2
 step "v6deploy -i $inventory install"
-exec "$bin" -i "$inventory" install
+"$bin" -i "$inventory" install
+
+kubectl=(".lab/$lab/bundle/bin/kubectl" --kubeconfig "certs/$lab/admin.conf")
+step "kubectl get nodes -o wide (from this machine, over IPv6)"
+"${kubectl[@]}" get nodes -o wide
+step "kubectl get pods -A -o wide"
+"${kubectl[@]}" get pods -A -o wide

@@ -24,6 +24,7 @@ mod kube_proxy;
 mod kube_scheduler;
 mod kubelet;
 mod nodelocaldns;
+mod pod_routes;
 
 use std::cmp::Ordering;
 use std::net::Ipv6Addr;
@@ -35,6 +36,7 @@ pub use host::{MODULES, SYSCTL};
 pub use images::{IMAGES, IMAGES_BUNDLE_DIR, IMAGES_DIR};
 pub use ifcfg::{IFCFG, IFCFG_DIR};
 pub use kube_apiserver::KUBE_APISERVER;
+pub use pod_routes::{CONFLIST as POD_NETWORK_CONFLIST, POD_ROUTES, ROUTES as POD_ROUTES_FILE, UNIT as POD_ROUTES_UNIT, conflist, routes};
 
 use crate::bundle::BundleCheck;
 use crate::inventory::{HostSpec, Inventory, Role};
@@ -53,6 +55,7 @@ pub const ALL: &[&Component] = &[
     &images::IMAGES,
     &kubelet::KUBELET,
     &kube_proxy::KUBE_PROXY,
+    &pod_routes::POD_ROUTES,
     &flannel::FLANNEL,
     &coredns::COREDNS,
     &nodelocaldns::NODELOCALDNS,
@@ -113,6 +116,9 @@ pub enum Kind {
     Service(Service),
     /// A manifest applied to the cluster through the API server.
     ClusterAddon(Manifest),
+    /// The `host-routes` pod network: its unit is a host file; the CNI configuration and the
+    /// routes come from the Node objects (the "Pod network" steps).
+    PodNetwork,
 }
 
 /// One file a component gets on a host.
@@ -298,12 +304,25 @@ pub struct Manifest {
     pub file: &'static str,
     /// Whether the inventory wants it.
     pub wanted: fn(&Inventory) -> bool,
+    /// The images its pods run (from the inventory).
+    pub images: fn(&Inventory) -> Vec<String>,
 }
 
 impl Component {
-    /// A cluster addon: `template` rendered as `file` and applied when `wanted`.
-    pub const fn addon(name: &'static str, template: &'static str, file: &'static str, wanted: fn(&Inventory) -> bool) -> Component {
-        Component { name, roles: &[], binaries: &[], bundle_dirs: &[], files: &[], certificates: &[], ports: &[], kind: Kind::ClusterAddon(Manifest { template, file, wanted }) }
+    /// A cluster addon: `template` rendered as `file` and applied when `wanted`; its pods run
+    /// `images`.
+    pub const fn addon(name: &'static str, template: &'static str, file: &'static str, wanted: fn(&Inventory) -> bool, images: fn(&Inventory) -> Vec<String>) -> Component {
+        Component { name, roles: &[], binaries: &[], bundle_dirs: &[], files: &[], certificates: &[], ports: &[], kind: Kind::ClusterAddon(Manifest { template, file, wanted, images }) }
+    }
+
+    /// Whether the inventory wants it at all (an addon it configures, the pod network it
+    /// chose); host components are always wanted.
+    pub fn wanted(&self, inv: &Inventory) -> bool {
+        match &self.kind {
+            Kind::ClusterAddon(manifest) => (manifest.wanted)(inv),
+            Kind::PodNetwork => pod_routes::wanted(inv),
+            _ => true,
+        }
     }
 
     /// Whether it runs on `host` (by its roles).
@@ -470,7 +489,7 @@ pub fn in_stage(stage: Stage) -> impl Iterator<Item = &'static Component> {
 
 /// The cluster addons the inventory wants, in apply order.
 pub fn addons(inv: &Inventory) -> Vec<&'static Component> {
-    ALL.iter().copied().filter(|c| matches!(&c.kind, Kind::ClusterAddon(m) if (m.wanted)(inv))).collect()
+    ALL.iter().copied().filter(|c| matches!(&c.kind, Kind::ClusterAddon(_)) && c.wanted(inv)).collect()
 }
 
 /// The manifest of an addon component.

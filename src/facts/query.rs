@@ -45,6 +45,8 @@ pub enum Query {
     Record(String),
     /// The image references containerd's `k8s.io` namespace holds.
     Images,
+    /// The Node objects' names and pod subnets, through the API server (a control plane).
+    NodePodCidrs,
     /// A script as is: only the snapshot's own tests need one that reads its stdin.
     #[cfg(test)]
     Script(String),
@@ -112,6 +114,15 @@ pub enum Health {
     Unhealthy(String),
 }
 
+/// Parses `NAME PODCIDR` lines (the CIDR missing or unparsable: `None`).
+pub fn parse_node_pod_cidrs(output: &str) -> Vec<(String, Option<ipnet::Ipv6Net>)> {
+    output.lines().filter_map(|l| {
+        let mut words = l.split_whitespace();
+        let name = words.next()?.to_string();
+        Some((name, words.next().and_then(|c| c.parse().ok())))
+    }).collect()
+}
+
 /// Reads GRUB's entries and default.
 const BOOT_SCRIPT: &str = "echo @@boot-entries; grubby --info=ALL 2>/dev/null; echo @@boot-default; grubby --default-kernel 2>/dev/null; echo @@grubenv; grub2-editenv list 2>/dev/null; true";
 
@@ -148,6 +159,11 @@ impl Query {
             ),
             Query::Journal { unit, lines } => format!("journalctl -u {unit} -n {lines} --no-pager 2>&1"),
             Query::Record(path) => format!("cat {} 2>/dev/null; true", quote(path)),
+            Query::NodePodCidrs => format!(
+                "{} --kubeconfig={} get nodes -o 'jsonpath={{range .items[*]}}{{.metadata.name}} {{.spec.podCIDR}}{{\"\\n\"}}{{end}}'",
+                crate::components::binary_path("kubectl"),
+                crate::pki::kubeconfig_path(crate::pki::KubeconfigUser::Admin)
+            ),
             Query::Images => format!("{} --address {} -n k8s.io images ls -q", crate::components::binary_path("ctr"), crate::components::CONTAINERD_SOCKET),
             #[cfg(test)]
             Query::Script(script) => script.clone(),
@@ -158,7 +174,7 @@ impl Query {
     pub fn status_is_answer(&self) -> bool {
         match self {
             Query::ServiceState(_) | Query::MarkerExists(_) | Query::MissingModules(_) | Query::Health { .. } | Query::Journal { .. } => true,
-            Query::Facts | Query::Boot | Query::InstalledKernels(_) | Query::KernelRelease | Query::BootId | Query::EtcdMembers(_) | Query::EtcdStatus(_) | Query::Record(_) | Query::Images => false,
+            Query::Facts | Query::Boot | Query::InstalledKernels(_) | Query::KernelRelease | Query::BootId | Query::EtcdMembers(_) | Query::EtcdStatus(_) | Query::Record(_) | Query::Images | Query::NodePodCidrs => false,
             #[cfg(test)]
             Query::Script(_) => true,
         }
@@ -222,6 +238,11 @@ impl Query {
     /// The last `lines` lines of `unit`'s journal.
     pub fn journal(unit: &str, lines: u32) -> Ask<String> {
         Ask { query: Query::Journal { unit: unit.to_string(), lines }, parse: |o| Ok(o.stdout_text().trim().to_string()) }
+    }
+
+    /// Each Node's name and pod subnet (`None` until the controller-manager allocated one).
+    pub fn node_pod_cidrs() -> Ask<Vec<(String, Option<ipnet::Ipv6Net>)>> {
+        Ask { query: Query::NodePodCidrs, parse: |o| Ok(parse_node_pod_cidrs(&o.stdout_text())) }
     }
 
     /// The image references in containerd's `k8s.io` namespace (containerd must run).
@@ -325,6 +346,12 @@ mod tests {
         };
         assert_eq!(run("true"), Health::Healthy);
         assert_eq!(run("echo nope; false"), Health::Unhealthy("nope".into()));
+    }
+
+    #[test]
+    fn node_pod_cidrs_parse_with_and_without_an_allocation() {
+        let nodes = parse_node_pod_cidrs("a 2001:db8:42:1::/64\nb\n\n");
+        assert_eq!(nodes, [("a".to_string(), Some("2001:db8:42:1::/64".parse().unwrap())), ("b".to_string(), None)]);
     }
 
     /// A unit that crashed and was restarted by systemd while the check ran fails, even if

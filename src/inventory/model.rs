@@ -47,6 +47,8 @@ pub struct Cluster {
     pub kubernetes_version: KubernetesVersion,
     /// The cgroup driver of the kubelet and of containerd (they must agree).
     pub cgroup_driver: CgroupDriver,
+    /// How pods on different nodes reach each other.
+    pub pod_network: PodNetwork,
     pub service_cidr: Ipv6Net,
     pub pod_cidr: Ipv6Net,
     /// Prefix length of each node's pod subnet (`--node-cidr-mask-size-ipv6`).
@@ -253,6 +255,19 @@ pub enum Snapshotter {
     /// Plain copies: works on any file system (e.g. a container's own overlay root), uses
     /// more disk.
     Native,
+}
+
+/// The pod network.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PodNetwork {
+    /// flannel's DaemonSet with its IPv6 vxlan backend (needs kernel >= 3.12 and flannel's
+    /// images): nodes on any IPv6 network that routes between them.
+    Flannel,
+    /// No daemon: a `bridge` CNI network over each node's podCIDR and, on every node, a route
+    /// `<peer podCIDR> via <peer address>` per other node, written by v6deploy from the Node
+    /// objects. Nodes must share one link (one /64, as in the field report).
+    HostRoutes,
 }
 
 /// The cgroup driver of the kubelet and containerd.

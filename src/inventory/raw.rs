@@ -44,6 +44,7 @@ pub struct RawCluster {
     #[serde(default)]
     pub extra_sans: Vec<Text>,
     pub cgroup_driver: Option<Text>,
+    pub pod_network: Option<Text>,
 }
 
 #[derive(Debug, Deserialize)]

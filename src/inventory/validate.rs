@@ -140,6 +140,7 @@ impl<'a> Validator<'a> {
         }
         let version = self.kubernetes_version(&c.kubernetes_version);
         let cgroup_driver = self.choice(c.cgroup_driver.as_ref(), "cluster.cgroup_driver", &[("systemd", CgroupDriver::Systemd), ("cgroupfs", CgroupDriver::Cgroupfs)], &["systemd", "cgroupfs"], CgroupDriver::Systemd);
+        let pod_network = self.choice(c.pod_network.as_ref(), "cluster.pod_network", &[("flannel", PodNetwork::Flannel), ("host-routes", PodNetwork::HostRoutes)], &["flannel", "host-routes"], PodNetwork::Flannel);
         let dns_domain = c.dns_domain.as_ref().map_or(defaults::DNS_DOMAIN.to_string(), |d| d.value.clone());
         if let Some(d) = &c.dns_domain
             && NodeName::parse_override(&d.value).is_err() {
@@ -195,6 +196,7 @@ impl<'a> Validator<'a> {
             name: c.name.value.clone(),
             kubernetes_version: version?,
             cgroup_driver,
+            pod_network,
             service_cidr: service,
             pod_cidr: pod,
             node_cidr_mask: mask,

@@ -45,7 +45,7 @@ pub struct PlannedManifest {
 /// it gets the file form (`/etc/kubernetes/pki/<user>.crt/.key`).
 pub fn host_files(inv: &Inventory, host: &HostSpec, first_control_plane: Ipv6Addr, embedded: &EmbeddedCredentials) -> Vec<PlannedFile> {
     let mut files = Vec::new();
-    for component in components::on_host(host) {
+    for component in components::on_host(host).filter(|c| c.wanted(inv)) {
         for file in component.files {
             let source = match file.source {
                 components::Source::Template(name) => Source::Template(name),

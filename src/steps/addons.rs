@@ -11,6 +11,7 @@ use crate::components::{self, KUBE_APISERVER};
 use crate::inventory::{HostSpec, Role};
 use crate::runner::{HostContext, Mode, Read, Step, StepFuture};
 use crate::transport::files::FileSpec;
+use crate::transport::quote::quote;
 
 /// Where the manifests go on the first control plane.
 pub const ADDONS_DIR: &str = "/etc/kubernetes/addons";
@@ -25,6 +26,23 @@ pub struct Addons {
 impl Addons {
     fn specs(&self) -> Vec<FileSpec> {
         self.state.desired.cluster.iter().map(|f| FileSpec::root(format!("{ADDONS_DIR}/{}", f.path), 0o644, f.contents.as_bytes())).collect()
+    }
+}
+
+impl Addons {
+    /// "; coredns: image not in bundle, pods pending until the nodes can pull ..." for every
+    /// addon whose image the bundle lacks (nothing waits for those pods, and they do not make
+    /// the cluster look healthy).
+    fn pending(&self, cx: &HostContext<'_>) -> String {
+        let mut notes = String::new();
+        for addon in components::addons(cx.inventory) {
+            let Some(manifest) = components::manifest(addon) else { continue };
+            let missing: Vec<String> = (manifest.images)(cx.inventory).into_iter().filter(|i| !crate::bundle::holds(&self.state.images, i)).collect();
+            if !missing.is_empty() {
+                notes.push_str(&format!("; {}: applied, image not in bundle ({}): pods pending until the nodes can pull it", addon.name, missing.join(", ")));
+            }
+        }
+        notes
     }
 }
 
@@ -53,13 +71,17 @@ impl Step for Addons {
             if api_staged || outcome == Some(ComponentOutcome::Staged) {
                 return Ok(format!("{} staged in {ADDONS_DIR} (API server not running: no binary in bundle)", names.join(", ")));
             }
+            let pending = self.pending(cx);
             if changed.is_empty() {
-                return Ok(format!("{} applied, unchanged", names.join(", ")));
+                return Ok(format!("{} applied, unchanged{pending}", names.join(", ")));
             }
-            let apply = format!("{} --kubeconfig={} apply -f {ADDONS_DIR}/", components::binary_path("kubectl"), crate::pki::kubeconfig_path(crate::pki::KubeconfigUser::Admin));
-            cx.command(&format!("kubectl apply -f {ADDONS_DIR}/"), &apply, "manifests changed").await.context("apply the addons")?;
+            // The wanted manifests only: one left in the directory by another configuration
+            // (flannel before host-routes) is not applied again.
+            let files: Vec<String> = names.iter().map(|n| format!("-f {}", quote(&format!("{ADDONS_DIR}/{n}")))).collect();
+            let apply = format!("{} --kubeconfig={} apply {}", components::binary_path("kubectl"), crate::pki::kubeconfig_path(crate::pki::KubeconfigUser::Admin), files.join(" "));
+            cx.command(&format!("kubectl apply {}", names.join(", ")), &apply, "manifests changed").await.context("apply the addons")?;
             let verb = if cx.gate.mode() == Mode::Apply { "applied" } else { "would be applied" };
-            Ok(format!("{} {verb}", names.join(", ")))
+            Ok(format!("{} {verb}{pending}", names.join(", ")))
         })
     }
 }

@@ -67,6 +67,8 @@ pub struct InstallState {
     pub bundle_files: BTreeMap<&'static str, Vec<FileSpec>>,
     /// The bundle's image archives and the references each holds.
     pub images: Vec<BundleImage>,
+    /// Each node's pod subnet, as the API server has it (the host-routes pod network).
+    pub pod_subnets: Mutex<BTreeMap<Ipv6Addr, ipnet::Ipv6Net>>,
     changed: Mutex<BTreeMap<Ipv6Addr, BTreeSet<String>>>,
     units_verified: Mutex<BTreeSet<Ipv6Addr>>,
     outcomes: Mutex<BTreeMap<Ipv6Addr, BTreeMap<&'static Component, ComponentOutcome>>>,
@@ -98,6 +100,7 @@ impl InstallState {
             binaries,
             bundle_files,
             images: Vec::new(),
+            pod_subnets: Mutex::default(),
             changed: Mutex::default(),
             units_verified: Mutex::default(),
             outcomes: Mutex::default(),

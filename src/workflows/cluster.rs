@@ -4,10 +4,10 @@
 use std::net::Ipv6Addr;
 use std::sync::Arc;
 
-use crate::components::Stage;
+use crate::components::{POD_ROUTES, Stage};
 use crate::inventory::Inventory;
 use crate::runner::Step;
-use crate::steps::{Addons, EtcdJoin, ImportImages, InstallFiles, InstallState, PrepareHost, StartServices, Verify};
+use crate::steps::{Addons, EtcdJoin, HostRoutes, ImportImages, InstallFiles, InstallState, PrepareHost, ReadPodSubnets, StartServices, Verify};
 
 /// Hosts joining a running cluster (`node add`).
 #[derive(Debug, Clone, Default)]
@@ -39,6 +39,10 @@ pub fn steps(inv: &Inventory, state: &Arc<InstallState>, joining: Option<Joining
         }
     }
     if let Some(first) = inv.first_control_plane() {
+        if POD_ROUTES.wanted(inv) {
+            steps.push(Box::new(ReadPodSubnets { state: state.clone(), first_control_plane: first.address }));
+            steps.push(Box::new(HostRoutes { state: state.clone() }));
+        }
         steps.push(Box::new(Addons { state: state.clone(), first_control_plane: first.address }));
     }
     steps.push(Box::new(Verify { state: state.clone() }));
