@@ -95,6 +95,7 @@ pub fn up(runner: &Runner, options: &UpOptions) -> Result<UpReport, LabError> {
     // Recorded before anything is made, so that a crash from here on leaves a record of it.
     lab.save(&record)?;
     let base = base_image::ensure(runner, &options.mirror, record.flavor)?;
+    bundle::ensure(runner, &files.bundle(), &options.mirror)?;
     host_limits::ensure(runner, others + u64::from(count))?;
     let subnet = record.subnet();
     let hosts: Vec<HostNumber> = HostNumber::first(count).collect();
@@ -102,7 +103,6 @@ pub fn up(runner: &Runner, options: &UpOptions) -> Result<UpReport, LabError> {
 
     network::hold_lab_range(runner)?;
     network::ensure_bridge(runner, &options.name, subnet)?;
-    bundle::ensure(runner, &files.bundle())?;
     let lab_key = ssh_files::ensure_key(runner, &files.key(), &format!("v6deploy-lab-{}", options.name))?;
 
     let mut started = Vec::new();
