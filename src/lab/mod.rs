@@ -26,6 +26,7 @@ mod kubernetes;
 mod machine;
 mod mounts;
 mod network;
+mod node;
 mod preflight;
 mod process;
 mod ssh_files;

@@ -17,6 +17,7 @@ use super::host_limits;
 use super::inventory_file::{self, Change};
 use super::machine::MachineDir;
 use super::network;
+use super::node;
 use super::preflight;
 use super::process::ProcessId;
 use super::ssh_files;
@@ -200,11 +201,13 @@ fn start_machine(runner: &Runner, lab: &LabDir, subnet: Subnet, host: HostNumber
     machine.ensure_identity(runner, &name, subnet.host(host), lab_key)?;
     network::ensure_machine(runner, &lab.name, subnet, host)?;
     let rootfs = machine.rootfs();
+    node::install(&rootfs)?;
     let netns = lab.name.netns(host);
     flavor::setup(runner, flavor, &MachineInfo { rootfs: &rootfs, netns: &netns, address: subnet.host(host), gateway: subnet.gateway() })?;
     let cgroup = cgroup::path(lab.name.as_str(), Some(host.label()));
     // Empty cgroups of an earlier boot would be reused by nspawn; start from none.
     cgroup::remove(&cgroup)?;
+    teardown::remove_controller_cgroups(&dir)?;
     let files = Files::new(&dir);
     let capabilities = flavor.capabilities().iter().map(|c| c.to_string()).collect();
     let spec = Spec { machine: name, rootfs: machine.rootfs(), netns: network::netns_path(&lab.name.netns(host)), cgroup, capabilities };
