@@ -182,6 +182,11 @@ fn collect(dir: &Path, found: &mut Vec<u32>) {
     }
 }
 
+/// Whether any hierarchy still has `relative`.
+pub fn exists(relative: &Path) -> bool {
+    hierarchies().iter().any(|h| h.join(relative).exists())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -202,9 +207,4 @@ mod tests {
         );
         assert!(controllers("41 31 0:38 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n", "0::/\n").is_empty());
     }
-}
-
-/// Whether any hierarchy still has `relative`.
-pub fn exists(relative: &Path) -> bool {
-    hierarchies().iter().any(|h| h.join(relative).exists())
 }

@@ -176,7 +176,7 @@ Components: main
     fn the_mirror_is_the_bookworm_stanza_s_uri() {
         assert_eq!(mirror_of(SOURCES).as_deref(), Some("http://deb.debian.org/debian"));
         let security_first = "Types: deb\nURIs: http://mirror.example/debian-security\nSuites: bookworm-security\n\nTypes: deb\nURIs: http://mirror.example/debian/\nSuites: bookworm\n";
-        assert_eq!(mirror_of(&security_first).as_deref(), Some("http://mirror.example/debian"));
+        assert_eq!(mirror_of(security_first).as_deref(), Some("http://mirror.example/debian"));
         assert_eq!(mirror_of("Types: deb\nURIs: http://x/debian\nSuites: bullseye\n"), None);
         assert_eq!(mirror_of(""), None);
     }
