@@ -19,8 +19,8 @@ pub const CACHE_ROOT: &str = "/var/cache/v6deploy/lab";
 pub const SUITE: &str = "bookworm";
 /// Where debootstrap fetches packages unless `--mirror` says otherwise.
 pub const DEFAULT_MIRROR: &str = "http://deb.debian.org/debian";
-/// Bumped whenever `trim` changes, so that an older cached image is not reused.
-const VERSION: u32 = 1;
+/// Bumped whenever `trim` or the packages change, so that an older cached image is not reused.
+const VERSION: u32 = 2;
 /// Written last into a finished image.
 const MARKER: &str = "etc/v6deploy-lab-base";
 
@@ -28,7 +28,7 @@ const MARKER: &str = "etc/v6deploy-lab-base";
 /// install expects on a node (the lab has no network to fetch them later).
 const PACKAGES: &[&str] = &[
     "systemd", "systemd-sysv", "dbus", "openssh-server", "iproute2", "iputils-ping", "procps", "kmod", "iptables", "conntrack",
-    "socat", "ethtool", "ca-certificates",
+    "socat", "ethtool", "ca-certificates", "curl",
 ];
 
 /// Units a lab machine does not need: consoles, timers, and networkd (addresses are set from
@@ -59,8 +59,8 @@ RuntimeMaxUse=16M
 
 const RESOLV_CONF: &str = "# v6deploy lab: no DNS server; machines are reached by address.\n";
 
-/// The cached image of a flavor for this version of the lab (`base-bookworm-v1`; a flavor
-/// with extra packages has its own, e.g. `base-bookworm-rpm-v1`).
+/// The cached image of a flavor for this version of the lab (`base-bookworm-v2`; a flavor
+/// with extra packages has its own, e.g. `base-bookworm-rpm-v2`).
 pub fn path(flavor: Flavor) -> PathBuf {
     Path::new(CACHE_ROOT).join(format!("base-{SUITE}{}-v{VERSION}", flavor.image_suffix()))
 }

@@ -1,68 +1,122 @@
-//! The lab's offline bundle: etcd and etcdctl from Debian's `etcd-server` and `etcd-client`
-//! packages (the Kubernetes binaries cannot be downloaded on a development machine, so the lab
-//! inventory says `bundle.missing: stage` and they are staged).
+//! The lab's offline bundle, complete for a Kubernetes node:
+//!
+//! ```text
+//! bin/     etcd etcdctl                      Debian 12's etcd-server, etcd-client
+//!          containerd containerd-shim-runc-v2 ctr   Debian 12's containerd
+//!          runc                              Debian 12's runc
+//!          kube-apiserver ... kubectl        built from Debian's kubernetes source (`kubernetes`)
+//! cni/     every plugin of Debian 12's containernetworking-plugins (/usr/lib/cni)
+//! images/  pause.tar busybox.tar             built locally (`images`)
+//! ```
+//!
+//! Everything comes from caches under `/var/cache/v6deploy/lab/` and is hard-linked into the
+//! bundle (copied when the bundle is on another file system), so a second lab costs no space.
 
 use std::fs;
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use super::LabError;
 use super::command::Runner;
+use super::debs;
+use super::images;
+use super::kubernetes;
 
-/// Where downloaded packages are cached.
-const DEBS: &str = "/var/cache/v6deploy/lab/etcd-debs";
+/// (Debian package, files of it that go to the bundle's `bin/`).
+const PACKAGE_BINARIES: &[(&str, &[&str])] = &[
+    ("etcd-server", &["usr/bin/etcd"]),
+    ("etcd-client", &["usr/bin/etcdctl"]),
+    ("containerd", &["usr/bin/containerd", "usr/bin/containerd-shim-runc-v2", "usr/bin/ctr"]),
+    ("runc", &["usr/sbin/runc"]),
+];
 
-/// (package, binary inside it) for each binary of the lab bundle.
-const BINARIES: [(&str, &str); 2] = [("etcd-server", "usr/bin/etcd"), ("etcd-client", "usr/bin/etcdctl")];
+/// The Debian package whose `/usr/lib/cni/` becomes the bundle's `cni/`.
+const CNI_PACKAGE: (&str, &str) = ("containernetworking-plugins", "usr/lib/cni");
 
-/// Makes `<dir>/bin/etcd` and `<dir>/bin/etcdctl`, downloading and unpacking the Debian
-/// packages once.
-pub fn ensure(runner: &Runner, dir: &Path) -> Result<PathBuf, LabError> {
-    let bin = dir.join("bin");
-    if BINARIES.iter().all(|(_, b)| bin.join(file_name(b)).exists()) {
-        return Ok(dir.to_path_buf());
+/// Makes the bundle in `dir` complete, building or downloading into the caches what they lack.
+/// `mirror` is the fallback mirror for the Kubernetes build.
+pub fn ensure(runner: &Runner, dir: &Path, mirror: &str) -> Result<PathBuf, LabError> {
+    let mut entries: Vec<(PathBuf, PathBuf)> = Vec::new();
+    for (package, files) in PACKAGE_BINARIES {
+        let tree = debs::unpacked(runner, package)?;
+        entries.extend(files.iter().map(|f| (tree.join(f), dir.join("bin").join(file_name(f)))));
     }
-    fs::create_dir_all(&bin).map_err(LabError::io("create", &bin))?;
-    fs::create_dir_all(DEBS).map_err(LabError::io("create", DEBS))?;
-    for (package, binary) in BINARIES {
-        let deb = match cached_deb(package)? {
-            Some(deb) => deb,
-            None => {
-                runner.note(format!("downloading Debian's {package} for the lab bundle"));
-                let download = || runner.run("sh", ["-c", &format!("cd {DEBS} && apt-get download -q {package}")]);
-                if download().is_err() {
-                    runner.run("apt-get", ["update", "-qq"])?;
-                    download()?;
-                }
-                cached_deb(package)?.ok_or_else(|| LabError::Io {
-                    action: "find the downloaded package in",
-                    path: DEBS.into(),
-                    source: std::io::Error::new(std::io::ErrorKind::NotFound, format!("{package}_*.deb")),
-                })?
-            }
-        };
-        let unpacked = Path::new(DEBS).join(format!("{package}.unpacked"));
-        let _ = fs::remove_dir_all(&unpacked);
-        runner.run("dpkg-deb", ["-x".as_ref(), deb.as_os_str(), unpacked.as_os_str()])?;
-        let target = bin.join(file_name(binary));
-        let partial = target.with_extension("partial");
-        fs::copy(unpacked.join(binary), &partial).map_err(LabError::io("copy into", &partial))?;
-        fs::set_permissions(&partial, fs::Permissions::from_mode(0o755)).map_err(LabError::io("chmod", &partial))?;
-        fs::rename(&partial, &target).map_err(LabError::io("rename into", &target))?;
-        let _ = fs::remove_dir_all(&unpacked);
+    let (package, plugins) = CNI_PACKAGE;
+    let plugins = debs::unpacked(runner, package)?.join(plugins);
+    for plugin in fs::read_dir(&plugins).map_err(LabError::io("read", &plugins))?.filter_map(Result::ok) {
+        entries.push((plugin.path(), dir.join("cni").join(plugin.file_name())));
     }
-    runner.note(format!("lab bundle: {} (etcd, etcdctl from Debian; Kubernetes binaries staged)", dir.display()));
+    let kubernetes_bin = kubernetes::ensure(runner, mirror)?;
+    entries.extend(kubernetes::BINARIES.iter().map(|b| (kubernetes_bin.join(b), dir.join("bin").join(b))));
+    for tar in images::ensure(runner, &kubernetes::tree())? {
+        let name = tar.file_name().map(ToOwned::to_owned).unwrap_or_default();
+        entries.push((tar, dir.join("images").join(name)));
+    }
+    let mut placed = 0;
+    for (source, target) in &entries {
+        if !up_to_date(source, target) {
+            place(source, target)?;
+            placed += 1;
+        }
+    }
+    if placed > 0 {
+        runner.note(format!(
+            "lab bundle: {} (etcd, containerd, runc and CNI plugins from Debian 12; Kubernetes v{} built from source; images {})",
+            dir.display(),
+            kubernetes::VERSION,
+            images::ALL.map(|i| i.reference).join(", ")
+        ));
+    }
     Ok(dir.to_path_buf())
+}
+
+/// Whether `target` is `source` (a hard link) or a copy at least as new and as long.
+fn up_to_date(source: &Path, target: &Path) -> bool {
+    let (Ok(source), Ok(target)) = (fs::metadata(source), fs::metadata(target)) else {
+        return false;
+    };
+    (source.dev(), source.ino()) == (target.dev(), target.ino()) || (source.len() == target.len() && target.mtime() >= source.mtime())
+}
+
+/// Hard-links `source` to `target`, or copies it (through a temporary name) where linking
+/// fails, replacing what was there.
+fn place(source: &Path, target: &Path) -> Result<(), LabError> {
+    if let Some(dir) = target.parent() {
+        fs::create_dir_all(dir).map_err(LabError::io("create", dir))?;
+    }
+    let partial = target.with_extension("partial");
+    let _ = fs::remove_file(&partial);
+    if fs::hard_link(source, &partial).is_err() {
+        fs::copy(source, &partial).map_err(LabError::io("copy into", &partial))?;
+    }
+    fs::rename(&partial, target).map_err(LabError::io("rename into", target))
 }
 
 fn file_name(path: &str) -> &str {
     path.rsplit('/').next().unwrap_or(path)
 }
 
-fn cached_deb(package: &str) -> Result<Option<PathBuf>, LabError> {
-    let prefix = format!("{package}_");
-    let entries = fs::read_dir(DEBS).map_err(LabError::io("read", DEBS))?;
-    Ok(entries.filter_map(Result::ok).map(|e| e.path()).find(|p| {
-        p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with(&prefix) && n.ends_with(".deb"))
-    }))
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placed_files_are_up_to_date_and_replaced_when_the_source_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        let source = dir.path().join("cache/etcd");
+        fs::create_dir_all(source.parent().unwrap()).unwrap();
+        fs::write(&source, "one").unwrap();
+        let target = dir.path().join("bundle/bin/etcd");
+        assert!(!up_to_date(&source, &target));
+        place(&source, &target).unwrap();
+        assert!(up_to_date(&source, &target));
+        assert_eq!(fs::read_to_string(&target).unwrap(), "one");
+        // A rebuilt cache file is a new file: the bundle's link no longer is it.
+        fs::remove_file(&source).unwrap();
+        fs::write(&source, "longer").unwrap();
+        assert!(!up_to_date(&source, &target));
+        place(&source, &target).unwrap();
+        assert_eq!(fs::read_to_string(&target).unwrap(), "longer");
+        assert!(!target.with_extension("partial").exists());
+    }
 }

@@ -10,6 +10,8 @@ use std::path::Path;
 
 use super::LabError;
 use super::addressing::{HostNumber, LabName, Subnet};
+use super::images;
+use super::kubernetes;
 use crate::inventory;
 
 /// The first three hosts run the control plane and etcd (an odd etcd count); the rest are
@@ -40,12 +42,17 @@ pub fn full_text(name: &LabName, subnet: Subnet, hosts: &[HostNumber]) -> String
 # nowhere but to the lab's bridges.
 cluster:
   name: {name}
-  kubernetes_version: \"1.27.15\"
+  # The version the lab builds from Debian's source package.
+  kubernetes_version: \"{kubernetes_version}\"
   service_cidr: \"2001:db8:43::/112\"
   pod_cidr: \"2001:db8:42::/56\"
   node_cidr_mask: 64
   dns_domain: cluster.local
   nodelocaldns: \"2001:db8:169:254::a\"
+  # Lab only: the machines' systemd does not manage their cgroup v1 controllers.
+  cgroup_driver: cgroupfs
+  # The machines share one link and no flannel image can be had: routes between the nodes.
+  pod_network: host-routes
 ssh:
   user: root
   port: 22
@@ -54,16 +61,26 @@ ssh:
   host_key_check: strict
 kernel:
   minimum: \"4.19\"
-# etcd and etcdctl from Debian's packages; the Kubernetes binaries cannot be had here, so
-# their configuration, certificates and units are installed and verified but not started.
+# The lab bundle is complete: etcd, containerd, runc and the CNI plugins from Debian 12,
+# Kubernetes built from Debian's source, the pause and busybox images built locally.
 bundle:
   path: ../.lab/{name}/bundle
-  missing: stage
+  missing: refuse
+# Lab only (see the README's lab section): overlayfs cannot mount on a machine's overlay
+# root, and processes in a machine lack CAP_SYS_RESOURCE for the sandbox's oom_score_adj.
+containerd:
+  snapshotter: native
+  restrict_oom_score_adj: true
+# No registry is reachable: the pod sandbox is the bundle's images/pause.tar.
+images:
+  sandbox: \"{sandbox}\"
 hosts:
 ",
         bridge = name.bridge(),
         net = subnet.net(),
         gateway = subnet.gateway(),
+        kubernetes_version = kubernetes::VERSION,
+        sandbox = images::PAUSE.reference,
     );
     for host in hosts {
         text.push_str(&host_entry(subnet, *host, 2));
@@ -173,7 +190,7 @@ mod tests {
         assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
         let inv = loaded.inventory;
         assert_eq!(inv.cluster.name, "lab");
-        assert_eq!(inv.cluster.kubernetes_version.to_string(), "1.27.15");
+        assert_eq!(inv.cluster.kubernetes_version.to_string(), kubernetes::VERSION);
         assert_eq!(inv.cluster.api_service_ip.to_string(), "2001:db8:43::1");
         assert_eq!(inv.ssh.private_key, dir.path().join(".lab/lab/id_ed25519"));
         assert_eq!(inv.ssh.known_hosts, dir.path().join(".lab/lab/known_hosts"));

@@ -6,23 +6,29 @@
 //! Commands: `up` (create or grow, cleaning leftovers first), `down`, `status`, `exec`; and
 //! `supervise`, which runs detached once per machine and boots it again when it reboots.
 //! One file per concern: `addressing` (pure names and addresses), `base_image`, `machine`
-//! (overlay and identity), `network`, `supervisor`, `cgroup`, `state`, `inventory_file`,
-//! `ssh_files`, `status`, `teardown`, and the workflows `up` and `down`.
+//! (overlay and identity), `node` (what makes a machine able to run a kubelet), `network`,
+//! `supervisor`, `cgroup`, `state`, `inventory_file`, `ssh_files`, `status`, `teardown`; the
+//! bundle (`bundle`) and its caches: `kubernetes` (the source build), `debs` (Debian
+//! packages), `images`; and the workflows `up` and `down`.
 
 mod addressing;
 mod base_image;
 mod bundle;
 mod cgroup;
 mod command;
+mod debs;
 mod down;
 mod error;
 mod exec;
 mod flavor;
 mod host_limits;
+mod images;
 mod inventory_file;
+mod kubernetes;
 mod machine;
 mod mounts;
 mod network;
+mod node;
 mod preflight;
 mod process;
 mod ssh_files;

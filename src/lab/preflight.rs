@@ -14,6 +14,15 @@ const PROGRAMS: &[(&str, &str)] = &[
     ("nsenter", "util-linux"),
     ("mount", "mount"),
     ("umount", "mount"),
+    // The lab bundle: Debian packages, the Kubernetes build, the images.
+    ("apt-get", "apt"),
+    ("dpkg-deb", "dpkg"),
+    ("tar", "tar"),
+    ("make", "make"),
+    ("rsync", "rsync"),
+    ("jq", "jq"),
+    ("gcc", "gcc"),
+    ("strip", "binutils"),
 ];
 
 /// Refuses to go on without root or with programs missing, naming what to install.

@@ -74,6 +74,10 @@ impl Files {
     pub fn failed(&self) -> PathBuf {
         self.dir.join("failed")
     }
+    /// The machine's cgroup v1 controller directories (one path a line), for their removal.
+    pub fn cgroups(&self) -> PathBuf {
+        self.dir.join("cgroups")
+    }
     /// nspawn's own output (the machine's console).
     pub fn console_log(&self) -> PathBuf {
         self.dir.join("console.log")
@@ -122,6 +126,8 @@ pub fn nspawn_args(spec: &Spec) -> Vec<String> {
         "--timezone=off".into(),
         "--link-journal=no".into(),
     ];
+    // A lab machine is a Kubernetes node (lab only; see `node`).
+    args.extend(super::node::NSPAWN_ARGS.iter().map(|a| a.to_string()));
     if !spec.capabilities.is_empty() {
         args.push(format!("--capability={}", spec.capabilities.join(",")));
     }
@@ -191,6 +197,9 @@ pub fn supervise(dir: &Path) -> Result<(), LabError> {
     }
     let spec = read_spec(&files)?;
     cgroup::enter(&spec.cgroup, me.pid)?;
+    let controllers = cgroup::enter_controllers(&spec.cgroup, me.pid)?;
+    let listed: String = controllers.iter().map(|d| format!("{}\n", d.display())).collect();
+    fs::write(files.cgroups(), listed).map_err(LabError::io("write", files.cgroups()))?;
     let propagate = Path::new("/run/systemd/nspawn/propagate");
     fs::create_dir_all(propagate).map_err(LabError::io("create", propagate))?;
     me.write(&files.supervisor_pid())?;
@@ -360,6 +369,9 @@ mod tests {
             "--directory=/var/lib/v6deploy/lab/lab/machines/101/rootfs",
             "--machine=lab-101",
             "--network-namespace-path=/run/netns/v6lab-lab-101",
+            "--capability=all",
+            "--system-call-filter=@keyring bpf",
+            "--bind=/dev/kmsg",
         ] {
             assert!(args.iter().any(|a| a == expected), "{expected} missing from {args:?}");
         }

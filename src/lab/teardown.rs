@@ -80,7 +80,15 @@ pub fn remove_machine(runner: &Runner, lab: &LabDir, subnet: Option<Subnet>, hos
     let veth = subnet.map(|s| s.veth(host));
     network::remove_machine(runner, &lab.name.netns(host), veth.as_deref())?;
     cgroup::remove(&cgroup::path(lab.name.as_str(), Some(host.label())))?;
+    remove_controller_cgroups(&dir)?;
     remove_unmounted_dir(&dir)
+}
+
+/// Removes the cgroup v1 controller directories the machine's supervisor recorded.
+pub fn remove_controller_cgroups(dir: &Path) -> Result<(), LabError> {
+    let listed = supervisor::Files::new(dir).cgroups();
+    let dirs: Vec<std::path::PathBuf> = fs::read_to_string(&listed).unwrap_or_default().lines().map(Into::into).collect();
+    cgroup::remove_dirs(&dirs)
 }
 
 /// Stops machines: their supervisors and nspawns first (a clean halt), then whatever is

@@ -17,6 +17,7 @@ use super::host_limits;
 use super::inventory_file::{self, Change};
 use super::machine::MachineDir;
 use super::network;
+use super::node;
 use super::preflight;
 use super::process::ProcessId;
 use super::ssh_files;
@@ -95,6 +96,7 @@ pub fn up(runner: &Runner, options: &UpOptions) -> Result<UpReport, LabError> {
     // Recorded before anything is made, so that a crash from here on leaves a record of it.
     lab.save(&record)?;
     let base = base_image::ensure(runner, &options.mirror, record.flavor)?;
+    bundle::ensure(runner, &files.bundle(), &options.mirror)?;
     host_limits::ensure(runner, others + u64::from(count))?;
     let subnet = record.subnet();
     let hosts: Vec<HostNumber> = HostNumber::first(count).collect();
@@ -102,7 +104,6 @@ pub fn up(runner: &Runner, options: &UpOptions) -> Result<UpReport, LabError> {
 
     network::hold_lab_range(runner)?;
     network::ensure_bridge(runner, &options.name, subnet)?;
-    bundle::ensure(runner, &files.bundle())?;
     let lab_key = ssh_files::ensure_key(runner, &files.key(), &format!("v6deploy-lab-{}", options.name))?;
 
     let mut started = Vec::new();
@@ -200,11 +201,13 @@ fn start_machine(runner: &Runner, lab: &LabDir, subnet: Subnet, host: HostNumber
     machine.ensure_identity(runner, &name, subnet.host(host), lab_key)?;
     network::ensure_machine(runner, &lab.name, subnet, host)?;
     let rootfs = machine.rootfs();
+    node::install(&rootfs)?;
     let netns = lab.name.netns(host);
     flavor::setup(runner, flavor, &MachineInfo { rootfs: &rootfs, netns: &netns, address: subnet.host(host), gateway: subnet.gateway() })?;
     let cgroup = cgroup::path(lab.name.as_str(), Some(host.label()));
     // Empty cgroups of an earlier boot would be reused by nspawn; start from none.
     cgroup::remove(&cgroup)?;
+    teardown::remove_controller_cgroups(&dir)?;
     let files = Files::new(&dir);
     let capabilities = flavor.capabilities().iter().map(|c| c.to_string()).collect();
     let spec = Spec { machine: name, rootfs: machine.rootfs(), netns: network::netns_path(&lab.name.netns(host)), cgroup, capabilities };
