@@ -101,6 +101,15 @@ while read -r key value; do
   fi
 done <<TUNABLES
 {tunables}TUNABLES
+
+# kube-proxy reads nf_conntrack's hashsize (and writes it only when it is below a quarter of
+# nf_conntrack_max); /sys here is nspawn's small read-only tmpfs, without /sys/module.
+if [ ! -e /sys/module/nf_conntrack/parameters/hashsize ]; then
+  mount -o remount,rw /sys
+  mkdir -p /sys/module/nf_conntrack/parameters
+  echo "$conntrack_max" > /sys/module/nf_conntrack/parameters/hashsize
+  mount -o remount,ro /sys
+fi
 "#
     )
 }
