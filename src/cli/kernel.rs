@@ -95,7 +95,7 @@ fn check(run: &RunArgs, inv: &Inventory) -> Result<ExitCode> {
     let remote = run.remote()?;
     let gathered = gather(&remote, inv)?;
     let (recap, facts) = (&gathered.recap, &gathered.facts);
-    let offer = kernel::offer(inv);
+    let offer = kernel::offer(inv)?;
     let mut below = 0;
     let mut report = Vec::new();
     for host in remote.select(inv)? {

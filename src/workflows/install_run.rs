@@ -94,7 +94,7 @@ pub fn run(remote: &Remote, inv: &Inventory, request: &Request<'_>, notes: &mut 
     }
     let state = Arc::new(InstallState::new(desired, bundle, skip_checks)?.with_images(images));
     let options = install::Options { upgrade_kernel: request.upgrade_kernel.clone() };
-    let steps = install::steps(inv, &state, &options);
+    let steps = install::steps(inv, &state, &options)?;
     let recap = remote.run_steps(inv, request.mode, &steps)?;
     Ok(report(recap, &state, store))
 }

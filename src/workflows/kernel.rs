@@ -7,10 +7,12 @@ use std::time::Duration;
 
 use anyhow::Result;
 
+use crate::bundle::BundleError;
 use crate::inventory::{Inventory, KernelSource, Role};
 use crate::ops::kernel::bundle_kernel;
 use crate::runner::{Mode, Recap, Step};
 use crate::steps::{FactsStore, GatherFacts, KernelUpgrade};
+use crate::transport::files::has_control_characters;
 
 use super::remote::Remote;
 
@@ -31,17 +33,24 @@ pub fn rpms_dir(inv: &Inventory) -> PathBuf {
 }
 
 /// What can be installed: the inventory's repository package, or the bundle's newest kernel.
-pub fn offer(inv: &Inventory) -> Offer {
-    match &inv.kernel.source {
+/// A file of `rpms/` whose name holds a control character (or is not UTF-8) is refused.
+pub fn offer(inv: &Inventory) -> Result<Offer, BundleError> {
+    Ok(match &inv.kernel.source {
         KernelSource::Repository { package, repository } => Offer::Repository { package: package.clone(), repository: repository.clone() },
-        KernelSource::Bundle => Offer::Bundle(bundle_kernel(&file_names(&rpms_dir(inv)))),
-    }
+        KernelSource::Bundle => Offer::Bundle(bundle_kernel(&file_names(&rpms_dir(inv))?)),
+    })
 }
 
-fn file_names(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(dir).into_iter().flatten().flatten().filter_map(|e| e.file_name().into_string().ok()).collect();
+fn file_names(dir: &Path) -> Result<Vec<String>, BundleError> {
+    let mut names = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        match entry.file_name().into_string() {
+            Ok(name) if !has_control_characters(&name) => names.push(name),
+            _ => return Err(BundleError::UnsafeName { path: entry.path() }),
+        }
+    }
     names.sort();
-    names
+    Ok(names)
 }
 
 /// `requested` lowered so that a batch never holds every control-plane host or every etcd
@@ -62,18 +71,18 @@ pub fn safe_parallel(inv: &Inventory, requested: usize) -> (usize, Option<String
 }
 
 /// The steps of `kernel upgrade`.
-pub fn steps(inv: &Inventory, facts: &FactsStore, options: &Options) -> Vec<Box<dyn Step>> {
+pub fn steps(inv: &Inventory, facts: &FactsStore, options: &Options) -> Result<Vec<Box<dyn Step>>> {
     let (parallel, _) = safe_parallel(inv, options.parallel);
-    vec![
+    Ok(vec![
         Box::new(GatherFacts { store: facts.clone() }),
-        Box::new(KernelUpgrade { facts: facts.clone(), offer: offer(inv), rpms_dir: rpms_dir(inv), parallel, reboot_timeout: options.reboot_timeout }),
-    ]
+        Box::new(KernelUpgrade { facts: facts.clone(), offer: offer(inv)?, rpms_dir: rpms_dir(inv), parallel, reboot_timeout: options.reboot_timeout }),
+    ])
 }
 
 /// Upgrades the selected hosts below `kernel.minimum` (or, in a dry run, plans it).
 pub fn upgrade(remote: &Remote, inv: &Inventory, mode: Mode, options: &Options) -> Result<Recap> {
     let store = FactsStore::default();
-    remote.run_steps(inv, mode, &steps(inv, &store, options))
+    remote.run_steps(inv, mode, &steps(inv, &store, options)?)
 }
 
 #[cfg(test)]
