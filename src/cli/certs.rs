@@ -98,6 +98,9 @@ pub fn run(args: &Args, loaded: &Loaded, templates_dir: Option<&Path>) -> Result
                     println!("{:<file_w$}   SANs: {}", "", row.alt_names);
                 }
             }
+            for (file, mode) in &report.exposed {
+                println!("WARNING: {root}/{file} is mode {mode:o}: group or others may read this key; `certs generate` makes it 0600 (or chmod 600 it)");
+            }
             let bad = report.rows.iter().filter(|r| matches!(r.status, pki::Status::Bad(_) | pki::Status::Error(_))).count();
             println!("{} certificates in {root}: {bad} with problems, {} expiring within {warn_days} days", report.rows.len(), report.warnings());
             Ok(if report.failed() { ExitCode::from(exit::HOST_FAILED) } else { ExitCode::SUCCESS })

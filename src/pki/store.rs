@@ -1,11 +1,12 @@
 //! The local PKI directory `certs/<cluster name>/` (see `certs/README.md` for the layout).
-//! Writes are atomic (a temporary file in the same directory, then a rename), private keys
-//! are created 0600, and a write whose bytes equal the file's is skipped, so an unchanged
-//! file keeps its mtime.
+//! Writes are atomic and private from the first byte (`localfs::write_atomic`: a fresh
+//! temporary file opened `O_CREAT|O_EXCL|O_NOFOLLOW` with its mode, synced, renamed),
+//! private keys are 0600 and directories 0700, and a write whose bytes equal the file's is
+//! skipped, so an unchanged file keeps its mtime (a key found readable by others is tightened).
 
 use std::fs;
-use std::io::{self, Write};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::io;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use super::PkiError;
@@ -100,20 +101,31 @@ impl Store {
             }
             return Ok(Written::Unchanged);
         }
-        let dir = path.parent().unwrap_or(&self.root).to_path_buf();
-        fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(&dir)
-            .map_err(|source| PkiError::Write { path: dir.clone(), source })?;
-        let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        let temporary = dir.join(format!(".{file_name}.tmp-{}", std::process::id()));
-        let result = write_new(&temporary, contents, mode).and_then(|()| fs::rename(&temporary, &path));
-        if let Err(source) = result {
-            let _ = fs::remove_file(&temporary);
+        if let Err(source) = crate::localfs::write_atomic(&path, contents, mode.bits()) {
             return Err(PkiError::Write { path, source });
         }
         Ok(if existing.is_some() { Written::Replaced } else { Written::Created })
+    }
+
+    /// Secret files (`*.key`, `*.conf`: keys and kubeconfigs that embed one) that group or
+    /// others may read, relative to the store, with their mode; sorted.
+    pub fn exposed_secrets(&self) -> Result<Vec<(String, u32)>, PkiError> {
+        let mut found = Vec::new();
+        exposed_under(&self.root, &self.root, &mut found)?;
+        found.sort();
+        Ok(found)
+    }
+
+    /// Takes group and other permissions off every secret file `exposed_secrets` finds;
+    /// returns what it tightened.
+    pub fn tighten_secrets(&self) -> Result<Vec<(String, u32)>, PkiError> {
+        let exposed = self.exposed_secrets()?;
+        for (relative, mode) in &exposed {
+            let path = self.path(relative);
+            let permissions = fs::Permissions::from_mode(mode & !crate::localfs::PRIVATE_MASK);
+            fs::set_permissions(&path, permissions).map_err(|source| PkiError::Write { path, source })?;
+        }
+        Ok(exposed)
     }
 
     /// The node directories present under `nodes/`, sorted.
@@ -136,12 +148,26 @@ impl Store {
     }
 }
 
-fn write_new(path: &Path, contents: &[u8], mode: Mode) -> io::Result<()> {
-    let mut file = fs::OpenOptions::new().write(true).create_new(true).mode(mode.bits()).open(path)?;
-    // create_new's mode is filtered by the umask; set it exactly.
-    file.set_permissions(fs::Permissions::from_mode(mode.bits()))?;
-    file.write_all(contents)?;
-    file.sync_all()
+/// Collects the exposed secret files under `dir` (symlinks are not followed).
+fn exposed_under(root: &Path, dir: &Path, found: &mut Vec<(String, u32)>) -> Result<(), PkiError> {
+    let entries = match fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(source) => return Err(PkiError::Read { path: dir.to_path_buf(), source }),
+    };
+    for entry in entries {
+        let entry = entry.map_err(|source| PkiError::Read { path: dir.to_path_buf(), source })?;
+        let path = entry.path();
+        let meta = fs::symlink_metadata(&path).map_err(|source| PkiError::Read { path: path.clone(), source })?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if meta.is_dir() {
+            exposed_under(root, &path, found)?;
+        } else if meta.is_file() && (name.ends_with(".key") || name.ends_with(".conf")) && meta.permissions().mode() & crate::localfs::PRIVATE_MASK != 0 {
+            let relative = path.strip_prefix(root).unwrap_or(&path).display().to_string();
+            found.push((relative, meta.permissions().mode() & 0o7777));
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -165,5 +191,25 @@ mod tests {
         assert_eq!(store.read("missing").unwrap(), None);
         let leftovers: Vec<_> = fs::read_dir(store.path("etcd")).unwrap().collect();
         assert_eq!(leftovers.len(), 1, "no temporary file is left behind");
+    }
+
+    /// Regression: a key already 0644 stayed so and nothing said so. `exposed_secrets` finds
+    /// it (`certs check` reports it), `tighten_secrets` makes it 0600 (`certs generate`).
+    #[test]
+    fn keys_readable_by_others_are_found_and_tightened() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::at(dir.path().join("demo"));
+        store.write("etcd/ca.key", b"secret", Mode::Secret).unwrap();
+        store.write("etcd/ca.crt", b"cert", Mode::Public).unwrap();
+        store.write("admin.conf", b"kubeconfig", Mode::Secret).unwrap();
+        assert_eq!(store.exposed_secrets().unwrap(), []);
+        fs::set_permissions(store.path("etcd/ca.key"), fs::Permissions::from_mode(0o644)).unwrap();
+        fs::set_permissions(store.path("admin.conf"), fs::Permissions::from_mode(0o640)).unwrap();
+        let exposed = vec![("admin.conf".to_string(), 0o640), ("etcd/ca.key".to_string(), 0o644)];
+        assert_eq!(store.exposed_secrets().unwrap(), exposed);
+        assert_eq!(store.tighten_secrets().unwrap(), exposed);
+        assert_eq!(fs::metadata(store.path("etcd/ca.key")).unwrap().mode() & 0o777, 0o600);
+        assert_eq!(fs::metadata(store.path("etcd/ca.crt")).unwrap().mode() & 0o777, 0o644);
+        assert_eq!(store.exposed_secrets().unwrap(), []);
     }
 }
