@@ -5,6 +5,7 @@
 mod connect;
 mod gate;
 mod progress;
+mod quorum;
 mod recap;
 mod run;
 mod snapshot;
@@ -13,6 +14,7 @@ mod step;
 pub use connect::connect_all;
 pub use gate::{Change, ChangeKind, FollowUp, Gate};
 pub use progress::Progress;
+pub use quorum::{DownAtOnce, batches};
 pub use recap::{HostRecap, HostStatus, Recap};
 pub use run::{Connected, Runner};
 pub use snapshot::{Read, Snapshot};

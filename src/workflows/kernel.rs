@@ -1,6 +1,6 @@
 //! Kernel upgrade: gather facts, then upgrade the hosts below `kernel.minimum` in rolling
-//! batches (one host at a time by default; never every control-plane host or every etcd
-//! member at once).
+//! batches (one host at a time by default; never every control-plane host, nor more etcd
+//! members than quorum survives, at once: see `runner::batches`).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -8,9 +8,9 @@ use std::time::Duration;
 use anyhow::Result;
 
 use crate::bundle::BundleError;
-use crate::inventory::{Inventory, KernelSource, Role};
+use crate::inventory::{Inventory, KernelSource};
 use crate::ops::kernel::bundle_kernel;
-use crate::runner::{Mode, Recap, Step};
+use crate::runner::{DownAtOnce, Mode, Recap, Step};
 use crate::steps::{FactsStore, GatherFacts, KernelUpgrade};
 use crate::transport::files::has_control_characters;
 
@@ -53,21 +53,22 @@ fn file_names(dir: &Path) -> Result<Vec<String>, BundleError> {
     Ok(names)
 }
 
-/// `requested` lowered so that a batch never holds every control-plane host or every etcd
-/// member (when there are several), with a note when it was lowered.
+/// The batch size for `--parallel requested`, with a note when quorum keeps batches smaller
+/// for some hosts: the runner never puts more than (members − 1) / 2 etcd members, nor every
+/// control-plane host, in one batch (`runner::batches`), whatever `--parallel` says.
 pub fn safe_parallel(inv: &Inventory, requested: usize) -> (usize, Option<String>) {
     let requested = requested.max(1);
-    let mut allowed = requested;
-    let mut reasons = Vec::new();
-    for role in [Role::ControlPlane, Role::Etcd] {
-        let count = inv.hosts.iter().filter(|h| h.has(role)).count();
-        if count > 1 && allowed >= count {
-            allowed = count - 1;
-            reasons.push(format!("{count} {role} hosts"));
-        }
+    let limits = DownAtOnce::of(inv);
+    let (etcd, control_plane) = limits.members;
+    let mut caps = Vec::new();
+    if etcd > 0 && requested > limits.etcd {
+        caps.push(format!("{} of {etcd} etcd members", limits.etcd));
     }
-    let note = (allowed < requested).then(|| format!("--parallel {requested} lowered to {allowed}: never all of {} at once", reasons.join(" or ")));
-    (allowed, note)
+    if control_plane > 0 && requested > limits.control_plane {
+        caps.push(format!("{} of {control_plane} control-plane hosts", limits.control_plane));
+    }
+    let note = (!caps.is_empty()).then(|| format!("--parallel {requested}: at most {} in a batch (quorum)", caps.join(" and ")));
+    (requested, note)
 }
 
 /// The steps of `kernel upgrade`.
@@ -89,14 +90,19 @@ pub fn upgrade(remote: &Remote, inv: &Inventory, mode: Mode, options: &Options) 
 mod tests {
     use super::*;
 
+    /// Regression: `--parallel 3` was lowered to 2 on 3 etcd members (2 down: quorum lost),
+    /// and this test asserted it. Batches now take one etcd member at a time.
     #[test]
-    fn never_every_control_plane_or_etcd_host_at_once() {
+    fn never_more_etcd_members_than_quorum_allows_at_once() {
         let text = include_str!("../../inventories/field-report.yaml");
         let inv = crate::inventory::parse(Path::new("field-report.yaml"), text).unwrap().inventory;
         assert_eq!(safe_parallel(&inv, 1), (1, None));
         assert_eq!(safe_parallel(&inv, 0).0, 1);
         let (n, note) = safe_parallel(&inv, 3);
-        assert_eq!(n, 2);
-        assert!(note.unwrap().contains("3 control-plane hosts"));
+        assert_eq!(n, 3);
+        assert_eq!(note.unwrap(), "--parallel 3: at most 1 of 3 etcd members and 2 of 3 control-plane hosts in a batch (quorum)");
+        let hosts: Vec<&crate::inventory::HostSpec> = inv.hosts.iter().collect();
+        let batches = crate::runner::batches(&hosts, &[0, 1, 2], n, DownAtOnce::of(&inv));
+        assert_eq!(batches, [vec![0], vec![1], vec![2]], "one etcd member per reboot");
     }
 }
