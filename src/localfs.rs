@@ -52,6 +52,14 @@ fn sync_dir(dir: &Path) -> io::Result<()> {
     fs::File::open(dir)?.sync_all()
 }
 
+/// Who this process is, for a lock's holder line: `pid@machine (command) since UTC time`.
+pub fn lock_owner() -> String {
+    let machine = fs::read_to_string("/proc/sys/kernel/hostname").map(|h| h.trim().to_string()).unwrap_or_else(|_| "unknown".into());
+    let command: String = std::env::args().collect::<Vec<_>>().join(" ").chars().map(|c| if c.is_control() { '?' } else { c }).take(200).collect();
+    let now = time::OffsetDateTime::now_utc();
+    format!("{}@{machine} ({command}) since {}", std::process::id(), crate::pki::timestamp(now))
+}
+
 /// A name part no other writer uses: the process, the clock and a per-process random key.
 fn unique() -> String {
     use std::hash::{BuildHasher, Hasher};

@@ -65,6 +65,11 @@ pub fn run(args: &Args, loaded: &Loaded, templates_dir: Option<&Path>) -> Result
         None => Store::for_inventory(inv),
     };
     let root = store.root().display().to_string();
+    // Every command but `check` writes the store: one at a time.
+    let store = match &args.command {
+        CertsCommand::Check { .. } => store,
+        _ => store.lock(&mut |holder| eprintln!("{root} is locked by {holder}; waiting for it"))?,
+    };
     match &args.command {
         CertsCommand::Generate => {
             let report = pki::generate(inv, &store).with_context(|| format!("generate certificates in {root}"))?;

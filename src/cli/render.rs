@@ -27,7 +27,8 @@ pub struct Args {
 pub fn run(args: &Args, loaded: &Loaded, templates_dir: Option<&Path>) -> Result<ExitCode> {
     let inv = &loaded.inventory;
     let templates = Templates::load(templates_dir)?;
-    let store = Store::for_inventory(inv);
+    let root = Store::for_inventory(inv).root().display().to_string();
+    let store = Store::for_inventory(inv).lock(&mut |holder| eprintln!("{root} is locked by {holder}; waiting for it"))?;
     let report = generate(inv, &store).with_context(|| format!("prepare the PKI in {}", store.root().display()))?;
     eprintln!("PKI in {}: {}", store.root().display(), report);
     let rendered = desired_state(inv, &templates, &store)?;

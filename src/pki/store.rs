@@ -5,9 +5,10 @@
 //! skipped, so an unchanged file keeps its mtime (a key found readable by others is tightened).
 
 use std::fs;
-use std::io;
-use std::os::unix::fs::PermissionsExt;
+use std::io::{self, Write};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use super::PkiError;
 use crate::inventory::Inventory;
@@ -44,7 +45,12 @@ pub enum Written {
 #[derive(Debug, Clone)]
 pub struct Store {
     root: PathBuf,
+    /// The store's lock, held while this store or a clone of it lives (see `Store::lock`).
+    lock: Option<Arc<fs::File>>,
 }
+
+/// The lock file of a store, relative to it.
+pub const LOCK_FILE: &str = ".lock";
 
 impl Store {
     /// `<pki.dir>/<cluster name>`, as the inventory says.
@@ -54,7 +60,32 @@ impl Store {
 
     /// A store at an explicit directory (the cluster's own, not its parent).
     pub fn at(root: impl Into<PathBuf>) -> Store {
-        Store { root: root.into() }
+        Store { root: root.into(), lock: None }
+    }
+
+    /// This store, locked (`flock` on `<store>/.lock`) for as long as it or a clone lives, so
+    /// that no other v6deploy command writes it meanwhile: every command that writes the
+    /// store takes it first. When another process holds it, `waiting` is told who (the
+    /// holder's line: `pid@machine (command) since time`) and the call waits.
+    pub fn lock(self, waiting: &mut dyn FnMut(&str)) -> Result<Store, PkiError> {
+        if self.lock.is_some() {
+            return Ok(self);
+        }
+        let path = self.path(LOCK_FILE);
+        let lock_error = |source| PkiError::Lock { path: path.clone(), source };
+        crate::localfs::create_private_dirs(&self.root).map_err(lock_error)?;
+        let mut file = fs::OpenOptions::new().read(true).write(true).create(true).truncate(false).mode(0o600).custom_flags(libc::O_NOFOLLOW).open(&path).map_err(lock_error)?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(fs::TryLockError::WouldBlock) => {
+                let holder = fs::read_to_string(&path).unwrap_or_default();
+                waiting(holder.trim());
+                file.lock().map_err(lock_error)?;
+            }
+            Err(fs::TryLockError::Error(e)) => return Err(lock_error(e)),
+        }
+        file.set_len(0).and_then(|()| file.write_all(format!("{}\n", crate::localfs::lock_owner()).as_bytes())).map_err(lock_error)?;
+        Ok(Store { lock: Some(Arc::new(file)), ..self })
     }
 
     /// The cluster's directory.
