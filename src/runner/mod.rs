@@ -4,6 +4,7 @@
 
 mod connect;
 mod gate;
+mod host_lock;
 mod progress;
 mod quorum;
 mod recap;
@@ -12,6 +13,7 @@ mod snapshot;
 mod step;
 
 pub use connect::connect_all;
+pub use host_lock::{HostLock, HostLockError, LOCK_DIR, lock_hosts, lock_script};
 pub use gate::{Change, ChangeKind, FollowUp, Gate};
 pub use progress::Progress;
 pub use quorum::{DownAtOnce, batches};
