@@ -308,3 +308,30 @@ fn kernel_source_and_network_rollback_window() {
     let repository_alone = with("kernel:\n", "kernel:\n  repository: elrepo-kernel\n");
     assert!(error_of(&repository_alone).contains("kernel.repository needs kernel.package too"));
 }
+
+/// Regression: `ssh.user` accepted a newline (and anything else), which reached the SSH
+/// login and messages.
+#[test]
+fn ssh_user_must_be_a_posix_user_name() {
+    let text = with("  user: root", "  user: \"root\\nProxyCommand x\"");
+    let line = line_of(&text, "user:");
+    let error = error_of(&text);
+    assert!(error.starts_with(&format!("t.yaml:{line}:9: ssh.user: \"root\\nProxyCommand x\"")), "{error}");
+    assert!(error.contains("a POSIX user name"), "{error}");
+    let text = with("  user: root", "  user: centos");
+    assert_eq!(parse(Path::new("t.yaml"), &text).unwrap().inventory.ssh.user, "centos");
+}
+
+/// Regression: `kernel.package` starting with `-` became a yum option.
+#[test]
+fn kernel_package_must_be_a_package_name() {
+    let text = with("kernel:\n", "kernel:\n  package: \"--nogpgcheck\"\n");
+    let line = line_of(&text, "package:");
+    let error = error_of(&text);
+    assert!(error.starts_with(&format!("t.yaml:{line}:12: kernel.package: \"--nogpgcheck\"")), "{error}");
+    assert!(error.contains("not starting with '-'"), "{error}");
+    let text = with("kernel:\n", "kernel:\n  package: kernel-lt\n  repository: \"elrepo;reboot\"\n");
+    assert!(error_of(&text).contains("kernel.repository: \"elrepo;reboot\""));
+    let text = with("kernel:\n", "kernel:\n  package: kernel-lt\n  repository: elrepo-kernel\n");
+    assert!(parse(Path::new("t.yaml"), &text).is_ok());
+}

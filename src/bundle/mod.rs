@@ -25,6 +25,7 @@ pub use versions::check_versions;
 
 use crate::components::{self, BundleDir};
 use crate::inventory::{Inventory, MissingBinary};
+use crate::transport::files::has_control_characters;
 
 /// What the bundle holds for an inventory.
 #[derive(Debug, Clone)]
@@ -74,6 +75,10 @@ pub enum BundleError {
     /// An image archive cannot be read.
     #[error("the image archive {} cannot be used: {reason}", path.display())]
     Image { path: PathBuf, reason: String },
+    /// A file name holds a control character or is not UTF-8: it could break the scripts
+    /// that write it on the hosts, so the bundle is refused before any host is touched.
+    #[error("refusing the bundle file {}: its name holds a control character or is not UTF-8; rename it", path.display())]
+    UnsafeName { path: PathBuf },
     /// A bundle directory cannot be read.
     #[error("cannot read {}: {source}", path.display())]
     Read { path: PathBuf, source: std::io::Error },
@@ -111,7 +116,7 @@ pub fn check(inv: &Inventory) -> Result<BundleCheck, BundleError> {
 }
 
 /// The regular files of a bundle directory, by name, sorted (none when it does not exist);
-/// dotfiles are left out.
+/// dotfiles are left out. A name with a control character (or not UTF-8) is refused.
 fn files_of(dir: &Path) -> Result<Vec<(String, PathBuf)>, BundleError> {
     let read_error = |source| BundleError::Read { path: dir.to_path_buf(), source };
     let entries = match std::fs::read_dir(dir) {
@@ -122,7 +127,9 @@ fn files_of(dir: &Path) -> Result<Vec<(String, PathBuf)>, BundleError> {
     let mut files = Vec::new();
     for entry in entries {
         let entry = entry.map_err(read_error)?;
-        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(name) = entry.file_name().to_str().filter(|n| !has_control_characters(n)).map(str::to_string) else {
+            return Err(BundleError::UnsafeName { path: entry.path() });
+        };
         if !name.starts_with('.') && entry.path().is_file() {
             files.push((name, entry.path()));
         }
@@ -134,4 +141,20 @@ fn files_of(dir: &Path) -> Result<Vec<(String, PathBuf)>, BundleError> {
 fn is_executable(path: &Path) -> bool {
     use std::os::unix::fs::PermissionsExt;
     std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Regression: a bundle file name with a newline reached the hosts' write script.
+    #[test]
+    fn bundle_file_names_with_control_characters_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("bridge"), "").unwrap();
+        assert_eq!(files_of(dir.path()).unwrap().len(), 1);
+        std::fs::write(dir.path().join("x\nV6DEPLOY_SUMS\nreboot"), "").unwrap();
+        let error = files_of(dir.path()).unwrap_err().to_string();
+        assert!(error.starts_with("refusing the bundle file ") && error.contains("reboot"), "{error}");
+    }
 }

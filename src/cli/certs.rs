@@ -65,6 +65,11 @@ pub fn run(args: &Args, loaded: &Loaded, templates_dir: Option<&Path>) -> Result
         None => Store::for_inventory(inv),
     };
     let root = store.root().display().to_string();
+    // Every command but `check` writes the store: one at a time.
+    let store = match &args.command {
+        CertsCommand::Check { .. } => store,
+        _ => store.lock(&mut |holder| eprintln!("{root} is locked by {holder}; waiting for it"))?,
+    };
     match &args.command {
         CertsCommand::Generate => {
             let report = pki::generate(inv, &store).with_context(|| format!("generate certificates in {root}"))?;
@@ -97,6 +102,9 @@ pub fn run(args: &Args, loaded: &Loaded, templates_dir: Option<&Path>) -> Result
                 if !row.alt_names.is_empty() {
                     println!("{:<file_w$}   SANs: {}", "", row.alt_names);
                 }
+            }
+            for (file, mode) in &report.exposed {
+                println!("WARNING: {root}/{file} is mode {mode:o}: group or others may read this key; `certs generate` makes it 0600 (or chmod 600 it)");
             }
             let bad = report.rows.iter().filter(|r| matches!(r.status, pki::Status::Bad(_) | pki::Status::Error(_))).count();
             println!("{} certificates in {root}: {bad} with problems, {} expiring within {warn_days} days", report.rows.len(), report.warnings());

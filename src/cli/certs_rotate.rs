@@ -9,7 +9,7 @@ use anyhow::Result;
 use v6deploy::inventory::Inventory;
 use v6deploy::pki::{CaPhase, Keys, LeafGroup, Store};
 use v6deploy::workflows::Mode;
-use v6deploy::workflows::certs_rotate::{self, Event, Kind, Request, Stage};
+use v6deploy::workflows::certs_rotate::{self, Event, KEEP_BACKUPS, Kind, Request, Stage};
 
 use super::run_args::RunArgs;
 
@@ -52,6 +52,10 @@ pub struct RotateArgs {
     /// Seconds a restarted service has to become healthy before the host's files are restored.
     #[arg(long, default_value_t = 60, value_name = "SECONDS")]
     health_timeout: u64,
+    /// Backups (*.v6deploy-<UTC time>) of each replaced file kept on a host, newest first;
+    /// older ones are removed.
+    #[arg(long, default_value_t = KEEP_BACKUPS, value_name = "N", value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+    keep_backups: usize,
     #[command(flatten)]
     run: RunArgs,
 }
@@ -73,7 +77,7 @@ pub fn run(args: &RotateArgs, inv: &Inventory, store: &Store, templates_dir: Opt
         Kind::Leaves { only: args.only.clone(), keys: if args.keep_keys { Keys::Keep } else { Keys::New }, stage }
     };
     let mode = if args.dry_run { Mode::DryRun } else { Mode::Apply };
-    let request = Request { kind, mode, health_timeout: args.health_timeout, resume: resume.clone(), templates_dir };
+    let request = Request { kind, mode, health_timeout: args.health_timeout, keep_backups: args.keep_backups, resume: resume.clone(), templates_dir };
     let mut print = |event: Event<'_>| print_event(event, args, &resume);
     let code = certs_rotate::run(&args.run.remote()?, inv, store, &request, &mut print)?;
     Ok(ExitCode::from(code))

@@ -64,6 +64,7 @@ pub fn print_note(note: Note) {
             eprintln!("bundle {}: no binary for {} (bundle.missing: stage): these are staged", root.display(), names.join(", "));
         }
         Note::Bundle { root, note } => eprintln!("bundle {}: {note}", root.display()),
+        Note::StoreLocked { root, holder } => eprintln!("{} is locked by {holder}; waiting for it", root.display()),
         Note::EvenEtcd { members } => {
             eprintln!("warning: etcd will have {members} members: an even count tolerates no more failures than {}; add one more", members - 1);
         }

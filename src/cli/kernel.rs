@@ -50,8 +50,8 @@ enum KernelCommand {
 /// How hosts are upgraded (shared with `install --upgrade-kernel`).
 #[derive(Debug, Clone, clap::Args)]
 pub struct UpgradeArgs {
-    /// Hosts upgraded (and rebooted) at once; lowered so that never every control-plane host
-    /// or every etcd member is down together.
+    /// Hosts upgraded (and rebooted) at once; a batch never holds every control-plane host
+    /// nor more than (members - 1) / 2 etcd members, whatever N is.
     #[arg(long, default_value_t = 1, value_name = "N")]
     pub parallel: usize,
     /// Seconds a host may take to go down and come back after the reboot.
@@ -95,7 +95,7 @@ fn check(run: &RunArgs, inv: &Inventory) -> Result<ExitCode> {
     let remote = run.remote()?;
     let gathered = gather(&remote, inv)?;
     let (recap, facts) = (&gathered.recap, &gathered.facts);
-    let offer = kernel::offer(inv);
+    let offer = kernel::offer(inv)?;
     let mut below = 0;
     let mut report = Vec::new();
     for host in remote.select(inv)? {

@@ -4,12 +4,12 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 
 use v6deploy::inventory::Loaded;
 use v6deploy::desired::desired_state;
 use v6deploy::pki::{Store, generate};
-use v6deploy::render::{Templates, write_tree};
+use v6deploy::render::{Existing, Protected, Templates, write_output};
 
 /// Render every host's files and the cluster manifests into a directory, for review.
 #[derive(Debug, clap::Args)]
@@ -18,7 +18,8 @@ pub struct Args {
     /// Directory to write; it must be empty or missing unless --force is given.
     #[arg(short, long, value_name = "DIR")]
     output: PathBuf,
-    /// Replace DIR if it is not empty.
+    /// Replace DIR if it is not empty (only a directory an earlier render wrote: it holds
+    /// a .v6deploy-render file).
     #[arg(long)]
     force: bool,
 }
@@ -26,19 +27,14 @@ pub struct Args {
 pub fn run(args: &Args, loaded: &Loaded, templates_dir: Option<&Path>) -> Result<ExitCode> {
     let inv = &loaded.inventory;
     let templates = Templates::load(templates_dir)?;
-    let store = Store::for_inventory(inv);
+    let root = Store::for_inventory(inv).root().display().to_string();
+    let store = Store::for_inventory(inv).lock(&mut |holder| eprintln!("{root} is locked by {holder}; waiting for it"))?;
     let report = generate(inv, &store).with_context(|| format!("prepare the PKI in {}", store.root().display()))?;
     eprintln!("PKI in {}: {}", store.root().display(), report);
     let rendered = desired_state(inv, &templates, &store)?;
     let dir = &args.output;
-    if has_entries(dir)? {
-        if !args.force {
-            bail!("{} is not empty; pass --force to replace it", dir.display());
-        }
-        refuse_to_replace_what_holds(dir, &loaded.inventory.source)?;
-        std::fs::remove_dir_all(dir).with_context(|| format!("remove {}", dir.display()))?;
-    }
-    write_tree(&rendered, dir).with_context(|| format!("write the rendered tree under {}", dir.display()))?;
+    let existing = if args.force { Existing::Replace } else { Existing::Refuse };
+    write_output(&rendered, dir, existing, &protected(loaded)?)?;
     let host_files: usize = rendered.hosts.iter().map(|h| h.files.len()).sum();
     println!(
         "wrote {host_files} files for {} hosts and {} cluster manifests to {}",
@@ -49,25 +45,17 @@ pub fn run(args: &Args, loaded: &Loaded, templates_dir: Option<&Path>) -> Result
     Ok(ExitCode::SUCCESS)
 }
 
-/// Whether `dir` exists and has anything in it (a file where a directory should be counts).
-fn has_entries(dir: &Path) -> Result<bool> {
-    match std::fs::read_dir(dir) {
-        Ok(mut entries) => Ok(entries.next().is_some()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
-        Err(e) => Err(e).with_context(|| format!("read {}", dir.display())),
-    }
-}
-
-/// `--force` removes DIR; refuse when DIR holds the current directory or the inventory,
-/// so `-o .` or `-o ~` cannot wipe the user's work.
-fn refuse_to_replace_what_holds(dir: &Path, inventory: &Path) -> Result<()> {
-    let dir = dir.canonicalize().with_context(|| format!("resolve {}", dir.display()))?;
-    let current = std::env::current_dir()?.canonicalize()?;
-    let inventory = inventory.canonicalize().unwrap_or_else(|_| inventory.to_path_buf());
-    for (what, path) in [("the current directory", &current), ("the inventory", &inventory)] {
-        if path.starts_with(&dir) {
-            bail!("refusing to replace {}: it holds {what}; choose another output directory", dir.display());
-        }
-    }
-    Ok(())
+/// What `render -o` never writes into or deletes: the PKI store, the bundle, SSH keys, the
+/// inventory and the current directory (so `-o .` or `-o ~` cannot wipe the user's work).
+fn protected(loaded: &Loaded) -> Result<Vec<Protected>> {
+    let inv = &loaded.inventory;
+    let guard = |what, path: &Path, no_output_inside| Protected { what, path: path.to_path_buf(), no_output_inside };
+    Ok(vec![
+        guard("the PKI store", &inv.pki.dir, true),
+        guard("the bundle", &inv.bundle.path, true),
+        guard("the SSH private key", &inv.ssh.private_key, false),
+        guard("the known_hosts file", &inv.ssh.known_hosts, false),
+        guard("the inventory", &inv.source, false),
+        guard("the current directory", &std::env::current_dir()?, false),
+    ])
 }

@@ -375,7 +375,7 @@ mod tests {
         let json = r#"{"members":[{"ID":1234,"peerURLs":["https://[2001:db8:0:1::104]:2380"]}]}"#;
         assert_eq!(members.parse(&output(0, json)).unwrap()[0].id, "4d2");
         assert!(matches!(members.parse(&output(0, "Error: context deadline exceeded")), Err(QueryError::Etcd(_))));
-        assert!(members.query().script().contains("--endpoints=https://[2001:db8:0:1::101]:2379 "), "{}", members.query().script());
+        assert!(members.query().script().contains("'--endpoints=https://[2001:db8:0:1::101]:2379' "), "{}", members.query().script());
         let status = Query::etcd_status(&[]);
         let json = r#"[{"Endpoint":"https://[2001:db8:0:1::101]:2379","Status":{"raftIndex":20}}]"#;
         assert_eq!(status.parse(&output(0, json)).unwrap(), [("https://[2001:db8:0:1::101]:2379".to_string(), 20)]);

@@ -12,6 +12,7 @@ use super::model::*;
 use super::raw::*;
 use super::suggest::closest;
 
+mod names;
 mod runtime;
 use crate::kernel::KernelVersion;
 use crate::net::{NodeName, nth_host, overlaps, parse_host_address, subnet_capacity};
@@ -348,7 +349,7 @@ impl<'a> Validator<'a> {
             Become::None,
         );
         Ssh {
-            user: text(raw.and_then(|s| s.user.as_ref()), defaults::SSH_USER),
+            user: raw.and_then(|s| s.user.as_ref()).map_or_else(|| defaults::SSH_USER.to_string(), |t| self.user_name(t)),
             port: raw.and_then(|s| s.port.as_ref()).map_or(defaults::SSH_PORT, |p| p.value),
             private_key: self.resolve(&text(raw.and_then(|s| s.private_key.as_ref()), defaults::PRIVATE_KEY)),
             known_hosts: self.resolve(&text(raw.and_then(|s| s.known_hosts.as_ref()), defaults::KNOWN_HOSTS)),
@@ -367,9 +368,8 @@ impl<'a> Validator<'a> {
                 default()
             }),
         };
-        let text = |t: Option<&Text>| t.map(|t| t.value.trim().to_string()).filter(|v| !v.is_empty());
-        let package = text(raw.and_then(|k| k.package.as_ref()));
-        let repository = text(raw.and_then(|k| k.repository.as_ref()));
+        let package = raw.and_then(|k| k.package.as_ref()).and_then(|t| self.package_name(t, "kernel.package"));
+        let repository = raw.and_then(|k| k.repository.as_ref()).and_then(|t| self.package_name(t, "kernel.repository"));
         let source = match (package, raw.and_then(|k| k.repository.as_ref())) {
             (Some(package), _) => KernelSource::Repository { package, repository },
             (None, Some(text)) => {

@@ -108,11 +108,12 @@ pub fn install_bundle_command(remote_files: &[String]) -> String {
     format!("yum --disablerepo='*' install -y {}", command(remote_files))
 }
 
-/// `yum install` of a package from the host's repositories.
+/// `yum install` of a package from the host's repositories. The package comes after `--`,
+/// so even a name starting with `-` (refused at inventory load) is never an option.
 pub fn install_repository_command(package: &str, repository: Option<&str>) -> String {
     match repository {
-        Some(repository) => format!("yum --enablerepo={} install -y {}", quote(repository), quote(package)),
-        None => format!("yum install -y {}", quote(package)),
+        Some(repository) => format!("yum --enablerepo={} install -y -- {}", quote(repository), quote(package)),
+        None => format!("yum install -y -- {}", quote(package)),
     }
 }
 
@@ -125,9 +126,9 @@ pub fn set_default_command(release: &str, grubby: bool) -> String {
     }
     format!(
         "for c in /boot/efi/EFI/*/grub.cfg /boot/grub2/grub.cfg; do [ -f \"$c\" ] && break; done; \
-         t=$(awk -F\"'\" -v r={} '/^menuentry /{{t=$2}} index($0, \"/vmlinuz-\" r \" \"){{print t; exit}}' \"$c\"); \
-         [ -n \"$t\" ] || {{ echo \"no entry for {release} in $c\" >&2; exit 1; }}; grub2-set-default \"$t\"",
-        quote(release)
+         t=$(awk -F\"'\" -v r={r} '/^menuentry /{{t=$2}} index($0, \"/vmlinuz-\" r \" \"){{print t; exit}}' \"$c\"); \
+         [ -n \"$t\" ] || {{ printf 'no entry for %s in %s\\n' {r} \"$c\" >&2; exit 1; }}; grub2-set-default \"$t\"",
+        r = quote(release)
     )
 }
 
@@ -202,7 +203,8 @@ mod tests {
     #[test]
     fn commands() {
         assert_eq!(install_bundle_command(&["/var/tmp/v6deploy/rpms/kernel-4.19.113-300.el7.x86_64.rpm".into()]), "yum --disablerepo='*' install -y /var/tmp/v6deploy/rpms/kernel-4.19.113-300.el7.x86_64.rpm");
-        assert_eq!(install_repository_command("kernel-lt", Some("elrepo-kernel")), "yum --enablerepo=elrepo-kernel install -y kernel-lt");
+        assert_eq!(install_repository_command("kernel-lt", Some("elrepo-kernel")), "yum --enablerepo=elrepo-kernel install -y -- kernel-lt");
+        assert_eq!(install_repository_command("--nogpgcheck", None), "yum install -y -- --nogpgcheck");
         assert_eq!(set_default_command("4.19.113-300.el7.x86_64", true), "grubby --set-default=/boot/vmlinuz-4.19.113-300.el7.x86_64");
     }
 
@@ -217,5 +219,21 @@ mod tests {
             .replace("grub2-set-default", "echo");
         let out = std::process::Command::new("sh").arg("-c").arg(&script).output().unwrap();
         assert_eq!(String::from_utf8_lossy(&out.stdout), "CentOS Linux (3.10.0-1160.el7.x86_64) 7 (Core)\n", "{}", String::from_utf8_lossy(&out.stderr));
+    }
+
+    /// Regression: the release (from an rpm's file name) reached a double-quoted `echo`, so
+    /// `$(...)` in the name ran. Run in a sandbox with no grub.cfg: the message names it inert.
+    #[test]
+    fn a_hostile_release_in_the_no_entry_message_does_not_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let release = "4.19.0-1$(touch pwned)`touch pwned2`.x86_64";
+        let script = set_default_command(release, false).replace("/boot/efi/EFI/*/grub.cfg /boot/grub2/grub.cfg", &dir.path().join("grub.cfg").display().to_string());
+        let syntax = std::process::Command::new("sh").arg("-n").arg("-c").arg(&script).output().unwrap();
+        assert!(syntax.status.success());
+        std::fs::write(dir.path().join("grub.cfg"), "menuentry 'x' {\n}\n").unwrap();
+        let out = std::process::Command::new("sh").arg("-c").arg(&script).current_dir(dir.path()).output().unwrap();
+        assert!(!out.status.success());
+        assert!(!dir.path().join("pwned").exists() && !dir.path().join("pwned2").exists(), "the release ran as a command");
+        assert!(String::from_utf8_lossy(&out.stderr).starts_with(&format!("no entry for {release} in ")), "{}", String::from_utf8_lossy(&out.stderr));
     }
 }

@@ -64,6 +64,9 @@ pub struct Row {
 #[derive(Debug, Clone, Default)]
 pub struct CheckReport {
     pub rows: Vec<Row>,
+    /// Keys and kubeconfigs of the store that group or others may read (relative path, mode):
+    /// reported, not changed (`certs generate` makes them 0600).
+    pub exposed: Vec<(String, u32)>,
 }
 
 impl CheckReport {
@@ -85,7 +88,7 @@ pub fn check(inv: &Inventory, store: &Store, warn_days: u32) -> Result<CheckRepo
 
 /// Checks every certificate as of `now`; only I/O failures are errors.
 pub fn check_at(inv: &Inventory, store: &Store, warn_days: u32, now: OffsetDateTime) -> Result<CheckReport, PkiError> {
-    let mut report = CheckReport::default();
+    let mut report = CheckReport { exposed: store.exposed_secrets()?, ..CheckReport::default() };
     // Each CA, and how strictly the usages of its leaves are compared (see `usage_match`).
     let mut cas: BTreeMap<CertRole, (CertInfo, UsageMatch)> = BTreeMap::new();
     let timed = |info: &CertInfo, reasons: Vec<Reason>| {

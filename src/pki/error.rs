@@ -25,6 +25,13 @@ pub enum PkiError {
         #[source]
         source: io::Error,
     },
+    /// The store's lock file could not be opened or locked.
+    #[error("cannot lock {}", path.display())]
+    Lock {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
     /// A file that should exist does not.
     #[error("{} is missing: run `v6deploy -i FILE certs generate` first", path.display())]
     Missing { path: PathBuf },

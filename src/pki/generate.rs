@@ -99,6 +99,10 @@ pub fn generate_at(inv: &Inventory, store: &Store, now: OffsetDateTime) -> Resul
         return Err(PkiError::CaRotationInProgress { phase: rotation.phase.to_string(), started: rotation.started });
     }
     let mut report = Report::default();
+    // A key or kubeconfig that group or others may read is made private first.
+    for (file, mode) in store.tighten_secrets()? {
+        report.push(file, Action::Updated(format!("mode {mode:o} -> {:o}: it was readable by group or others", mode & !crate::localfs::PRIVATE_MASK)));
+    }
     let mut cas: BTreeMap<CertRole, Ca> = BTreeMap::new();
     for role in CAS {
         let (ca, outcome) = ca::ensure(store, inv, &role, now)?;

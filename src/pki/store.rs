@@ -1,12 +1,14 @@
 //! The local PKI directory `certs/<cluster name>/` (see `certs/README.md` for the layout).
-//! Writes are atomic (a temporary file in the same directory, then a rename), private keys
-//! are created 0600, and a write whose bytes equal the file's is skipped, so an unchanged
-//! file keeps its mtime.
+//! Writes are atomic and private from the first byte (`localfs::write_atomic`: a fresh
+//! temporary file opened `O_CREAT|O_EXCL|O_NOFOLLOW` with its mode, synced, renamed),
+//! private keys are 0600 and directories 0700, and a write whose bytes equal the file's is
+//! skipped, so an unchanged file keeps its mtime (a key found readable by others is tightened).
 
 use std::fs;
 use std::io::{self, Write};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use super::PkiError;
 use crate::inventory::Inventory;
@@ -43,7 +45,12 @@ pub enum Written {
 #[derive(Debug, Clone)]
 pub struct Store {
     root: PathBuf,
+    /// The store's lock, held while this store or a clone of it lives (see `Store::lock`).
+    lock: Option<Arc<fs::File>>,
 }
+
+/// The lock file of a store, relative to it.
+pub const LOCK_FILE: &str = ".lock";
 
 impl Store {
     /// `<pki.dir>/<cluster name>`, as the inventory says.
@@ -53,7 +60,32 @@ impl Store {
 
     /// A store at an explicit directory (the cluster's own, not its parent).
     pub fn at(root: impl Into<PathBuf>) -> Store {
-        Store { root: root.into() }
+        Store { root: root.into(), lock: None }
+    }
+
+    /// This store, locked (`flock` on `<store>/.lock`) for as long as it or a clone lives, so
+    /// that no other v6deploy command writes it meanwhile: every command that writes the
+    /// store takes it first. When another process holds it, `waiting` is told who (the
+    /// holder's line: `pid@machine (command) since time`) and the call waits.
+    pub fn lock(self, waiting: &mut dyn FnMut(&str)) -> Result<Store, PkiError> {
+        if self.lock.is_some() {
+            return Ok(self);
+        }
+        let path = self.path(LOCK_FILE);
+        let lock_error = |source| PkiError::Lock { path: path.clone(), source };
+        crate::localfs::create_private_dirs(&self.root).map_err(lock_error)?;
+        let mut file = fs::OpenOptions::new().read(true).write(true).create(true).truncate(false).mode(0o600).custom_flags(libc::O_NOFOLLOW).open(&path).map_err(lock_error)?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(fs::TryLockError::WouldBlock) => {
+                let holder = fs::read_to_string(&path).unwrap_or_default();
+                waiting(holder.trim());
+                file.lock().map_err(lock_error)?;
+            }
+            Err(fs::TryLockError::Error(e)) => return Err(lock_error(e)),
+        }
+        file.set_len(0).and_then(|()| file.write_all(format!("{}\n", crate::localfs::lock_owner()).as_bytes())).map_err(lock_error)?;
+        Ok(Store { lock: Some(Arc::new(file)), ..self })
     }
 
     /// The cluster's directory.
@@ -100,20 +132,31 @@ impl Store {
             }
             return Ok(Written::Unchanged);
         }
-        let dir = path.parent().unwrap_or(&self.root).to_path_buf();
-        fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(&dir)
-            .map_err(|source| PkiError::Write { path: dir.clone(), source })?;
-        let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        let temporary = dir.join(format!(".{file_name}.tmp-{}", std::process::id()));
-        let result = write_new(&temporary, contents, mode).and_then(|()| fs::rename(&temporary, &path));
-        if let Err(source) = result {
-            let _ = fs::remove_file(&temporary);
+        if let Err(source) = crate::localfs::write_atomic(&path, contents, mode.bits()) {
             return Err(PkiError::Write { path, source });
         }
         Ok(if existing.is_some() { Written::Replaced } else { Written::Created })
+    }
+
+    /// Secret files (`*.key`, `*.conf`: keys and kubeconfigs that embed one) that group or
+    /// others may read, relative to the store, with their mode; sorted.
+    pub fn exposed_secrets(&self) -> Result<Vec<(String, u32)>, PkiError> {
+        let mut found = Vec::new();
+        exposed_under(&self.root, &self.root, &mut found)?;
+        found.sort();
+        Ok(found)
+    }
+
+    /// Takes group and other permissions off every secret file `exposed_secrets` finds;
+    /// returns what it tightened.
+    pub fn tighten_secrets(&self) -> Result<Vec<(String, u32)>, PkiError> {
+        let exposed = self.exposed_secrets()?;
+        for (relative, mode) in &exposed {
+            let path = self.path(relative);
+            let permissions = fs::Permissions::from_mode(mode & !crate::localfs::PRIVATE_MASK);
+            fs::set_permissions(&path, permissions).map_err(|source| PkiError::Write { path, source })?;
+        }
+        Ok(exposed)
     }
 
     /// The node directories present under `nodes/`, sorted.
@@ -136,12 +179,26 @@ impl Store {
     }
 }
 
-fn write_new(path: &Path, contents: &[u8], mode: Mode) -> io::Result<()> {
-    let mut file = fs::OpenOptions::new().write(true).create_new(true).mode(mode.bits()).open(path)?;
-    // create_new's mode is filtered by the umask; set it exactly.
-    file.set_permissions(fs::Permissions::from_mode(mode.bits()))?;
-    file.write_all(contents)?;
-    file.sync_all()
+/// Collects the exposed secret files under `dir` (symlinks are not followed).
+fn exposed_under(root: &Path, dir: &Path, found: &mut Vec<(String, u32)>) -> Result<(), PkiError> {
+    let entries = match fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(source) => return Err(PkiError::Read { path: dir.to_path_buf(), source }),
+    };
+    for entry in entries {
+        let entry = entry.map_err(|source| PkiError::Read { path: dir.to_path_buf(), source })?;
+        let path = entry.path();
+        let meta = fs::symlink_metadata(&path).map_err(|source| PkiError::Read { path: path.clone(), source })?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if meta.is_dir() {
+            exposed_under(root, &path, found)?;
+        } else if meta.is_file() && (name.ends_with(".key") || name.ends_with(".conf")) && meta.permissions().mode() & crate::localfs::PRIVATE_MASK != 0 {
+            let relative = path.strip_prefix(root).unwrap_or(&path).display().to_string();
+            found.push((relative, meta.permissions().mode() & 0o7777));
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -165,5 +222,25 @@ mod tests {
         assert_eq!(store.read("missing").unwrap(), None);
         let leftovers: Vec<_> = fs::read_dir(store.path("etcd")).unwrap().collect();
         assert_eq!(leftovers.len(), 1, "no temporary file is left behind");
+    }
+
+    /// Regression: a key already 0644 stayed so and nothing said so. `exposed_secrets` finds
+    /// it (`certs check` reports it), `tighten_secrets` makes it 0600 (`certs generate`).
+    #[test]
+    fn keys_readable_by_others_are_found_and_tightened() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::at(dir.path().join("demo"));
+        store.write("etcd/ca.key", b"secret", Mode::Secret).unwrap();
+        store.write("etcd/ca.crt", b"cert", Mode::Public).unwrap();
+        store.write("admin.conf", b"kubeconfig", Mode::Secret).unwrap();
+        assert_eq!(store.exposed_secrets().unwrap(), []);
+        fs::set_permissions(store.path("etcd/ca.key"), fs::Permissions::from_mode(0o644)).unwrap();
+        fs::set_permissions(store.path("admin.conf"), fs::Permissions::from_mode(0o640)).unwrap();
+        let exposed = vec![("admin.conf".to_string(), 0o640), ("etcd/ca.key".to_string(), 0o644)];
+        assert_eq!(store.exposed_secrets().unwrap(), exposed);
+        assert_eq!(store.tighten_secrets().unwrap(), exposed);
+        assert_eq!(fs::metadata(store.path("etcd/ca.key")).unwrap().mode() & 0o777, 0o600);
+        assert_eq!(fs::metadata(store.path("etcd/ca.crt")).unwrap().mode() & 0o777, 0o644);
+        assert_eq!(store.exposed_secrets().unwrap(), []);
     }
 }

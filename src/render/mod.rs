@@ -30,7 +30,7 @@ pub use error::RenderError;
 pub use context::EtcdBootstrap;
 pub use kubeconfig::{Credentials, Kubeconfig, TEMPLATE as KUBECONFIG_TEMPLATE};
 pub use plan::{EmbeddedCredentials, PlannedFile, PlannedManifest, Source, cluster_manifests, host_files};
-pub use tree::write_tree;
+pub use tree::{Existing, MARKER, Protected, write_output, write_tree};
 pub use versions::Versions;
 
 /// Everything rendered for an inventory.

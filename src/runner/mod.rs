@@ -4,15 +4,19 @@
 
 mod connect;
 mod gate;
+mod host_lock;
 mod progress;
+mod quorum;
 mod recap;
 mod run;
 mod snapshot;
 mod step;
 
 pub use connect::connect_all;
+pub use host_lock::{HostLock, HostLockError, LOCK_DIR, lock_hosts, lock_script};
 pub use gate::{Change, ChangeKind, FollowUp, Gate};
 pub use progress::Progress;
+pub use quorum::{DownAtOnce, batches};
 pub use recap::{HostRecap, HostStatus, Recap};
 pub use run::{Connected, Runner};
 pub use snapshot::{Read, Snapshot};

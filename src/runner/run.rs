@@ -7,6 +7,7 @@ use futures::StreamExt;
 
 use super::recap::{HostRecap, HostStatus, Recap};
 use super::step::{Batch, HostContext, Step};
+use super::quorum::{DownAtOnce, batches};
 use super::{Gate, Progress, Read, RunOptions, Snapshot};
 use crate::inventory::{HostSpec, Inventory};
 use crate::transport::{Transport, TransportError};
@@ -69,11 +70,16 @@ impl<'a> Runner<'a> {
             self.gate.set_step(&title);
             self.progress.run_message(&format!("== {title}"));
             let selected: Vec<usize> = (0..runs.len()).filter(|&i| runs[i].transport.is_some() && runs[i].status != HostStatus::Failed && step.prepare(&runs[i].host)).collect();
-            let batch_size = match step.batch() {
-                Batch::All => selected.len().max(1),
-                Batch::Rolling(n) => n.max(1),
+            // Rolling batches never hold more etcd members or control-plane hosts than quorum
+            // allows down at once, whatever size the step asks for.
+            let batches = match step.batch() {
+                Batch::All => vec![selected.clone()],
+                Batch::Rolling(n) => {
+                    let hosts: Vec<&HostSpec> = runs.iter().map(|r| &r.host).collect();
+                    batches(&hosts, &selected, n, DownAtOnce::of(self.inventory))
+                }
             };
-            for batch in selected.chunks(batch_size) {
+            for batch in &batches {
                 let results = self.run_batch(step.as_ref(), batch, &runs).await;
                 let mut batch_failed = false;
                 for (i, result) in batch.iter().zip(results) {

@@ -33,7 +33,7 @@ pub use pod_network::{HostRoutes, ReadPodSubnets};
 pub use preflight::Preflight;
 pub use prepare_host::PrepareHost;
 pub use push_files::PushFiles;
-pub use rotate_host::{RotateHost, RotateState, backup_path, services_to_restart};
+pub use rotate_host::{KEEP_BACKUPS, RotateHost, RotateState, backup_path, services_to_restart};
 pub use start_services::StartServices;
 pub use state::{ComponentOutcome, InstallState};
 pub use verify::Verify;

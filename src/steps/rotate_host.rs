@@ -1,6 +1,7 @@
 //! Certificate rotation on one host at a time (`certs rotate`): the selected certificate,
 //! key and kubeconfig files from the desired state are compared with the host; what differs
-//! is backed up beside itself (`F.v6deploy-<stamp>`), written atomically, and the services
+//! is backed up beside itself (`F.v6deploy-<stamp>`, only the newest `keep_backups` of them
+//! kept), written atomically, and the services
 //! that read it are restarted and health-checked before the next host. A failed restart or
 //! health check restores the previous files, restarts again and stops the rollout there.
 
@@ -26,6 +27,8 @@ pub struct RotateState {
     pub select: Box<dyn Fn(&str) -> bool + Send + Sync>,
     /// Suffix of the backups on the hosts: `F.v6deploy-<stamp>`.
     pub stamp: String,
+    /// Backups of a file kept on the host, this one included (older ones are removed).
+    pub keep_backups: usize,
     /// The command that resumes the rollout, for the failure message.
     pub resume: String,
     /// How long a restarted service has to become healthy.
@@ -45,10 +48,18 @@ pub fn backup_path(path: &str, stamp: &str) -> String {
     format!("{path}.v6deploy-{stamp}")
 }
 
-/// `cp -p` of every existing file to its backup.
-pub fn backup_script(paths: &[&str], stamp: &str) -> String {
+/// Backups of a file kept on a host unless `--keep-backups` says otherwise.
+pub const KEEP_BACKUPS: usize = 3;
+
+/// `cp -p` of every existing file to its backup, then the oldest backups of each file removed
+/// so that the newest `keep` remain (stamps are UTC `YYYYMMDDTHHMMSSZ`, so the shell's sorted
+/// glob lists them oldest first; no process but `rm`).
+pub fn backup_script(paths: &[&str], stamp: &str, keep: usize) -> String {
     let mut lines = vec!["set -e".to_string()];
     lines.extend(paths.iter().map(|p| format!("cp -p -- {} {}", quote(p), quote(&backup_path(p, stamp)))));
+    for p in paths {
+        lines.push(format!("set -- {}.v6deploy-[0-9]*; [ -e \"$1\" ] || set --; while [ $# -gt {} ]; do rm -f -- \"$1\"; shift; done", quote(p), keep.max(1)));
+    }
     lines.join("\n")
 }
 
@@ -96,7 +107,7 @@ impl Step for RotateHost {
             let created: Vec<&str> = changed.iter().filter(|(_, st)| **st == FileState::Missing).map(|(s, _)| s.path.as_str()).collect();
             if !backed_up.is_empty() {
                 let what = format!("back up {} files as *.v6deploy-{}", backed_up.len(), state.stamp);
-                cx.command(&what, &backup_script(&backed_up, &state.stamp), "before replacing them").await?;
+                cx.command(&what, &backup_script(&backed_up, &state.stamp, state.keep_backups), "before replacing them").await?;
             }
             let to_write: Vec<FileSpec> = changed.iter().map(|(s, _)| (*s).clone()).collect();
             cx.files(&to_write).await?;
@@ -176,6 +187,7 @@ mod tests {
             bundle: BundleCheck { root: "bundle".into(), present: Vec::new(), missing, dirs: Vec::new(), missing_files: Vec::new() },
             select: Box::new(|p| p.starts_with("/etc/kubernetes/pki/")),
             stamp: STAMP.into(),
+            keep_backups: KEEP_BACKUPS,
             resume: "v6deploy -i x.yaml certs rotate --resume".into(),
             health_seconds: 5,
             title: "Rotate certificates".into(),
@@ -230,7 +242,7 @@ mod tests {
             bad.intents(),
             [
                 Intent::Probe(vec![CRT.into()]),
-                Intent::Command(backup_script(&[CRT], STAMP)),
+                Intent::Command(backup_script(&[CRT], STAMP, KEEP_BACKUPS)),
                 Intent::Probe(vec![CRT.into()]),
                 Intent::Write { paths: vec![CRT.into()], then: String::new() },
                 restart.clone(),
@@ -261,12 +273,35 @@ mod tests {
         let b = dir.path().join("new.crt").display().to_string();
         std::fs::write(&a, "old\n").unwrap();
         let sh = |script: &str| assert!(std::process::Command::new("sh").arg("-c").arg(script).status().unwrap().success(), "{script}");
-        sh(&backup_script(&[&a], "20250101T000000Z"));
+        sh(&backup_script(&[&a], "20250101T000000Z", KEEP_BACKUPS));
         std::fs::write(&a, "new\n").unwrap();
         std::fs::write(&b, "created\n").unwrap();
         sh(&restore_script(&[&a], &[&b], "20250101T000000Z"));
         assert_eq!(std::fs::read_to_string(&a).unwrap(), "old\n");
         assert!(!std::path::Path::new(&b).exists());
         assert_eq!(std::fs::read_to_string(backup_path(&a, "20250101T000000Z")).unwrap(), "old\n", "the backup stays");
+    }
+
+    /// Regression: host backups `*.v6deploy-<time>` were never pruned. Each backup keeps the
+    /// newest `keep` of a file (its own included) and leaves other files' backups alone.
+    #[test]
+    fn backups_are_pruned_to_the_newest_few() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = dir.path().join("server.crt").display().to_string();
+        let other = dir.path().join("server.crt.key").display().to_string();
+        std::fs::write(&a, "current\n").unwrap();
+        std::fs::write(backup_path(&other, "20200101T000000Z"), "x").unwrap();
+        std::fs::write(format!("{a}.v6deploy-restore"), "x").unwrap();
+        let sh = |script: &str| assert!(std::process::Command::new("sh").arg("-c").arg(script).status().unwrap().success(), "{script}");
+        for stamp in ["20240101T000000Z", "20250101T000000Z", "20230101T000000Z", "20260101T000000Z"] {
+            sh(&backup_script(&[&a], stamp, 2));
+        }
+        let mut left: Vec<String> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+        left.sort();
+        assert_eq!(left, ["server.crt", "server.crt.key.v6deploy-20200101T000000Z", "server.crt.v6deploy-20250101T000000Z", "server.crt.v6deploy-20260101T000000Z", "server.crt.v6deploy-restore"]);
+        // No backup yet: nothing to prune, no error.
+        let fresh = dir.path().join("fresh.crt").display().to_string();
+        std::fs::write(&fresh, "x").unwrap();
+        sh(&backup_script(&[&fresh], "20260101T000000Z", KEEP_BACKUPS));
     }
 }

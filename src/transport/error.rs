@@ -48,6 +48,9 @@ pub enum TransportError {
     /// Output of a helper script did not have the expected shape.
     #[error("{host}: unexpected output from {what}: {detail}")]
     Protocol { host: String, what: &'static str, detail: String },
+    /// A path to write holds a control character (refused before the host is touched).
+    #[error("{host}: refusing to write {name:?}: the path holds a control character")]
+    UnsafeName { host: String, name: String },
     /// A scripted fake transport got a command it was not told to expect.
     #[error("{host}: unexpected command (fake transport): {command}")]
     Unexpected { host: String, command: String },

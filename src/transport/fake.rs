@@ -236,20 +236,26 @@ fn written_paths(script: &str) -> Option<(Vec<String>, String)> {
     if let Some(then) = script.strip_prefix("set -eu\n").filter(|rest| !rest.starts_with("umask 077\n")) {
         return Some((Vec::new(), then.trim_end().to_string()));
     }
-    let (_, sums) = script.split_once("<<'V6DEPLOY_SUMS'")?;
-    let (sums, rest) = sums.split_once("\nV6DEPLOY_SUMS\n")?;
-    // Each line is `SHA256  DIR/.v6deploy.TOKEN/NAME`; the file goes to DIR/NAME.
-    let paths = sums
+    if !script.contains("\nsha256sum -c ") {
+        return None;
+    }
+    // Each file is read by `head -c N > DIR/.v6deploy.TOKEN/NAME` (quoted); it goes to DIR/NAME.
+    let paths = script
         .lines()
-        .skip(1)
-        .filter_map(|l| l.split_once("  ").map(|(_, temp)| temp))
+        .filter_map(|l| l.strip_prefix("head -c ")?.split_once(" > ").map(|(_, temp)| temp))
         .filter_map(|temp| {
+            let temp = shell_words(temp).pop()?;
             let (dir, name) = temp.rsplit_once('/')?;
             let (parent, _) = dir.rsplit_once("/.v6deploy.")?;
             Some(format!("{parent}/{name}"))
         })
         .collect();
-    let then: Vec<&str> = rest.lines().skip_while(|l| !l.starts_with("mv -f -- ")).skip_while(|l| l.starts_with("mv -f -- ")).collect();
+    // What follows the renames and the sync of their directories.
+    let mut rest = script.lines().skip_while(|l| !l.starts_with("mv -f -- ")).skip_while(|l| l.starts_with("mv -f -- ")).peekable();
+    if rest.peek().is_some_and(|l| l.starts_with("sync -- ")) {
+        rest.next();
+    }
+    let then: Vec<&str> = rest.collect();
     Some((paths, then.join("\n")))
 }
 
@@ -284,7 +290,7 @@ mod tests {
         assert_eq!(probed_paths(&probe_script(&paths)).unwrap(), paths);
         let specs: Vec<FileSpec> = paths.iter().map(|p| FileSpec::root(*p, 0o644, &b"x"[..])).collect();
         let refs: Vec<&FileSpec> = specs.iter().collect();
-        let script = format!("{}systemctl daemon-reload\n", write_script(&refs));
+        let script = format!("{}systemctl daemon-reload\n", write_script(&refs).script);
         assert_eq!(written_paths(&script).unwrap(), (paths.iter().map(|p| p.to_string()).collect(), "systemctl daemon-reload".to_string()));
         assert_eq!(written_paths("set -eu\nrm -f /x\n").unwrap(), (vec![], "rm -f /x".to_string()));
         assert_eq!(probed_paths("systemctl restart etcd"), None);

@@ -222,16 +222,38 @@ pub fn parse_probe(output: &str, specs: &[FileSpec]) -> Result<Vec<FileState>, S
     Ok(specs.iter().zip(&found).map(|(spec, found)| FileState::compare(spec, found.as_ref())).collect())
 }
 
-/// The write script for `specs`; their contents are concatenated on stdin in the same order.
+/// A write script and the checksum list that follows the contents on its stdin.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WriteScript {
+    /// The shell script (`sh -c`); no file name appears in it except shell-quoted.
+    pub script: String,
+    /// `SHA256  TEMP PATH` lines for `sha256sum -c`, sent on stdin after the contents: data,
+    /// never script text, so no name can end a here-document and run the next line.
+    pub sums: String,
+}
+
+/// Whether a file name or path holds a control character (a byte below 0x20, or 0x7f): such
+/// a name could end a line of a checksum list or a here-document, so it never reaches a host.
+pub fn has_control_characters(name: &str) -> bool {
+    name.bytes().any(|b| b < 0x20 || b == 0x7f)
+}
+
+/// The write script for `specs`; their contents are concatenated on stdin in the same order,
+/// followed by `WriteScript::sums`.
 /// Each target directory gets one fresh temp directory beside the targets (a random name,
 /// created with one `mkdir` for all, which fails rather than reuse one that exists; removed on
 /// exit whatever happens). The files go there under their own names, are checked with one
 /// `sha256sum -c`, given their mode with one `chmod` per distinct mode (and an owner other
 /// than root with one `chown` per owner: the script runs as root, directly or through sudo,
-/// so what it creates is root's), large files their quick-check time, and only then are they
-/// renamed over their targets with one `mv` per directory, directories in the order they first
-/// appear in `specs`. One process per file (`head`) plus a few per batch and per directory.
-pub fn write_script(specs: &[&FileSpec]) -> String {
+/// so what it creates is root's), large files their quick-check time, their data is synced to
+/// disk, and only then are they renamed over their targets with one `mv` per directory,
+/// directories in the order they first appear in `specs`; the directories are synced last, so
+/// the renames last too. One process per file (`head`) plus a few per batch and per directory.
+///
+/// `sync FILE...` needs coreutils 8.24; older ones (CentOS 7 has 8.22) ignore the arguments,
+/// warn and sync every file system, which is slower but as safe: the warning is silenced, and
+/// a `sync` that fails falls back to a plain `sync`.
+pub fn write_script(specs: &[&FileSpec]) -> WriteScript {
     // The last spec for a path wins, as if they were written one after the other.
     let specs: Vec<&FileSpec> = specs.iter().enumerate().filter(|(i, spec)| !specs[i + 1..].iter().any(|later| later.path == spec.path)).map(|(_, spec)| *spec).collect();
     let mut dirs: Vec<&str> = Vec::new();
@@ -253,11 +275,11 @@ pub fn write_script(specs: &[&FileSpec]) -> String {
     for (spec, temp) in specs.iter().zip(&temps) {
         let _ = writeln!(s, "head -c {} > {}", spec.contents.len(), quote(temp));
     }
-    s.push_str("sha256sum -c --quiet - >&2 <<'V6DEPLOY_SUMS' || { echo 'checksum mismatch writing the files above' >&2; exit 3; }\n");
+    s.push_str("sha256sum -c --quiet --strict - >&2 || { echo 'checksum mismatch writing the files above' >&2; exit 3; }\n");
+    let mut sums = String::new();
     for (spec, temp) in specs.iter().zip(&temps) {
-        let _ = writeln!(s, "{}  {temp}", spec.sha256());
+        let _ = writeln!(sums, "{}  {temp}", spec.sha256());
     }
-    s.push_str("V6DEPLOY_SUMS\n");
     set_attributes(&mut s, "chmod", &specs, &temps, |spec| Some(format!("{:o}", spec.mode)));
     set_attributes(&mut s, "chown", &specs, &temps, |spec| (spec.owner != "root:root").then(|| spec.owner.clone()));
     for (spec, temp) in specs.iter().zip(&temps) {
@@ -265,11 +287,17 @@ pub fn write_script(specs: &[&FileSpec]) -> String {
             let _ = writeln!(s, "touch -m -d @{} -- {}", quick.mtime, quote(temp));
         }
     }
+    if !specs.is_empty() {
+        let _ = writeln!(s, "sync -- {} 2>/dev/null || sync", quoted(&mut temps.iter().cloned()));
+    }
     for dir in &dirs {
         let moved = specs.iter().zip(&temps).filter(|(spec, _)| parent(&spec.path) == *dir).map(|(_, t)| t.clone());
         let _ = writeln!(s, "mv -f -- {} {}", quoted(&mut moved.into_iter()), quote(&format!("{}/", dir.trim_end_matches('/'))));
     }
-    s
+    if !dirs.is_empty() {
+        let _ = writeln!(s, "sync -- {} 2>/dev/null || sync", quoted(&mut dirs.iter().map(|d| d.to_string())));
+    }
+    WriteScript { script: s, sums }
 }
 
 /// A name part no earlier batch used: the clock and a per-process random hash key.
@@ -324,10 +352,19 @@ pub async fn write_then(transport: &dyn Transport, specs: &[&FileSpec], then: &s
     if specs.is_empty() && then.is_empty() {
         return Ok(());
     }
+    if let Some(spec) = specs.iter().find(|s| has_control_characters(&s.path) || has_control_characters(&s.owner)) {
+        return Err(TransportError::UnsafeName { host: transport.label().to_string(), name: spec.path.clone() });
+    }
     // Streamed piece by piece: contents shared by many hosts (the bundle's binaries) are
     // never copied per host.
-    let pieces: Vec<Arc<[u8]>> = specs.iter().map(|s| Arc::clone(&s.contents)).collect();
-    let mut script = if specs.is_empty() { String::from("set -eu\n") } else { write_script(specs) };
+    let mut pieces: Vec<Arc<[u8]>> = specs.iter().map(|s| Arc::clone(&s.contents)).collect();
+    let mut script = if specs.is_empty() {
+        String::from("set -eu\n")
+    } else {
+        let written = write_script(specs);
+        pieces.push(Arc::from(written.sums.into_bytes()));
+        written.script
+    };
     if !then.is_empty() {
         let _ = writeln!(script, "{then}");
     }
@@ -369,136 +406,5 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn spec(path: &str, contents: &str) -> FileSpec {
-        FileSpec::root(path, 0o644, contents.as_bytes())
-    }
-
-    #[test]
-    fn probe_output_maps_to_states() {
-        let specs = [spec("/a", "x"), spec("/b", "y"), spec("/c", "z"), spec("/d", "w")];
-        let output = format!(
-            "-\n644 root:root {}\n600 root:root {}\n644 root:root {}\n",
-            spec("", "other").sha256(),
-            specs[2].sha256(),
-            specs[3].sha256()
-        );
-        let states = parse_probe(&output, &specs).unwrap();
-        assert_eq!(
-            states,
-            [FileState::Missing, FileState::Content, FileState::Attributes { was: "600 root:root".into() }, FileState::Same]
-        );
-        assert!(parse_probe("-\n", &specs).is_err());
-    }
-
-    /// Runs the real scripts with the local `sh` against a temp directory.
-    #[test]
-    fn scripts_write_atomically_and_probe_back_the_same() {
-        let dir = tempfile::tempdir().unwrap();
-        let root = dir.path().display().to_string();
-        let owner = String::from_utf8(std::process::Command::new("sh").arg("-c").arg("echo $(id -un):$(id -gn)").output().unwrap().stdout).unwrap().trim().to_string();
-        let specs: Vec<FileSpec> = [("a/b/one.conf", "one\n"), ("two with space", "it's\n$(x)\n"), ("empty", "")]
-            .iter()
-            .map(|(p, c)| FileSpec::new(format!("{root}/{p}"), 0o640, owner.clone(), c.as_bytes()))
-            .collect();
-        let refs: Vec<&FileSpec> = specs.iter().collect();
-        let stdin: Vec<u8> = specs.iter().flat_map(|s| s.contents.iter().copied()).collect();
-        let mut child = std::process::Command::new("sh")
-            .arg("-c")
-            .arg(write_script(&refs))
-            .stdin(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        std::io::Write::write_all(child.stdin.as_mut().unwrap(), &stdin).unwrap();
-        assert!(child.wait().unwrap().success());
-        for s in &specs {
-            assert_eq!(std::fs::read(&s.path).unwrap(), &*s.contents);
-        }
-        let leftovers: Vec<_> = walk(dir.path()).into_iter().filter(|p| p.contains(".v6deploy.")).collect();
-        assert!(leftovers.is_empty(), "{leftovers:?}");
-        let paths: Vec<&str> = specs.iter().map(|s| s.path.as_str()).collect();
-        let out = std::process::Command::new("sh").arg("-c").arg(probe_script(&paths)).output().unwrap();
-        let states = parse_probe(&String::from_utf8(out.stdout).unwrap(), &specs).unwrap();
-        assert!(states.iter().all(|s| *s == FileState::Same), "{states:?}");
-    }
-
-    /// The scripts' process count does not grow with the files, beyond `head` and `mv` per
-    /// written file: forking is what a batch costs on the host.
-    #[test]
-    fn scripts_start_a_fixed_number_of_processes_per_batch() {
-        let specs: Vec<FileSpec> = (0..20).map(|i| FileSpec::root(format!("/etc/d{}/f{i}", i % 2), 0o600 + (i % 2) * 0o44, vec![b'x'; i as usize])).collect();
-        let refs: Vec<&FileSpec> = specs.iter().collect();
-        let script = write_script(&refs);
-        let count = |prefix: &str| script.lines().filter(|l| l.starts_with(prefix)).count();
-        assert_eq!((count("head -c "), count("mv -f "), count("chmod "), count("chown "), count("mkdir ")), (20, 2, 2, 0, 2), "{script}");
-        assert_eq!(script.lines().filter(|l| l.contains("sha256sum -c")).count(), 1);
-        let paths: Vec<&str> = specs.iter().map(|s| s.path.as_str()).collect();
-        let probe = probe_script(&paths);
-        assert_eq!((probe.matches("stat ").count(), probe.matches("sha256sum ").count()), (1, 1), "{probe}");
-    }
-
-    #[test]
-    fn short_stdin_leaves_no_file_and_no_temp() {
-        let dir = tempfile::tempdir().unwrap();
-        let target = format!("{}/kubelet.conf", dir.path().display());
-        let s = spec(&target, "complete contents\n");
-        let mut child = std::process::Command::new("sh")
-            .arg("-c")
-            .arg(write_script(&[&s]))
-            .stdin(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        std::io::Write::write_all(child.stdin.as_mut().unwrap(), b"compl").unwrap();
-        drop(child.stdin.take());
-        assert!(!child.wait().unwrap().success());
-        assert!(walk(dir.path()).is_empty(), "{:?}", walk(dir.path()));
-    }
-
-    /// A large file is written with its quick-check modification time; probed, it is taken
-    /// by size and time without hashing, and hashed again once anything gave it another time.
-    #[test]
-    fn large_files_are_quick_checked_by_size_and_time() {
-        let dir = tempfile::tempdir().unwrap();
-        let owner = String::from_utf8(std::process::Command::new("sh").arg("-c").arg("echo $(id -un):$(id -gn)").output().unwrap().stdout).unwrap().trim().to_string();
-        let big = FileSpec::new(format!("{}/bin/big", dir.path().display()), 0o755, owner, vec![7u8; QUICK_CHECK_BYTES]);
-        let quick = big.quick().expect("large enough");
-        let mut child = std::process::Command::new("sh").arg("-c").arg(write_script(&[&big])).stdin(std::process::Stdio::piped()).spawn().unwrap();
-        std::io::Write::write_all(child.stdin.as_mut().unwrap(), &big.contents).unwrap();
-        assert!(child.wait().unwrap().success());
-        let mtime = std::fs::metadata(&big.path).unwrap().modified().unwrap().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
-        assert_eq!(mtime, quick.mtime);
-        let probe = |q: Option<&Quick>| {
-            let out = std::process::Command::new("sh").arg("-c").arg(probe_script_with(&[(&big.path, q)])).output().unwrap();
-            parse_probe(&String::from_utf8(out.stdout).unwrap(), std::slice::from_ref(&big)).unwrap()
-        };
-        assert_eq!(probe(Some(&quick)), [FileState::Same]);
-        // Same size, same time, other bytes: trusted (the quick check is size and time only).
-        std::fs::write(&big.path, vec![8u8; QUICK_CHECK_BYTES]).unwrap();
-        let touch = |when: &str| assert!(std::process::Command::new("touch").args(["-m", "-d", when, &big.path]).status().unwrap().success());
-        touch(&format!("@{}", quick.mtime));
-        assert_eq!(probe(Some(&quick)), [FileState::Same]);
-        // A write by anything else gives it a new time: hashed, and found to differ.
-        touch("now");
-        assert_eq!(probe(Some(&quick)), [FileState::Content]);
-        assert_eq!(probe(None), [FileState::Content]);
-        assert!(FileSpec::root("/small", 0o644, &b"x"[..]).quick().is_none());
-    }
-
-    /// Every file and directory under `dir`.
-    fn walk(dir: &std::path::Path) -> Vec<String> {
-        let mut found = Vec::new();
-        for entry in std::fs::read_dir(dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                found.push(format!("{}/", path.display()));
-                found.extend(walk(&path));
-            } else {
-                found.push(path.display().to_string());
-            }
-        }
-        found
-    }
-}
+#[path = "files_tests.rs"]
+mod tests;

@@ -1,5 +1,7 @@
 //! Host key verification against known_hosts: `strict` refuses unknown and changed keys,
-//! `accept-new` records unknown keys and still refuses changed ones.
+//! `accept-new` records unknown keys and still refuses changed ones. A host with a recorded
+//! key of any type is known: a key of another type is a changed key, never a new one (a man
+//! in the middle offering only ECDSA for a host known by its ed25519 key is refused).
 
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::net::Ipv6Addr;
@@ -19,19 +21,44 @@ pub(crate) struct HostKeyVerifier {
     pub check: HostKeyCheck,
 }
 
+/// What known_hosts says about a key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Verdict {
+    /// Recorded for the host.
+    Known,
+    /// The host has no recorded key at all.
+    Unknown,
+    /// The host has recorded keys and this is none of them (this line records one).
+    Changed { line: usize },
+}
+
+/// Judges `key` against the keys known_hosts records for the host (line, key): any recorded
+/// key that is not `key`, whatever its type, makes it changed.
+fn judge(key: &PublicKey, recorded: &[(usize, PublicKey)]) -> Verdict {
+    if recorded.iter().any(|(_, known)| known == key) {
+        return Verdict::Known;
+    }
+    // A recorded key of the same type is the clearest line to name; else the first one.
+    let same_type = recorded.iter().find(|(_, known)| known.algorithm() == key.algorithm());
+    match same_type.or(recorded.first()) {
+        Some((line, _)) => Verdict::Changed { line: *line },
+        None => Verdict::Unknown,
+    }
+}
+
 impl HostKeyVerifier {
     fn verify(&self, key: &PublicKey) -> Result<(), TransportError> {
         let host = self.address.to_string();
         let fingerprint = key.fingerprint(HashAlg::Sha256).to_string();
         let file = self.known_hosts.clone();
-        match russh::keys::check_known_hosts_path(&host, self.port, key, &file) {
-            Ok(true) => Ok(()),
-            Ok(false) if self.check == HostKeyCheck::AcceptNew => {
+        let recorded = russh::keys::known_hosts::known_host_keys_path(&host, self.port, &file).map_err(|e| TransportError::KnownHosts { host: host.clone(), file: file.clone(), reason: e.to_string() })?;
+        match judge(key, &recorded) {
+            Verdict::Known => Ok(()),
+            Verdict::Unknown if self.check == HostKeyCheck::AcceptNew => {
                 learn(&host, self.port, key, &file).map_err(|reason| TransportError::KnownHosts { host, file, reason })
             }
-            Ok(false) => Err(TransportError::HostKeyUnknown { host, file, fingerprint }),
-            Err(russh::keys::Error::KeyChanged { line }) => Err(TransportError::HostKeyChanged { host, file, line, fingerprint }),
-            Err(e) => Err(TransportError::KnownHosts { host, file, reason: e.to_string() }),
+            Verdict::Unknown => Err(TransportError::HostKeyUnknown { host, file, fingerprint }),
+            Verdict::Changed { line } => Err(TransportError::HostKeyChanged { host, file, line, fingerprint }),
         }
     }
 }
@@ -82,6 +109,48 @@ mod tests {
 
     const KEY: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFrWBxYU96802n+NORwv/miFYVmW3Jm2ro52nK80bQDz";
     const OTHER: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAEJ1bUMVv2jyjQh5DRK4PglzW6/aooDBlqvV1bE298L";
+
+    const ECDSA: &str = "ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBHrgXeLGy90MNJ6mynQQ24XNve9UNl4XXh49OyIVU7o1DZ+7M/IUcEEDJ5+VQfJT//eIE5ioqZFvjLl7hNbAcc8=";
+
+    fn verifier(known_hosts: &Path, check: HostKeyCheck) -> HostKeyVerifier {
+        HostKeyVerifier { address: "2001:db8::101".parse().unwrap(), port: 22, known_hosts: known_hosts.to_path_buf(), check }
+    }
+
+    /// Regression: with accept-new, a host known by its ed25519 key that offered only an ECDSA
+    /// key had that key recorded as new (a man in the middle received the private keys that
+    /// install uploads). A key of another type is a changed key, with its fingerprint.
+    #[test]
+    fn a_key_of_another_type_for_a_known_host_is_a_changed_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("known_hosts");
+        let fixture = format!("# fixture\n2001:db8::102 {OTHER}\n2001:db8::101 {KEY}\n");
+        std::fs::write(&path, &fixture).unwrap();
+        let ecdsa = PublicKey::from_openssh(ECDSA).unwrap();
+        for check in [HostKeyCheck::AcceptNew, HostKeyCheck::Strict] {
+            let error = verifier(&path, check).verify(&ecdsa).unwrap_err();
+            let TransportError::HostKeyChanged { fingerprint, .. } = &error else { panic!("{check:?}: {error}") };
+            assert_eq!(*fingerprint, ecdsa.fingerprint(HashAlg::Sha256).to_string());
+            assert!(error.to_string().contains("HOST KEY CHANGED"), "{error}");
+        }
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), fixture, "nothing learned");
+        // The recorded key still passes; another ed25519 key is changed; a new host is learned.
+        assert!(verifier(&path, HostKeyCheck::Strict).verify(&PublicKey::from_openssh(KEY).unwrap()).is_ok());
+        assert!(matches!(verifier(&path, HostKeyCheck::AcceptNew).verify(&PublicKey::from_openssh(OTHER).unwrap()), Err(TransportError::HostKeyChanged { .. })));
+        let fresh = HostKeyVerifier { address: "2001:db8::103".parse().unwrap(), ..verifier(&path, HostKeyCheck::AcceptNew) };
+        fresh.verify(&ecdsa).unwrap();
+        assert!(std::fs::read_to_string(&path).unwrap().ends_with(&format!("2001:db8::103 {ECDSA}\n")));
+    }
+
+    #[test]
+    fn verdicts() {
+        let key = PublicKey::from_openssh(KEY).unwrap();
+        let other = PublicKey::from_openssh(OTHER).unwrap();
+        let ecdsa = PublicKey::from_openssh(ECDSA).unwrap();
+        assert_eq!(judge(&key, &[]), Verdict::Unknown);
+        assert_eq!(judge(&key, &[(1, ecdsa.clone()), (2, key.clone())]), Verdict::Known);
+        assert_eq!(judge(&ecdsa, &[(3, key.clone())]), Verdict::Changed { line: 3 });
+        assert_eq!(judge(&other, &[(1, ecdsa), (4, key)]), Verdict::Changed { line: 4 });
+    }
 
     /// Regression: accept-new made an empty known_hosts start with a blank line.
     #[test]

@@ -46,6 +46,22 @@ impl Output {
     }
 }
 
+/// A command left running on a host by `Transport::hold`; dropping it ends the command.
+pub trait Held: Send + Sync {}
+
+/// What `Transport::hold` found.
+pub enum Holding {
+    /// The command printed its ready line and runs until this is dropped.
+    Held(Box<dyn Held>),
+    /// The command ended first, with this output.
+    Ended(Output),
+}
+
+/// A `Held` for a command that has ended already.
+struct NothingHeld;
+
+impl Held for NothingHeld {}
+
 /// A boxed future, so `Transport` can be used as `&dyn Transport` by steps.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
@@ -65,6 +81,17 @@ pub trait Transport: Send + Sync {
         Box::pin(async move {
             let stdin: Vec<u8> = pieces.iter().flat_map(|p| p.iter().copied()).collect();
             self.exec(command, &stdin).await
+        })
+    }
+
+    /// Runs `command` and, once it prints the line `ready`, leaves it running (its stdin
+    /// open) until the returned `Held` is dropped: a lock held for a run (see
+    /// `runner::lock_hosts`). A command that ends without printing `ready` gives its output.
+    /// The default runs it to the end: right for a scripted fake, whose commands hold nothing.
+    fn hold<'a>(&'a self, command: &'a str, ready: &'a str) -> BoxFuture<'a, Result<Holding, TransportError>> {
+        Box::pin(async move {
+            let output = self.exec(command, &[]).await?;
+            if output.stdout_text().lines().any(|l| l == ready) { Ok(Holding::Held(Box::new(NothingHeld))) } else { Ok(Holding::Ended(output)) }
         })
     }
 

@@ -20,7 +20,7 @@ use tokio::sync::{Mutex, Semaphore};
 use super::error::HandlerError;
 use super::hostkeys::HostKeyVerifier;
 use super::quote::quote;
-use super::{BoxFuture, Credentials, Output, Transport, TransportError};
+use super::{BoxFuture, Credentials, Held, Holding, Output, Transport, TransportError};
 use crate::inventory::{Become, HostKeyCheck};
 
 /// Channels open at once on one connection (below OpenSSH's default MaxSessions of 10).
@@ -92,6 +92,10 @@ impl Transport for SshSession {
         Box::pin(self.exec_on_channel(command, Stdin::Pieces(pieces)))
     }
 
+    fn hold<'a>(&'a self, command: &'a str, ready: &'a str) -> BoxFuture<'a, Result<Holding, TransportError>> {
+        Box::pin(self.hold_on_channel(command, ready))
+    }
+
     fn reconnect(&self) -> BoxFuture<'_, Result<(), TransportError>> {
         Box::pin(async move {
             // Opened before the lock is taken, so a slow connect does not hold up the others;
@@ -104,16 +108,43 @@ impl Transport for SshSession {
 }
 
 impl SshSession {
+    /// `command` as the host runs it: through `sudo` when the inventory says so.
+    fn wrapped<'a>(&self, command: &'a str) -> std::borrow::Cow<'a, str> {
+        match self.endpoint.become_method {
+            Become::None => command.into(),
+            Become::Sudo => format!("sudo -n -- sh -c {}", quote(command)).into(),
+        }
+    }
+
+    /// See `Transport::hold`. The held channel takes no permit: it is the one session above
+    /// `MAX_CHANNELS` that OpenSSH's MaxSessions (10) leaves room for.
+    async fn hold_on_channel(&self, command: &str, ready: &str) -> Result<Holding, TransportError> {
+        let command = self.wrapped(command);
+        let handle = self.handle().await?;
+        let channel = handle.channel_open_session().await.map_err(|e| self.ssh_error(e))?;
+        channel.exec(true, command.as_bytes()).await.map_err(|e| self.ssh_error(e))?;
+        let (mut reader, writer) = channel.split();
+        let mut output = Output { status: 255, ..Output::default() };
+        while let Some(message) = reader.wait().await {
+            match message {
+                ChannelMsg::Data { data } => {
+                    output.stdout.extend_from_slice(&data);
+                    if output.stdout_text().lines().any(|l| l == ready) {
+                        return Ok(Holding::Held(Box::new(HeldChannel { writer: Some(writer), _reader: reader })));
+                    }
+                }
+                ChannelMsg::ExtendedData { data, .. } => output.stderr.extend_from_slice(&data),
+                ChannelMsg::ExitStatus { exit_status } => output.status = exit_status,
+                _ => {}
+            }
+        }
+        Ok(Holding::Ended(output))
+    }
+
     async fn exec_on_channel(&self, command: &str, stdin: Stdin<'_>) -> Result<Output, TransportError> {
         let _permit = self.channels.acquire().await.map_err(|_| self.ssh_error(russh::Error::Disconnect))?;
-        let wrapped;
-        let command = match self.endpoint.become_method {
-            Become::None => command,
-            Become::Sudo => {
-                wrapped = format!("sudo -n -- sh -c {}", quote(command));
-                &wrapped
-            }
-        };
+        let command = self.wrapped(command);
+        let command = command.as_ref();
         let handle = self.handle().await?;
         let channel = handle.channel_open_session().await.map_err(|e| self.ssh_error(e))?;
         channel.exec(true, command).await.map_err(|e| self.ssh_error(e))?;
@@ -168,6 +199,25 @@ impl SshSession {
             return Err(TransportError::ConnectionLost { host: self.label.clone() });
         }
         Ok(output)
+    }
+}
+
+/// A command kept running on its channel; dropped, it gets end-of-file on stdin and the
+/// channel is closed (and if that cannot be sent, the connection's end does the same).
+struct HeldChannel {
+    writer: Option<russh::ChannelWriteHalf<client::Msg>>,
+    _reader: russh::ChannelReadHalf,
+}
+
+impl Held for HeldChannel {}
+
+impl Drop for HeldChannel {
+    fn drop(&mut self) {
+        let (Some(writer), Ok(runtime)) = (self.writer.take(), tokio::runtime::Handle::try_current()) else { return };
+        runtime.spawn(async move {
+            let _ = writer.eof().await;
+            let _ = writer.close().await;
+        });
     }
 }
 

@@ -21,6 +21,8 @@ use crate::steps::RotateState;
 use super::remote::Remote;
 use super::rotate;
 
+pub use crate::steps::KEEP_BACKUPS;
+
 /// What `certs rotate` is asked to do.
 #[derive(Debug, Clone)]
 pub struct Request<'a> {
@@ -30,6 +32,8 @@ pub struct Request<'a> {
     pub mode: Mode,
     /// Seconds a restarted service has to become healthy before the host's files are restored.
     pub health_timeout: u64,
+    /// Backups `F.v6deploy-<stamp>` of each file kept on a host (the newest; at least 1).
+    pub keep_backups: usize,
     /// The command that continues a stopped rotation, for the hosts' failure messages.
     pub resume: String,
     /// Template overrides.
@@ -154,6 +158,7 @@ impl Rollout<'_> {
             bundle,
             select: Box::new(move |path| (is_pki(path) || path.ends_with(".conf")) && select(path)),
             stamp: self.stamp.clone(),
+            keep_backups: self.request.keep_backups,
             resume: self.request.resume.clone(),
             health_seconds: self.request.health_timeout,
             title: title.to_string(),

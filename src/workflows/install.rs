@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use crate::bundle::BundleError;
 use crate::inventory::{Inventory, NetworkManagement};
 use crate::runner::Step;
 use crate::steps::{GatherFacts, InstallState, KernelGate, KernelUpgrade, NetworkApply, Preflight};
@@ -18,13 +19,13 @@ pub struct Options {
 
 /// The steps of `install`, in order. The ifcfg files are applied only with
 /// `network.manage: true`.
-pub fn steps(inv: &Inventory, state: &Arc<InstallState>, options: &Options) -> Vec<Box<dyn Step>> {
+pub fn steps(inv: &Inventory, state: &Arc<InstallState>, options: &Options) -> Result<Vec<Box<dyn Step>>, BundleError> {
     let mut steps: Vec<Box<dyn Step>> = vec![Box::new(GatherFacts { store: state.facts.clone() })];
     if let Some(upgrade) = &options.upgrade_kernel {
         let (parallel, _) = kernel::safe_parallel(inv, upgrade.parallel);
         steps.push(Box::new(KernelUpgrade {
             facts: state.facts.clone(),
-            offer: kernel::offer(inv),
+            offer: kernel::offer(inv)?,
             rpms_dir: kernel::rpms_dir(inv),
             parallel,
             reboot_timeout: upgrade.reboot_timeout,
@@ -36,7 +37,7 @@ pub fn steps(inv: &Inventory, state: &Arc<InstallState>, options: &Options) -> V
         steps.push(Box::new(NetworkApply { facts: state.facts.clone(), desired: network::desired_ifcfg(&state.desired) }));
     }
     steps.extend(cluster::steps(inv, state, None));
-    steps
+    Ok(steps)
 }
 
 #[cfg(test)]
@@ -52,7 +53,7 @@ mod tests {
         let inv = crate::inventory::parse(std::path::Path::new("x.yaml"), &text).unwrap().inventory;
         let bundle = BundleCheck { root: "b".into(), present: Vec::new(), missing: Vec::new(), dirs: Vec::new(), missing_files: Vec::new() };
         let state = Arc::new(InstallState::new(Rendered { hosts: Vec::new(), cluster: Vec::new() }, bundle, Vec::new()).unwrap());
-        steps(&inv, &state, options).iter().map(|s| s.title()).collect()
+        steps(&inv, &state, options).unwrap().iter().map(|s| s.title()).collect()
     }
 
     #[test]

@@ -48,6 +48,8 @@ pub enum Note {
     Staged { root: PathBuf, binaries: Vec<&'static str> },
     /// `node add` leaves etcd with an even number of members.
     EvenEtcd { members: usize },
+    /// The PKI store is locked by another v6deploy command (`holder`); this one waits.
+    StoreLocked { root: PathBuf, holder: String },
     /// Something about the bundle worth knowing (a binary that cannot be checked here, an
     /// image the hosts must pull).
     Bundle { root: PathBuf, note: String },
@@ -94,7 +96,7 @@ pub fn run(remote: &Remote, inv: &Inventory, request: &Request<'_>, notes: &mut 
     }
     let state = Arc::new(InstallState::new(desired, bundle, skip_checks)?.with_images(images));
     let options = install::Options { upgrade_kernel: request.upgrade_kernel.clone() };
-    let steps = install::steps(inv, &state, &options);
+    let steps = install::steps(inv, &state, &options)?;
     let recap = remote.run_steps(inv, request.mode, &steps)?;
     Ok(report(recap, &state, store))
 }
@@ -122,10 +124,14 @@ pub(crate) fn prepare_bundle(inv: &Inventory, notes: &mut dyn FnMut(Note)) -> Re
     Ok((bundle, images))
 }
 
-/// Makes what is missing in the inventory's PKI store and tells `notes` what was done;
-/// `doing` says what for in an error ("prepare the PKI in").
+/// Locks the inventory's PKI store for the rest of the command (`Store::lock`), makes what is
+/// missing in it and tells `notes` what was done; `doing` says what for in an error ("prepare
+/// the PKI in").
 pub(crate) fn prepare_pki(inv: &Inventory, doing: &str, notes: &mut dyn FnMut(Note)) -> Result<Store> {
-    let store = Store::for_inventory(inv);
+    let unlocked = Store::for_inventory(inv);
+    let root = unlocked.root().to_path_buf();
+    // Held until the command ends (the report keeps the store).
+    let store = unlocked.lock(&mut |holder| notes(Note::StoreLocked { root: root.clone(), holder: holder.to_string() }))?;
     let report = pki::generate(inv, &store).with_context(|| format!("{doing} {}", store.root().display()))?;
     notes(Note::Pki { root: store.root().to_path_buf(), report });
     Ok(store)

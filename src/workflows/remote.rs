@@ -14,7 +14,7 @@ use std::time::Duration;
 use anyhow::Result;
 
 use crate::inventory::{HostSpec, Inventory};
-use crate::runner::{Connected, Mode, Progress, Recap, RunOptions, Runner, Step, connect_all};
+use crate::runner::{Connected, HostLock, HostLockError, Mode, Progress, Recap, RunOptions, Runner, Step, connect_all, lock_hosts};
 use crate::transport::{Transport, TransportError};
 
 /// Whether a run shows progress on stderr.
@@ -50,6 +50,8 @@ pub struct Remote {
     pub settings: Settings,
     /// The connections opened so far (a lost one reconnects by itself).
     sessions: Mutex<Vec<(SessionKey, Arc<dyn Transport>)>>,
+    /// The hosts locked by this command (`runner::lock_hosts`), held until it ends.
+    locks: Mutex<Vec<HostLock>>,
     /// `None` only while dropping.
     runtime: Option<tokio::runtime::Runtime>,
 }
@@ -58,7 +60,7 @@ impl Remote {
     /// A runtime and no connection yet.
     pub fn new(settings: Settings) -> Result<Remote> {
         let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-        Ok(Remote { settings, sessions: Mutex::default(), runtime: Some(runtime) })
+        Ok(Remote { settings, sessions: Mutex::default(), locks: Mutex::default(), runtime: Some(runtime) })
     }
 
     /// The inventory hosts selected by `--hosts` (all when not given).
@@ -93,8 +95,24 @@ impl Remote {
             });
             runner.progress.run_message(&format!("connecting to {} hosts over SSH", hosts.len()));
             let connected = self.connect(inv, hosts).await?;
+            if mode == Mode::Apply {
+                self.lock(&connected).await?;
+            }
             Ok(runner.run(connected, steps).await)
         })
+    }
+
+    /// Locks the reachable hosts not locked yet by this command, for the rest of it; refuses
+    /// when another run holds one of them (a dry run changes nothing and takes no lock).
+    async fn lock(&self, connected: &[Connected]) -> Result<(), HostLockError> {
+        let locked: Vec<String> = self.locks.lock().unwrap_or_else(|p| p.into_inner()).iter().map(|l| l.host.clone()).collect();
+        let transports: Vec<Arc<dyn Transport>> = connected.iter().filter_map(|c| c.transport.as_ref().ok()).filter(|t| !locked.iter().any(|l| l == t.label())).cloned().collect();
+        if transports.is_empty() {
+            return Ok(());
+        }
+        let (locks, outcome) = lock_hosts(&transports, &crate::localfs::lock_owner()).await;
+        self.locks.lock().unwrap_or_else(|p| p.into_inner()).extend(locks);
+        outcome
     }
 
     /// Runs `future` on the command's runtime.
@@ -136,6 +154,7 @@ impl Drop for Remote {
         let Some(runtime) = self.runtime.take() else { return };
         {
             let _inside = runtime.enter();
+            self.locks.get_mut().unwrap_or_else(|p| p.into_inner()).clear();
             self.sessions.get_mut().unwrap_or_else(|p| p.into_inner()).clear();
         }
         runtime.shutdown_background();
@@ -193,7 +212,7 @@ mod tests {
     fn the_second_run_reuses_the_connections_of_the_first() {
         let inv = crate::inventory::field_report();
         let remote = remote(&[]);
-        let fakes: Vec<Arc<FakeTransport>> = inv.hosts.iter().map(|h| Arc::new(FakeTransport::new(&h.address.to_string()).always("echo probe", ""))).collect();
+        let fakes: Vec<Arc<FakeTransport>> = inv.hosts.iter().map(|h| Arc::new(FakeTransport::new(&h.address.to_string()).always("echo probe", "").expect("flock -n 9", "v6deploy-locked\n"))).collect();
         for (host, fake) in inv.hosts.iter().zip(&fakes) {
             let key = (host.address, inv.ssh.port, inv.ssh.user.clone(), inv.ssh.private_key.clone(), inv.ssh.known_hosts.clone());
             remote.sessions.lock().unwrap().push((key, fake.clone() as Arc<dyn Transport>));
@@ -206,6 +225,24 @@ mod tests {
             fake.verify();
             assert_eq!(fake.log().iter().filter(|c| c.contains("echo probe")).count(), 2, "{:?}", fake.log());
         }
+    }
+
+    /// Regression: nothing stopped two runs against the same hosts. A run whose host is locked
+    /// by another refuses before any step, naming the holder; a dry run takes no lock.
+    #[test]
+    fn a_run_refuses_a_host_locked_by_another_run() {
+        let inv = crate::inventory::field_report();
+        let remote = remote(&[]);
+        for (i, host) in inv.hosts.iter().enumerate() {
+            let answer = if i == 1 { "v6deploy-busy\n4242@laptop (v6deploy install) since 20250101T000000Z\n" } else { "v6deploy-locked\n" };
+            let fake = Arc::new(FakeTransport::new(&host.address.to_string()).expect("flock -n 9", answer).always("echo probe", ""));
+            let key = (host.address, inv.ssh.port, inv.ssh.user.clone(), inv.ssh.private_key.clone(), inv.ssh.known_hosts.clone());
+            remote.sessions.lock().unwrap().push((key, fake as Arc<dyn Transport>));
+        }
+        let dry = remote.run_steps_on_all(&inv, Feedback::Silent, Mode::DryRun, &[Box::new(Probe)]);
+        assert!(dry.is_ok(), "a dry run takes no lock");
+        let error = format!("{:#}", remote.run_steps_on_all(&inv, Feedback::Silent, Mode::Apply, &[Box::new(Probe)]).unwrap_err());
+        assert!(error.contains(&format!("{} (locked by 4242@laptop (v6deploy install) since 20250101T000000Z)", inv.hosts[1].address)), "{error}");
     }
 
     #[test]
