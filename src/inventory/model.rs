@@ -25,6 +25,7 @@ pub struct Inventory {
     pub bundle: Bundle,
     pub images: Images,
     pub containerd: Containerd,
+    pub kubelet: Kubelet,
     pub elasticsearch: Option<Elasticsearch>,
     pub pki: Pki,
 }
@@ -243,6 +244,14 @@ pub struct Containerd {
     /// containerd's CRI `restrict_oom_score_adj`: never ask for an OOM score below the
     /// runtime's own (needed where processes lack CAP_SYS_RESOURCE, e.g. in containers).
     pub restrict_oom_score_adj: bool,
+}
+
+/// Kubelet settings beyond the defaults.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Kubelet {
+    /// `evictionHard` of the kubelet's configuration (signal -> threshold, e.g.
+    /// `nodefs.available: "5%"`); empty: the kubelet's defaults.
+    pub eviction_hard: std::collections::BTreeMap<String, String>,
 }
 
 /// containerd's snapshotter.

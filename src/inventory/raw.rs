@@ -24,6 +24,8 @@ pub struct RawInventory {
     #[serde(default)]
     pub containerd: Option<RawContainerd>,
     #[serde(default)]
+    pub kubelet: Option<RawKubelet>,
+    #[serde(default)]
     pub elasticsearch: Option<Spanned<RawElasticsearch>>,
     #[serde(default)]
     pub pki: Option<RawPki>,
@@ -107,6 +109,13 @@ pub struct RawImages {
 pub struct RawContainerd {
     pub snapshotter: Option<Text>,
     pub restrict_oom_score_adj: Option<bool>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawKubelet {
+    #[serde(default)]
+    pub eviction_hard: std::collections::BTreeMap<String, Text>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -107,6 +107,7 @@ impl<'a> Validator<'a> {
         let bundle = self.bundle(raw.bundle.as_ref());
         let images = images(raw.images.as_ref());
         let containerd = self.containerd(raw.containerd.as_ref());
+        let kubelet = self.kubelet(raw.kubelet.as_ref());
         let elasticsearch = raw.elasticsearch.as_ref().map(|es| self.elasticsearch(es));
         let pki = self.pki(raw.pki.as_ref());
         self.roles_present(&raw.hosts, &hosts);
@@ -123,6 +124,7 @@ impl<'a> Validator<'a> {
             bundle,
             images,
             containerd,
+            kubelet,
             elasticsearch,
             pki,
         })

@@ -71,6 +71,10 @@ bundle:
 containerd:
   snapshotter: native
   restrict_oom_score_adj: true
+# Lab only: the machines' disks are the development machine's, often fuller than the
+# kubelet's default thresholds (10% and 15% free) allow; it would evict the imported images.
+kubelet:
+  eviction_hard: {{nodefs.available: \"1%\", imagefs.available: \"1%\", memory.available: \"100Mi\"}}
 # No registry is reachable: the pod sandbox is the bundle's images/pause.tar.
 images:
   sandbox: \"{sandbox}\"

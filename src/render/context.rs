@@ -4,7 +4,7 @@
 use serde::Serialize;
 
 use super::versions::Versions;
-use crate::inventory::{Cluster, Containerd, Elasticsearch, HostSpec, Images, Inventory, Role};
+use crate::inventory::{Cluster, Containerd, Elasticsearch, HostSpec, Images, Inventory, Kubelet, Role};
 
 /// The variables of every host and cluster template.
 #[derive(Debug, Clone, Serialize)]
@@ -13,6 +13,7 @@ pub struct Context<'a> {
     pub cluster: &'a Cluster,
     pub images: &'a Images,
     pub containerd: &'a Containerd,
+    pub kubelet: &'a Kubelet,
     /// Version predicates (`k8s.kubelet_runtime_flags`, ...).
     pub k8s: Versions,
     /// `none` when the inventory has no Elasticsearch.
@@ -51,6 +52,7 @@ impl<'a> Context<'a> {
             cluster: &inv.cluster,
             images: &inv.images,
             containerd: &inv.containerd,
+            kubelet: &inv.kubelet,
             k8s: Versions::of(inv.cluster.kubernetes_version),
             elasticsearch: inv.elasticsearch.as_ref(),
             etcd_hosts: with_role(Role::Etcd),

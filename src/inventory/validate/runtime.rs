@@ -1,8 +1,24 @@
 //! The Kubernetes release and the container runtime settings.
 
 use super::Validator;
-use crate::inventory::model::{Containerd, KubernetesVersion, Snapshotter};
-use crate::inventory::raw::{RawContainerd, Text};
+use crate::inventory::model::{Containerd, Kubelet, KubernetesVersion, Snapshotter};
+use crate::inventory::raw::{RawContainerd, RawKubelet, Text};
+
+/// The kubelet's hard eviction signals.
+const SIGNALS: &[&str] = &["memory.available", "nodefs.available", "nodefs.inodesFree", "imagefs.available", "imagefs.inodesFree", "pid.available"];
+
+/// `5%`, `0.5%`, `500Mi`, `1Gi`, `100`.
+fn is_threshold(text: &str) -> bool {
+    let number = |t: &str| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit() || b == b'.') && t.bytes().filter(|b| *b == b'.').count() <= 1 && !t.starts_with('.');
+    match text.strip_suffix('%') {
+        Some(percent) => number(percent),
+        None => {
+            let digits = text.trim_end_matches(|c: char| c.is_ascii_alphabetic());
+            let unit = &text[digits.len()..];
+            number(digits) && ["", "Ki", "Mi", "Gi", "Ti", "k", "M", "G", "T"].contains(&unit)
+        }
+    }
+}
 use crate::inventory::ProblemKind;
 
 impl Validator<'_> {
@@ -23,6 +39,26 @@ impl Validator<'_> {
             return None;
         }
         Some(version)
+    }
+
+    /// The `kubelet:` section: eviction thresholds by signal, each a percentage or a quantity.
+    pub(super) fn kubelet(&mut self, raw: Option<&RawKubelet>) -> Kubelet {
+        let mut eviction_hard = std::collections::BTreeMap::new();
+        for (signal, value) in raw.map(|k| &k.eviction_hard).into_iter().flatten() {
+            let field = format!("kubelet.eviction_hard.{signal}");
+            if !SIGNALS.contains(&signal.as_str()) {
+                let kind = ProblemKind::NotOneOf { value: signal.clone(), allowed: SIGNALS };
+                self.report(value, field, kind);
+                continue;
+            }
+            if !is_threshold(&value.value) {
+                let kind = ProblemKind::BadValue { value: value.value.clone(), expected: "a percentage or a quantity in quotes, e.g. \"5%\" or \"500Mi\"" };
+                self.report(value, field, kind);
+                continue;
+            }
+            eviction_hard.insert(signal.clone(), value.value.clone());
+        }
+        Kubelet { eviction_hard }
     }
 
     /// The `containerd:` section.
@@ -71,5 +107,13 @@ mod tests {
         let lab = load("  cgroup_driver: cgroupfs\ncontainerd:\n  snapshotter: native\n  restrict_oom_score_adj: true\n", "1.20.2").unwrap();
         assert_eq!((lab.cluster.cgroup_driver, lab.containerd.snapshotter, lab.containerd.restrict_oom_score_adj), (CgroupDriver::Cgroupfs, Snapshotter::Native, true));
         assert!(load("containerd:\n  snapshotter: zfs\n", "1.27.15").unwrap_err().contains("containerd.snapshotter"));
+    }
+
+    #[test]
+    fn eviction_thresholds_are_signals_with_percentages_or_quantities() {
+        let inv = load("kubelet:\n  eviction_hard:\n    nodefs.available: \"1%\"\n    memory.available: \"100Mi\"\n", "1.27.15").unwrap();
+        assert_eq!(inv.kubelet.eviction_hard.get("nodefs.available").map(String::as_str), Some("1%"));
+        let bad = load("kubelet:\n  eviction_hard:\n    disk.available: \"1%\"\n    nodefs.available: \"lots\"\n", "1.27.15").unwrap_err();
+        assert!(bad.contains("kubelet.eviction_hard.disk.available") && bad.contains("kubelet.eviction_hard.nodefs.available"), "{bad}");
     }
 }
