@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
-# Times `v6deploy install` on the local IPv6 lab: 3 and 10 machines, the first run on fresh
-# machines (and a fresh PKI) and a run that changes nothing, each the median of 3 runs.
+# Times `v6deploy install` of the whole cluster (etcd, the control plane, containerd, kubelet,
+# kube-proxy, the pod network, the addons: real Kubernetes 1.20.2 from the lab bundle) on the
+# local IPv6 lab: 3 and 10 machines, the first run on fresh machines (and a fresh PKI) and a
+# run that changes nothing, each the median of 3 runs; and where the time goes (the recap's
+# `time:` line, wall time per step over all hosts, of each size's last runs).
 # Writes bench/INSTALL-RESULTS.md. Root only (the lab boots machines); a release build.
 #
 #   BENCH_SIZES="3 10"   lab sizes
@@ -52,6 +55,7 @@ timed_install() {
     sed -n '/^RECAP$/,/^$/p' "$log" >&2
     exit 1
   fi
+  grep '^time:' "$log" >"$project/steps-$lab-$expect" || true
   awk -v end="$end" -v start="$start" 'BEGIN { print end - start }'
 }
 
@@ -59,7 +63,7 @@ median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1
 fmt() { printf '%.2f' "$1"; }
 
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
-declare -A first_runs none_runs
+declare -A first_runs none_runs steps_first steps_none
 for size in $sizes; do
   lab=inb$size
   labs+=("$lab")
@@ -76,6 +80,8 @@ for size in $sizes; do
   done
   first_runs[$size]="${first[*]}"
   none_runs[$size]="${none[*]}"
+  steps_first[$size]=$(cat "$project/steps-$lab-first")
+  steps_none[$size]=$(cat "$project/steps-$lab-none")
 done
 
 {
@@ -83,11 +89,14 @@ done
   echo
   echo "Written by \`bench/install.sh\` (release build). Each figure is the median of $runs runs"
   echo "of \`v6deploy -i inventories/lab-inbN.yaml install\`, wall clock, from the command's start to"
-  echo "its exit. *First*: fresh lab machines and a fresh PKI (every certificate made), so it"
-  echo "includes the PKI, uploading etcd and etcdctl ($(du -cm ".lab/${labs[0]}/bundle/bin/etcd" ".lab/${labs[0]}/bundle/bin/etcdctl" | tail -1 | cut -f1) MB) to every etcd host, every"
-  echo "configuration file and certificate, and forming the 3-member etcd cluster (the first three"
-  echo "machines are control plane + etcd + worker, the others workers). *No change*: the same"
-  echo "command again at once; every host reports ok, changed=0, and etcd is not restarted."
+  echo "its exit. *First*: fresh lab machines and a fresh PKI (every certificate made): the PKI,"
+  echo "uploading the bundle ($(du -cm ".lab/${labs[0]}/bundle/bin" ".lab/${labs[0]}/bundle/cni" ".lab/${labs[0]}/bundle/images" | tail -1 | cut -f1) MB of binaries, CNI plugins and images) to every host, every"
+  echo "configuration file and certificate, forming the 3-member etcd cluster, starting the"
+  echo "control plane (first three machines: control plane + etcd + worker; the others workers),"
+  echo "containerd, the kubelets (registered) and kube-proxy on every machine, each with its health"
+  echo "check, importing the images, the host-routes pod network and the addons. *No change*: the"
+  echo "same command again at once; every host reports ok, changed=0, nothing restarts, and every"
+  echo "service's health check is made again."
   echo
   echo "| machines | first install (s) | no-change install (s) | first, each run | no change, each run |"
   echo "| ---: | ---: | ---: | --- | --- |"
@@ -97,6 +106,13 @@ done
     each_f=$(for x in "${f[@]}"; do fmt "$x"; echo -n " "; done)
     each_n=$(for x in "${n[@]}"; do fmt "$x"; echo -n " "; done)
     echo "| $size | $(fmt "$(median "${f[@]}")") | $(fmt "$(median "${n[@]}")") | ${each_f% } | ${each_n% } |"
+  done
+  echo
+  echo "Where the time goes (wall time of each step over all hosts, the last run of each size):"
+  echo
+  for size in $sizes; do
+    echo "- $size machines, first: ${steps_first[$size]#time: }"
+    echo "- $size machines, no change: ${steps_none[$size]#time: }"
   done
   echo
   echo "Machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), kernel $(uname -r);"

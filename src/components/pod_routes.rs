@@ -58,11 +58,11 @@ pub fn conflist(pod_cidr: Ipv6Net) -> String {
     serde_json::to_string_pretty(&config).expect("JSON value") + "\n"
 }
 
-/// The routes file of a node: every other node's podCIDR via its address, sorted.
+/// The routes file of a node: every other node's podCIDR via its address, by subnet.
 pub fn routes(peers: &[(Ipv6Net, Ipv6Addr)]) -> String {
-    let mut lines: Vec<String> = peers.iter().map(|(cidr, via)| format!("{cidr} {via}\n")).collect();
-    lines.sort();
-    lines.concat()
+    let mut peers = peers.to_vec();
+    peers.sort();
+    peers.iter().map(|(cidr, via)| format!("{cidr} {via}\n")).collect()
 }
 
 #[cfg(test)]

@@ -73,3 +73,50 @@ fn snapshotter(cx: &HostContext<'_>) -> &'static str {
         crate::inventory::Snapshotter::Native => "native",
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bundle::{BundleCheck, BundleImage};
+    use crate::render::Rendered;
+    use crate::runner::{Gate, Progress, Snapshot};
+    use crate::transport::fake::FakeTransport;
+
+    fn state(written: &[&str]) -> Arc<InstallState> {
+        let bundle = BundleCheck { root: "/b".into(), present: vec![], missing: vec![], dirs: vec![], missing_files: vec![] };
+        let images = vec![
+            BundleImage { file: "pause.tar".into(), references: vec!["v6deploy.lab/pause:3.2".into()] },
+            BundleImage { file: "busybox.tar".into(), references: vec!["v6deploy.lab/busybox:1.35".into()] },
+        ];
+        let state = InstallState::new(Rendered { hosts: vec![], cluster: vec![] }, bundle, vec![]).unwrap().with_images(images);
+        let inv = crate::inventory::field_report();
+        state.mark_changed(inv.hosts[0].address, written.iter().map(|p| p.to_string()));
+        Arc::new(state)
+    }
+
+    async fn run(state: Arc<InstallState>, listed: &str, imports: bool) -> (String, Vec<String>) {
+        let inv = crate::inventory::field_report();
+        let fake = FakeTransport::new("a").answer(&Query::images(), listed);
+        let fake = if imports { fake.accepts_commands() } else { fake };
+        let gate = Gate::new(Mode::Apply);
+        let snapshot = Snapshot::default();
+        let cx = HostContext::new(&inv, &inv.hosts[0], &fake, &gate, &Progress::Silent, &snapshot);
+        let summary = ImportImages { state }.run(&cx).await.unwrap();
+        fake.verify();
+        (summary, gate.changes().iter().map(|c| format!("{} ({})", c.target, c.reason)).collect())
+    }
+
+    /// An image containerd lacks is imported; one it has, from an archive this run did not
+    /// write, is left alone; an archive written in this run is imported again.
+    #[tokio::test]
+    async fn only_missing_or_changed_archives_are_imported() {
+        let (summary, changes) = run(state(&[]), "v6deploy.lab/pause:3.2\n", true).await;
+        assert_eq!(changes, ["import v6deploy.lab/busybox:1.35 (containerd lacks v6deploy.lab/busybox:1.35)"]);
+        assert_eq!(summary, "imported busybox.tar; present: pause.tar");
+        let (summary, changes) = run(state(&[]), "v6deploy.lab/pause:3.2\nv6deploy.lab/busybox:1.35\n", false).await;
+        assert!(changes.is_empty(), "{changes:?}");
+        assert_eq!(summary, "2 present: pause.tar, busybox.tar");
+        let (_, changes) = run(state(&["/var/lib/v6deploy/images/pause.tar"]), "v6deploy.lab/pause:3.2\nv6deploy.lab/busybox:1.35\n", true).await;
+        assert_eq!(changes, ["import v6deploy.lab/pause:3.2 (archive changed)"]);
+    }
+}

@@ -135,3 +135,50 @@ impl Step for HostRoutes {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bundle::BundleCheck;
+    use crate::render::Rendered;
+    use crate::runner::{Gate, Progress, Snapshot};
+    use crate::transport::fake::FakeTransport;
+
+    /// Every node of the field report with a /64 of the pod CIDR.
+    fn state() -> Arc<InstallState> {
+        let inv = crate::inventory::field_report();
+        let bundle = BundleCheck { root: "/b".into(), present: vec![], missing: vec![], dirs: vec![], missing_files: vec![] };
+        let state = InstallState::new(Rendered { hosts: vec![], cluster: vec![] }, bundle, vec![]).unwrap();
+        let subnets = inv.hosts.iter().enumerate().map(|(i, h)| (h.address, format!("2001:cafe:42:{i}::/64").parse().unwrap())).collect();
+        *state.pod_subnets.lock().unwrap() = subnets;
+        Arc::new(state)
+    }
+
+    /// A node gets its own subnet in its CNI configuration and a route to each other node's,
+    /// then the unit sets them and each route is checked.
+    #[tokio::test]
+    async fn a_node_gets_its_subnet_and_a_route_to_every_other() {
+        let inv = crate::inventory::field_report();
+        let state = state();
+        let step = HostRoutes { state: state.clone() };
+        let host = &inv.hosts[1];
+        let fake = FakeTransport::new("b")
+            .no_files()
+            .accepts_writes()
+            .answer(&Query::service_state(POD_ROUTES_UNIT), "inactive\n")
+            .answer(&Query::health(POD_ROUTES_UNIT, step.routes_check(host), 10), "")
+            .accepts_commands();
+        let gate = Gate::new(Mode::Apply);
+        let snapshot = Snapshot::default();
+        let cx = HostContext::new(&inv, host, &fake, &gate, &Progress::Silent, &snapshot);
+        let summary = step.run(&cx).await.unwrap();
+        fake.verify();
+        assert_eq!(summary, "2 files changed; 2 routes to the other nodes' pod subnets in place");
+        let changes: Vec<String> = gate.changes().iter().map(|c| format!("{} ({})", c.target, c.reason)).collect();
+        assert_eq!(changes, [format!("{POD_NETWORK_CONFLIST} (new file)"), format!("{POD_ROUTES_FILE} (new file)"), "set the routes to 2 other nodes' pod subnets (routes changed)".into()]);
+        let specs = step.files(host).unwrap();
+        let routes = String::from_utf8(specs[1].contents.to_vec()).unwrap();
+        assert_eq!(routes, format!("2001:cafe:42::/64 {}\n2001:cafe:42:2::/64 {}\n", inv.hosts[0].address, inv.hosts[2].address));
+        assert!(String::from_utf8(specs[0].contents.to_vec()).unwrap().contains("\"subnet\": \"2001:cafe:42:1::/64\""));
+    }
+}
