@@ -342,7 +342,7 @@ fn fresh_install_forms_a_tls_etcd_cluster_over_ipv6_and_a_second_run_changes_not
     let out = stdout(&text_run);
     let line = out.lines().last().unwrap_or_default();
     assert!(line.starts_with("  ETCDCTL_API=3 "), "the output does not end with the etcdctl line: {out}");
-    assert!(line.contains(&format!("{}/bundle/bin/etcdctl ", lab.files().canonicalize().unwrap().display())) && !line.contains("/../"), "{line}");
+    assert!(line.contains(&format!("{}/bin/etcdctl ", lab.bundle().canonicalize().unwrap().display())) && !line.contains("/../"), "{line}");
     let words: Vec<&str> = line.split_whitespace().skip(1).collect();
     let health = Command::new(words[0]).args(&words[1..]).env("ETCDCTL_API", "3").current_dir("/").output().unwrap();
     assert!(health.status.success(), "{line}: {}", text(&health));
@@ -558,7 +558,7 @@ fn a_restart_left_pending_by_a_failed_run_happens_on_the_next_run() {
     assert_eq!(etcd_executable(&lab, address), "/usr/local/bin/etcd");
 
     // A new etcd in the bundle (the same program with a byte appended, which ELF ignores).
-    let binary = lab.files().join("bundle/bin/etcd");
+    let binary = lab.bundle().join("bin/etcd");
     let mut bytes = fs::read(&binary).unwrap();
     bytes.push(b'\n');
     fs::write(&binary, &bytes).unwrap();

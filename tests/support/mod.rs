@@ -92,6 +92,13 @@ impl TestLab {
         self.command(args).output().unwrap()
     }
 
+    /// The bundle the lab inventory uses: the staged copy (see `stage_kubernetes`), or the
+    /// lab's own. (The lab's own files are hard links into the shared caches: never write them.)
+    pub fn bundle(&self) -> PathBuf {
+        let staged = self.project.path().join("bundle-staged");
+        if staged.exists() { staged } else { self.files().join("bundle") }
+    }
+
     pub fn files(&self) -> PathBuf {
         self.project.path().join(".lab").join(self.name.as_str())
     }
