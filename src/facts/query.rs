@@ -123,6 +123,38 @@ pub fn parse_node_pod_cidrs(output: &str) -> Vec<(String, Option<ipnet::Ipv6Net>
     }).collect()
 }
 
+/// The lines of a journal that say why a service failed, for an error message: the last
+/// `wanted` lines that look like errors (`error`, `fatal`, `failed`, `unknown flag`, klog's
+/// `E`/`F` lines), each once, then the last line; all of it when nothing looks like an
+/// error. A crash-looping Kubernetes component prints its error above a long usage text, so
+/// the journal's last lines alone would show only the usage.
+pub fn journal_excerpt(journal: &str, wanted: usize) -> String {
+    let lines: Vec<&str> = journal.lines().filter(|l| !l.trim().is_empty()).collect();
+    let message = |l: &str| l.split_once("]: ").map_or(l, |(_, m)| m).to_string();
+    let is_error = |l: &&&str| {
+        let text = message(l);
+        let lower = text.to_lowercase();
+        ["error", "fatal", "failed", "unknown flag", "panic"].iter().any(|w| lower.contains(w)) || text.starts_with('E') && text.get(1..5).is_some_and(|d| d.bytes().all(|b| b.is_ascii_digit())) || text.starts_with('F') && text.get(1..5).is_some_and(|d| d.bytes().all(|b| b.is_ascii_digit()))
+    };
+    let mut picked: Vec<&str> = Vec::new();
+    for line in lines.iter().filter(is_error).rev() {
+        if picked.len() == wanted {
+            break;
+        }
+        if !picked.iter().any(|p| message(p) == message(line)) {
+            picked.push(line);
+        }
+    }
+    if picked.is_empty() {
+        return lines[lines.len().saturating_sub(wanted)..].join("\n");
+    }
+    picked.reverse();
+    if let Some(last) = lines.last().filter(|l| !picked.contains(l)) {
+        picked.push(last);
+    }
+    picked.join("\n")
+}
+
 /// Reads GRUB's entries and default.
 const BOOT_SCRIPT: &str = "echo @@boot-entries; grubby --info=ALL 2>/dev/null; echo @@boot-default; grubby --default-kernel 2>/dev/null; echo @@grubenv; grub2-editenv list 2>/dev/null; true";
 
@@ -148,12 +180,15 @@ impl Query {
             Query::EtcdStatus(endpoints) => super::etcdctl(endpoints, &["endpoint", "status", "-w", "json"]),
             // The last attempt's output is kept in a variable: checking health writes nothing on
             // the host. A unit that restarted meanwhile (systemd's NRestarts grew: it crashed
-            // and came back) failed, whatever the check says at the end; systemd before 235
-            // has no NRestarts, and then both counts are empty.
+            // and came back) failed, whatever the check says, and the wait ends there (a
+            // crash loop is not waited out); systemd before 235 has no NRestarts, and then both
+            // counts are empty.
             Query::Health { unit, check, seconds } => format!(
                 "n() {{ systemctl show -p NRestarts {unit} 2>/dev/null | cut -d= -f2; }}; n0=$(n); \
                  end=$(($(date +%s) + {seconds})); while :; do \
-                 if out=$({check} 2>&1); then n1=$(n); [ \"$n1\" = \"$n0\" ] && exit 0; echo \"{unit} restarted while starting (NRestarts $n0 -> $n1): it is crash-looping\"; exit 1; fi; \
+                 if out=$({check} 2>&1); then ok=1; else ok=; fi; n1=$(n); \
+                 if [ \"$n1\" != \"$n0\" ]; then echo \"{unit} restarted while starting (NRestarts $n0 -> $n1): it is crash-looping\"; exit 1; fi; \
+                 [ -n \"$ok\" ] && exit 0; \
                  [ $(date +%s) -lt $end ] || break; sleep 0.2; done; echo \"$out\"; exit 1",
                 unit = quote(unit)
             ),
@@ -346,6 +381,22 @@ mod tests {
         };
         assert_eq!(run("true"), Health::Healthy);
         assert_eq!(run("echo nope; false"), Health::Unhealthy("nope".into()));
+    }
+
+    #[test]
+    fn the_journal_excerpt_finds_the_error_above_a_usage_text() {
+        let mut journal = String::from("Nov 29 06:06:02 h kube-scheduler[1]: Error: unknown flag: --no-such-flag\n");
+        for i in 0..40 {
+            journal.push_str(&format!("Nov 29 06:06:02 h kube-scheduler[1]:       --flag-{i} string   usage\n"));
+        }
+        journal.push_str("Nov 29 06:06:02 h kube-scheduler[1]: Error: unknown flag: --no-such-flag\nNov 29 06:06:02 h systemd[1]: kube-scheduler.service: Main process exited, code=exited, status=1/FAILURE\n");
+        let excerpt = journal_excerpt(&journal, 5);
+        assert!(excerpt.contains("Error: unknown flag: --no-such-flag"), "{excerpt}");
+        assert_eq!(excerpt.matches("unknown flag").count(), 1, "{excerpt}");
+        assert!(!excerpt.contains("--flag-3 "), "{excerpt}");
+        assert_eq!(journal_excerpt("a\nb\nc\n", 2), "b\nc");
+        let klog = "x kubelet[2]: I1129 05:00:00 fine\nx kubelet[2]: F1129 05:00:01 open /proc/x: permission denied\nx kubelet[2]: I1129 done\n";
+        assert_eq!(journal_excerpt(klog, 5), "x kubelet[2]: F1129 05:00:01 open /proc/x: permission denied\nx kubelet[2]: I1129 done");
     }
 
     #[test]

@@ -152,7 +152,7 @@ mod tests {
             .accepts_writes()
             .answer(&Query::service_state("etcd"), "inactive\n")
             .answer_output(&health, failed("connection refused"), 1)
-            .answer(&Query::journal("etcd", 15), "")
+            .answer(&Query::journal("etcd", 200), "")
             .answer(&members, &format!(r#"{{"members":[{{"ID":1234,"peerURLs":["{}"]}}]}}"#, url("https", me.address, 2380)))
             .accepts_commands();
         let gate = Gate::new(Mode::Apply);

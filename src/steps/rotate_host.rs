@@ -219,7 +219,7 @@ mod tests {
         let bad = Arc::new(
             host("b")
                 .answer_output(&etcd_healthy(&inv.hosts[1]), unhealthy, 1)
-                .answer(&Query::journal("etcd", 15), "")
+                .answer(&Query::journal("etcd", 200), "")
                 .answer(&etcd_healthy(&inv.hosts[1]), ""),
         );
         let untouched = Arc::new(FakeTransport::new("c"));
@@ -232,7 +232,7 @@ mod tests {
         assert!(untouched.intents().is_empty(), "{:?}", untouched.intents());
         assert_eq!(recap.exit_code(), crate::exit::HOST_FAILED);
         let error = recap.hosts[1].error.clone().unwrap();
-        assert!(error.contains("rotation stopped at this host: etcd is not healthy after 5 s: connection refused"), "{error}");
+        assert!(error.contains("rotation stopped at this host: etcd is not healthy (checked for up to 5 s): connection refused"), "{error}");
         assert!(error.contains("the previous files were restored and the services are healthy again"), "{error}");
         assert!(error.contains("resume with: v6deploy -i x.yaml certs rotate --resume"), "{error}");
         // Only the selected file is compared, backed up, written and restored.
@@ -247,7 +247,7 @@ mod tests {
                 Intent::Write { paths: vec![CRT.into()], then: String::new() },
                 restart.clone(),
                 Intent::Query(health.clone()),
-                Intent::Query(Query::journal("etcd", 15).query().clone()),
+                Intent::Query(Query::journal("etcd", 200).query().clone()),
                 Intent::Command(restore_script(&[CRT], &[], STAMP)),
                 restart,
                 Intent::Query(health),

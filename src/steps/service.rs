@@ -166,8 +166,8 @@ pub async fn health_within(cx: &HostContext<'_>, bundle: &crate::bundle::BundleC
     let name = service.name;
     let check = service.health_script(cx.inventory, cx.host, bundle);
     if let Health::Unhealthy(last) = cx.read_fresh(&Query::health(name, check, seconds)).await? {
-        let journal = cx.read_fresh(&Query::journal(name, 15)).await?;
-        bail!("{name} is not healthy after {seconds} s: {last}\nlast log lines:\n{journal}");
+        let journal = cx.read_fresh(&Query::journal(name, 200)).await?;
+        bail!("{name} is not healthy (checked for up to {seconds} s): {last}\nfrom its journal:\n{}", crate::facts::journal_excerpt(&journal, 8));
     }
     Ok(())
 }
