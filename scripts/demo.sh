@@ -41,6 +41,26 @@ step "v6deploy -i $inventory install"
 "$bin" -i "$inventory" install
 
 kubectl=(".lab/$lab/bundle/bin/kubectl" --kubeconfig "certs/$lab/admin.conf")
+step "waiting for the nodes to be Ready (the kubelets load the pod network's CNI configuration)"
+"${kubectl[@]}" wait --for=condition=Ready node --all --timeout=180s >/dev/null
+step "a demo workload: the lab's busybox image on every node (DaemonSet v6deploy-demo, HTTP on 8080)"
+"${kubectl[@]}" apply -f - >/dev/null <<'YAML'
+apiVersion: apps/v1
+kind: DaemonSet
+metadata: {name: v6deploy-demo, namespace: default}
+spec:
+  selector: {matchLabels: {app: v6deploy-demo}}
+  template:
+    metadata: {labels: {app: v6deploy-demo}}
+    spec:
+      tolerations: [{key: node-role.kubernetes.io/control-plane, operator: Exists, effect: NoSchedule}]
+      containers:
+        - name: httpd
+          image: v6deploy.lab/busybox:1.35
+          imagePullPolicy: Never
+          command: ["/bin/sh", "-c", "mkdir -p /www && hostname > /www/index.html && exec httpd -f -p 8080 -h /www"]
+YAML
+"${kubectl[@]}" rollout status daemonset/v6deploy-demo --timeout=180s >/dev/null
 step "kubectl get nodes -o wide (from this machine, over IPv6)"
 "${kubectl[@]}" get nodes -o wide
 step "kubectl get pods -A -o wide"
