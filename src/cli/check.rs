@@ -16,7 +16,9 @@ use super::run_args::{OutputFormat, RunArgs};
 ///
 /// Checks: os, kernel (against kernel.minimum), interface (the inventory NIC carries the
 /// inventory address), forwarding, default-route, nameservers (IPv6 resolvers), swap,
-/// time-skew, disk, ports (2379, 2380, 6443, 10250 free), systemd.
+/// time-skew, disk, ports (those of the components the host runs, free or held by that very
+/// component), systemd, tools (curl, for the health checks), runtime (no containerd
+/// configuration with CRI disabled in the way).
 /// Exit code 0 when nothing failed, 2 when a check failed or a host was unreachable.
 #[derive(Debug, clap::Args)]
 pub struct Args {
