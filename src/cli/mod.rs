@@ -3,6 +3,7 @@
 mod certs;
 mod certs_remote;
 mod certs_rotate;
+mod etcd;
 mod check;
 mod install;
 mod inventory;
@@ -59,6 +60,8 @@ pub enum Command {
     Node(node::Args),
     /// Check the hosts' kernels against kernel.minimum, or upgrade them (install, boot default, reboot, verify).
     Kernel(kernel::Args),
+    /// Back up etcd (a snapshot kept on this machine) or restore it on every member.
+    Etcd(etcd::Args),
     /// Apply the hosts' ifcfg files under a rollback timer (network.manage: true).
     Network(network::Args),
     /// Copy a local directory's files to a directory on every host (atomic, skips identical files).
@@ -81,6 +84,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Install(args) => install::run(args, &load_inventory(cli.inventory.as_deref())?, cli.templates.as_deref()),
         Command::Node(args) => node::run(args, &load_inventory(cli.inventory.as_deref())?, cli.templates.as_deref()),
         Command::Kernel(args) => kernel::run(args, &load_inventory(cli.inventory.as_deref())?),
+        Command::Etcd(args) => etcd::run(args, &load_inventory(cli.inventory.as_deref())?),
         Command::Network(args) => network::run(args, &load_inventory(cli.inventory.as_deref())?, cli.templates.as_deref()),
         Command::Push(args) => push::run(args, &load_inventory(cli.inventory.as_deref())?),
         Command::Inventory(args) => inventory::run(args, &load_inventory(cli.inventory.as_deref())?),

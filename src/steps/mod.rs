@@ -2,6 +2,7 @@
 
 mod addons;
 mod etcd_join;
+mod etcd_snapshot;
 mod gather_facts;
 mod import_images;
 mod install_files;
@@ -22,6 +23,7 @@ mod verify;
 
 pub use addons::{ADDONS_DIR, Addons};
 pub use etcd_join::EtcdJoin;
+pub use etcd_snapshot::{Action as ServiceActionKind, RestoreMember, ServiceAction, Snapshot as EtcdSnapshot, TakeSnapshot};
 pub use gather_facts::{FactsStore, GatherFacts};
 pub use import_images::ImportImages;
 pub use install_files::InstallFiles;

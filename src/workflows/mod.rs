@@ -4,6 +4,7 @@
 pub mod certs_remote;
 pub mod certs_rotate;
 pub mod cluster;
+pub mod etcd;
 pub mod gather;
 pub mod install;
 pub mod install_run;
