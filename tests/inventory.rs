@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use v6deploy::inventory::{InventoryError, Role, parse};
+use v6deploy::inventory::{InventoryError, PackageName, Role, parse};
 
 const BASE: &str = include_str!("../inventories/field-report.yaml");
 
@@ -300,7 +300,7 @@ fn kernel_source_and_network_rollback_window() {
     assert_eq!((inv.network.manage, inv.network.rollback_seconds), (NetworkManagement::Leave, 120));
     let text = format!("{}\nnetwork:\n  manage: true\n  rollback_seconds: 30\n", with("kernel:\n", "kernel:\n  package: kernel-lt\n  repository: elrepo-kernel\n"));
     let inv = parse(Path::new("t.yaml"), &text).unwrap().inventory;
-    assert_eq!(inv.kernel.source, KernelSource::Repository { package: "kernel-lt".into(), repository: Some("elrepo-kernel".into()) });
+    assert_eq!(inv.kernel.source, KernelSource::Repository { package: "kernel-lt".parse().unwrap(), repository: Some(PackageName::parse_repository("elrepo-kernel").unwrap()) });
     assert_eq!((inv.network.manage, inv.network.rollback_seconds), (NetworkManagement::Manage, 30));
     let too_short = format!("{BASE}\nnetwork:\n  rollback_seconds: 3\n");
     let error = error_of(&too_short);

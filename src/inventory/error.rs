@@ -136,6 +136,9 @@ pub enum ProblemKind {
     /// A free-form value with the wrong shape.
     #[error("{value:?} is not valid: {expected}")]
     BadValue { value: String, expected: &'static str },
+    /// A string that does not parse as its type: why, and what to write instead.
+    #[error("{}: {error}", shown(value))]
+    Invalid { value: String, error: crate::inventory::ValueError },
     /// A number out of its range.
     #[error("{value} is out of range: {expected}")]
     OutOfRange { value: u64, expected: &'static str },
@@ -147,6 +150,18 @@ pub enum WarningKind {
     /// An even number of etcd members tolerates no more failures than one fewer.
     #[error("{count} etcd members: an even count tolerates no more failures than {} (quorum is {}); use an odd count such as {}", count - 1, count / 2 + 1, count + 1)]
     EvenEtcd { count: usize },
+}
+
+/// A value as a message shows it: quoted, escaped (a newline shows as `\n`), and cut after 60
+/// characters so a very long value does not flood the terminal.
+fn shown(value: &str) -> String {
+    let count = value.chars().count();
+    if count <= 60 {
+        format!("{value:?}")
+    } else {
+        let head: String = value.chars().take(60).collect();
+        format!("{head:?}... ({count} characters)")
+    }
 }
 
 fn suggestion_text(suggestion: &Option<&'static str>) -> String {
