@@ -14,6 +14,7 @@ use super::suggest::closest;
 
 mod names;
 mod runtime;
+mod topology;
 use crate::kernel::KernelVersion;
 use crate::net::{NodeName, nth_host, overlaps, parse_host_address, subnet_capacity};
 
@@ -133,6 +134,12 @@ impl<'a> Validator<'a> {
         let elasticsearch = raw.elasticsearch.as_ref().map(|es| self.elasticsearch(es));
         let pki = self.pki(raw.pki.as_ref());
         self.roles_present(&raw.hosts, &hosts);
+        if hosts.len() == raw.hosts.value.len() {
+            self.peers_on_link(&raw.hosts.value, &hosts);
+            if let Some(cluster) = &cluster {
+                self.nodelocaldns_clear(&raw.cluster, cluster, &hosts);
+            }
+        }
         if !self.problems.is_empty() {
             return None;
         }
