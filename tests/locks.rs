@@ -1,6 +1,10 @@
 //! Two runs at once against the same lab: the host lock (`/var/lib/v6deploy/lock`, see
 //! src/runner/host_lock.rs) lets one install through and refuses the other, naming the holder;
 //! the cluster is consistent afterwards. `#[ignore]`d lab test (root; lab name `hcon`).
+//!
+//! Two installs from one project share the local PKI store, whose lock makes the second one
+//! wait for the first (and then find nothing to do); the host lock is what stops two
+//! operators with their own copies of the store, so the second install here uses a copy.
 
 use std::net::Ipv6Addr;
 use std::process::Output;
@@ -15,8 +19,8 @@ fn etcd_members(lab: &TestLab) -> Vec<Ipv6Addr> {
     inventory.hosts.iter().filter(|h| h.has(v6deploy::inventory::Role::Etcd)).map(|h| h.address).collect()
 }
 
-fn install_command(lab: &TestLab) -> std::process::Command {
-    let inventory = lab.inventory().display().to_string();
+fn install_command(lab: &TestLab, inventory: &std::path::Path) -> std::process::Command {
+    let inventory = inventory.display().to_string();
     lab.command(&["-i", &inventory, "install", "--output", "json"])
 }
 
@@ -31,8 +35,15 @@ fn hosts_locked_two_concurrent_installs_one_refused_cluster_consistent() {
     let members = etcd_members(&lab);
     assert_eq!(members.len(), 3);
 
-    let first = install_command(&lab).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
-    let second = install_command(&lab).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    // A second operator: the same inventory with a copy of the store.
+    support::ok(&lab, &["certs", "generate"]);
+    let copied = std::process::Command::new("cp").arg("-a").arg(lab.project.path().join("certs")).arg(lab.project.path().join("certs-b")).status().unwrap();
+    assert!(copied.success());
+    let other = lab.inventory().with_file_name("lab-hcon-b.yaml");
+    std::fs::write(&other, format!("{}pki:\n  dir: ../certs-b\n", std::fs::read_to_string(lab.inventory()).unwrap())).unwrap();
+
+    let first = install_command(&lab, &lab.inventory()).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    let second = install_command(&lab, &other).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
     let outputs = [first.wait_with_output().unwrap(), second.wait_with_output().unwrap()];
     let succeeded: Vec<&Output> = outputs.iter().filter(|o| o.status.success()).collect();
     let refused: Vec<&Output> = outputs.iter().filter(|o| !o.status.success()).collect();
@@ -50,7 +61,7 @@ fn hosts_locked_two_concurrent_installs_one_refused_cluster_consistent() {
     }
 
     // A third install changes nothing.
-    let third = install_command(&lab).output().unwrap();
+    let third = install_command(&lab, &lab.inventory()).output().unwrap();
     assert!(third.status.success(), "{}", text(&third));
     let recap = json(&third);
     assert_eq!(recap["recap"]["changes"].as_array().unwrap().len(), 0, "{recap:#}");

@@ -9,6 +9,7 @@ use ipnet::Ipv6Net;
 use thiserror::Error;
 
 use crate::net::NetError;
+use crate::net::error::shown;
 
 /// Why an inventory could not be loaded.
 #[derive(Debug, Error)]
@@ -89,7 +90,7 @@ pub enum ProblemKind {
     #[error("{0}")]
     Address(NetError),
     /// A CIDR that does not parse or is not IPv6.
-    #[error("{value:?} is not an IPv6 CIDR; write e.g. {example}")]
+    #[error("{} is not an IPv6 CIDR; write e.g. {example}", shown(value))]
     NotCidr { value: String, example: &'static str },
     /// The same host listed twice, possibly in another textual form.
     #[error("{address} is already listed as {first} (line {first_line}): every textual form of an address is the same host; remove one entry")]
@@ -101,10 +102,10 @@ pub enum ProblemKind {
     #[error("{0}; leave `name` out to use the encoded address")]
     InvalidName(NetError),
     /// A role the tool does not know.
-    #[error("unknown role {value:?}{}; roles are control-plane, etcd, worker", suggestion_text(.suggestion))]
+    #[error("unknown role {}{}; roles are control-plane, etcd, worker", shown(value), suggestion_text(.suggestion))]
     UnknownRole { value: String, suggestion: Option<&'static str> },
     /// A role listed twice on one host.
-    #[error("role {value:?} is listed twice; list each role once")]
+    #[error("role {} is listed twice; list each role once", shown(value))]
     RepeatedRole { value: String },
     /// A host without roles.
     #[error("a host needs at least one role: control-plane, etcd or worker")]
@@ -137,10 +138,10 @@ pub enum ProblemKind {
     #[error("this host has no gateway and {peers} lie outside its prefix {net}: it has no route to them (a forwarding host ignores router advertisements); set gateway to the router on its link, or put the hosts on one prefix")]
     PeersOffLink { net: Ipv6Net, peers: String },
     /// A value that must be one of a few words.
-    #[error("{value:?} is not one of: {}", allowed.join(", "))]
+    #[error("{} is not one of: {}", shown(value), allowed.join(", "))]
     NotOneOf { value: String, allowed: &'static [&'static str] },
     /// A free-form value with the wrong shape.
-    #[error("{value:?} is not valid: {expected}")]
+    #[error("{} is not valid: {expected}", shown(value))]
     BadValue { value: String, expected: &'static str },
     /// A string that does not parse as its type: why, and what to write instead.
     #[error("{}: {error}", shown(value))]
@@ -156,18 +157,6 @@ pub enum WarningKind {
     /// An even number of etcd members tolerates no more failures than one fewer.
     #[error("{count} etcd members: an even count tolerates no more failures than {} (quorum is {}); use an odd count such as {}", count - 1, count / 2 + 1, count + 1)]
     EvenEtcd { count: usize },
-}
-
-/// A value as a message shows it: quoted, escaped (a newline shows as `\n`), and cut after 60
-/// characters so a very long value does not flood the terminal.
-fn shown(value: &str) -> String {
-    let count = value.chars().count();
-    if count <= 60 {
-        format!("{value:?}")
-    } else {
-        let head: String = value.chars().take(60).collect();
-        format!("{head:?}... ({count} characters)")
-    }
 }
 
 fn suggestion_text(suggestion: &Option<&'static str>) -> String {

@@ -8,11 +8,8 @@ use crate::inventory::raw::Text;
 
 impl Validator<'_> {
     /// `kernel.package` and `kernel.repository`, refused unless they are package (repository)
-    /// names: they become yum's arguments. Empty means not set.
+    /// names: they become yum's arguments (an empty value is refused too: leave the key out).
     pub(super) fn package_name(&mut self, text: &Text, field: &str) -> Option<PackageName> {
-        if text.value.trim().is_empty() {
-            return None;
-        }
         let parse = if field == "kernel.repository" { PackageName::parse_repository } else { PackageName::parse };
         self.typed(text, field, parse)
     }
