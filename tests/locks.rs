@@ -44,7 +44,9 @@ fn hosts_locked_two_concurrent_installs_one_refused_cluster_consistent() {
 
     let first = install_command(&lab, &lab.inventory()).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
     let second = install_command(&lab, &other).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
-    let outputs = [first.wait_with_output().unwrap(), second.wait_with_output().unwrap()];
+    // Both read at once: a run blocked on a full pipe would hold its locks for ever.
+    let second = std::thread::spawn(move || second.wait_with_output().unwrap());
+    let outputs = [first.wait_with_output().unwrap(), second.join().unwrap()];
     let succeeded: Vec<&Output> = outputs.iter().filter(|o| o.status.success()).collect();
     let refused: Vec<&Output> = outputs.iter().filter(|o| !o.status.success()).collect();
     assert_eq!((succeeded.len(), refused.len()), (1, 1), "one install runs, the other is refused:\n{}\n---\n{}", text(&outputs[0]), text(&outputs[1]));

@@ -13,6 +13,7 @@ use super::raw::*;
 use super::suggest::closest;
 
 mod names;
+mod addons;
 mod runtime;
 mod topology;
 use crate::kernel::KernelVersion;
@@ -67,31 +68,20 @@ impl<'a> Validator<'a> {
         }
     }
 
-    fn report<T>(&mut self, spanned: &Spanned<T>, field: impl Into<String>, kind: ProblemKind) {
+    pub(super) fn report<T>(&mut self, spanned: &Spanned<T>, field: impl Into<String>, kind: ProblemKind) {
         let place = self.place(spanned, field);
         self.problems.push(Problem { place, kind });
     }
 
     /// Parses a typed string (see `values`), reporting why it does not parse.
-    fn typed<T>(&mut self, text: &Text, field: impl Into<String>, parse: fn(&str) -> Result<T, ValueError>) -> Option<T> {
+    pub(super) fn typed<T>(&mut self, text: &Text, field: impl Into<String>, parse: fn(&str) -> Result<T, ValueError>) -> Option<T> {
         parse(&text.value).map_err(|error| self.report(text, field, ProblemKind::Invalid { value: text.value.clone(), error })).ok()
     }
 
     /// [`Validator::typed`] for an optional key with a default (the default stands in for a
     /// refused value, whose problem stops the load anyway).
-    fn typed_or<T>(&mut self, text: Option<&Text>, field: &str, default: &str, parse: fn(&str) -> Result<T, ValueError>) -> T {
+    pub(super) fn typed_or<T>(&mut self, text: Option<&Text>, field: &str, default: &str, parse: fn(&str) -> Result<T, ValueError>) -> T {
         text.and_then(|t| self.typed(t, field, parse)).unwrap_or_else(|| default_value(default, parse))
-    }
-
-    fn images(&mut self, raw: Option<&RawImages>) -> Images {
-        let mut pick = |f: fn(&RawImages) -> &Option<Text>, field: &str, default: &str| self.typed_or(raw.and_then(|r| f(r).as_ref()), field, default, ImageRef::parse);
-        Images {
-            flannel: pick(|r| &r.flannel, "images.flannel", defaults::FLANNEL_IMAGE),
-            flannel_cni_plugin: pick(|r| &r.flannel_cni_plugin, "images.flannel_cni_plugin", defaults::FLANNEL_CNI_PLUGIN_IMAGE),
-            coredns: pick(|r| &r.coredns, "images.coredns", defaults::COREDNS_IMAGE),
-            nodelocaldns: pick(|r| &r.nodelocaldns, "images.nodelocaldns", defaults::NODELOCALDNS_IMAGE),
-            sandbox: pick(|r| &r.sandbox, "images.sandbox", defaults::SANDBOX_IMAGE),
-        }
     }
 
     fn address(&mut self, text: &Text, field: &str) -> Option<Ipv6Addr> {
@@ -419,21 +409,6 @@ impl<'a> Validator<'a> {
         );
         let path = raw.and_then(|b| b.path.as_ref()).map_or(defaults::BUNDLE, |p| p.value.as_str()).to_string();
         Bundle { path: self.resolve(&path), missing }
-    }
-
-    fn elasticsearch(&mut self, raw: &Spanned<RawElasticsearch>) -> Elasticsearch {
-        let es = &raw.value;
-        let replicas = es.replicas.as_ref().map_or(3, |r| r.value);
-        if let Some(r) = es.replicas.as_ref().filter(|r| r.value == 0) {
-            self.report(r, "elasticsearch.replicas", ProblemKind::OutOfRange { value: 0, expected: "at least 1 replica (3 for a fault-tolerant cluster)" });
-        }
-        Elasticsearch {
-            replicas,
-            interface: self.typed_or(es.interface.as_ref(), "elasticsearch.interface", "eth0", InterfaceName::parse),
-            image: self.typed_or(es.image.as_ref(), "elasticsearch.image", defaults::ELASTICSEARCH_IMAGE, ImageRef::parse),
-            heap: self.typed_or(es.heap.as_ref(), "elasticsearch.heap", "1g", HeapSize::parse),
-            storage: self.typed_or(es.storage.as_ref(), "elasticsearch.storage", "10Gi", Quantity::parse),
-        }
     }
 
     fn pki(&mut self, raw: Option<&RawPki>) -> Pki {
