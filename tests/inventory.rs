@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use v6deploy::inventory::{InventoryError, Role, parse};
+use v6deploy::inventory::{InventoryError, PackageName, Role, parse};
 
 const BASE: &str = include_str!("../inventories/field-report.yaml");
 
@@ -300,7 +300,7 @@ fn kernel_source_and_network_rollback_window() {
     assert_eq!((inv.network.manage, inv.network.rollback_seconds), (NetworkManagement::Leave, 120));
     let text = format!("{}\nnetwork:\n  manage: true\n  rollback_seconds: 30\n", with("kernel:\n", "kernel:\n  package: kernel-lt\n  repository: elrepo-kernel\n"));
     let inv = parse(Path::new("t.yaml"), &text).unwrap().inventory;
-    assert_eq!(inv.kernel.source, KernelSource::Repository { package: "kernel-lt".into(), repository: Some("elrepo-kernel".into()) });
+    assert_eq!(inv.kernel.source, KernelSource::Repository { package: "kernel-lt".parse().unwrap(), repository: Some(PackageName::parse_repository("elrepo-kernel").unwrap()) });
     assert_eq!((inv.network.manage, inv.network.rollback_seconds), (NetworkManagement::Manage, 30));
     let too_short = format!("{BASE}\nnetwork:\n  rollback_seconds: 3\n");
     let error = error_of(&too_short);
@@ -334,4 +334,43 @@ fn kernel_package_must_be_a_package_name() {
     assert!(error_of(&text).contains("kernel.repository: \"elrepo;reboot\""));
     let text = with("kernel:\n", "kernel:\n  package: kernel-lt\n  repository: elrepo-kernel\n");
     assert!(parse(Path::new("t.yaml"), &text).is_ok());
+}
+
+/// Regression: nodelocaldns was not checked against the pod CIDR, the service CIDR or the
+/// hosts' addresses (it binds its address on every node).
+#[test]
+fn nodelocaldns_inside_a_cidr_or_on_a_host_is_refused() {
+    for (value, clash) in [
+        ("2001:cafe:42::53", "inside the pod CIDR 2001:cafe:42::/56"),
+        ("2001:cafe:43::a", "inside the service CIDR 2001:cafe:43::/112"),
+        ("2002:db8:0:1::102", "the address of host 2002.0db8.0000.0001.0000.0000.0000.0102"),
+    ] {
+        let text = with("nodelocaldns: \"fd00:169:254::a\"", &format!("nodelocaldns: \"{value}\""));
+        let error = error_of(&text);
+        let line = line_of(&text, "nodelocaldns:");
+        assert!(error.starts_with(&format!("t.yaml:{line}:")), "{error}");
+        assert!(error.contains("cluster.nodelocaldns") && error.contains(clash) && error.contains("e.g. fd00:169:254::a"), "{error}");
+    }
+}
+
+/// Regression: a host without a gateway whose peers are off-link was accepted; it has no
+/// route to them.
+#[test]
+fn a_host_without_gateway_and_off_link_peers_is_refused() {
+    let hosts = "  - address: \"2001:db8:1::1\"\n    roles: [control-plane, etcd, worker]\n    interface: eth0\n  - address: \"2001:db8:2::1\"\n    roles: [worker]\n    interface: eth0\n    gateway: \"2001:db8:2::fffe\"\n";
+    let error = error_of(&minimal(hosts));
+    assert!(error.contains("hosts[0].gateway") && error.contains("no gateway and 2001:db8:2::1 lie outside its prefix 2001:db8:1::/64"), "{error}");
+    assert!(!error.contains("hosts[1]"), "the host with a gateway is fine: {error}");
+    // On one link, no gateway is needed.
+    let on_link = "  - address: \"2001:db8:1::1\"\n    roles: [control-plane, etcd, worker]\n    interface: eth0\n  - address: \"2001:db8:1::2\"\n    roles: [worker]\n    interface: eth0\n";
+    assert!(parse(Path::new("t.yaml"), &minimal(on_link)).is_ok());
+}
+
+/// Hostile interface names are refused at load with the place, the value and what to write.
+#[test]
+fn interface_with_shell_metacharacters_is_refused() {
+    let text = with("interface: ens160\n    prefix_length: 64\n    gateway: \"2002:db8:0:1::1\"\n  - address: \"2002:db8:0:1::102\"", "interface: \"ens160;reboot\"\n    prefix_length: 64\n    gateway: \"2002:db8:0:1::1\"\n  - address: \"2002:db8:0:1::102\"");
+    let error = error_of(&text);
+    let line = line_of(&text, "ens160;reboot");
+    assert!(error.starts_with(&format!("t.yaml:{line}:16: hosts[0].interface: \"ens160;reboot\": it contains ';'; write a Linux interface name")), "{error}");
 }

@@ -111,8 +111,19 @@ fn apiserver_flags() {
 fn controller_manager_allocates_ipv6_node_cidrs() {
     let rendered = rendered();
     let unit = host_file(&rendered, FIRST, "/etc/systemd/system/kube-controller-manager.service");
-    for flag in ["--allocate-node-cidrs=true ", "--cluster-cidr=2001:cafe:42::/56 ", "--node-cidr-mask-size=64 ", "--bind-address=:: "] {
+    for flag in ["--allocate-node-cidrs=true ", "--cluster-cidr=2001:cafe:42::/56 ", "--node-cidr-mask-size=64 ", "--bind-address=::1 "] {
         assert!(unit.contains(flag), "missing {flag}:\n{unit}");
+    }
+}
+
+/// Regression: kube-controller-manager and kube-scheduler bound `::`, serving an anonymous
+/// /healthz on every address; kubeadm binds them to loopback, where their checks look.
+#[test]
+fn controller_manager_and_scheduler_bind_loopback() {
+    let rendered = rendered();
+    for unit in ["kube-controller-manager", "kube-scheduler"] {
+        let text = host_file(&rendered, FIRST, &format!("/etc/systemd/system/{unit}.service"));
+        assert!(text.contains("--bind-address=::1 ") && !text.contains("--bind-address=:: "), "{unit}:\n{text}");
     }
 }
 
@@ -193,6 +204,36 @@ fn ifcfg_without_gateway_has_no_gateway_line() {
     let text = host_file(&rendered, FIRST, "/etc/sysconfig/network-scripts/ifcfg-ens160");
     assert!(!text.contains("IPV6_DEFAULTGW"), "{text}");
     assert!(text.ends_with("IPV6ADDR=2002:db8:0:1::101/64\n"), "{text}");
+}
+
+/// Regression: a host without a gateway forwards (forwarding=1) and so ignored router
+/// advertisements; accept_ra 2 on its interface takes them.
+#[test]
+fn a_host_without_gateway_accepts_router_advertisements() {
+    let mut inv = field_report();
+    inv.hosts[0].gateway = None;
+    let rendered = render(&inv, &Templates::embedded().unwrap()).unwrap();
+    let sysctl = host_file(&rendered, FIRST, "/etc/sysctl.d/90-v6deploy.conf");
+    assert!(sysctl.contains("\nnet/ipv6/conf/ens160/accept_ra = 2\n") && sysctl.contains("net.ipv6.conf.all.forwarding = 1"), "{sysctl}");
+    let with_gateway = host_file(&rendered, "2002.0db8.0000.0001.0000.0000.0000.0102", "/etc/sysctl.d/90-v6deploy.conf");
+    assert!(!with_gateway.contains("accept_ra"), "{with_gateway}");
+}
+
+/// Regression: flannel's DaemonSet listed every host's interface (`--iface=eth1
+/// --iface=eth2`), so a node with both NICs could pick the wrong one. Each node now takes
+/// the NIC holding its own address (status.hostIP, the kubelet's --node-ip) and publishes it.
+#[test]
+fn flannel_picks_each_nodes_own_address() {
+    let mut inv = field_report();
+    inv.hosts[1].interface = "eth1".parse().unwrap();
+    let rendered = render(&inv, &Templates::embedded().unwrap()).unwrap();
+    let daemon_set = document(cluster_file(&rendered, "flannel.yaml"), "DaemonSet", "kube-flannel-ds");
+    let container = &daemon_set["spec"]["template"]["spec"]["containers"][0];
+    let args: Vec<&str> = container["args"].as_array().unwrap().iter().map(|a| a.as_str().unwrap()).collect();
+    assert_eq!(args, ["--ip-masq", "--kube-subnet-mgr", "--iface=$(NODE_IP)", "--public-ipv6=$(NODE_IP)"]);
+    let env = container["env"].as_array().unwrap();
+    let node_ip = env.iter().find(|e| e["name"] == "NODE_IP").expect("NODE_IP env");
+    assert_eq!(node_ip["valueFrom"]["fieldRef"]["fieldPath"], "status.hostIP");
 }
 
 #[test]

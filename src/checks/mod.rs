@@ -129,7 +129,7 @@ fn kernel(inv: &Inventory, f: &Facts) -> Verdict {
 }
 
 fn interface(host: &HostSpec, f: &Facts) -> Verdict {
-    let Some(nic) = f.interfaces.iter().find(|i| i.name == host.interface) else {
+    let Some(nic) = f.interfaces.iter().find(|i| host.interface == i.name.as_str()) else {
         let names: Vec<&str> = f.interfaces.iter().map(|i| i.name.as_str()).collect();
         return not_ok(
             Check::Interface,

@@ -29,7 +29,7 @@ pub fn run(args: &Args, loaded: &Loaded) -> Result<ExitCode> {
         ("pod CIDR", c.pod_cidr.to_string()),
         ("node pod subnet", format!("/{}", c.node_cidr_mask)),
         ("pod CIDR capacity", format!("{} nodes", c.node_capacity)),
-        ("DNS domain", c.dns_domain.clone()),
+        ("DNS domain", c.dns_domain.to_string()),
         ("nodelocaldns address", c.nodelocaldns.to_string()),
         ("kernel minimum", inv.kernel.minimum.to_string()),
     ];

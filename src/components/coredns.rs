@@ -2,4 +2,4 @@
 
 use super::Component;
 
-pub const COREDNS: Component = Component::addon("coredns", "coredns.yaml.j2", "coredns.yaml", |_| true, |inv| vec![inv.images.coredns.clone()]);
+pub const COREDNS: Component = Component::addon("coredns", "coredns.yaml.j2", "coredns.yaml", |_| true, |inv| vec![inv.images.coredns.to_string()]);

@@ -4,4 +4,4 @@
 
 use super::Component;
 
-pub const ELASTICSEARCH: Component = Component::addon("elasticsearch", "elasticsearch.yaml.j2", "elasticsearch.yaml", |inv| inv.elasticsearch.is_some(), |inv| inv.elasticsearch.iter().map(|es| es.image.clone()).collect());
+pub const ELASTICSEARCH: Component = Component::addon("elasticsearch", "elasticsearch.yaml.j2", "elasticsearch.yaml", |inv| inv.elasticsearch.is_some(), |inv| inv.elasticsearch.iter().map(|es| es.image.to_string()).collect());

@@ -329,7 +329,7 @@ impl Component {
     /// The paths of its files on `host`.
     pub fn paths(&self, host: &HostSpec) -> impl Iterator<Item = String> + '_ {
         let interface = host.interface.clone();
-        self.files.iter().map(move |f| f.path_on(&interface))
+        self.files.iter().map(move |f| f.path_on(interface.as_str()))
     }
 
     /// Whether the file at `path` on `host` is one of its files.
@@ -340,7 +340,7 @@ impl Component {
     /// Whether a change of `path` on `host` needs its service restarted: its files that say
     /// so, the PKI files it reads, and the binary its unit runs.
     pub fn restarts_for(&self, host: &HostSpec, path: &str) -> bool {
-        let file = self.files.iter().any(|f| f.restarts && f.path_on(&host.interface) == path);
+        let file = self.files.iter().any(|f| f.restarts && f.path_on(host.interface.as_str()) == path);
         let pki = self.certificates.iter().any(|(group, usage)| *usage == PkiUse::Reads && group.paths().contains(&path));
         let binary = self.service().is_some_and(|s| path == binary_path(s.binary));
         file || pki || binary

@@ -2,4 +2,4 @@
 
 use super::Component;
 
-pub const NODELOCALDNS: Component = Component::addon("nodelocaldns", "nodelocaldns.yaml.j2", "nodelocaldns.yaml", |_| true, |inv| vec![inv.images.nodelocaldns.clone()]);
+pub const NODELOCALDNS: Component = Component::addon("nodelocaldns", "nodelocaldns.yaml.j2", "nodelocaldns.yaml", |_| true, |inv| vec![inv.images.nodelocaldns.to_string()]);

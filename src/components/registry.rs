@@ -102,7 +102,7 @@ pub fn ports_on(host: &HostSpec) -> Vec<(u16, &'static Component)> {
 
 /// The file of `host` rendered from the template named `template`, if any component has one.
 pub fn path_of_template(host: &HostSpec, template: &str) -> Option<String> {
-    ALL.iter().flat_map(|c| c.files.iter()).find(|f| matches!(f.source, Source::Template(t) if t == template)).map(|f| f.path_on(&host.interface))
+    ALL.iter().flat_map(|c| c.files.iter()).find(|f| matches!(f.source, Source::Template(t) if t == template)).map(|f| f.path_on(host.interface.as_str()))
 }
 
 /// Every template the catalog renders (host files, kubeconfigs and manifests).

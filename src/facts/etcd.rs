@@ -19,6 +19,8 @@ pub struct EtcdMember {
     /// Empty for a member added but never started.
     pub name: String,
     pub peer_urls: Vec<String>,
+    /// A learner: receives the log, does not vote, until `member promote`.
+    pub is_learner: bool,
 }
 
 #[derive(Deserialize)]
@@ -35,12 +37,14 @@ struct RawMember {
     name: String,
     #[serde(rename = "peerURLs", default)]
     peer_urls: Vec<String>,
+    #[serde(rename = "isLearner", default)]
+    is_learner: bool,
 }
 
 /// Parses `etcdctl member list -w json`.
 pub fn parse_member_list(json: &str) -> Result<Vec<EtcdMember>, serde_json::Error> {
     let list: MemberList = serde_json::from_str(json)?;
-    Ok(list.members.into_iter().map(|m| EtcdMember { id: format!("{:x}", m.id), name: m.name, peer_urls: m.peer_urls }).collect())
+    Ok(list.members.into_iter().map(|m| EtcdMember { id: format!("{:x}", m.id), name: m.name, peer_urls: m.peer_urls, is_learner: m.is_learner }).collect())
 }
 
 /// The raft index of each endpoint from `etcdctl endpoint status -w json`.
@@ -69,11 +73,12 @@ mod tests {
     fn member_list_with_an_unstarted_member() {
         let json = r#"{"header":{"cluster_id":1,"member_id":2,"raft_term":3},"members":[
             {"ID":16797136235578926860,"name":"2001.0db8.0000.0001.0000.0000.0000.0101","peerURLs":["https://[2001:db8:0:1::101]:2380"],"clientURLs":["https://[2001:db8:0:1::101]:2379"]},
-            {"ID":1234,"peerURLs":["https://[2001:db8:0:1::104]:2380"]}]}"#;
+            {"ID":1234,"peerURLs":["https://[2001:db8:0:1::104]:2380"],"isLearner":true}]}"#;
         let members = parse_member_list(json).unwrap();
         assert_eq!(members[0].id, "e91b6a694586270c");
         assert_eq!(members[0].name, "2001.0db8.0000.0001.0000.0000.0000.0101");
-        assert_eq!(members[1], EtcdMember { id: "4d2".into(), name: String::new(), peer_urls: vec!["https://[2001:db8:0:1::104]:2380".into()] });
+        assert!(!members[0].is_learner);
+        assert_eq!(members[1], EtcdMember { id: "4d2".into(), name: String::new(), peer_urls: vec!["https://[2001:db8:0:1::104]:2380".into()], is_learner: true });
     }
 
     #[test]

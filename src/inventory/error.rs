@@ -9,6 +9,7 @@ use ipnet::Ipv6Net;
 use thiserror::Error;
 
 use crate::net::NetError;
+use crate::net::error::shown;
 
 /// Why an inventory could not be loaded.
 #[derive(Debug, Error)]
@@ -89,7 +90,7 @@ pub enum ProblemKind {
     #[error("{0}")]
     Address(NetError),
     /// A CIDR that does not parse or is not IPv6.
-    #[error("{value:?} is not an IPv6 CIDR; write e.g. {example}")]
+    #[error("{} is not an IPv6 CIDR; write e.g. {example}", shown(value))]
     NotCidr { value: String, example: &'static str },
     /// The same host listed twice, possibly in another textual form.
     #[error("{address} is already listed as {first} (line {first_line}): every textual form of an address is the same host; remove one entry")]
@@ -101,10 +102,10 @@ pub enum ProblemKind {
     #[error("{0}; leave `name` out to use the encoded address")]
     InvalidName(NetError),
     /// A role the tool does not know.
-    #[error("unknown role {value:?}{}; roles are control-plane, etcd, worker", suggestion_text(.suggestion))]
+    #[error("unknown role {}{}; roles are control-plane, etcd, worker", shown(value), suggestion_text(.suggestion))]
     UnknownRole { value: String, suggestion: Option<&'static str> },
     /// A role listed twice on one host.
-    #[error("role {value:?} is listed twice; list each role once")]
+    #[error("role {} is listed twice; list each role once", shown(value))]
     RepeatedRole { value: String },
     /// A host without roles.
     #[error("a host needs at least one role: control-plane, etcd or worker")]
@@ -130,12 +131,21 @@ pub enum ProblemKind {
     /// A gateway outside the host's own prefix.
     #[error("gateway {gateway} is not in the host's prefix {net}; the default gateway must be on-link: write an address inside {net}")]
     GatewayOffLink { gateway: Ipv6Addr, net: Ipv6Net },
+    /// A nodelocaldns address that another part of the cluster already uses.
+    #[error("{address} is {clash}: node-local-dns binds it on every node; use an address outside the pod and service CIDRs and the hosts, e.g. fd00:169:254::a")]
+    NodeLocalDnsClash { address: Ipv6Addr, clash: String },
+    /// A host without a gateway whose peers are not on its link.
+    #[error("this host has no gateway and {peers} lie outside its prefix {net}: it has no route to them (a forwarding host ignores router advertisements); set gateway to the router on its link, or put the hosts on one prefix")]
+    PeersOffLink { net: Ipv6Net, peers: String },
     /// A value that must be one of a few words.
-    #[error("{value:?} is not one of: {}", allowed.join(", "))]
+    #[error("{} is not one of: {}", shown(value), allowed.join(", "))]
     NotOneOf { value: String, allowed: &'static [&'static str] },
     /// A free-form value with the wrong shape.
-    #[error("{value:?} is not valid: {expected}")]
+    #[error("{} is not valid: {expected}", shown(value))]
     BadValue { value: String, expected: &'static str },
+    /// A string that does not parse as its type: why, and what to write instead.
+    #[error("{}: {error}", shown(value))]
+    Invalid { value: String, error: crate::inventory::ValueError },
     /// A number out of its range.
     #[error("{value} is out of range: {expected}")]
     OutOfRange { value: u64, expected: &'static str },

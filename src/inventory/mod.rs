@@ -6,6 +6,7 @@ mod model;
 mod raw;
 mod suggest;
 mod validate;
+mod values;
 
 use std::path::Path;
 

@@ -12,6 +12,8 @@ use serde::Serialize;
 use crate::kernel::KernelVersion;
 use crate::net::NodeName;
 
+pub use super::values::{ClusterName, DnsName, HeapSize, ImageRef, InterfaceName, PackageName, Quantity, Threshold, UserName, ValueError};
+
 /// A whole inventory file, parsed.
 #[derive(Debug, Clone, Serialize)]
 pub struct Inventory {
@@ -43,7 +45,7 @@ impl Inventory {
 #[derive(Debug, Clone, Serialize)]
 pub struct Cluster {
     /// `[a-z0-9-]`, used for the certs directory and kubeconfig names.
-    pub name: String,
+    pub name: ClusterName,
     /// A supported release (1.20 to 1.30); templates see `major.minor.patch`.
     pub kubernetes_version: KubernetesVersion,
     /// The cgroup driver of the kubelet and of containerd (they must agree).
@@ -54,7 +56,7 @@ pub struct Cluster {
     pub pod_cidr: Ipv6Net,
     /// Prefix length of each node's pod subnet (`--node-cidr-mask-size-ipv6`).
     pub node_cidr_mask: u8,
-    pub dns_domain: String,
+    pub dns_domain: DnsName,
     /// Address nodelocaldns binds on every node (never link-local).
     pub nodelocaldns: Ipv6Addr,
     /// IPv6 resolvers CoreDNS forwards to; empty means the nodes' /etc/resolv.conf.
@@ -74,13 +76,14 @@ pub struct Cluster {
 #[serde(untagged)]
 pub enum San {
     Ip(Ipv6Addr),
-    Dns(String),
+    /// A DNS name, possibly a `*.` wildcard.
+    Dns(DnsName),
 }
 
 /// How to reach the hosts.
 #[derive(Debug, Clone, Serialize)]
 pub struct Ssh {
-    pub user: String,
+    pub user: UserName,
     pub port: u16,
     /// Resolved path (`~` expanded, relative paths taken from the inventory's directory).
     pub private_key: PathBuf,
@@ -116,8 +119,8 @@ pub struct HostSpec {
     /// The encoded address, or a validated override.
     pub name: NodeName,
     pub roles: Roles,
-    /// The NIC carrying `address` (ifcfg and flannel's `--iface`).
-    pub interface: String,
+    /// The NIC carrying `address` (its ifcfg file).
+    pub interface: InterfaceName,
     pub prefix_length: u8,
     pub gateway: Option<Ipv6Addr>,
 }
@@ -186,7 +189,7 @@ pub enum KernelSource {
     Bundle,
     /// A package installed by yum from the host's repositories (online sites), e.g. ELRepo's
     /// `kernel-lt` with the repository `elrepo-kernel` enabled.
-    Repository { package: String, repository: Option<String> },
+    Repository { package: PackageName, repository: Option<PackageName> },
 }
 
 /// Whether v6deploy manages the hosts' ifcfg files.
@@ -228,13 +231,13 @@ pub struct Bundle {
 /// Container images of the addons.
 #[derive(Debug, Clone, Serialize)]
 pub struct Images {
-    pub flannel: String,
-    pub flannel_cni_plugin: String,
-    pub coredns: String,
-    pub nodelocaldns: String,
+    pub flannel: ImageRef,
+    pub flannel_cni_plugin: ImageRef,
+    pub coredns: ImageRef,
+    pub nodelocaldns: ImageRef,
     /// The pod sandbox ("pause") image: containerd's `sandbox_image`, the kubelet's
     /// `--pod-infra-container-image`.
-    pub sandbox: String,
+    pub sandbox: ImageRef,
 }
 
 /// How containerd runs on the nodes.
@@ -251,7 +254,7 @@ pub struct Containerd {
 pub struct Kubelet {
     /// `evictionHard` of the kubelet's configuration (signal -> threshold, e.g.
     /// `nodefs.available: "5%"`); empty: the kubelet's defaults.
-    pub eviction_hard: std::collections::BTreeMap<String, String>,
+    pub eviction_hard: std::collections::BTreeMap<&'static str, Threshold>,
 }
 
 /// containerd's snapshotter.
@@ -338,12 +341,12 @@ impl Serialize for KubernetesVersion {
 pub struct Elasticsearch {
     pub replicas: u16,
     /// The pod interface whose IPv6 address ES publishes (`_eth0:ipv6_`).
-    pub interface: String,
-    pub image: String,
+    pub interface: InterfaceName,
+    pub image: ImageRef,
     /// JVM heap, e.g. `1g` (`-Xms`/`-Xmx`).
-    pub heap: String,
+    pub heap: HeapSize,
     /// Volume size per replica, e.g. `10Gi`.
-    pub storage: String,
+    pub storage: Quantity,
 }
 
 /// Where the cluster's PKI lives on the machine v6deploy runs from, and how long it lasts.

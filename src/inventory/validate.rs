@@ -13,7 +13,9 @@ use super::raw::*;
 use super::suggest::closest;
 
 mod names;
+mod addons;
 mod runtime;
+mod topology;
 use crate::kernel::KernelVersion;
 use crate::net::{NodeName, nth_host, overlaps, parse_host_address, subnet_capacity};
 
@@ -66,9 +68,20 @@ impl<'a> Validator<'a> {
         }
     }
 
-    fn report<T>(&mut self, spanned: &Spanned<T>, field: impl Into<String>, kind: ProblemKind) {
+    pub(super) fn report<T>(&mut self, spanned: &Spanned<T>, field: impl Into<String>, kind: ProblemKind) {
         let place = self.place(spanned, field);
         self.problems.push(Problem { place, kind });
+    }
+
+    /// Parses a typed string (see `values`), reporting why it does not parse.
+    pub(super) fn typed<T>(&mut self, text: &Text, field: impl Into<String>, parse: fn(&str) -> Result<T, ValueError>) -> Option<T> {
+        parse(&text.value).map_err(|error| self.report(text, field, ProblemKind::Invalid { value: text.value.clone(), error })).ok()
+    }
+
+    /// [`Validator::typed`] for an optional key with a default (the default stands in for a
+    /// refused value, whose problem stops the load anyway).
+    pub(super) fn typed_or<T>(&mut self, text: Option<&Text>, field: &str, default: &str, parse: fn(&str) -> Result<T, ValueError>) -> T {
+        text.and_then(|t| self.typed(t, field, parse)).unwrap_or_else(|| default_value(default, parse))
     }
 
     fn address(&mut self, text: &Text, field: &str) -> Option<Ipv6Addr> {
@@ -105,12 +118,18 @@ impl<'a> Validator<'a> {
         let kernel = self.kernel(raw.kernel.as_ref());
         let network = self.network(raw.network.as_ref());
         let bundle = self.bundle(raw.bundle.as_ref());
-        let images = images(raw.images.as_ref());
+        let images = self.images(raw.images.as_ref());
         let containerd = self.containerd(raw.containerd.as_ref());
         let kubelet = self.kubelet(raw.kubelet.as_ref());
         let elasticsearch = raw.elasticsearch.as_ref().map(|es| self.elasticsearch(es));
         let pki = self.pki(raw.pki.as_ref());
         self.roles_present(&raw.hosts, &hosts);
+        if hosts.len() == raw.hosts.value.len() {
+            self.peers_on_link(&raw.hosts.value, &hosts);
+            if let Some(cluster) = &cluster {
+                self.nodelocaldns_clear(&raw.cluster, cluster, &hosts);
+            }
+        }
         if !self.problems.is_empty() {
             return None;
         }
@@ -132,24 +151,14 @@ impl<'a> Validator<'a> {
 
     fn cluster(&mut self, raw: &Spanned<RawCluster>, hosts: &[HostSpec]) -> Option<Cluster> {
         let c = &raw.value;
-        let name_ok = !c.name.value.is_empty()
-            && c.name.value.len() <= 63
-            && c.name.value.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-            && !c.name.value.starts_with('-')
-            && !c.name.value.ends_with('-');
-        if !name_ok {
-            let kind = ProblemKind::BadValue { value: c.name.value.clone(), expected: "a cluster name uses a-z, 0-9 and '-' (not at either end), at most 63 characters, e.g. demo" };
-            self.report(&c.name, "cluster.name", kind);
-        }
+        let name = self.typed(&c.name, "cluster.name", ClusterName::parse);
         let version = self.kubernetes_version(&c.kubernetes_version);
         let cgroup_driver = self.choice(c.cgroup_driver.as_ref(), "cluster.cgroup_driver", &[("systemd", CgroupDriver::Systemd), ("cgroupfs", CgroupDriver::Cgroupfs)], &["systemd", "cgroupfs"], CgroupDriver::Systemd);
         let pod_network = self.choice(c.pod_network.as_ref(), "cluster.pod_network", &[("flannel", PodNetwork::Flannel), ("host-routes", PodNetwork::HostRoutes)], &["flannel", "host-routes"], PodNetwork::Flannel);
-        let dns_domain = c.dns_domain.as_ref().map_or(defaults::DNS_DOMAIN.to_string(), |d| d.value.clone());
-        if let Some(d) = &c.dns_domain
-            && NodeName::parse_override(&d.value).is_err() {
-                let kind = ProblemKind::BadValue { value: d.value.clone(), expected: "a DNS domain of lower-case labels, e.g. cluster.local" };
-                self.report(d, "cluster.dns_domain", kind);
-            }
+        let dns_domain = match &c.dns_domain {
+            Some(text) => self.typed(text, "cluster.dns_domain", DnsName::parse),
+            None => Some(default_value(defaults::DNS_DOMAIN, DnsName::parse)),
+        };
         let service = self.cidr(&c.service_cidr, "cluster.service_cidr", "2001:cafe:43::/112");
         let pod = self.cidr(&c.pod_cidr, "cluster.pod_cidr", "2001:cafe:42::/56");
         let mask = c.node_cidr_mask.as_ref().map_or(defaults::NODE_CIDR_MASK, |m| m.value);
@@ -196,14 +205,14 @@ impl<'a> Validator<'a> {
         let service = service?;
         let pod = pod?;
         Some(Cluster {
-            name: c.name.value.clone(),
+            name: name?,
             kubernetes_version: version?,
             cgroup_driver,
             pod_network,
             service_cidr: service,
             pod_cidr: pod,
             node_cidr_mask: mask,
-            dns_domain,
+            dns_domain: dns_domain?,
             nodelocaldns: nodelocaldns?,
             upstream_dns,
             extra_sans,
@@ -218,13 +227,13 @@ impl<'a> Validator<'a> {
         if text.value.contains(':') || text.value.parse::<std::net::Ipv4Addr>().is_ok() {
             return self.address(text, &field).map(San::Ip);
         }
-        let valid = text.value.trim_start_matches("*.");
-        if NodeName::parse_override(valid).is_ok() {
-            Some(San::Dns(text.value.clone()))
-        } else {
-            let kind = ProblemKind::BadValue { value: text.value.clone(), expected: "an IPv6 address or a lower-case DNS name, e.g. api.example.com" };
-            self.report(text, field, kind);
-            None
+        match DnsName::parse_san(&text.value) {
+            Ok(name) => Some(San::Dns(name)),
+            Err(error) => {
+                let error = ValueError { why: error.why, write: "write an IPv6 address or a lower-case DNS name, e.g. api.example.com" };
+                self.report(text, field, ProblemKind::Invalid { value: text.value.clone(), error });
+                None
+            }
         }
     }
 
@@ -243,14 +252,7 @@ impl<'a> Validator<'a> {
                 (None, Some(address)) => Some(NodeName::encode(address)),
                 (None, None) => None,
             };
-            let interface_ok = {
-                let i = &h.interface.value;
-                !i.is_empty() && i.len() <= 15 && i.bytes().all(|b| b.is_ascii_graphic() && b != b'/' && b != b':')
-            };
-            if !interface_ok {
-                let kind = ProblemKind::BadValue { value: h.interface.value.clone(), expected: "a Linux interface name of 1 to 15 characters without '/', ':' or spaces, e.g. ens160" };
-                self.report(&h.interface, format!("{field}.interface"), kind);
-            }
+            let interface = self.typed(&h.interface, format!("{field}.interface"), InterfaceName::parse);
             let prefix_length = match &h.prefix_length {
                 Some(p) if p.value == 0 || p.value > 128 => {
                     self.report(p, format!("{field}.prefix_length"), ProblemKind::OutOfRange { value: p.value.into(), expected: "a prefix length is 1 to 128; /64 is usual" });
@@ -286,8 +288,8 @@ impl<'a> Validator<'a> {
                     by_name.insert(name.clone(), (field.clone(), line));
                 }
             }
-            if let (Some(address), Some(name), Some(roles)) = (address, name, roles) {
-                hosts.push(HostSpec { address, name, roles, interface: h.interface.value.clone(), prefix_length, gateway });
+            if let (Some(address), Some(name), Some(roles), Some(interface)) = (address, name, roles, interface) {
+                hosts.push(HostSpec { address, name, roles, interface, prefix_length, gateway });
             }
         }
         hosts
@@ -351,7 +353,7 @@ impl<'a> Validator<'a> {
             Become::None,
         );
         Ssh {
-            user: raw.and_then(|s| s.user.as_ref()).map_or_else(|| defaults::SSH_USER.to_string(), |t| self.user_name(t)),
+            user: raw.and_then(|s| s.user.as_ref()).and_then(|t| self.typed(t, "ssh.user", UserName::parse)).unwrap_or_else(|| default_value(defaults::SSH_USER, UserName::parse)),
             port: raw.and_then(|s| s.port.as_ref()).map_or(defaults::SSH_PORT, |p| p.value),
             private_key: self.resolve(&text(raw.and_then(|s| s.private_key.as_ref()), defaults::PRIVATE_KEY)),
             known_hosts: self.resolve(&text(raw.and_then(|s| s.known_hosts.as_ref()), defaults::KNOWN_HOSTS)),
@@ -407,22 +409,6 @@ impl<'a> Validator<'a> {
         );
         let path = raw.and_then(|b| b.path.as_ref()).map_or(defaults::BUNDLE, |p| p.value.as_str()).to_string();
         Bundle { path: self.resolve(&path), missing }
-    }
-
-    fn elasticsearch(&mut self, raw: &Spanned<RawElasticsearch>) -> Elasticsearch {
-        let es = &raw.value;
-        let replicas = es.replicas.as_ref().map_or(3, |r| r.value);
-        if let Some(r) = es.replicas.as_ref().filter(|r| r.value == 0) {
-            self.report(r, "elasticsearch.replicas", ProblemKind::OutOfRange { value: 0, expected: "at least 1 replica (3 for a fault-tolerant cluster)" });
-        }
-        let text = |t: &Option<Text>, default: &str| t.as_ref().map_or(default.to_string(), |t| t.value.clone());
-        Elasticsearch {
-            replicas,
-            interface: text(&es.interface, "eth0"),
-            image: text(&es.image, defaults::ELASTICSEARCH_IMAGE),
-            heap: text(&es.heap, "1g"),
-            storage: text(&es.storage, "10Gi"),
-        }
     }
 
     fn pki(&mut self, raw: Option<&RawPki>) -> Pki {
@@ -484,24 +470,17 @@ fn lexical(path: &Path) -> PathBuf {
 }
 
 
-fn images(raw: Option<&RawImages>) -> Images {
-    let pick = |f: fn(&RawImages) -> &Option<Text>, default: &str| {
-        raw.and_then(|r| f(r).as_ref()).map_or(default.to_string(), |t| t.value.clone())
-    };
-    Images {
-        flannel: pick(|r| &r.flannel, defaults::FLANNEL_IMAGE),
-        flannel_cni_plugin: pick(|r| &r.flannel_cni_plugin, defaults::FLANNEL_CNI_PLUGIN_IMAGE),
-        coredns: pick(|r| &r.coredns, defaults::COREDNS_IMAGE),
-        nodelocaldns: pick(|r| &r.nodelocaldns, defaults::NODELOCALDNS_IMAGE),
-        sandbox: pick(|r| &r.sandbox, defaults::SANDBOX_IMAGE),
-    }
+/// A default of the inventory contract, parsed like a written value.
+fn default_value<T>(text: &str, parse: fn(&str) -> Result<T, ValueError>) -> T {
+    // invariant: every default parses (`defaults_parse` below checks each one).
+    parse(text).expect("the inventory's defaults parse")
 }
 
 #[cfg(test)]
 mod tests {
     use std::path::{Path, PathBuf};
 
-    use super::lexical;
+    use super::*;
 
     /// Regression: the lab's bundle printed as `inventories/../.lab/lab/bundle`.
     #[test]
@@ -517,5 +496,18 @@ mod tests {
         ] {
             assert_eq!(lexical(Path::new(input)), PathBuf::from(expected), "{input}");
         }
+    }
+
+    /// `default_value` relies on it.
+    #[test]
+    fn defaults_parse() {
+        for image in [defaults::FLANNEL_IMAGE, defaults::FLANNEL_CNI_PLUGIN_IMAGE, defaults::COREDNS_IMAGE, defaults::NODELOCALDNS_IMAGE, defaults::SANDBOX_IMAGE, defaults::ELASTICSEARCH_IMAGE] {
+            ImageRef::parse(image).unwrap();
+        }
+        DnsName::parse(defaults::DNS_DOMAIN).unwrap();
+        UserName::parse(defaults::SSH_USER).unwrap();
+        InterfaceName::parse("eth0").unwrap();
+        HeapSize::parse("1g").unwrap();
+        Quantity::parse("10Gi").unwrap();
     }
 }

@@ -7,7 +7,7 @@
 
 mod cidr;
 mod classify;
-mod error;
+pub(crate) mod error;
 mod hostport;
 mod nodename;
 

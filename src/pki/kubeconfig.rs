@@ -116,7 +116,7 @@ pub fn kubeconfig_credentials(store: &Store, user: KubeconfigUser) -> Result<Kub
 pub fn admin_conf(inv: &Inventory, store: &Store) -> Result<Vec<u8>, PkiError> {
     let credentials = kubeconfig_credentials(store, KubeconfigUser::Admin)?;
     let first = inv.first_control_plane().map_or(std::net::Ipv6Addr::LOCALHOST, |h| h.address);
-    let kubeconfig = Kubeconfig { cluster_name: inv.cluster.name.clone(), server: first, user: credentials.user.clone(), credentials: credentials.embedded() };
+    let kubeconfig = Kubeconfig { cluster_name: inv.cluster.name.to_string(), server: first, user: credentials.user.clone(), credentials: credentials.embedded() };
     let templates = Templates::embedded().map_err(|e| PkiError::Kubeconfig { reason: format!("{e:#}") })?;
     let text = kubeconfig.render(&templates, "admin.conf").map_err(|e| PkiError::Kubeconfig { reason: format!("{:#}", anyhow::Error::from(e)) })?;
     Ok(text.into_bytes())

@@ -152,7 +152,7 @@ impl CertRole {
                 for san in &c.extra_sans {
                     names.insert(match san {
                         San::Ip(a) => AltName::Ip((*a).into()),
-                        San::Dns(d) => AltName::Dns(d.clone()),
+                        San::Dns(d) => AltName::Dns(d.to_string()),
                     });
                 }
                 CertSpec::leaf(Subject::cn("kube-apiserver"), names, &[ServerAuth])

@@ -22,8 +22,6 @@ pub struct Context<'a> {
     pub etcd_hosts: Vec<&'a HostSpec>,
     /// Hosts with the control-plane role, in inventory order.
     pub control_plane_hosts: Vec<&'a HostSpec>,
-    /// The hosts' distinct NICs, sorted (flannel's `--iface` list).
-    pub interfaces: Vec<&'a str>,
     /// The host a file is for; `none` for cluster manifests.
     pub host: Option<&'a HostSpec>,
     /// How this host's etcd member bootstraps (etcd hosts only).
@@ -45,9 +43,6 @@ impl<'a> Context<'a> {
     /// The cluster-wide context (no `host`).
     pub fn new(inv: &'a Inventory) -> Context<'a> {
         let with_role = |role| inv.hosts.iter().filter(|h| h.has(role)).collect();
-        let mut interfaces: Vec<&str> = inv.hosts.iter().map(|h| h.interface.as_str()).collect();
-        interfaces.sort_unstable();
-        interfaces.dedup();
         Context {
             cluster: &inv.cluster,
             images: &inv.images,
@@ -57,7 +52,6 @@ impl<'a> Context<'a> {
             elasticsearch: inv.elasticsearch.as_ref(),
             etcd_hosts: with_role(Role::Etcd),
             control_plane_hosts: with_role(Role::ControlPlane),
-            interfaces,
             host: None,
             etcd_bootstrap: None,
         }

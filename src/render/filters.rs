@@ -1,5 +1,7 @@
-//! The address filters templates use: every `[addr]`, `[addr]:port`, URL and node name in
-//! rendered output comes from here, and each is formatted by `crate::net`.
+//! The filters templates use. Addresses: every `[addr]`, `[addr]:port`, URL and node name in
+//! rendered output comes from here, and each is formatted by `crate::net`. Strings: `yaml`
+//! (also TOML), `json`, `ifcfg` and `systemd` quote a value for the syntax it lands in
+//! (`super::quoting`), so no value can break out of its place.
 //!
 //! Each filter parses its input as an IPv6 address (any textual form) and raises a template
 //! error otherwise, so an IPv4 literal or a typo in a template or context cannot reach a host.
@@ -10,10 +12,16 @@ use ipnet::Ipv6Net;
 use minijinja::value::Kwargs;
 use minijinja::{Environment, Error, ErrorKind};
 
+use super::quoting;
 use crate::net::{self, NetError, NodeName};
 
-/// Adds `bracket`, `hostport`, `url`, `nodename` and `nth_host` to `env`.
+/// Adds `bracket`, `hostport`, `url`, `nodename`, `nth_host`, `yaml`, `json`, `ifcfg` and
+/// `systemd` to `env`.
 pub(super) fn register(env: &mut Environment<'_>) {
+    env.add_filter("yaml", |value: &str| quoting::yaml(value));
+    env.add_filter("json", |value: &str| quoting::json(value));
+    env.add_filter("ifcfg", |value: &str| quoting::ifcfg(value).map_err(|e| Error::new(ErrorKind::InvalidOperation, format!("ifcfg: {e}"))));
+    env.add_filter("systemd", |value: &str| quoting::systemd(value).map_err(|e| Error::new(ErrorKind::InvalidOperation, format!("systemd: {e}"))));
     env.add_filter("bracket", bracket);
     env.add_filter("hostport", hostport);
     env.add_filter("url", url);

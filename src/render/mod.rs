@@ -16,6 +16,7 @@ mod error;
 mod filters;
 mod kubeconfig;
 mod plan;
+pub mod quoting;
 mod tree;
 mod versions;
 

@@ -65,10 +65,10 @@ pub fn host_files(inv: &Inventory, host: &HostSpec, first_control_plane: Ipv6Add
                         }
                     };
                     let server = server.address(Some(host), first_control_plane);
-                    Source::Kubeconfig(Kubeconfig { cluster_name: inv.cluster.name.clone(), server, user, credentials })
+                    Source::Kubeconfig(Kubeconfig { cluster_name: inv.cluster.name.to_string(), server, user, credentials })
                 }
             };
-            files.push(PlannedFile { path: file.path_on(&host.interface), mode: file.mode, source });
+            files.push(PlannedFile { path: file.path_on(host.interface.as_str()), mode: file.mode, source });
         }
     }
     files

@@ -15,7 +15,7 @@ pub async fn connect_all(inv: &Inventory, hosts: &[HostSpec], timeout: Duration)
         let endpoint = Endpoint {
             address: host.address,
             port: inv.ssh.port,
-            user: inv.ssh.user.clone(),
+            user: inv.ssh.user.to_string(),
             credentials: credentials.clone(),
             known_hosts: inv.ssh.known_hosts.clone(),
             host_key_check: inv.ssh.host_key_check,

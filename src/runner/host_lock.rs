@@ -62,30 +62,46 @@ pub struct HostLock {
 
 /// Locks every transport's host for `owner`; refuses when any is held by another run (the
 /// locks taken meanwhile are released when the returned error's caller drops them).
+///
+/// The host with the lowest label is locked first, alone, then the others together: two runs
+/// on the same hosts both start with that one, so one of them gets every host and the other
+/// is refused there. (Locking all at once let each of two concurrent runs take some hosts and
+/// both refuse.)
 pub async fn lock_hosts(transports: &[Arc<dyn Transport>], owner: &str) -> (Vec<HostLock>, Result<(), HostLockError>) {
     let script = lock_script(owner);
-    let results = futures::future::join_all(transports.iter().map(|t| t.hold(&script, LOCKED))).await;
+    let mut order: Vec<&Arc<dyn Transport>> = transports.iter().collect();
+    order.sort_by(|a, b| a.label().cmp(b.label()));
     let mut locks = Vec::new();
     let mut held = Vec::new();
     let mut failure = None;
-    for (transport, result) in transports.iter().zip(results) {
-        let host = transport.label().to_string();
-        match result {
-            Ok(Holding::Held(h)) => locks.push(HostLock { host, _held: h }),
-            Ok(Holding::Ended(output)) => {
-                let text = output.stdout_text();
-                let mut lines = text.lines();
-                if lines.next() == Some(BUSY) {
-                    let holder = lines.next().filter(|l| !l.is_empty()).unwrap_or("an unknown run").to_string();
-                    held.push((host, holder));
-                } else {
-                    let reason = if output.stderr_text().is_empty() { format!("exit {}: {text:?}", output.status) } else { output.stderr_text() };
-                    failure.get_or_insert(HostLockError::Failed { host, reason });
+    let (first, rest) = match order.split_first() {
+        Some((first, rest)) => (vec![*first], rest.to_vec()),
+        None => (Vec::new(), Vec::new()),
+    };
+    for group in [first, rest] {
+        let results = futures::future::join_all(group.iter().map(|t| t.hold(&script, LOCKED))).await;
+        for (transport, result) in group.iter().zip(results) {
+            let host = transport.label().to_string();
+            match result {
+                Ok(Holding::Held(h)) => locks.push(HostLock { host, _held: h }),
+                Ok(Holding::Ended(output)) => {
+                    let text = output.stdout_text();
+                    let mut lines = text.lines();
+                    if lines.next() == Some(BUSY) {
+                        let holder = lines.next().filter(|l| !l.is_empty()).unwrap_or("an unknown run").to_string();
+                        held.push((host, holder));
+                    } else {
+                        let reason = if output.stderr_text().is_empty() { format!("exit {}: {text:?}", output.status) } else { output.stderr_text() };
+                        failure.get_or_insert(HostLockError::Failed { host, reason });
+                    }
+                }
+                Err(e) => {
+                    failure.get_or_insert(HostLockError::Transport(e));
                 }
             }
-            Err(e) => {
-                failure.get_or_insert(HostLockError::Transport(e));
-            }
+        }
+        if !held.is_empty() || failure.is_some() {
+            break;
         }
     }
     let outcome = if !held.is_empty() {
@@ -117,6 +133,21 @@ mod tests {
         free.verify();
         busy.verify();
         assert!(busy.log()[0].contains("'1@here (v6deploy install) since now'"), "{:?}", busy.log());
+    }
+
+    /// Regression: hosts were locked all at once, so two concurrent runs could each take some
+    /// and both refuse. The lowest host is taken first and alone: when another run holds it,
+    /// no other host is asked.
+    #[tokio::test]
+    async fn the_first_host_is_locked_alone_and_a_busy_one_stops_there() {
+        let first = Arc::new(FakeTransport::new("2001:db8::1").expect("flock -n 9", &format!("{BUSY}\n7@other (v6deploy install) since then\n")));
+        let second = Arc::new(FakeTransport::new("2001:db8::2"));
+        let transports: Vec<Arc<dyn Transport>> = vec![second.clone(), first.clone()];
+        let (locks, outcome) = lock_hosts(&transports, "1@here (v6deploy install) since now").await;
+        assert!(locks.is_empty());
+        assert!(outcome.unwrap_err().to_string().contains("2001:db8::1 (locked by 7@other"));
+        first.verify();
+        assert!(second.log().is_empty(), "{:?}", second.log());
     }
 
     /// The script on a real shell: the first holder keeps the lock while its stdin is open,

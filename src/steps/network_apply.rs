@@ -122,7 +122,7 @@ impl Step for NetworkApply {
                 return Ok(format!("skipped: {} does not use ifcfg files", facts.os.pretty));
             }
             let desired = self.desired.get(&cx.host.address).context("no ifcfg rendered for this host")?;
-            let guard = Guard::new(&cx.host.interface, cx.inventory.network.rollback_seconds);
+            let guard = Guard::new(cx.host.interface.as_str(), cx.inventory.network.rollback_seconds);
             let existing = cx.read_file(&guard.target).await?.map(|b| String::from_utf8_lossy(&b).into_owned());
             let merged = ifcfg::merge(existing.as_deref().unwrap_or(""), desired);
             if existing.as_deref() == Some(merged.as_str()) {

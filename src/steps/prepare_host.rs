@@ -15,10 +15,10 @@ use crate::transport::quote::command;
 use crate::components::{MODULES, SYSCTL};
 
 /// Applies every `key = value` of the sysctl file one by one (through /proc/sys, so no
-/// `sysctl` binary is needed) and prints the keys that could not be set (e.g. a kernel-wide
+/// `sysctl` binary is needed; a key with `/` is already a path, as sysctl.d allows) and prints the keys that could not be set (e.g. a kernel-wide
 /// key inside a container; a missing key, module not loaded, is reported too), then
 /// `forwarding=` and the value IPv6 forwarding has now.
-const APPLY_SYSCTL: &str = "grep -E '^[a-z]' /etc/sysctl.d/90-v6deploy.conf | while IFS='= ' read -r k v; do p=/proc/sys/$(echo \"$k\" | tr . /); { echo \"$v\" > \"$p\"; } 2>/dev/null || echo \"$k\"; done; echo \"forwarding=$(cat /proc/sys/net/ipv6/conf/all/forwarding)\"";
+const APPLY_SYSCTL: &str = "grep -E '^[a-z]' /etc/sysctl.d/90-v6deploy.conf | while IFS='= ' read -r k v; do case \"$k\" in */*) p=/proc/sys/$k;; *) p=/proc/sys/$(echo \"$k\" | tr . /);; esac; { echo \"$v\" > \"$p\"; } 2>/dev/null || echo \"$k\"; done; echo \"forwarding=$(cat /proc/sys/net/ipv6/conf/all/forwarding)\"";
 
 /// Where the kernel says whether IPv6 forwarding is on.
 const FORWARDING: &str = "/proc/sys/net/ipv6/conf/all/forwarding";

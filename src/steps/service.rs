@@ -56,8 +56,22 @@ pub fn reads(state: &InstallState, host: &HostSpec, services: &[&'static Compone
     reads
 }
 
-/// Installs `services` on one host; returns the summary line.
+/// Whether `install_with` waits for the services' health checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Check {
+    /// Each running service must pass its health check before the step goes on.
+    Health,
+    /// The caller checks later (an etcd learner fails `endpoint health` until promoted).
+    Later,
+}
+
+/// Installs `services` on one host and checks their health; returns the summary line.
 pub async fn install(cx: &HostContext<'_>, state: &InstallState, services: &[&'static Component]) -> anyhow::Result<String> {
+    install_with(cx, state, services, Check::Health).await
+}
+
+/// [`install`], with the health checks done now or left to the caller.
+pub async fn install_with(cx: &HostContext<'_>, state: &InstallState, services: &[&'static Component], check: Check) -> anyhow::Result<String> {
     let address = cx.host.address;
     let host = cx.host;
     let mut specs = state.files(address, |p| services.iter().any(|c| c.owns(host, p)));
@@ -127,6 +141,10 @@ pub async fn install(cx: &HostContext<'_>, state: &InstallState, services: &[&'s
     for (service, outcome) in &running {
         let name = service.name;
         let shows = service.health(&state.bundle).shows();
+        if check == Check::Later {
+            summary.push(format!("{name} {}", if *outcome == ComponentOutcome::Unchanged { "running, unchanged" } else { "started" }));
+            continue;
+        }
         if apply {
             cx.say(&format!("waiting for {name} to be healthy ({shows})"));
             health(cx, state, service).await?;

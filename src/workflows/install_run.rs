@@ -111,7 +111,7 @@ pub(crate) fn prepare_bundle(inv: &Inventory, notes: &mut dyn FnMut(Note)) -> Re
         notes(Note::Bundle { root: root.clone(), note });
     }
     let images = bundle::images(&bundle)?;
-    if !bundle::holds(&images, &inv.images.sandbox) {
+    if !bundle::holds(&images, inv.images.sandbox.as_str()) {
         let note = format!("images/ has no archive of images.sandbox {}: every node must be able to pull it", inv.images.sandbox);
         notes(Note::Bundle { root: root.clone(), note });
     }

@@ -36,7 +36,7 @@ pub fn rpms_dir(inv: &Inventory) -> PathBuf {
 /// A file of `rpms/` whose name holds a control character (or is not UTF-8) is refused.
 pub fn offer(inv: &Inventory) -> Result<Offer, BundleError> {
     Ok(match &inv.kernel.source {
-        KernelSource::Repository { package, repository } => Offer::Repository { package: package.clone(), repository: repository.clone() },
+        KernelSource::Repository { package, repository } => Offer::Repository { package: package.to_string(), repository: repository.as_ref().map(ToString::to_string) },
         KernelSource::Bundle => Offer::Bundle(bundle_kernel(&file_names(&rpms_dir(inv))?)),
     })
 }

@@ -36,7 +36,7 @@ pub fn read(remote: &Remote, inv: &Inventory) -> Result<Membership> {
             continue;
         }
         match said.get(&address).cloned().flatten() {
-            Some(cluster) if cluster == inv.cluster.name => membership.members.push(address),
+            Some(cluster) if inv.cluster.name == cluster.as_str() => membership.members.push(address),
             Some(other) => {
                 membership.foreign.insert(address, other);
             }

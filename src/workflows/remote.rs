@@ -123,7 +123,7 @@ impl Remote {
 
     /// `connect_all`, reusing the connections earlier runs of this command opened.
     pub(crate) async fn connect(&self, inv: &Inventory, hosts: &[HostSpec]) -> Result<Vec<Connected>, TransportError> {
-        let key = |h: &HostSpec| (h.address, inv.ssh.port, inv.ssh.user.clone(), inv.ssh.private_key.clone(), inv.ssh.known_hosts.clone());
+        let key = |h: &HostSpec| (h.address, inv.ssh.port, inv.ssh.user.to_string(), inv.ssh.private_key.clone(), inv.ssh.known_hosts.clone());
         let cached = |h: &HostSpec| {
             let sessions = self.sessions.lock().unwrap_or_else(|p| p.into_inner());
             sessions.iter().find(|(k, _)| *k == key(h)).map(|(_, t)| Arc::clone(t))
@@ -214,7 +214,7 @@ mod tests {
         let remote = remote(&[]);
         let fakes: Vec<Arc<FakeTransport>> = inv.hosts.iter().map(|h| Arc::new(FakeTransport::new(&h.address.to_string()).always("echo probe", "").expect("flock -n 9", "v6deploy-locked\n"))).collect();
         for (host, fake) in inv.hosts.iter().zip(&fakes) {
-            let key = (host.address, inv.ssh.port, inv.ssh.user.clone(), inv.ssh.private_key.clone(), inv.ssh.known_hosts.clone());
+            let key = (host.address, inv.ssh.port, inv.ssh.user.to_string(), inv.ssh.private_key.clone(), inv.ssh.known_hosts.clone());
             remote.sessions.lock().unwrap().push((key, fake.clone() as Arc<dyn Transport>));
         }
         for _ in 0..2 {
@@ -236,7 +236,7 @@ mod tests {
         for (i, host) in inv.hosts.iter().enumerate() {
             let answer = if i == 1 { "v6deploy-busy\n4242@laptop (v6deploy install) since 20250101T000000Z\n" } else { "v6deploy-locked\n" };
             let fake = Arc::new(FakeTransport::new(&host.address.to_string()).expect("flock -n 9", answer).always("echo probe", ""));
-            let key = (host.address, inv.ssh.port, inv.ssh.user.clone(), inv.ssh.private_key.clone(), inv.ssh.known_hosts.clone());
+            let key = (host.address, inv.ssh.port, inv.ssh.user.to_string(), inv.ssh.private_key.clone(), inv.ssh.known_hosts.clone());
             remote.sessions.lock().unwrap().push((key, fake as Arc<dyn Transport>));
         }
         let dry = remote.run_steps_on_all(&inv, Feedback::Silent, Mode::DryRun, &[Box::new(Probe)]);

@@ -1,24 +1,12 @@
 //! The Kubernetes release and the container runtime settings.
 
 use super::Validator;
-use crate::inventory::model::{Containerd, Kubelet, KubernetesVersion, Snapshotter};
+use crate::inventory::model::{Containerd, Kubelet, KubernetesVersion, Snapshotter, Threshold};
 use crate::inventory::raw::{RawContainerd, RawKubelet, Text};
 
 /// The kubelet's hard eviction signals.
 const SIGNALS: &[&str] = &["memory.available", "nodefs.available", "nodefs.inodesFree", "imagefs.available", "imagefs.inodesFree", "pid.available"];
 
-/// `5%`, `0.5%`, `500Mi`, `1Gi`, `100`.
-fn is_threshold(text: &str) -> bool {
-    let number = |t: &str| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit() || b == b'.') && t.bytes().filter(|b| *b == b'.').count() <= 1 && !t.starts_with('.');
-    match text.strip_suffix('%') {
-        Some(percent) => number(percent),
-        None => {
-            let digits = text.trim_end_matches(|c: char| c.is_ascii_alphabetic());
-            let unit = &text[digits.len()..];
-            number(digits) && ["", "Ki", "Mi", "Gi", "Ti", "k", "M", "G", "T"].contains(&unit)
-        }
-    }
-}
 use crate::inventory::ProblemKind;
 
 impl Validator<'_> {
@@ -46,17 +34,14 @@ impl Validator<'_> {
         let mut eviction_hard = std::collections::BTreeMap::new();
         for (signal, value) in raw.map(|k| &k.eviction_hard).into_iter().flatten() {
             let field = format!("kubelet.eviction_hard.{signal}");
-            if !SIGNALS.contains(&signal.as_str()) {
+            let Some(signal) = SIGNALS.iter().find(|s| **s == signal) else {
                 let kind = ProblemKind::NotOneOf { value: signal.clone(), allowed: SIGNALS };
                 self.report(value, field, kind);
                 continue;
+            };
+            if let Some(threshold) = self.typed(value, field, Threshold::parse) {
+                eviction_hard.insert(*signal, threshold);
             }
-            if !is_threshold(&value.value) {
-                let kind = ProblemKind::BadValue { value: value.value.clone(), expected: "a percentage or a quantity in quotes, e.g. \"5%\" or \"500Mi\"" };
-                self.report(value, field, kind);
-                continue;
-            }
-            eviction_hard.insert(signal.clone(), value.value.clone());
         }
         Kubelet { eviction_hard }
     }
@@ -76,7 +61,7 @@ impl Validator<'_> {
 
 #[cfg(test)]
 mod tests {
-    use crate::inventory::{CgroupDriver, Snapshotter, parse};
+    use crate::inventory::{CgroupDriver, Snapshotter, Threshold, parse};
 
     fn load(extra: &str, version: &str) -> Result<crate::inventory::Inventory, String> {
         let text = format!(
@@ -112,7 +97,7 @@ mod tests {
     #[test]
     fn eviction_thresholds_are_signals_with_percentages_or_quantities() {
         let inv = load("kubelet:\n  eviction_hard:\n    nodefs.available: \"1%\"\n    memory.available: \"100Mi\"\n", "1.27.15").unwrap();
-        assert_eq!(inv.kubelet.eviction_hard.get("nodefs.available").map(String::as_str), Some("1%"));
+        assert_eq!(inv.kubelet.eviction_hard.get("nodefs.available").map(Threshold::as_str), Some("1%"));
         let bad = load("kubelet:\n  eviction_hard:\n    disk.available: \"1%\"\n    nodefs.available: \"lots\"\n", "1.27.15").unwrap_err();
         assert!(bad.contains("kubelet.eviction_hard.disk.available") && bad.contains("kubelet.eviction_hard.nodefs.available"), "{bad}");
     }
