@@ -74,7 +74,7 @@ pub fn run(args: &Args, loaded: &Loaded, templates_dir: Option<&Path>) -> Result
         CertsCommand::Generate => {
             let report = pki::generate(inv, &store).with_context(|| format!("generate certificates in {root}"))?;
             let width = report.entries.iter().map(|e| root.len() + 1 + e.file.len()).max().unwrap_or(4);
-            println!("{:<width$} {:<10} DETAIL", "FILE", "ACTION");
+            out!("{:<width$} {:<10} DETAIL", "FILE", "ACTION");
             for entry in &report.entries {
                 let (action, detail) = match &entry.action {
                     Action::Created => ("created", String::new()),
@@ -84,9 +84,9 @@ pub fn run(args: &Args, loaded: &Loaded, templates_dir: Option<&Path>) -> Result
                     Action::Updated(why) => ("updated", why.clone()),
                     Action::Stale => ("stale", "host not in the inventory; left in place (move it away when the host is gone)".to_string()),
                 };
-                println!("{:<width$} {action:<10} {detail}", format!("{root}/{}", entry.file));
+                out!("{:<width$} {action:<10} {detail}", format!("{root}/{}", entry.file));
             }
-            println!("{report}");
+            out!("{report}");
             Ok(ExitCode::SUCCESS)
         }
         CertsCommand::Rotate(rotate) => super::certs_rotate::run(rotate, inv, &store, templates_dir),
@@ -95,35 +95,35 @@ pub fn run(args: &Args, loaded: &Loaded, templates_dir: Option<&Path>) -> Result
             let report = pki::check(inv, &store, *warn_days).with_context(|| format!("check certificates in {root}"))?;
             let width = |column: fn(&pki::Row) -> String, title: &str| report.rows.iter().map(|r| column(r).len()).max().unwrap_or(0).max(title.len());
             let (file_w, subject_w, issuer_w) = (width(|r| r.file.clone(), "FILE"), width(|r| r.subject.clone(), "SUBJECT"), width(|r| r.issuer.clone(), "ISSUER"));
-            println!("{:<file_w$} {:<subject_w$} {:<issuer_w$} {:>5}  STATUS / SANS", "FILE", "SUBJECT", "ISSUER", "DAYS");
+            out!("{:<file_w$} {:<subject_w$} {:<issuer_w$} {:>5}  STATUS / SANS", "FILE", "SUBJECT", "ISSUER", "DAYS");
             for row in &report.rows {
                 let days = row.days_left.map_or("-".to_string(), |d| d.to_string());
-                println!("{:<file_w$} {:<subject_w$} {:<issuer_w$} {days:>5}  {}", row.file, row.subject, row.issuer, row.status);
+                out!("{:<file_w$} {:<subject_w$} {:<issuer_w$} {days:>5}  {}", row.file, row.subject, row.issuer, row.status);
                 if !row.alt_names.is_empty() {
-                    println!("{:<file_w$}   SANs: {}", "", row.alt_names);
+                    out!("{:<file_w$}   SANs: {}", "", row.alt_names);
                 }
             }
             for (file, mode) in &report.exposed {
-                println!("WARNING: {root}/{file} is mode {mode:o}: group or others may read this key; `certs generate` makes it 0600 (or chmod 600 it)");
+                out!("WARNING: {root}/{file} is mode {mode:o}: group or others may read this key; `certs generate` makes it 0600 (or chmod 600 it)");
             }
             let bad = report.rows.iter().filter(|r| matches!(r.status, pki::Status::Bad(_) | pki::Status::Error(_))).count();
-            println!("{} certificates in {root}: {bad} with problems, {} expiring within {warn_days} days", report.rows.len(), report.warnings());
+            out!("{} certificates in {root}: {bad} with problems, {} expiring within {warn_days} days", report.rows.len(), report.warnings());
             Ok(if report.failed() { ExitCode::from(exit::HOST_FAILED) } else { ExitCode::SUCCESS })
         }
         CertsCommand::Csr { output } => {
             let report = pki::export_csrs(inv, &store, output).with_context(|| format!("export CSRs from {root}"))?;
             for file in &report.made {
-                println!("made key/CSR for {root}/{file}");
+                out!("made key/CSR for {root}/{file}");
             }
-            println!("exported {} CSRs to {}; have them signed, save each as the same name with .crt, then run `certs import DIR`", report.exported.len(), output.display());
+            out!("exported {} CSRs to {}; have them signed, save each as the same name with .crt, then run `certs import DIR`", report.exported.len(), output.display());
             Ok(ExitCode::SUCCESS)
         }
         CertsCommand::Import { dir } => {
             let report = pki::import_certs(inv, &store, dir).with_context(|| format!("import certificates from {} into {root}", dir.display()))?;
             for file in &report.imported {
-                println!("imported {root}/{file}");
+                out!("imported {root}/{file}");
             }
-            println!("imported {}, unchanged {}", report.imported.len(), report.unchanged.len());
+            out!("imported {}, unchanged {}", report.imported.len(), report.unchanged.len());
             Ok(ExitCode::SUCCESS)
         }
     }

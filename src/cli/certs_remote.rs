@@ -20,19 +20,19 @@ pub fn run(inv: &Inventory, run: &RunArgs, warn_days: u32) -> Result<ExitCode> {
     let now = OffsetDateTime::now_utc();
     let mut bad = 0;
     let mut warned = 0;
-    println!("{:<28} {:<52} {:<48} {:<47} {:<10} {:>5}  ISSUER", "HOST", "FILE", "SUBJECT", "SERIAL", "NOT AFTER", "DAYS");
+    out!("{:<28} {:<52} {:<48} {:<47} {:<10} {:>5}  ISSUER", "HOST", "FILE", "SUBJECT", "SERIAL", "NOT AFTER", "DAYS");
     for HostCerts { host, certs } in &results {
         match certs {
             Err(e) => {
                 bad += 1;
-                println!("{host:<28} UNREACHABLE: {e}");
+                out!("{host:<28} UNREACHABLE: {e}");
             }
             Ok(certs) => {
                 for found in certs {
                     match &found.cert {
                         Err(why) => {
                             bad += 1;
-                            println!("{host:<28} {:<52} UNREADABLE: {why}", found.path);
+                            out!("{host:<28} {:<52} UNREADABLE: {why}", found.path);
                         }
                         Ok(info) => {
                             let days = info.days_left(now);
@@ -45,7 +45,7 @@ pub fn run(inv: &Inventory, run: &RunArgs, warn_days: u32) -> Result<ExitCode> {
                             } else {
                                 ""
                             };
-                            println!(
+                            out!(
                                 "{host:<28} {:<52} {:<48} {:<47} {:<10} {days:>5}  {}{flag}",
                                 found.path,
                                 info.subject.to_string(),
@@ -59,6 +59,6 @@ pub fn run(inv: &Inventory, run: &RunArgs, warn_days: u32) -> Result<ExitCode> {
             }
         }
     }
-    println!("{} hosts: {bad} problems, {warned} certificates expiring within {warn_days} days", results.len());
+    out!("{} hosts: {bad} problems, {warned} certificates expiring within {warn_days} days", results.len());
     Ok(if bad > 0 { ExitCode::from(exit::HOST_FAILED) } else { ExitCode::SUCCESS })
 }

@@ -42,27 +42,27 @@ pub fn run(args: &Args, loaded: &Loaded) -> Result<ExitCode> {
             .iter()
             .map(|(h, vs)| serde_json::json!({"host": h.address, "name": h.name, "facts": facts.get(&h.address).map(|f| &f.0), "verdicts": vs}))
             .collect();
-        println!("{}", serde_json::to_string_pretty(&serde_json::json!({"hosts": hosts, "recap": recap}))?);
+        out!("{}", serde_json::to_string_pretty(&serde_json::json!({"hosts": hosts, "recap": recap}))?);
     } else {
         for (host, vs) in &report {
-            println!("{} ({})", host.address, host.name);
+            out!("{} ({})", host.address, host.name);
             for v in vs {
                 let status = match v.status {
                     Status::Pass => "ok",
                     Status::Warn => "warn",
                     Status::Fail => "FAIL",
                 };
-                println!("  {:<14} {:<5} {}", v.check.name(), status, v.detail);
+                out!("  {:<14} {:<5} {}", v.check.name(), status, v.detail);
                 if let Some(fix) = &v.fix {
-                    println!("  {:<14} {:<5} -> {fix}", "", "");
+                    out!("  {:<14} {:<5} -> {fix}", "", "");
                 }
             }
         }
         for h in recap.hosts.iter().filter(|h| h.status == HostStatus::Unreachable || h.status == HostStatus::Failed) {
-            println!("{} UNREACHABLE: {}", h.host, h.error.as_deref().unwrap_or(""));
+            out!("{} UNREACHABLE: {}", h.host, h.error.as_deref().unwrap_or(""));
         }
         let ok = report.iter().filter(|(_, vs)| vs.iter().all(|v| v.status != Status::Fail)).count();
-        println!("\n{ok} of {} hosts pass every check", inv.hosts.len());
+        out!("\n{ok} of {} hosts pass every check", inv.hosts.len());
     }
     Ok(if failed { ExitCode::from(exit::HOST_FAILED) } else { ExitCode::SUCCESS })
 }

@@ -50,7 +50,7 @@ pub fn run(args: &Args, loaded: &Loaded, templates_dir: Option<&std::path::Path>
     let report = install_run::run(&args.run.remote()?, &loaded.inventory, &request, &mut print_note)?;
     print_report(&report, args.dry_run, args.run.output)?;
     if args.run.output == OutputFormat::Text && report.recap.succeeded() && !args.dry_run {
-        print_next_steps(loaded, &report);
+        print_next_steps(loaded, &report)?;
     }
     Ok(ExitCode::from(report.recap.exit_code()))
 }
@@ -75,49 +75,51 @@ pub fn print_note(note: Note) {
 /// both as one JSON document.
 pub fn print_report(report: &Report, dry_run: bool, output: OutputFormat) -> Result<()> {
     if output == OutputFormat::Json {
-        println!("{}", serde_json::to_string_pretty(&serde_json::json!({"recap": report.recap, "components": report.outcomes}))?);
+        out!("{}", serde_json::to_string_pretty(&serde_json::json!({"recap": report.recap, "components": report.outcomes}))?);
         return Ok(());
     }
     if dry_run {
-        println!("PLAN (dry-run: nothing was changed)");
+        out!("PLAN (dry-run: nothing was changed)");
     }
     super::print_recap(&report.recap, output)?;
-    print_components(&report.outcomes, dry_run);
+    print_components(&report.outcomes, dry_run)?;
     Ok(())
 }
 
-fn print_next_steps(loaded: &Loaded, report: &Report) {
+fn print_next_steps(loaded: &Loaded, report: &Report) -> Result<()> {
     let inv = &loaded.inventory;
     let endpoints: Vec<String> = inv.hosts.iter().filter(|h| h.has(Role::Etcd)).map(|h| url("https", h.address, v6deploy::components::ETCD_CLIENT_PORT)).collect();
     // Absolute paths, so the lines can be pasted in any directory.
     let absolute = |p: &std::path::Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
     let etcdctl = report.bundle.binary("etcdctl").map_or_else(|| "etcdctl".to_string(), |p| absolute(p).display().to_string());
     let pki = absolute(report.store.root());
-    println!();
+    out!();
     if v6deploy::components::KUBE_APISERVER.is_staged(&report.bundle) {
-        println!("kubectl: none yet: kube-apiserver is staged (no binary in the bundle {})", report.bundle.root.display());
+        out!("kubectl: none yet: kube-apiserver is staged (no binary in the bundle {})", report.bundle.root.display());
     } else {
-        println!("kubectl: KUBECONFIG={} kubectl get nodes", pki.join("admin.conf").display());
+        out!("kubectl: KUBECONFIG={} kubectl get nodes", pki.join("admin.conf").display());
     }
     // Last, so a terminal shows it: the line to copy.
-    println!("The etcd cluster, from this machine:");
-    println!(
+    out!("The etcd cluster, from this machine:");
+    out!(
         "  ETCDCTL_API=3 {etcdctl} --endpoints={} --cacert={} --cert={} --key={} endpoint health -w table",
         endpoints.join(","),
         pki.join("etcd/ca.crt").display(),
         pki.join("etcd/healthcheck-client.crt").display(),
         pki.join("etcd/healthcheck-client.key").display()
     );
+    Ok(())
 }
 
 /// The component table: what runs, what restarted and why, what is staged.
-fn print_components(outcomes: &Outcomes, dry_run: bool) {
+fn print_components(outcomes: &Outcomes, dry_run: bool) -> Result<()> {
     if !outcomes.is_empty() {
-        println!("{}", if dry_run { "\nCOMPONENTS (as the run would leave them)" } else { "\nCOMPONENTS" });
+        out!("{}", if dry_run { "\nCOMPONENTS (as the run would leave them)" } else { "\nCOMPONENTS" });
         for (address, components) in outcomes {
             for (component, outcome) in components {
-                println!("{address:<28} {component:<24} {outcome}");
+                out!("{address:<28} {component:<24} {outcome}");
             }
         }
     }
+    Ok(())
 }

@@ -17,11 +17,11 @@ pub struct Args {
 pub fn run(args: &Args, loaded: &Loaded) -> Result<ExitCode> {
     let inv = &loaded.inventory;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(inv)?);
+        out!("{}", serde_json::to_string_pretty(inv)?);
         return Ok(ExitCode::SUCCESS);
     }
     let c = &inv.cluster;
-    println!("cluster {} (Kubernetes {}), from {}", c.name, c.kubernetes_version, inv.source.display());
+    out!("cluster {} (Kubernetes {}), from {}", c.name, c.kubernetes_version, inv.source.display());
     let rows = [
         ("service CIDR", c.service_cidr.to_string()),
         ("kubernetes Service IP", c.api_service_ip.to_string()),
@@ -34,18 +34,18 @@ pub fn run(args: &Args, loaded: &Loaded) -> Result<ExitCode> {
         ("kernel minimum", inv.kernel.minimum.to_string()),
     ];
     for (key, value) in rows {
-        println!("  {key:<24} {value}");
+        out!("  {key:<24} {value}");
     }
-    println!();
-    println!("{:<40} {:<24} {:<28} {:<10} GATEWAY", "NODE NAME", "ADDRESS", "ROLES", "INTERFACE");
+    out!();
+    out!("{:<40} {:<24} {:<28} {:<10} GATEWAY", "NODE NAME", "ADDRESS", "ROLES", "INTERFACE");
     for h in &inv.hosts {
         let address = format!("{}/{}", h.address, h.prefix_length);
         let gateway = h.gateway.map_or("-".to_string(), |g| g.to_string());
-        println!("{:<40} {:<24} {:<28} {:<10} {}", h.name, address, h.roles.to_string(), h.interface, gateway);
+        out!("{:<40} {:<24} {:<28} {:<10} {}", h.name, address, h.roles.to_string(), h.interface, gateway);
     }
     let count = |role| inv.hosts.iter().filter(|h| h.has(role)).count();
-    println!();
-    println!(
+    out!();
+    out!(
         "{} hosts: {} control-plane, {} etcd, {} worker",
         inv.hosts.len(),
         count(Role::ControlPlane),

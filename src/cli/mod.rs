@@ -1,5 +1,8 @@
 //! Command-line parsing and dispatch: one file per command.
 
+#[macro_use]
+pub mod out;
+
 mod certs;
 mod certs_remote;
 mod certs_rotate;
@@ -103,13 +106,13 @@ pub fn load_inventory(path: Option<&Path>) -> Result<Loaded> {
 /// Prints the recap (table, or JSON with every change) and the failure summary.
 pub fn print_recap(recap: &Recap, output: OutputFormat) -> Result<()> {
     if output == OutputFormat::Json {
-        println!("{}", serde_json::to_string_pretty(recap)?);
+        out!("{}", serde_json::to_string_pretty(recap)?);
         return Ok(());
     }
     for change in &recap.changes {
-        println!("{change}");
+        out!("{change}");
     }
-    print!("{}", recap.table());
+    out_raw!("{}", recap.table());
     if let Some(summary) = recap.failure_summary() {
         eprintln!("{summary}");
     }
@@ -121,13 +124,13 @@ pub fn print_recap(recap: &Recap, output: OutputFormat) -> Result<()> {
 /// Returns the recap's exit code.
 pub fn print_plan(recap: &Recap, dry_run: bool, output: OutputFormat, step: &str) -> Result<ExitCode> {
     if dry_run && output == OutputFormat::Text {
-        println!("PLAN (dry-run: nothing was changed)");
+        out!("PLAN (dry-run: nothing was changed)");
     }
     print_recap(recap, output)?;
     if output == OutputFormat::Text {
         for host in &recap.hosts {
             for note in host.notes.iter().filter(|n| n.starts_with(step)) {
-                println!("{}: {note}", host.host);
+                out!("{}: {note}", host.host);
             }
         }
     }

@@ -20,9 +20,9 @@ pub struct Args {
 
 pub fn run(args: &Args) -> Result<ExitCode> {
     if args.decode {
-        println!("{}", NodeName::decode(&args.value)?);
+        out!("{}", NodeName::decode(&args.value)?);
     } else {
-        println!("{}", NodeName::encode(parse_host_address(&args.value)?));
+        out!("{}", NodeName::encode(parse_host_address(&args.value)?));
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -36,7 +36,7 @@ pub fn run(args: &Args, loaded: &Loaded, templates_dir: Option<&Path>) -> Result
     let existing = if args.force { Existing::Replace } else { Existing::Refuse };
     write_output(&rendered, dir, existing, &protected(loaded)?)?;
     let host_files: usize = rendered.hosts.iter().map(|h| h.files.len()).sum();
-    println!(
+    out!(
         "wrote {host_files} files for {} hosts and {} cluster manifests to {}",
         rendered.hosts.len(),
         rendered.cluster.len(),

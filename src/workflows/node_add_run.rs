@@ -9,6 +9,7 @@ use std::sync::Arc;
 use anyhow::{Result, bail};
 
 use crate::checks::Check;
+use crate::exit::HostsError;
 use crate::desired::desired_state_with;
 use crate::inventory::{Inventory, Role};
 use crate::render::{RenderOptions, Templates};
@@ -50,11 +51,11 @@ impl Growth {
     /// host, no member at all).
     pub fn new(inv: &Inventory, membership: &Membership, wanted: &[Ipv6Addr]) -> Result<Growth> {
         if let Some((address, why)) = membership.unreachable.iter().find(|(a, _)| wanted.contains(a)) {
-            bail!("cannot reach {address}, which is to be added: {why}; nothing was changed");
+            return Err(HostsError(format!("cannot reach {address}, which is to be added: {why}; nothing was changed")).into());
         }
         if !membership.unreachable.is_empty() {
             let list: Vec<String> = membership.unreachable.iter().map(|(a, e)| format!("{a}: {e}")).collect();
-            bail!("node add needs every host reachable; unreachable: {}; nothing was changed", list.join("; "));
+            return Err(HostsError(format!("node add needs every host reachable; unreachable: {}; nothing was changed", list.join("; "))).into());
         }
         if let Some((address, other)) = membership.foreign.iter().next() {
             bail!("{address} belongs to another cluster ({other}); nothing was changed");
