@@ -1,6 +1,6 @@
 //! `v6deploy -i FILE certs generate|check|csr|import|rotate`: the cluster's PKI on this machine.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
@@ -58,7 +58,7 @@ enum CertsCommand {
 }
 
 /// Runs a `certs` command and prints its report.
-pub fn run(args: &Args, loaded: &Loaded, templates_dir: Option<&Path>) -> Result<ExitCode> {
+pub fn run(args: &Args, loaded: &Loaded, globals: &super::Globals) -> Result<ExitCode> {
     let inv = &loaded.inventory;
     let store = match &args.certs_dir {
         Some(dir) => Store::at(dir.join(&inv.cluster.name)),
@@ -89,8 +89,8 @@ pub fn run(args: &Args, loaded: &Loaded, templates_dir: Option<&Path>) -> Result
             out!("{report}");
             Ok(ExitCode::SUCCESS)
         }
-        CertsCommand::Rotate(rotate) => super::certs_rotate::run(rotate, inv, &store, templates_dir),
-        CertsCommand::Check { warn_days, remote: true, run } => super::certs_remote::run(inv, run, *warn_days),
+        CertsCommand::Rotate(rotate) => super::certs_rotate::run(rotate, inv, &store, globals),
+        CertsCommand::Check { warn_days, remote: true, run } => super::certs_remote::run(inv, run, *warn_days, globals),
         CertsCommand::Check { warn_days, remote: false, .. } => {
             let report = pki::check(inv, &store, *warn_days).with_context(|| format!("check certificates in {root}"))?;
             let width = |column: fn(&pki::Row) -> String, title: &str| report.rows.iter().map(|r| column(r).len()).max().unwrap_or(0).max(title.len());

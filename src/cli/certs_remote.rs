@@ -15,8 +15,8 @@ use super::run_args::RunArgs;
 /// Reads and prints every host's certificates; exit [`exit::HOST_FAILED`] when a host cannot
 /// be read or holds an expired or unreadable certificate, or one expiring within `warn_days`
 /// is only warned about.
-pub fn run(inv: &Inventory, run: &RunArgs, warn_days: u32) -> Result<ExitCode> {
-    let results = read(&run.remote()?, inv)?;
+pub fn run(inv: &Inventory, run: &RunArgs, warn_days: u32, globals: &super::Globals) -> Result<ExitCode> {
+    let results = read(&run.remote(globals)?, inv)?;
     let now = OffsetDateTime::now_utc();
     let mut bad = 0;
     let mut warned = 0;

@@ -1,7 +1,6 @@
 //! `v6deploy -i FILE certs rotate`: renew certificates on a running cluster, one host at a
 //! time, with backups (locally and on each host) and a health check after every restart.
 
-use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::Result;
@@ -61,7 +60,7 @@ pub struct RotateArgs {
 }
 
 /// Runs the rotation and prints every event as it happens.
-pub fn run(args: &RotateArgs, inv: &Inventory, store: &Store, templates_dir: Option<&Path>) -> Result<ExitCode> {
+pub fn run(args: &RotateArgs, inv: &Inventory, store: &Store, globals: &super::Globals) -> Result<ExitCode> {
     let inventory = inv.source.display();
     let hosts = if args.run.hosts.is_empty() { String::new() } else { format!(" --hosts {}", args.run.hosts.join(",")) };
     let resume = if args.ca {
@@ -77,9 +76,9 @@ pub fn run(args: &RotateArgs, inv: &Inventory, store: &Store, templates_dir: Opt
         Kind::Leaves { only: args.only.clone(), keys: if args.keep_keys { Keys::Keep } else { Keys::New }, stage }
     };
     let mode = if args.dry_run { Mode::DryRun } else { Mode::Apply };
-    let request = Request { kind, mode, health_timeout: args.health_timeout, keep_backups: args.keep_backups, resume: resume.clone(), templates_dir };
+    let request = Request { kind, mode, health_timeout: args.health_timeout, keep_backups: args.keep_backups, resume: resume.clone(), templates_dir: globals.templates.as_deref() };
     let mut print = |event: Event<'_>| print_event(event, args, &resume);
-    let code = certs_rotate::run(&args.run.remote()?, inv, store, &request, &mut print)?;
+    let code = certs_rotate::run(&args.run.remote(globals)?, inv, store, &request, &mut print)?;
     Ok(ExitCode::from(code))
 }
 

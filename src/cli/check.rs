@@ -25,9 +25,9 @@ pub struct Args {
 }
 
 /// Gathers the facts, prints each host's verdicts.
-pub fn run(args: &Args, loaded: &Loaded) -> Result<ExitCode> {
+pub fn run(args: &Args, loaded: &Loaded, globals: &super::Globals) -> Result<ExitCode> {
     let inv = &loaded.inventory;
-    let gathered = gather(&args.run.remote()?, inv)?;
+    let gathered = gather(&args.run.remote(globals)?, inv)?;
     let (recap, facts) = (&gathered.recap, &gathered.facts);
     let mut failed = !recap.succeeded();
     let mut report = Vec::new();

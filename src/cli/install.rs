@@ -40,14 +40,14 @@ pub struct Args {
 }
 
 /// Runs `install` and prints the report.
-pub fn run(args: &Args, loaded: &Loaded, templates_dir: Option<&std::path::Path>) -> Result<ExitCode> {
+pub fn run(args: &Args, loaded: &Loaded, globals: &super::Globals) -> Result<ExitCode> {
     let request = Request {
         mode: if args.dry_run { Mode::DryRun } else { Mode::Apply },
         skip_checks: args.skip_check.clone(),
         upgrade_kernel: args.upgrade_kernel.then(|| args.upgrade.options()),
-        templates_dir,
+        templates_dir: globals.templates.as_deref(),
     };
-    let report = install_run::run(&args.run.remote()?, &loaded.inventory, &request, &mut print_note)?;
+    let report = install_run::run(&args.run.remote(globals)?, &loaded.inventory, &request, &mut print_note)?;
     print_report(&report, args.dry_run, args.run.output)?;
     if args.run.output == OutputFormat::Text && report.recap.succeeded() && !args.dry_run {
         print_next_steps(loaded, &report)?;

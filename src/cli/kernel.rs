@@ -67,10 +67,10 @@ impl UpgradeArgs {
 }
 
 /// Runs `kernel check` or `kernel upgrade` and prints the report.
-pub fn run(args: &Args, loaded: &Loaded) -> Result<ExitCode> {
+pub fn run(args: &Args, loaded: &Loaded, globals: &super::Globals) -> Result<ExitCode> {
     match &args.command {
-        KernelCommand::Check { run } => check(run, &loaded.inventory),
-        KernelCommand::Upgrade { dry_run, upgrade, run } => upgrade_hosts(*dry_run, upgrade, run, &loaded.inventory),
+        KernelCommand::Check { run } => check(run, &loaded.inventory, globals),
+        KernelCommand::Upgrade { dry_run, upgrade, run } => upgrade_hosts(*dry_run, upgrade, run, &loaded.inventory, globals),
     }
 }
 
@@ -91,8 +91,8 @@ fn verdict(inv: &Inventory, facts: &Facts, offer: &Offer) -> (bool, String) {
     }
 }
 
-fn check(run: &RunArgs, inv: &Inventory) -> Result<ExitCode> {
-    let remote = run.remote()?;
+fn check(run: &RunArgs, inv: &Inventory, globals: &super::Globals) -> Result<ExitCode> {
+    let remote = run.remote(globals)?;
     let gathered = gather(&remote, inv)?;
     let (recap, facts) = (&gathered.recap, &gathered.facts);
     let offer = kernel::offer(inv)?;
@@ -132,12 +132,12 @@ fn check(run: &RunArgs, inv: &Inventory) -> Result<ExitCode> {
     Ok(if below > 0 || !recap.succeeded() { ExitCode::from(exit::HOST_FAILED) } else { ExitCode::SUCCESS })
 }
 
-fn upgrade_hosts(dry_run: bool, upgrade: &UpgradeArgs, run: &RunArgs, inv: &Inventory) -> Result<ExitCode> {
+fn upgrade_hosts(dry_run: bool, upgrade: &UpgradeArgs, run: &RunArgs, inv: &Inventory, globals: &super::Globals) -> Result<ExitCode> {
     let options = upgrade.options();
     if let (_, Some(note)) = kernel::safe_parallel(inv, options.parallel) {
         eprintln!("{note}");
     }
     let mode = if dry_run { Mode::DryRun } else { Mode::Apply };
-    let recap = kernel::upgrade(&run.remote()?, inv, mode, &options)?;
+    let recap = kernel::upgrade(&run.remote(globals)?, inv, mode, &options)?;
     super::print_plan(&recap, dry_run, run.output, "Upgrade kernel")
 }

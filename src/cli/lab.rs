@@ -17,6 +17,8 @@ use super::run_args::OutputFormat;
 pub struct Args {
     #[command(subcommand)]
     command: LabCommand,
+    #[command(flatten)]
+    unused: super::Unused,
 }
 
 #[derive(Debug, Subcommand)]

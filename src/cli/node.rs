@@ -46,10 +46,10 @@ struct AddArgs {
 }
 
 /// Runs `node add` and prints the report.
-pub fn run(args: &Args, loaded: &Loaded, templates_dir: Option<&std::path::Path>) -> Result<ExitCode> {
+pub fn run(args: &Args, loaded: &Loaded, globals: &super::Globals) -> Result<ExitCode> {
     let NodeCommand::Add(args) = &args.command;
-    let request = Request { nodes: &args.nodes, mode: if args.dry_run { Mode::DryRun } else { Mode::Apply }, skip_checks: args.skip_check.clone(), templates_dir };
-    let report = node_add_run::run(&args.run.remote()?, &loaded.inventory, &request, &mut super::install::print_note)?;
+    let request = Request { nodes: &args.nodes, mode: if args.dry_run { Mode::DryRun } else { Mode::Apply }, skip_checks: args.skip_check.clone(), templates_dir: globals.templates.as_deref() };
+    let report = node_add_run::run(&args.run.remote(globals)?, &loaded.inventory, &request, &mut super::install::print_note)?;
     super::install::print_report(&report, args.dry_run, args.run.output)?;
     Ok(ExitCode::from(report.recap.exit_code()))
 }

@@ -16,6 +16,8 @@ pub struct Args {
     /// Decode a node name back to its address.
     #[arg(long)]
     decode: bool,
+    #[command(flatten)]
+    unused: super::Unused,
 }
 
 pub fn run(args: &Args) -> Result<ExitCode> {

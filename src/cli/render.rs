@@ -24,9 +24,9 @@ pub struct Args {
     force: bool,
 }
 
-pub fn run(args: &Args, loaded: &Loaded, templates_dir: Option<&Path>) -> Result<ExitCode> {
+pub fn run(args: &Args, loaded: &Loaded, globals: &super::Globals) -> Result<ExitCode> {
     let inv = &loaded.inventory;
-    let templates = Templates::load(templates_dir)?;
+    let templates = Templates::load(globals.templates.as_deref())?;
     let root = Store::for_inventory(inv).root().display().to_string();
     let store = Store::for_inventory(inv).lock(&mut |holder| eprintln!("{root} is locked by {holder}; waiting for it"))?;
     let report = generate(inv, &store).with_context(|| format!("prepare the PKI in {}", store.root().display()))?;

@@ -38,8 +38,8 @@ pub struct RunArgs {
 
 impl RunArgs {
     /// The runtime and connections of this command, with these options.
-    pub fn remote(&self) -> Result<Remote> {
-        let feedback = if self.output == OutputFormat::Json { Feedback::Silent } else { Feedback::Progress };
+    pub fn remote(&self, globals: &super::Globals) -> Result<Remote> {
+        let feedback = if self.output == OutputFormat::Json || globals.quiet { Feedback::Silent } else { Feedback::Progress };
         Remote::new(Settings {
             forks: self.forks,
             max_fail_percent: self.max_fail_percent,

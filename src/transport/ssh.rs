@@ -59,7 +59,7 @@ impl SshSession {
     async fn handle(&self) -> Result<Arc<Handle<HostKeyVerifier>>, TransportError> {
         let mut guard = self.handle.lock().await;
         if guard.is_closed() {
-            tracing::info!(host = %self.label, "connection lost, reconnecting");
+            tracing::warn!(host = %self.label, "connection lost, reconnecting");
             *guard = Arc::new(open(&self.endpoint).await?);
         }
         Ok(Arc::clone(&guard))

@@ -5,6 +5,7 @@ pub mod certs_remote;
 pub mod certs_rotate;
 pub mod cluster;
 pub mod gather;
+pub mod init;
 pub mod install;
 pub mod install_run;
 pub mod kernel;
