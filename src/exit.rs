@@ -30,8 +30,8 @@ pub struct HostsError(pub String);
 
 /// The run was interrupted (Ctrl-C) before it finished: it ends the command with [`INTERRUPTED`].
 #[derive(Debug, thiserror::Error)]
-#[error("interrupted")]
-pub struct Interrupted;
+#[error("interrupted {0}")]
+pub struct Interrupted(pub &'static str);
 
 /// The exit code for an error that ended a command: [`INTERRUPTED`], [`HOST_FAILED`] for a
 /// [`HostsError`] anywhere in its chain, else [`USAGE`].
@@ -53,7 +53,7 @@ mod tests {
     fn an_error_maps_to_its_exit_code_through_context() {
         let hosts = anyhow::Error::new(HostsError("cannot reach 2001:db8::1".into())).context("node add");
         assert_eq!(code_for(&hosts), HOST_FAILED);
-        assert_eq!(code_for(&anyhow::Error::new(Interrupted).context("install")), INTERRUPTED);
+        assert_eq!(code_for(&anyhow::Error::new(Interrupted("while connecting")).context("install")), INTERRUPTED);
         assert_eq!(code_for(&anyhow::anyhow!("bad inventory")), USAGE);
     }
 }
