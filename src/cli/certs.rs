@@ -6,12 +6,11 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use clap::Subcommand;
 
-use v6deploy::exit;
 use v6deploy::inventory::Loaded;
 use v6deploy::pki::{self, Action, Store};
 
 use super::certs_rotate::RotateArgs;
-use super::run_args::RunArgs;
+use super::run_args::{OutputFormat, RunArgs};
 
 /// Make, check, export and import the cluster's certificates (in certs/<cluster name>/).
 #[derive(Debug, clap::Args)]
@@ -27,7 +26,11 @@ pub struct Args {
 #[derive(Debug, Subcommand)]
 enum CertsCommand {
     /// Create what is missing, keep what is valid, reissue what no longer matches the inventory.
-    Generate,
+    Generate {
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+        output: OutputFormat,
+    },
     /// Show every certificate (subject, SANs, issuer, days left); exit 2 if any is expired,
     /// missing or mismatched.
     Check {
@@ -41,13 +44,15 @@ enum CertsCommand {
         #[command(flatten)]
         run: RunArgs,
     },
-    /// Renew certificates on the running cluster, one host at a time (see --help).
+    /// Renew certificates on the running cluster, one host at a time, with backups and health
+    /// checks; --ca rotates the CAs in phases.
     Rotate(Box<RotateArgs>),
     /// Export every leaf's CSR (PKCS#10) to DIR, for an enterprise CA to sign.
     Csr {
-        /// Directory to write the CSRs to (same layout as the store).
-        #[arg(short, long, value_name = "DIR")]
-        output: PathBuf,
+        /// Directory to write the CSRs to (same layout as the store). `-o DIR` is accepted too
+        /// (deprecated: `--output` names a format elsewhere).
+        #[arg(short, long = "dir", value_name = "DIR", short_alias = 'o', alias = "output")]
+        dir: PathBuf,
     },
     /// Import certificates signed by an enterprise CA from DIR (named like the CSRs, .crt).
     Import {
@@ -71,19 +76,20 @@ pub fn run(args: &Args, loaded: &Loaded, globals: &super::Globals) -> Result<Exi
         _ => store.lock(&mut |holder| eprintln!("{root} is locked by {holder}; waiting for it"))?,
     };
     match &args.command {
-        CertsCommand::Generate => {
+        CertsCommand::Generate { output } => {
             let report = pki::generate(inv, &store).with_context(|| format!("generate certificates in {root}"))?;
+            if *output == OutputFormat::Json {
+                let files: Vec<serde_json::Value> = report.entries.iter().map(|e| {
+                    let (action, detail) = action(&e.action);
+                    serde_json::json!({"file": e.file, "action": action, "detail": detail})
+                }).collect();
+                super::out::json(&serde_json::json!({"store": root, "files": files, "summary": report.to_string()}))?;
+                return Ok(ExitCode::SUCCESS);
+            }
             let width = report.entries.iter().map(|e| root.len() + 1 + e.file.len()).max().unwrap_or(4);
             out!("{:<width$} {:<10} DETAIL", "FILE", "ACTION");
             for entry in &report.entries {
-                let (action, detail) = match &entry.action {
-                    Action::Created => ("created", String::new()),
-                    Action::Kept => ("kept", String::new()),
-                    Action::Reissued(reasons) => ("reissued", join(reasons)),
-                    Action::Pending(reasons) => ("pending", format!("{}; key and CSR ready: `certs csr -o DIR`, have the enterprise CA sign, `certs import DIR`", join(reasons))),
-                    Action::Updated(why) => ("updated", why.clone()),
-                    Action::Stale => ("stale", "host not in the inventory; left in place (move it away when the host is gone)".to_string()),
-                };
+                let (action, detail) = action(&entry.action);
                 out!("{:<width$} {action:<10} {detail}", format!("{root}/{}", entry.file));
             }
             out!("{report}");
@@ -91,26 +97,8 @@ pub fn run(args: &Args, loaded: &Loaded, globals: &super::Globals) -> Result<Exi
         }
         CertsCommand::Rotate(rotate) => super::certs_rotate::run(rotate, inv, &store, globals),
         CertsCommand::Check { warn_days, remote: true, run } => super::certs_remote::run(inv, run, *warn_days, globals),
-        CertsCommand::Check { warn_days, remote: false, .. } => {
-            let report = pki::check(inv, &store, *warn_days).with_context(|| format!("check certificates in {root}"))?;
-            let width = |column: fn(&pki::Row) -> String, title: &str| report.rows.iter().map(|r| column(r).len()).max().unwrap_or(0).max(title.len());
-            let (file_w, subject_w, issuer_w) = (width(|r| r.file.clone(), "FILE"), width(|r| r.subject.clone(), "SUBJECT"), width(|r| r.issuer.clone(), "ISSUER"));
-            out!("{:<file_w$} {:<subject_w$} {:<issuer_w$} {:>5}  STATUS / SANS", "FILE", "SUBJECT", "ISSUER", "DAYS");
-            for row in &report.rows {
-                let days = row.days_left.map_or("-".to_string(), |d| d.to_string());
-                out!("{:<file_w$} {:<subject_w$} {:<issuer_w$} {days:>5}  {}", row.file, row.subject, row.issuer, row.status);
-                if !row.alt_names.is_empty() {
-                    out!("{:<file_w$}   SANs: {}", "", row.alt_names);
-                }
-            }
-            for (file, mode) in &report.exposed {
-                out!("WARNING: {root}/{file} is mode {mode:o}: group or others may read this key; `certs generate` makes it 0600 (or chmod 600 it)");
-            }
-            let bad = report.rows.iter().filter(|r| matches!(r.status, pki::Status::Bad(_) | pki::Status::Error(_))).count();
-            out!("{} certificates in {root}: {bad} with problems, {} expiring within {warn_days} days", report.rows.len(), report.warnings());
-            Ok(if report.failed() { ExitCode::from(exit::HOST_FAILED) } else { ExitCode::SUCCESS })
-        }
-        CertsCommand::Csr { output } => {
+        CertsCommand::Check { warn_days, remote: false, run } => super::certs_local::check(inv, &store, *warn_days, run.output),
+        CertsCommand::Csr { dir: output } => {
             let report = pki::export_csrs(inv, &store, output).with_context(|| format!("export CSRs from {root}"))?;
             for file in &report.made {
                 out!("made key/CSR for {root}/{file}");
@@ -126,6 +114,18 @@ pub fn run(args: &Args, loaded: &Loaded, globals: &super::Globals) -> Result<Exi
             out!("imported {}, unchanged {}", report.imported.len(), report.unchanged.len());
             Ok(ExitCode::SUCCESS)
         }
+    }
+}
+
+/// The action's word and its detail, as `certs generate` prints them.
+fn action(action: &Action) -> (&'static str, String) {
+    match action {
+        Action::Created => ("created", String::new()),
+        Action::Kept => ("kept", String::new()),
+        Action::Reissued(reasons) => ("reissued", join(reasons)),
+        Action::Pending(reasons) => ("pending", format!("{}; key and CSR ready: `certs csr --dir DIR`, have the enterprise CA sign, `certs import DIR`", join(reasons))),
+        Action::Updated(why) => ("updated", why.clone()),
+        Action::Stale => ("stale", "host not in the inventory; left in place (move it away when the host is gone)".to_string()),
     }
 }
 

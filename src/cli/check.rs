@@ -42,7 +42,7 @@ pub fn run(args: &Args, loaded: &Loaded, globals: &super::Globals) -> Result<Exi
             .iter()
             .map(|(h, vs)| serde_json::json!({"host": h.address, "name": h.name, "facts": facts.get(&h.address).map(|f| &f.0), "verdicts": vs}))
             .collect();
-        out!("{}", serde_json::to_string_pretty(&serde_json::json!({"hosts": hosts, "recap": recap}))?);
+        super::out::json(&serde_json::json!({"hosts": hosts, "recap": recap}))?;
     } else {
         for (host, vs) in &report {
             out!("{} ({})", host.address, host.name);

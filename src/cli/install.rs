@@ -58,7 +58,8 @@ pub fn run(args: &Args, loaded: &Loaded, globals: &super::Globals) -> Result<Exi
 /// Prints what happens before the hosts are changed (on stderr, beside the progress).
 pub fn print_note(note: Note) {
     match note {
-        Note::Pki { root, report } => eprintln!("PKI in {}: {report}", root.display()),
+        Note::Pki { root, report, scratch: false } => eprintln!("PKI in {}: {report}", root.display()),
+        Note::Pki { root, report, scratch: true } => eprintln!("PKI: a scratch copy of {} (dry run: the store is not changed): {report}", root.display()),
         Note::Staged { root, binaries } => {
             let names: Vec<&str> = binaries.clone();
             eprintln!("bundle {}: no binary for {} (bundle.missing: stage): these are staged", root.display(), names.join(", "));
@@ -75,7 +76,7 @@ pub fn print_note(note: Note) {
 /// both as one JSON document.
 pub fn print_report(report: &Report, dry_run: bool, output: OutputFormat) -> Result<()> {
     if output == OutputFormat::Json {
-        out!("{}", serde_json::to_string_pretty(&serde_json::json!({"recap": report.recap, "components": report.outcomes}))?);
+        super::out::json(&serde_json::json!({"recap": report.recap, "components": report.outcomes}))?;
         return Ok(());
     }
     if dry_run {

@@ -109,7 +109,7 @@ fn check(run: &RunArgs, inv: &Inventory, globals: &super::Globals) -> Result<Exi
             .iter()
             .map(|(h, f, ok, line)| serde_json::json!({"host": h.address, "name": h.name, "os": f.os, "running": f.kernel_release, "at_or_above_minimum": ok, "verdict": line, "installed": f.kernels, "boot_default": f.boot_default, "boot_entries": f.boot_entries}))
             .collect();
-        out!("{}", serde_json::to_string_pretty(&serde_json::json!({"minimum": inv.kernel.minimum, "hosts": hosts, "recap": recap}))?);
+        super::out::json(&serde_json::json!({"minimum": inv.kernel.minimum, "hosts": hosts, "recap": recap}))?;
     } else {
         out!("kernel.minimum {} (flannel's IPv6 vxlan needs >= 3.12)", inv.kernel.minimum);
         for (host, f, _, line) in &report {

@@ -258,6 +258,6 @@ fn status_json(labs: &[lab::Lab]) -> Result<ExitCode> {
             serde_json::json!({"name": l.record.name, "flavor": l.record.flavor.to_string(), "bridge": format!("v6lab-{}", l.record.name), "subnet": subnet.net().to_string(), "project": l.record.project, "machines": machines})
         })
         .collect();
-    out!("{}", serde_json::to_string_pretty(&serde_json::json!({ "labs": labs }))?);
+    super::out::json(&serde_json::json!({ "labs": labs }))?;
     Ok(ExitCode::SUCCESS)
 }

@@ -6,6 +6,7 @@ pub mod out;
 mod certs;
 mod extras;
 mod init;
+mod certs_local;
 mod certs_remote;
 mod certs_rotate;
 mod check;
@@ -142,6 +143,11 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     }
 }
 
+/// "1 host", "2 hosts".
+pub fn plural(count: usize, noun: &str) -> String {
+    if count == 1 { format!("1 {noun}") } else { format!("{count} {noun}s") }
+}
+
 /// Loads the inventory named by `-i`, printing its warnings to stderr.
 pub fn load_inventory(path: Option<&Path>) -> Result<Loaded> {
     let path = path.context("this command needs an inventory: pass -i FILE (e.g. -i inventories/field-report.yaml) or set V6DEPLOY_INVENTORY")?;
@@ -155,7 +161,7 @@ pub fn load_inventory(path: Option<&Path>) -> Result<Loaded> {
 /// Prints the recap (table, or JSON with every change) and the failure summary.
 pub fn print_recap(recap: &Recap, output: OutputFormat) -> Result<()> {
     if output == OutputFormat::Json {
-        out!("{}", serde_json::to_string_pretty(recap)?);
+        out::json(recap)?;
         return Ok(());
     }
     for change in &recap.changes {

@@ -35,9 +35,17 @@ pub fn raw(args: std::fmt::Arguments<'_>) -> std::io::Result<()> {
     stdout.flush()
 }
 
-/// Writes `value` as pretty-printed JSON, with a final newline.
+/// The version of every JSON document v6deploy prints (its `"schema"` key; docs/json.md).
+/// It changes only when a key is removed or changes meaning; new keys may appear without it.
+pub const SCHEMA: u64 = 1;
+
+/// Writes `value`, a JSON object, pretty-printed with `"schema": 1` added.
 pub fn json(value: &impl serde::Serialize) -> anyhow::Result<()> {
-    line(format_args!("{}", serde_json::to_string_pretty(value)?))?;
+    let mut value = serde_json::to_value(value)?;
+    if let Some(object) = value.as_object_mut() {
+        object.insert("schema".to_string(), SCHEMA.into());
+    }
+    line(format_args!("{}", serde_json::to_string_pretty(&value)?))?;
     Ok(())
 }
 

@@ -119,12 +119,12 @@ pub fn run(remote: &Remote, inv: &Inventory, request: &Request<'_>, notes: &mut 
     }
     let grown = &growth.grown;
     let (bundle, images) = prepare_bundle(grown, notes)?;
-    let store = prepare_pki(grown, "issue the new nodes' certificates in", notes)?;
+    let (store, scratch) = prepare_pki(grown, "issue the new nodes' certificates in", request.mode, notes)?;
     let desired = desired_state_with(grown, &Templates::load(request.templates_dir)?, &store, growth.render_options())?;
     let state = Arc::new(InstallState::new(desired, bundle, request.skip_checks.clone())?.with_images(images));
     let steps = node_add::steps(grown, &state, growth.running_etcd.clone(), growth.joining.clone());
     let recap = remote.run_steps_on_all(grown, remote.settings.feedback, request.mode, &steps)?;
-    Ok(report(recap, &state, store))
+    Ok(report(recap, &state, store, scratch))
 }
 
 #[cfg(test)]
