@@ -12,10 +12,12 @@ use v6deploy::pki::{self, Action, Store};
 use super::certs_rotate::RotateArgs;
 use super::run_args::{OutputFormat, RunArgs};
 
-/// Make, check, export and import the cluster's certificates (in certs/<cluster name>/).
+/// Make, check, export and import the cluster's certificates (in pki.dir/<cluster name>/,
+/// pki.dir relative to the inventory: certs/ beside it by default).
 #[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:\n  v6deploy -i cluster.yaml certs generate\n  v6deploy -i cluster.yaml certs check --warn-days 60\n  v6deploy -i cluster.yaml certs check --remote --output json\n  v6deploy -i cluster.yaml certs rotate --dry-run\n  v6deploy -i cluster.yaml certs csr --dir csrs/ && v6deploy -i cluster.yaml certs import signed/")]
 pub struct Args {
-    /// Directory that holds <cluster name>/ [default: the inventory's pki.dir, else ./certs]
+    /// Directory that holds <cluster name>/ [default: the inventory's pki.dir]
     #[arg(long, global = true, value_name = "DIR")]
     certs_dir: Option<PathBuf>,
 

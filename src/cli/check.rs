@@ -19,6 +19,7 @@ use super::run_args::{OutputFormat, RunArgs};
 /// time-skew, disk, ports (2379, 2380, 6443, 10250 free), systemd.
 /// Exit code 0 when nothing failed, 2 when a check failed or a host was unreachable.
 #[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:\n  v6deploy -i cluster.yaml check\n  v6deploy -i cluster.yaml check --hosts 2001:db8::11 --connect-timeout 3\n  v6deploy -i cluster.yaml check --output json | jq '.hosts[].verdicts[] | select(.status == \"fail\")'")]
 pub struct Args {
     #[command(flatten)]
     run: RunArgs,
@@ -62,7 +63,7 @@ pub fn run(args: &Args, loaded: &Loaded, globals: &super::Globals) -> Result<Exi
             out!("{} UNREACHABLE: {}", h.host, h.error.as_deref().unwrap_or(""));
         }
         let ok = report.iter().filter(|(_, vs)| vs.iter().all(|v| v.status != Status::Fail)).count();
-        out!("\n{ok} of {} hosts pass every check", inv.hosts.len());
+        out!("\n{ok} of {} pass every check", super::plural(inv.hosts.len(), "host"));
     }
     Ok(if failed { ExitCode::from(exit::HOST_FAILED) } else { ExitCode::SUCCESS })
 }

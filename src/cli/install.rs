@@ -1,6 +1,7 @@
 //! `v6deploy -i FILE install`: bare hosts to a running cluster.
 
 use std::process::ExitCode;
+use std::time::Duration;
 
 use anyhow::Result;
 
@@ -8,6 +9,7 @@ use v6deploy::checks::Check;
 use v6deploy::inventory::{Loaded, Role};
 use v6deploy::net::url;
 use v6deploy::workflows::Mode;
+use v6deploy::workflows::kernel::Options;
 use v6deploy::workflows::install_run::{self, Note, Outcomes, Report, Request};
 
 use super::run_args::{OutputFormat, RunArgs};
@@ -21,7 +23,12 @@ use super::run_args::{OutputFormat, RunArgs};
 /// Before any host is touched the bundle is checked: a missing binary is refused unless the
 /// inventory says `bundle: {missing: stage}` (then that component is configured and verified
 /// but not started, and the recap says "staged").
+///
+/// --forks bounds how many hosts are worked on at once; hosts that restart services do so
+/// one at a time where quorum needs it. With --upgrade-kernel, hosts reboot one at a time
+/// (`kernel upgrade --parallel N` reboots more at once, before an install).
 #[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:\n  v6deploy -i cluster.yaml install --dry-run      # the exact plan; changes nothing\n  v6deploy -i cluster.yaml install\n  v6deploy -i cluster.yaml install --output json | jq '.recap.hosts[] | {host, status}'\n  v6deploy -i cluster.yaml install --upgrade-kernel --skip-check swap\n\nExit codes: 0 every host ok, 1 usage or inventory error, 2 a host failed or was unreachable, 130 interrupted.")]
 pub struct Args {
     /// Show exactly what would change on each host; change nothing.
     #[arg(long)]
@@ -33,8 +40,9 @@ pub struct Args {
     /// default, reboot, verify; one host at a time) instead of stopping at the kernel gate.
     #[arg(long)]
     upgrade_kernel: bool,
-    #[command(flatten)]
-    upgrade: super::kernel::UpgradeArgs,
+    /// With --upgrade-kernel: seconds a host may take to go down and come back after its reboot.
+    #[arg(long, default_value_t = 600, value_name = "SECONDS")]
+    reboot_timeout: u64,
     #[command(flatten)]
     run: RunArgs,
 }
@@ -44,7 +52,7 @@ pub fn run(args: &Args, loaded: &Loaded, globals: &super::Globals) -> Result<Exi
     let request = Request {
         mode: if args.dry_run { Mode::DryRun } else { Mode::Apply },
         skip_checks: args.skip_check.clone(),
-        upgrade_kernel: args.upgrade_kernel.then(|| args.upgrade.options()),
+        upgrade_kernel: args.upgrade_kernel.then(|| Options { parallel: 1, reboot_timeout: Duration::from_secs(args.reboot_timeout) }),
         templates_dir: globals.templates.as_deref(),
     };
     let report = install_run::run(&args.run.remote(globals)?, &loaded.inventory, &request, &mut print_note)?;

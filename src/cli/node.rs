@@ -14,6 +14,7 @@ use super::run_args::RunArgs;
 
 /// Grow a running cluster: workers, control-plane nodes or etcd members.
 #[derive(Debug, clap::Args)]
+#[command(after_help = "Examples (add the hosts to the inventory first):\n  v6deploy -i cluster.yaml node add 2001:db8::14 --dry-run\n  v6deploy -i cluster.yaml node add 2001:db8::14 2001:db8::15\n\nEvery host of the inventory must be reachable; an unreachable one stops node add before any change (exit 2).")]
 pub struct Args {
     #[command(subcommand)]
     command: NodeCommand,

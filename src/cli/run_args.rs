@@ -18,7 +18,7 @@ pub enum OutputFormat {
 /// Options of every command that works on hosts.
 #[derive(Debug, Clone, clap::Args)]
 pub struct RunArgs {
-    /// Hosts worked on at once (default: all).
+    /// Hosts worked on at once; 0 means all of them.
     #[arg(long, default_value_t = 0, value_name = "N")]
     pub forks: usize,
     /// Stop every host once more than this percentage of hosts failed or was unreachable
