@@ -2,8 +2,7 @@
 //! documents with their schema, `init`, where the PKI store lives, render and dry runs that
 //! leave the store alone, the spinner and Ctrl-C on a terminal. No lab needed.
 
-mod util;
-
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
@@ -153,12 +152,12 @@ fn render_and_dry_runs_leave_the_store_untouched() {
     // A host that is not in the store yet: a dry run issues its certificates in the copy.
     let grown = std::fs::read_to_string(&inventory).unwrap().replace("bundle:\n", "  - address: \"2001:db8:ffff::8\"\n    roles: [worker]\n    interface: eth0\nbundle:\n");
     std::fs::write(&inventory, grown).unwrap();
-    let before = util::read_tree(&store);
+    let before = read_tree(&store);
     let forced = v6deploy(dir.path(), &["-i", i, "render", "-o", out.to_str().unwrap(), "--force"]);
     assert!(forced.status.success(), "{}", text(&forced));
     let dry = v6deploy(dir.path(), &["-i", i, "install", "--dry-run", "--connect-timeout", "1"]);
     assert_eq!(dry.status.code(), Some(2), "{}", text(&dry));
-    assert!(before == util::read_tree(&store), "render or install --dry-run changed the store");
+    assert!(before == read_tree(&store), "render or install --dry-run changed the store");
 }
 
 #[test]
@@ -183,4 +182,61 @@ fn help_shows_no_doubled_defaults_and_no_idle_flags() {
     for command in ["nodename", "lab"] {
         assert!(!help(&[command, "--help"]).contains("--inventory"), "{command}");
     }
+}
+
+/// Every file under `dir` with its bytes.
+fn read_tree(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    let mut found = BTreeMap::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(next) = pending.pop() {
+        for entry in std::fs::read_dir(&next).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                pending.push(path);
+            } else {
+                found.insert(path.strip_prefix(dir).unwrap().to_path_buf(), std::fs::read(&path).unwrap());
+            }
+        }
+    }
+    found
+}
+
+/// On a terminal (tmux): a spinner per host with the time spent connecting; the first Ctrl-C
+/// abandons the pending connection at once (not after --connect-timeout), exit 130. Skipped
+/// without tmux or without a global IPv6 address on this machine to listen on.
+#[test]
+fn a_terminal_shows_the_wait_and_ctrl_c_ends_it() {
+    let has_tmux = Command::new("tmux").arg("-V").output().is_ok_and(|o| o.status.success());
+    let addresses = Command::new("ip").args(["-6", "-o", "addr", "show", "scope", "global"]).output().map(|o| String::from_utf8_lossy(&o.stdout).into_owned()).unwrap_or_default();
+    let address = addresses.split_whitespace().skip_while(|w| *w != "inet6").nth(1).and_then(|a| a.split('/').next()).map(str::to_string);
+    let (true, Some(address)) = (has_tmux, address) else {
+        eprintln!("skipped: no tmux or no global IPv6 address");
+        return;
+    };
+    // Accepts and never answers: the SSH handshake waits.
+    let listener = std::net::TcpListener::bind((address.parse::<std::net::Ipv6Addr>().unwrap(), 0)).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (dir, inventory) = project(&address);
+    let yaml = std::fs::read_to_string(&inventory).unwrap().replace("  # port: 22 ", &format!("  port: {port} "));
+    std::fs::write(&inventory, yaml).unwrap();
+    let session = format!("v6deploy-ux-{}", std::process::id());
+    let done = dir.path().join("exit");
+    let script = format!("{} -i {} check --connect-timeout 60; echo $? > {}; sleep 60", env!("CARGO_BIN_EXE_v6deploy"), inventory.display(), done.display());
+    let tmux = |args: &[&str]| Command::new("tmux").args(args).output().unwrap();
+    assert!(tmux(&["new-session", "-d", "-s", &session, "-x", "150", "-y", "20", &script]).status.success());
+    let pane = || String::from_utf8_lossy(&tmux(&["capture-pane", "-p", "-t", &session]).stdout).into_owned();
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    let waiting = pane();
+    let started = std::time::Instant::now();
+    tmux(&["send-keys", "-t", &session, "C-c"]);
+    while !done.exists() && started.elapsed().as_secs() < 10 {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let after = pane();
+    tmux(&["kill-session", "-t", &session]);
+    drop(listener);
+    assert!(waiting.contains(&address) && waiting.contains("connecting over SSH") && regex::Regex::new(r" \d+s connecting").unwrap().is_match(&waiting), "{waiting}");
+    assert_eq!(std::fs::read_to_string(&done).unwrap_or_default().trim(), "130", "{after}");
+    assert!(started.elapsed().as_secs() < 10, "Ctrl-C waited out the connect timeout");
+    assert!(after.contains("interrupted"), "{after}");
 }

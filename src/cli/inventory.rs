@@ -70,10 +70,10 @@ pub fn run(args: &Args, loaded: &Loaded) -> Result<ExitCode> {
 /// boolean, `kernel.package`/`kernel.repository` (null: the bundle's rpms/).
 fn as_written(inv: &Inventory) -> Result<Value> {
     let mut value = serde_json::to_value(inv)?;
-    if let Some(ssh) = value.get_mut("ssh").and_then(Value::as_object_mut) {
-        if let Some(become_method) = ssh.remove("become_method") {
-            ssh.insert("become".into(), become_method);
-        }
+    if let Some(ssh) = value.get_mut("ssh").and_then(Value::as_object_mut)
+        && let Some(become_method) = ssh.remove("become_method")
+    {
+        ssh.insert("become".into(), become_method);
     }
     if let Some(network) = value.get_mut("network").and_then(Value::as_object_mut) {
         let manage = network.get("manage").is_some_and(|m| m == "manage");
