@@ -19,10 +19,31 @@ fn collect(dir: &Path, found: &mut Vec<PathBuf>) {
     }
 }
 
+/// The commit being built (`git rev-parse --short HEAD`, "-dirty" when the work tree has
+/// changes), or "unknown" outside a git checkout or without git.
+fn commit(manifest: &Path) -> String {
+    let git = |args: &[&str]| std::process::Command::new("git").current_dir(manifest).args(args).output().ok().filter(|o| o.status.success()).map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
+    match git(&["rev-parse", "--short=12", "HEAD"]) {
+        Some(hash) if !hash.is_empty() => {
+            let dirty = git(&["status", "--porcelain", "--untracked-files=no"]).is_some_and(|s| !s.is_empty());
+            if dirty { format!("{hash}-dirty") } else { hash }
+        }
+        _ => "unknown".to_string(),
+    }
+}
+
 fn main() {
     let manifest = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
     let root = manifest.join("templates");
     println!("cargo:rerun-if-changed=templates");
+    println!("cargo:rustc-env=V6DEPLOY_COMMIT={}", commit(&manifest));
+    // A new commit or a checkout changes HEAD (or the branch it names).
+    if let Ok(git_dir) = std::process::Command::new("git").current_dir(&manifest).args(["rev-parse", "--git-dir"]).output() {
+        let git_dir = PathBuf::from(String::from_utf8_lossy(&git_dir.stdout).trim());
+        let git_dir = if git_dir.is_absolute() { git_dir } else { manifest.join(git_dir) };
+        println!("cargo:rerun-if-changed={}", git_dir.join("HEAD").display());
+        println!("cargo:rerun-if-changed={}", git_dir.join("index").display());
+    }
     let mut files = Vec::new();
     collect(&root, &mut files);
     let mut out = String::from("&[\n");

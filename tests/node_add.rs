@@ -159,7 +159,8 @@ fn an_unreachable_new_host_changes_nothing() {
     let new = lab.address(4);
     lab.ssh_ok(new, "systemctl stop ssh.socket ssh.service 2>/dev/null; systemctl stop ssh; true");
     let out = run(&lab, &["node", "add", "--connect-timeout", "3", &new.to_string()]);
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    // Exit 2: a host was unreachable (1 is for usage and inventory errors).
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(String::from_utf8_lossy(&out.stderr).contains(&format!("cannot reach {new}")), "{}", text(&out));
     assert!(String::from_utf8_lossy(&out.stderr).contains("nothing was changed"), "{}", text(&out));
     assert_eq!(member_names(&lab, lab.address(1)).len(), 3, "a member was added for an unreachable host");

@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::os::unix::fs::MetadataExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use base64::Engine;
@@ -572,7 +572,8 @@ fn the_inventory_pki_section_is_checked() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("inventory.yaml");
     let default = parse(&path, &field_report_text()).unwrap().inventory.pki;
-    assert_eq!((default.dir, default.ca_days, default.leaf_days), (PathBuf::from("certs"), 3650, 365));
+    // Relative to the inventory's directory, like every other path.
+    assert_eq!((default.dir, default.ca_days, default.leaf_days), (dir.path().join("certs"), 3650, 365));
     for (section, message) in [
         ("pki:\n  ca_days: 0\n", "pki.ca_days: 0 is out of range"),
         ("pki:\n  leaf_days: 0\n", "pki.leaf_days: 0 is out of range"),

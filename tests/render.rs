@@ -328,9 +328,15 @@ fn render_command_refuses_a_non_empty_dir_unless_forced() {
 fn render_command_includes_the_pki_at_kubeadm_paths() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
-    let inventory = util::root().join("inventories/field-report.yaml");
-    let status = Command::new(env!("CARGO_BIN_EXE_v6deploy")).current_dir(dir.path()).arg("-i").arg(inventory).arg("render").arg("-o").arg(&out).status().unwrap();
-    assert!(status.success());
+    let inventory = dir.path().join("inventory.yaml");
+    std::fs::copy(util::root().join("inventories/field-report.yaml"), &inventory).unwrap();
+    let v6deploy = |args: &[&str]| Command::new(env!("CARGO_BIN_EXE_v6deploy")).current_dir("/").arg("-i").arg(&inventory).args(args).output().unwrap();
+    assert!(v6deploy(&["certs", "generate"]).status.success());
+    let store = dir.path().join("certs/field-report");
+    let before = util::read_tree(&store);
+    let rendered = v6deploy(&["render", "--dir", out.to_str().unwrap()]);
+    assert!(rendered.status.success(), "{}", String::from_utf8_lossy(&rendered.stderr));
+    assert_eq!(before, util::read_tree(&store), "render changed the store");
     let node = out.join("2002.0db8.0000.0001.0000.0000.0000.0101");
     let pki = node.join("etc/kubernetes/pki");
     for leaf in ["apiserver.crt", "apiserver-kubelet-client.crt", "apiserver-etcd-client.crt", "etcd/server.crt", "etcd/peer.crt"] {
@@ -347,7 +353,7 @@ fn render_command_includes_the_pki_at_kubeadm_paths() {
     }
     let kubelet = std::fs::read_to_string(node.join("etc/kubernetes/kubelet.conf")).unwrap();
     assert!(kubelet.contains("client-certificate: /var/lib/kubelet/pki/kubelet-client-current.pem"), "{kubelet}");
-    let local_admin = std::fs::read(dir.path().join("certs/field-report/admin.conf")).unwrap();
+    let local_admin = std::fs::read(store.join("admin.conf")).unwrap();
     assert_eq!(local_admin, std::fs::read(node.join("etc/kubernetes/admin.conf")).unwrap(), "certs/<cluster>/admin.conf is the host's admin.conf");
 }
 

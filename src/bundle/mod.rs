@@ -67,7 +67,7 @@ pub fn bundle_path(name: &str) -> String {
 #[derive(Debug, Error)]
 pub enum BundleError {
     /// Binaries are missing and the inventory does not allow staging.
-    #[error("the bundle {} lacks {}: add them (see README, \"The offline bundle\") or set `bundle: {{missing: stage}}` in the inventory to install their configuration without starting them", root.display(), list(missing, root))]
+    #[error("the bundle (bundle.path) lacks {}: add them (see README, \"The offline bundle\") or set `bundle: {{missing: stage}}` in the inventory to install their configuration without starting them", list(missing, root))]
     Missing { root: PathBuf, missing: Vec<String> },
     /// A Kubernetes binary is of another release than the inventory's.
     #[error("{} is Kubernetes {found}, but cluster.kubernetes_version is {wanted}: put the {wanted} binaries in the bundle, or set kubernetes_version to the bundle's release", path.display())]

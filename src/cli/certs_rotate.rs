@@ -1,7 +1,6 @@
 //! `v6deploy -i FILE certs rotate`: renew certificates on a running cluster, one host at a
 //! time, with backups (locally and on each host) and a health check after every restart.
 
-use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::Result;
@@ -61,7 +60,7 @@ pub struct RotateArgs {
 }
 
 /// Runs the rotation and prints every event as it happens.
-pub fn run(args: &RotateArgs, inv: &Inventory, store: &Store, templates_dir: Option<&Path>) -> Result<ExitCode> {
+pub fn run(args: &RotateArgs, inv: &Inventory, store: &Store, globals: &super::Globals) -> Result<ExitCode> {
     let inventory = inv.source.display();
     let hosts = if args.run.hosts.is_empty() { String::new() } else { format!(" --hosts {}", args.run.hosts.join(",")) };
     let resume = if args.ca {
@@ -77,40 +76,40 @@ pub fn run(args: &RotateArgs, inv: &Inventory, store: &Store, templates_dir: Opt
         Kind::Leaves { only: args.only.clone(), keys: if args.keep_keys { Keys::Keep } else { Keys::New }, stage }
     };
     let mode = if args.dry_run { Mode::DryRun } else { Mode::Apply };
-    let request = Request { kind, mode, health_timeout: args.health_timeout, keep_backups: args.keep_backups, resume: resume.clone(), templates_dir };
+    let request = Request { kind, mode, health_timeout: args.health_timeout, keep_backups: args.keep_backups, resume: resume.clone(), templates_dir: globals.templates.as_deref() };
     let mut print = |event: Event<'_>| print_event(event, args, &resume);
-    let code = certs_rotate::run(&args.run.remote()?, inv, store, &request, &mut print)?;
+    let code = certs_rotate::run(&args.run.remote(globals)?, inv, store, &request, &mut print)?;
     Ok(ExitCode::from(code))
 }
 
 /// Prints one event of the rotation (`resume`: the command that continues it).
 fn print_event(event: Event<'_>, args: &RotateArgs, resume: &str) -> Result<()> {
     match event {
-        Event::BackedUp { store, to } => println!("backed up {} to {}", store.display(), to.display()),
+        Event::BackedUp { store, to } => out!("backed up {} to {}", store.display(), to.display()),
         Event::Reissued { certificates, keys } => {
             for r in certificates {
-                println!("reissued {:<60} serial {} -> {}", r.file, r.old_serial.as_deref().unwrap_or("-"), r.new_serial);
+                out!("reissued {:<60} serial {} -> {}", r.file, r.old_serial.as_deref().unwrap_or("-"), r.new_serial);
             }
-            println!("{} certificates reissued ({})", certificates.len(), if keys == Keys::Keep { "keys kept" } else { "new keys" });
+            out!("{} certificates reissued ({})", certificates.len(), if keys == Keys::Keep { "keys kept" } else { "new keys" });
         }
-        Event::NotRolledOut => println!("not rolled out (--no-rollout): roll out with `{resume}`"),
+        Event::NotRolledOut => out!("not rolled out (--no-rollout): roll out with `{resume}`"),
         Event::RolledOut(recap) => {
             if args.dry_run {
-                println!("PLAN (dry-run: nothing was changed, the store neither)");
+                out!("PLAN (dry-run: nothing was changed, the store neither)");
             }
             super::print_recap(recap, args.run.output)?;
             if !recap.succeeded() {
                 eprintln!("rotation stopped; the store holds the new certificates; once the cause is fixed, resume with: {resume}");
             }
         }
-        Event::CaResumed { started, phase } => println!("CA rotation started {started} is at phase {phase}: checking the hosts and continuing"),
-        Event::CaBundled => println!("phase bundle: new CAs made; hosts get old+new CA bundles"),
-        Event::CaLeavesReissued { count } => println!("phase leaves: {count} leaves reissued from the new CAs"),
-        Event::CaOldArchived { to } => println!("phase drop: old CAs archived in {}", to.display()),
-        Event::CaFinished => println!("CA rotation finished: every leaf is signed by the new CAs, the hosts trust only them"),
+        Event::CaResumed { started, phase } => out!("CA rotation started {started} is at phase {phase}: checking the hosts and continuing"),
+        Event::CaBundled => out!("phase bundle: new CAs made; hosts get old+new CA bundles"),
+        Event::CaLeavesReissued { count } => out!("phase leaves: {count} leaves reissued from the new CAs"),
+        Event::CaOldArchived { to } => out!("phase drop: old CAs archived in {}", to.display()),
+        Event::CaFinished => out!("CA rotation finished: every leaf is signed by the new CAs, the hosts trust only them"),
         Event::CaStopped { phase, record } => eprintln!("CA rotation stopped in phase {phase} (recorded in {}); both CAs are still trusted where needed", record.display()),
-        Event::CaDryRunStopped { phase } => println!("dry-run shows phase {phase} only; the later phases depend on it"),
-        Event::CaStoppedAfter { phase } => println!("stopped after phase {phase} (--stop-after); continue with `{resume}`"),
+        Event::CaDryRunStopped { phase } => out!("dry-run shows phase {phase} only; the later phases depend on it"),
+        Event::CaStoppedAfter { phase } => out!("stopped after phase {phase} (--stop-after); continue with `{resume}`"),
     }
     Ok(())
 }

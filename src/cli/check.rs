@@ -21,15 +21,16 @@ use super::run_args::{OutputFormat, RunArgs};
 /// configuration with CRI disabled in the way).
 /// Exit code 0 when nothing failed, 2 when a check failed or a host was unreachable.
 #[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:\n  v6deploy -i cluster.yaml check\n  v6deploy -i cluster.yaml check --hosts 2001:db8::11 --connect-timeout 3\n  v6deploy -i cluster.yaml check --output json | jq '.hosts[].verdicts[] | select(.status == \"fail\")'")]
 pub struct Args {
     #[command(flatten)]
     run: RunArgs,
 }
 
 /// Gathers the facts, prints each host's verdicts.
-pub fn run(args: &Args, loaded: &Loaded) -> Result<ExitCode> {
+pub fn run(args: &Args, loaded: &Loaded, globals: &super::Globals) -> Result<ExitCode> {
     let inv = &loaded.inventory;
-    let gathered = gather(&args.run.remote()?, inv)?;
+    let gathered = gather(&args.run.remote(globals)?, inv)?;
     let (recap, facts) = (&gathered.recap, &gathered.facts);
     let mut failed = !recap.succeeded();
     let mut report = Vec::new();
@@ -44,27 +45,27 @@ pub fn run(args: &Args, loaded: &Loaded) -> Result<ExitCode> {
             .iter()
             .map(|(h, vs)| serde_json::json!({"host": h.address, "name": h.name, "facts": facts.get(&h.address).map(|f| &f.0), "verdicts": vs}))
             .collect();
-        println!("{}", serde_json::to_string_pretty(&serde_json::json!({"hosts": hosts, "recap": recap}))?);
+        super::out::json(&serde_json::json!({"hosts": hosts, "recap": recap}))?;
     } else {
         for (host, vs) in &report {
-            println!("{} ({})", host.address, host.name);
+            out!("{} ({})", host.address, host.name);
             for v in vs {
                 let status = match v.status {
                     Status::Pass => "ok",
                     Status::Warn => "warn",
                     Status::Fail => "FAIL",
                 };
-                println!("  {:<14} {:<5} {}", v.check.name(), status, v.detail);
+                out!("  {:<14} {:<5} {}", v.check.name(), status, v.detail);
                 if let Some(fix) = &v.fix {
-                    println!("  {:<14} {:<5} -> {fix}", "", "");
+                    out!("  {:<14} {:<5} -> {fix}", "", "");
                 }
             }
         }
         for h in recap.hosts.iter().filter(|h| h.status == HostStatus::Unreachable || h.status == HostStatus::Failed) {
-            println!("{} UNREACHABLE: {}", h.host, h.error.as_deref().unwrap_or(""));
+            out!("{} UNREACHABLE: {}", h.host, h.error.as_deref().unwrap_or(""));
         }
         let ok = report.iter().filter(|(_, vs)| vs.iter().all(|v| v.status != Status::Fail)).count();
-        println!("\n{ok} of {} hosts pass every check", inv.hosts.len());
+        out!("\n{ok} of {} pass every check", super::plural(inv.hosts.len(), "host"));
     }
     Ok(if failed { ExitCode::from(exit::HOST_FAILED) } else { ExitCode::SUCCESS })
 }

@@ -1,6 +1,7 @@
 //! `v6deploy -i FILE install`: bare hosts to a running cluster.
 
 use std::process::ExitCode;
+use std::time::Duration;
 
 use anyhow::Result;
 
@@ -8,6 +9,7 @@ use v6deploy::checks::Check;
 use v6deploy::inventory::{Loaded, Role};
 use v6deploy::net::url;
 use v6deploy::workflows::Mode;
+use v6deploy::workflows::kernel::Options;
 use v6deploy::workflows::install_run::{self, Note, Outcomes, Report, Request};
 
 use super::run_args::{OutputFormat, RunArgs};
@@ -21,7 +23,12 @@ use super::run_args::{OutputFormat, RunArgs};
 /// Before any host is touched the bundle is checked: a missing binary is refused unless the
 /// inventory says `bundle: {missing: stage}` (then that component is configured and verified
 /// but not started, and the recap says "staged").
+///
+/// --forks bounds how many hosts are worked on at once; hosts that restart services do so
+/// one at a time where quorum needs it. With --upgrade-kernel, hosts reboot one at a time
+/// (`kernel upgrade --parallel N` reboots more at once, before an install).
 #[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:\n  v6deploy -i cluster.yaml install --dry-run      # the exact plan; changes nothing\n  v6deploy -i cluster.yaml install\n  v6deploy -i cluster.yaml install --output json | jq '.recap.hosts[] | {host, status}'\n  v6deploy -i cluster.yaml install --upgrade-kernel --skip-check swap\n\nExit codes: 0 every host ok, 1 usage or inventory error, 2 a host failed or was unreachable, 130 interrupted.")]
 pub struct Args {
     /// Show exactly what would change on each host; change nothing.
     #[arg(long)]
@@ -33,24 +40,25 @@ pub struct Args {
     /// default, reboot, verify; one host at a time) instead of stopping at the kernel gate.
     #[arg(long)]
     upgrade_kernel: bool,
-    #[command(flatten)]
-    upgrade: super::kernel::UpgradeArgs,
+    /// With --upgrade-kernel: seconds a host may take to go down and come back after its reboot.
+    #[arg(long, default_value_t = 600, value_name = "SECONDS")]
+    reboot_timeout: u64,
     #[command(flatten)]
     run: RunArgs,
 }
 
 /// Runs `install` and prints the report.
-pub fn run(args: &Args, loaded: &Loaded, templates_dir: Option<&std::path::Path>) -> Result<ExitCode> {
+pub fn run(args: &Args, loaded: &Loaded, globals: &super::Globals) -> Result<ExitCode> {
     let request = Request {
         mode: if args.dry_run { Mode::DryRun } else { Mode::Apply },
         skip_checks: args.skip_check.clone(),
-        upgrade_kernel: args.upgrade_kernel.then(|| args.upgrade.options()),
-        templates_dir,
+        upgrade_kernel: args.upgrade_kernel.then(|| Options { parallel: 1, reboot_timeout: Duration::from_secs(args.reboot_timeout) }),
+        templates_dir: globals.templates.as_deref(),
     };
-    let report = install_run::run(&args.run.remote()?, &loaded.inventory, &request, &mut print_note)?;
+    let report = install_run::run(&args.run.remote(globals)?, &loaded.inventory, &request, &mut print_note)?;
     print_report(&report, args.dry_run, args.run.output)?;
     if args.run.output == OutputFormat::Text && report.recap.succeeded() && !args.dry_run {
-        print_next_steps(loaded, &report);
+        print_next_steps(loaded, &report)?;
     }
     Ok(ExitCode::from(report.recap.exit_code()))
 }
@@ -58,7 +66,8 @@ pub fn run(args: &Args, loaded: &Loaded, templates_dir: Option<&std::path::Path>
 /// Prints what happens before the hosts are changed (on stderr, beside the progress).
 pub fn print_note(note: Note) {
     match note {
-        Note::Pki { root, report } => eprintln!("PKI in {}: {report}", root.display()),
+        Note::Pki { root, report, scratch: false } => eprintln!("PKI in {}: {report}", root.display()),
+        Note::Pki { root, report, scratch: true } => eprintln!("PKI: a scratch copy of {} (dry run: the store is not changed): {report}", root.display()),
         Note::Staged { root, binaries } => {
             let names: Vec<&str> = binaries.clone();
             eprintln!("bundle {}: no binary for {} (bundle.missing: stage): these are staged", root.display(), names.join(", "));
@@ -75,49 +84,51 @@ pub fn print_note(note: Note) {
 /// both as one JSON document.
 pub fn print_report(report: &Report, dry_run: bool, output: OutputFormat) -> Result<()> {
     if output == OutputFormat::Json {
-        println!("{}", serde_json::to_string_pretty(&serde_json::json!({"recap": report.recap, "components": report.outcomes}))?);
+        super::out::json(&serde_json::json!({"recap": report.recap, "components": report.outcomes}))?;
         return Ok(());
     }
     if dry_run {
-        println!("PLAN (dry-run: nothing was changed)");
+        out!("PLAN (dry-run: nothing was changed)");
     }
     super::print_recap(&report.recap, output)?;
-    print_components(&report.outcomes, dry_run);
+    print_components(&report.outcomes, dry_run)?;
     Ok(())
 }
 
-fn print_next_steps(loaded: &Loaded, report: &Report) {
+fn print_next_steps(loaded: &Loaded, report: &Report) -> Result<()> {
     let inv = &loaded.inventory;
     let endpoints: Vec<String> = inv.hosts.iter().filter(|h| h.has(Role::Etcd)).map(|h| url("https", h.address, v6deploy::components::ETCD_CLIENT_PORT)).collect();
     // Absolute paths, so the lines can be pasted in any directory.
     let absolute = |p: &std::path::Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
     let etcdctl = report.bundle.binary("etcdctl").map_or_else(|| "etcdctl".to_string(), |p| absolute(p).display().to_string());
     let pki = absolute(report.store.root());
-    println!();
+    out!();
     if v6deploy::components::KUBE_APISERVER.is_staged(&report.bundle) {
-        println!("kubectl: none yet: kube-apiserver is staged (no binary in the bundle {})", report.bundle.root.display());
+        out!("kubectl: none yet: kube-apiserver is staged (no binary in the bundle {})", report.bundle.root.display());
     } else {
-        println!("kubectl: KUBECONFIG={} kubectl get nodes", pki.join("admin.conf").display());
+        out!("kubectl: KUBECONFIG={} kubectl get nodes", pki.join("admin.conf").display());
     }
     // Last, so a terminal shows it: the line to copy.
-    println!("The etcd cluster, from this machine:");
-    println!(
+    out!("The etcd cluster, from this machine:");
+    out!(
         "  ETCDCTL_API=3 {etcdctl} --endpoints={} --cacert={} --cert={} --key={} endpoint health -w table",
         endpoints.join(","),
         pki.join("etcd/ca.crt").display(),
         pki.join("etcd/healthcheck-client.crt").display(),
         pki.join("etcd/healthcheck-client.key").display()
     );
+    Ok(())
 }
 
 /// The component table: what runs, what restarted and why, what is staged.
-fn print_components(outcomes: &Outcomes, dry_run: bool) {
+fn print_components(outcomes: &Outcomes, dry_run: bool) -> Result<()> {
     if !outcomes.is_empty() {
-        println!("{}", if dry_run { "\nCOMPONENTS (as the run would leave them)" } else { "\nCOMPONENTS" });
+        out!("{}", if dry_run { "\nCOMPONENTS (as the run would leave them)" } else { "\nCOMPONENTS" });
         for (address, components) in outcomes {
             for (component, outcome) in components {
-                println!("{address:<28} {component:<24} {outcome}");
+                out!("{address:<28} {component:<24} {outcome}");
             }
         }
     }
+    Ok(())
 }

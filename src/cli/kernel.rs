@@ -67,10 +67,10 @@ impl UpgradeArgs {
 }
 
 /// Runs `kernel check` or `kernel upgrade` and prints the report.
-pub fn run(args: &Args, loaded: &Loaded) -> Result<ExitCode> {
+pub fn run(args: &Args, loaded: &Loaded, globals: &super::Globals) -> Result<ExitCode> {
     match &args.command {
-        KernelCommand::Check { run } => check(run, &loaded.inventory),
-        KernelCommand::Upgrade { dry_run, upgrade, run } => upgrade_hosts(*dry_run, upgrade, run, &loaded.inventory),
+        KernelCommand::Check { run } => check(run, &loaded.inventory, globals),
+        KernelCommand::Upgrade { dry_run, upgrade, run } => upgrade_hosts(*dry_run, upgrade, run, &loaded.inventory, globals),
     }
 }
 
@@ -91,8 +91,8 @@ fn verdict(inv: &Inventory, facts: &Facts, offer: &Offer) -> (bool, String) {
     }
 }
 
-fn check(run: &RunArgs, inv: &Inventory) -> Result<ExitCode> {
-    let remote = run.remote()?;
+fn check(run: &RunArgs, inv: &Inventory, globals: &super::Globals) -> Result<ExitCode> {
+    let remote = run.remote(globals)?;
     let gathered = gather(&remote, inv)?;
     let (recap, facts) = (&gathered.recap, &gathered.facts);
     let offer = kernel::offer(inv)?;
@@ -109,35 +109,35 @@ fn check(run: &RunArgs, inv: &Inventory) -> Result<ExitCode> {
             .iter()
             .map(|(h, f, ok, line)| serde_json::json!({"host": h.address, "name": h.name, "os": f.os, "running": f.kernel_release, "at_or_above_minimum": ok, "verdict": line, "installed": f.kernels, "boot_default": f.boot_default, "boot_entries": f.boot_entries}))
             .collect();
-        println!("{}", serde_json::to_string_pretty(&serde_json::json!({"minimum": inv.kernel.minimum, "hosts": hosts, "recap": recap}))?);
+        super::out::json(&serde_json::json!({"minimum": inv.kernel.minimum, "hosts": hosts, "recap": recap}))?;
     } else {
-        println!("kernel.minimum {} (flannel's IPv6 vxlan needs >= 3.12)", inv.kernel.minimum);
+        out!("kernel.minimum {} (flannel's IPv6 vxlan needs >= 3.12)", inv.kernel.minimum);
         for (host, f, _, line) in &report {
-            println!("{} ({})", host.address, f.os.pretty);
-            println!("  running   {}", f.kernel_release);
-            println!("  verdict   {line}");
+            out!("{} ({})", host.address, f.os.pretty);
+            out!("  running   {}", f.kernel_release);
+            out!("  verdict   {line}");
             let installed: Vec<&str> = f.kernels.iter().map(|k| k.release.as_str()).collect();
             if !installed.is_empty() {
-                println!("  installed {}", installed.join(", "));
+                out!("  installed {}", installed.join(", "));
             }
             if let Some(default) = &f.boot_default {
-                println!("  boots     {default}");
+                out!("  boots     {default}");
             }
         }
         for h in recap.hosts.iter().filter(|h| matches!(h.status, HostStatus::Unreachable | HostStatus::Failed)) {
-            println!("{} UNREACHABLE: {}", h.host, h.error.as_deref().unwrap_or(""));
+            out!("{} UNREACHABLE: {}", h.host, h.error.as_deref().unwrap_or(""));
         }
-        println!("\n{} of {} hosts at or above kernel.minimum {}", report.len() - below, remote.select(inv)?.len(), inv.kernel.minimum);
+        out!("\n{} of {} hosts at or above kernel.minimum {}", report.len() - below, remote.select(inv)?.len(), inv.kernel.minimum);
     }
     Ok(if below > 0 || !recap.succeeded() { ExitCode::from(exit::HOST_FAILED) } else { ExitCode::SUCCESS })
 }
 
-fn upgrade_hosts(dry_run: bool, upgrade: &UpgradeArgs, run: &RunArgs, inv: &Inventory) -> Result<ExitCode> {
+fn upgrade_hosts(dry_run: bool, upgrade: &UpgradeArgs, run: &RunArgs, inv: &Inventory, globals: &super::Globals) -> Result<ExitCode> {
     let options = upgrade.options();
     if let (_, Some(note)) = kernel::safe_parallel(inv, options.parallel) {
         eprintln!("{note}");
     }
     let mode = if dry_run { Mode::DryRun } else { Mode::Apply };
-    let recap = kernel::upgrade(&run.remote()?, inv, mode, &options)?;
+    let recap = kernel::upgrade(&run.remote(globals)?, inv, mode, &options)?;
     super::print_plan(&recap, dry_run, run.output, "Upgrade kernel")
 }

@@ -17,6 +17,8 @@ use super::run_args::OutputFormat;
 pub struct Args {
     #[command(subcommand)]
     command: LabCommand,
+    #[command(flatten)]
+    unused: super::Unused,
 }
 
 #[derive(Debug, Subcommand)]
@@ -132,7 +134,7 @@ fn up(hosts: Option<u16>, name: &LabName, mirror: &str, flavor: Option<Flavor>, 
     let report = lab::up(&runner(quiet), &options).with_context(|| format!("lab up --name {name}"))?;
     let files = &report.files;
     let relative = |path: PathBuf| path.strip_prefix(&files.project).map(Path::to_path_buf).unwrap_or(path);
-    println!(
+    out!(
         "lab {} ({}): {} machine(s) on bridge {} ({}, gateway {}), up in {:.1} s",
         report.name,
         report.flavor,
@@ -143,54 +145,54 @@ fn up(hosts: Option<u16>, name: &LabName, mirror: &str, flavor: Option<Flavor>, 
         report.elapsed.as_secs_f64()
     );
     if !report.started.is_empty() {
-        println!("  started: {}", report.started.join(", "));
+        out!("  started: {}", report.started.join(", "));
     }
     if !report.kept.is_empty() {
-        println!("  already running, left as they were: {}", report.kept.join(", "));
+        out!("  already running, left as they were: {}", report.kept.join(", "));
     }
     if let Some(size) = report.larger_than_asked {
-        println!("  the lab has {size} machines; `lab up` never removes machines (`lab down` removes the lab)");
+        out!("  the lab has {size} machines; `lab up` never removes machines (`lab down` removes the lab)");
     }
     let inventory = relative(files.inventory());
     match &report.inventory {
-        InventoryChange::Created => println!("  wrote {}", inventory.display()),
+        InventoryChange::Created => out!("  wrote {}", inventory.display()),
         InventoryChange::Appended(added) => {
             let added: Vec<String> = added.iter().map(ToString::to_string).collect();
-            println!("  appended {} to {}", added.join(", "), inventory.display());
+            out!("  appended {} to {}", added.join(", "), inventory.display());
         }
-        InventoryChange::Unchanged => println!("  {} already lists every machine", inventory.display()),
+        InventoryChange::Unchanged => out!("  {} already lists every machine", inventory.display()),
     }
     let key = relative(files.key());
     let known_hosts = relative(files.known_hosts());
     let first = report.subnet.host(lab::HostNumber::new(1).context("host 1 exists")?);
-    println!("  key {}, known_hosts {}", key.display(), known_hosts.display());
-    println!();
-    println!("Use it:");
-    println!(
+    out!("  key {}, known_hosts {}", key.display(), known_hosts.display());
+    out!();
+    out!("Use it:");
+    out!(
         "  ssh -i {} -o UserKnownHostsFile={} -o StrictHostKeyChecking=yes root@{first}",
         key.display(),
         known_hosts.display()
     );
-    println!("  v6deploy -i {} inventory", inventory.display());
+    out!("  v6deploy -i {} inventory", inventory.display());
     let name_flag = if report.name.as_str() == lab::DEFAULT_NAME { String::new() } else { format!(" --name {}", report.name) };
-    println!("  v6deploy lab status{name_flag}");
-    println!("  v6deploy lab down{name_flag}");
+    out!("  v6deploy lab status{name_flag}");
+    out!("  v6deploy lab down{name_flag}");
     Ok(ExitCode::SUCCESS)
 }
 
 fn down(name: &LabName, purge: Purge, quiet: bool) -> Result<()> {
     let report = lab::down(&runner(quiet), name, purge, &project()?).with_context(|| format!("lab down --name {name}"))?;
-    println!("lab {}: removed {} machine(s) in {:.1} s", report.name, report.machines, report.elapsed.as_secs_f64());
+    out!("lab {}: removed {} machine(s) in {:.1} s", report.name, report.machines, report.elapsed.as_secs_f64());
     match report.purge {
-        Purge::Files => println!("  removed {} and {}", report.files.dir().display(), report.files.inventory().display()),
-        Purge::KeepFiles => println!(
+        Purge::Files => out!("  removed {} and {}", report.files.dir().display(), report.files.inventory().display()),
+        Purge::KeepFiles => out!(
             "  kept {} and {} (`lab down --purge` removes them)",
             report.files.dir().display(),
             report.files.inventory().display()
         ),
     }
     if report.last {
-        println!("  no lab left: dropped the route unreachable {} and its rules", lab::LAB_RANGE);
+        out!("  no lab left: dropped the route unreachable {} and its rules", lab::LAB_RANGE);
     }
     Ok(())
 }
@@ -201,20 +203,20 @@ fn status(name: Option<&LabName>, output: OutputFormat) -> Result<ExitCode> {
         return status_json(&labs);
     }
     if labs.is_empty() {
-        println!("no lab on this host (`v6deploy lab up` creates one)");
+        out!("no lab on this host (`v6deploy lab up` creates one)");
         return Ok(ExitCode::SUCCESS);
     }
     for (i, l) in labs.iter().enumerate() {
         if i > 0 {
-            println!();
+            out!();
         }
         let subnet = l.record.subnet();
-        println!("lab {} ({}) on bridge v6lab-{} ({}), project {}", l.record.name, l.record.flavor, l.record.name, subnet.net(), l.record.project.display());
-        println!("{:<12} {:<22} {:<11} {:>10} {:>10} SSH", "MACHINE", "ADDRESS", "STATE", "SUPERVISOR", "NSPAWN");
+        out!("lab {} ({}) on bridge v6lab-{} ({}), project {}", l.record.name, l.record.flavor, l.record.name, subnet.net(), l.record.project.display());
+        out!("{:<12} {:<22} {:<11} {:>10} {:>10} SSH", "MACHINE", "ADDRESS", "STATE", "SUPERVISOR", "NSPAWN");
         for m in &l.machines {
             let pid = |p: Option<u32>| p.map_or("-".to_string(), |p| p.to_string());
             let ssh = if lab::ssh_port_open(m.address, Duration::from_millis(500)) { "yes" } else { "no" };
-            println!(
+            out!(
                 "{:<12} {:<22} {:<11} {:>10} {:>10} {}",
                 m.name,
                 m.address.to_string(),
@@ -224,7 +226,7 @@ fn status(name: Option<&LabName>, output: OutputFormat) -> Result<ExitCode> {
                 ssh
             );
             if let lab::State::Failed(reason) = &m.state {
-                println!("  {reason}");
+                out!("  {reason}");
             }
         }
     }
@@ -256,6 +258,6 @@ fn status_json(labs: &[lab::Lab]) -> Result<ExitCode> {
             serde_json::json!({"name": l.record.name, "flavor": l.record.flavor.to_string(), "bridge": format!("v6lab-{}", l.record.name), "subnet": subnet.net().to_string(), "project": l.record.project, "machines": machines})
         })
         .collect();
-    println!("{}", serde_json::to_string_pretty(&serde_json::json!({ "labs": labs }))?);
+    super::out::json(&serde_json::json!({ "labs": labs }))?;
     Ok(ExitCode::SUCCESS)
 }

@@ -1,6 +1,12 @@
 //! Command-line parsing and dispatch: one file per command.
 
+#[macro_use]
+pub mod out;
+
 mod certs;
+mod extras;
+mod init;
+mod certs_local;
 mod certs_remote;
 mod certs_rotate;
 mod etcd;
@@ -29,13 +35,17 @@ use run_args::OutputFormat;
 
 /// Deploys Kubernetes and its middleware onto IPv6 single-stack hosts over SSH.
 ///
-/// Hosts are given by IPv6 address in an inventory file (see README.md for the format);
-/// every address is parsed at load time, so any textual form is accepted and the same host
-/// written twice is caught.
+/// Hosts are given by IPv6 address in an inventory file (`v6deploy init` writes a starter;
+/// README.md lists every key); every address is parsed at load time, so any textual form is
+/// accepted and the same host written twice is caught.
+///
+/// Exit codes: 0 ok, 1 usage, inventory or local error, 2 a host failed or was unreachable
+/// (or a check found a problem), 130 interrupted.
 #[derive(Debug, Parser)]
-#[command(name = "v6deploy", version, about, long_about)]
+#[command(name = "v6deploy", version = VERSION, about, long_about)]
+#[command(after_help = "Start here:\n  v6deploy init --hosts 2001:db8::11,2001:db8::12 --output cluster.yaml\n  v6deploy -i cluster.yaml inventory\n  v6deploy -i cluster.yaml check\n  v6deploy -i cluster.yaml install --dry-run\n  v6deploy -i cluster.yaml install")]
 pub struct Cli {
-    /// Inventory file (YAML). See inventories/field-report.yaml for an example.
+    /// Inventory file (YAML); `v6deploy init` writes a starter.
     #[arg(short, long, global = true, env = "V6DEPLOY_INVENTORY", value_name = "FILE")]
     pub inventory: Option<PathBuf>,
 
@@ -44,20 +54,57 @@ pub struct Cli {
     #[arg(long, global = true, env = "V6DEPLOY_TEMPLATES", value_name = "DIR")]
     pub templates: Option<PathBuf>,
 
+    /// More detail on stderr: -v shows what v6deploy does (reconnects, ...), -vv debug
+    /// detail. RUST_LOG (e.g. RUST_LOG=v6deploy=debug,russh=info) overrides both.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count, conflicts_with = "quiet")]
+    pub verbose: u8,
+
+    /// No progress on stderr: only errors, warnings and the result.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+
     #[command(subcommand)]
     pub command: Command,
 }
 
+/// The version with the commit it was built from (`build.rs`), e.g. "0.1.0 (a1b2c3d)".
+const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (", env!("V6DEPLOY_COMMIT"), ")");
+
+/// What the global flags give every command.
+#[derive(Debug, Clone, Default)]
+pub struct Globals {
+    /// `--templates DIR`.
+    pub templates: Option<PathBuf>,
+    /// `-q`: no progress.
+    pub quiet: bool,
+}
+
+/// The global flags a command does nothing with: `-i` and `--templates` are accepted there
+/// (scripts pass them everywhere) but not shown in its help.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Unused {
+    #[arg(short, long, hide = true, value_name = "FILE")]
+    inventory: Option<PathBuf>,
+    #[arg(long, hide = true, value_name = "DIR")]
+    templates: Option<PathBuf>,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Encode an IPv6 address as a node name, or decode a node name (`--decode`).
-    Nodename(nodename::Args),
+    /// Write a commented starter inventory (required keys marked) to fill in.
+    Init(init::Args),
+    /// Check the inventory and show hosts, roles and derived values (service IP, DNS IP, ...).
+    Inventory(inventory::Args),
+    /// Write every host's files and the cluster manifests into a directory, for review.
+    Render(render::Args),
     /// Connect to every host and report facts and preflight verdicts (changes nothing).
     Check(check::Args),
     /// Install the cluster onto the inventory's hosts (idempotent; --dry-run shows the plan).
     Install(install::Args),
     /// Grow a running cluster: `node add HOST...`.
     Node(node::Args),
+    /// Generate, check (locally or on the hosts), export (CSR), import and rotate the cluster's certificates.
+    Certs(certs::Args),
     /// Check the hosts' kernels against kernel.minimum, or upgrade them (install, boot default, reboot, verify).
     Kernel(kernel::Args),
     /// Back up etcd (a snapshot kept on this machine) or restore it on every member.
@@ -66,32 +113,43 @@ pub enum Command {
     Network(network::Args),
     /// Copy a local directory's files to a directory on every host (atomic, skips identical files).
     Push(push::Args),
-    /// Check the inventory and show hosts, roles and derived values (service IP, DNS IP, ...).
-    Inventory(inventory::Args),
-    /// Write every host's files and the cluster manifests into a directory, for review.
-    Render(render::Args),
-    /// Generate, check (locally or on the hosts), export (CSR), import and rotate the cluster's certificates.
-    Certs(certs::Args),
+    /// Encode an IPv6 address as a node name, or decode a node name (`--decode`).
+    Nodename(nodename::Args),
     /// A local lab of IPv6-only machines to deploy to: `lab up`, `lab status`, `lab down`.
     Lab(lab::Args),
+    /// Print a shell completion script: `v6deploy completions bash > /etc/bash_completion.d/v6deploy`.
+    Completions(extras::CompletionsArgs),
+    /// Print the manual page (roff): `v6deploy man | man -l -`.
+    Man(extras::ManArgs),
 }
 
 /// Runs one command.
 pub fn run(cli: Cli) -> Result<ExitCode> {
+    extras::init_tracing(cli.verbose, cli.quiet);
+    let globals = Globals { templates: cli.templates.clone(), quiet: cli.quiet };
+    let inventory = || load_inventory(cli.inventory.as_deref());
     match &cli.command {
+        Command::Init(args) => init::run(args),
         Command::Nodename(args) => nodename::run(args),
-        Command::Check(args) => check::run(args, &load_inventory(cli.inventory.as_deref())?),
-        Command::Install(args) => install::run(args, &load_inventory(cli.inventory.as_deref())?, cli.templates.as_deref()),
-        Command::Node(args) => node::run(args, &load_inventory(cli.inventory.as_deref())?, cli.templates.as_deref()),
-        Command::Kernel(args) => kernel::run(args, &load_inventory(cli.inventory.as_deref())?),
-        Command::Etcd(args) => etcd::run(args, &load_inventory(cli.inventory.as_deref())?),
-        Command::Network(args) => network::run(args, &load_inventory(cli.inventory.as_deref())?, cli.templates.as_deref()),
-        Command::Push(args) => push::run(args, &load_inventory(cli.inventory.as_deref())?),
-        Command::Inventory(args) => inventory::run(args, &load_inventory(cli.inventory.as_deref())?),
-        Command::Render(args) => render::run(args, &load_inventory(cli.inventory.as_deref())?, cli.templates.as_deref()),
-        Command::Certs(args) => certs::run(args, &load_inventory(cli.inventory.as_deref())?, cli.templates.as_deref()),
+        Command::Check(args) => check::run(args, &inventory()?, &globals),
+        Command::Install(args) => install::run(args, &inventory()?, &globals),
+        Command::Node(args) => node::run(args, &inventory()?, &globals),
+        Command::Kernel(args) => kernel::run(args, &inventory()?, &globals),
+        Command::Etcd(args) => etcd::run(args, &inventory()?, &globals),
+        Command::Network(args) => network::run(args, &inventory()?, &globals),
+        Command::Push(args) => push::run(args, &inventory()?, &globals),
+        Command::Inventory(args) => inventory::run(args, &inventory()?),
+        Command::Render(args) => render::run(args, &inventory()?, &globals),
+        Command::Certs(args) => certs::run(args, &inventory()?, &globals),
         Command::Lab(args) => lab::run(args),
+        Command::Completions(args) => extras::completions(args),
+        Command::Man(args) => extras::man(args),
     }
+}
+
+/// "1 host", "2 hosts".
+pub fn plural(count: usize, noun: &str) -> String {
+    if count == 1 { format!("1 {noun}") } else { format!("{count} {noun}s") }
 }
 
 /// Loads the inventory named by `-i`, printing its warnings to stderr.
@@ -107,13 +165,13 @@ pub fn load_inventory(path: Option<&Path>) -> Result<Loaded> {
 /// Prints the recap (table, or JSON with every change) and the failure summary.
 pub fn print_recap(recap: &Recap, output: OutputFormat) -> Result<()> {
     if output == OutputFormat::Json {
-        println!("{}", serde_json::to_string_pretty(recap)?);
+        out::json(recap)?;
         return Ok(());
     }
     for change in &recap.changes {
-        println!("{change}");
+        out!("{change}");
     }
-    print!("{}", recap.table());
+    out_raw!("{}", recap.table());
     if let Some(summary) = recap.failure_summary() {
         eprintln!("{summary}");
     }
@@ -125,13 +183,13 @@ pub fn print_recap(recap: &Recap, output: OutputFormat) -> Result<()> {
 /// Returns the recap's exit code.
 pub fn print_plan(recap: &Recap, dry_run: bool, output: OutputFormat, step: &str) -> Result<ExitCode> {
     if dry_run && output == OutputFormat::Text {
-        println!("PLAN (dry-run: nothing was changed)");
+        out!("PLAN (dry-run: nothing was changed)");
     }
     print_recap(recap, output)?;
     if output == OutputFormat::Text {
         for host in &recap.hosts {
             for note in host.notes.iter().filter(|n| n.starts_with(step)) {
-                println!("{}: {note}", host.host);
+                out!("{}: {note}", host.host);
             }
         }
     }

@@ -34,9 +34,9 @@ enum NetworkCommand {
 }
 
 /// Runs `network apply` and prints its plan or recap.
-pub fn run(args: &Args, loaded: &Loaded, templates_dir: Option<&std::path::Path>) -> Result<ExitCode> {
+pub fn run(args: &Args, loaded: &Loaded, globals: &super::Globals) -> Result<ExitCode> {
     let NetworkCommand::Apply { dry_run, run } = &args.command;
     let mode = if *dry_run { Mode::DryRun } else { Mode::Apply };
-    let recap = network::apply(&run.remote()?, &loaded.inventory, templates_dir, mode)?;
+    let recap = network::apply(&run.remote(globals)?, &loaded.inventory, globals.templates.as_deref(), mode)?;
     super::print_plan(&recap, *dry_run, run.output, "Apply ifcfg")
 }

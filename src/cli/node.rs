@@ -14,6 +14,7 @@ use super::run_args::RunArgs;
 
 /// Grow a running cluster: workers, control-plane nodes or etcd members.
 #[derive(Debug, clap::Args)]
+#[command(after_help = "Examples (add the hosts to the inventory first):\n  v6deploy -i cluster.yaml node add 2001:db8::14 --dry-run\n  v6deploy -i cluster.yaml node add 2001:db8::14 2001:db8::15\n\nEvery host of the inventory must be reachable; an unreachable one stops node add before any change (exit 2).")]
 pub struct Args {
     #[command(subcommand)]
     command: NodeCommand,
@@ -46,10 +47,10 @@ struct AddArgs {
 }
 
 /// Runs `node add` and prints the report.
-pub fn run(args: &Args, loaded: &Loaded, templates_dir: Option<&std::path::Path>) -> Result<ExitCode> {
+pub fn run(args: &Args, loaded: &Loaded, globals: &super::Globals) -> Result<ExitCode> {
     let NodeCommand::Add(args) = &args.command;
-    let request = Request { nodes: &args.nodes, mode: if args.dry_run { Mode::DryRun } else { Mode::Apply }, skip_checks: args.skip_check.clone(), templates_dir };
-    let report = node_add_run::run(&args.run.remote()?, &loaded.inventory, &request, &mut super::install::print_note)?;
+    let request = Request { nodes: &args.nodes, mode: if args.dry_run { Mode::DryRun } else { Mode::Apply }, skip_checks: args.skip_check.clone(), templates_dir: globals.templates.as_deref() };
+    let report = node_add_run::run(&args.run.remote(globals)?, &loaded.inventory, &request, &mut super::install::print_note)?;
     super::install::print_report(&report, args.dry_run, args.run.output)?;
     Ok(ExitCode::from(report.recap.exit_code()))
 }

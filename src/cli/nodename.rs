@@ -16,13 +16,15 @@ pub struct Args {
     /// Decode a node name back to its address.
     #[arg(long)]
     decode: bool,
+    #[command(flatten)]
+    unused: super::Unused,
 }
 
 pub fn run(args: &Args) -> Result<ExitCode> {
     if args.decode {
-        println!("{}", NodeName::decode(&args.value)?);
+        out!("{}", NodeName::decode(&args.value)?);
     } else {
-        println!("{}", NodeName::encode(parse_host_address(&args.value)?));
+        out!("{}", NodeName::encode(parse_host_address(&args.value)?));
     }
     Ok(ExitCode::SUCCESS)
 }

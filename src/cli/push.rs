@@ -33,12 +33,12 @@ fn parse_mode(text: &str) -> Result<u32, String> {
 }
 
 /// Pushes the files and prints the recap.
-pub fn run(args: &Args, loaded: &Loaded) -> Result<ExitCode> {
+pub fn run(args: &Args, loaded: &Loaded, globals: &super::Globals) -> Result<ExitCode> {
     if !args.remote.starts_with('/') {
         anyhow::bail!("REMOTE_DIR must be absolute, got {:?}", args.remote);
     }
     let mode = if args.dry_run { Mode::DryRun } else { Mode::Apply };
-    let recap = push::push(&args.run.remote()?, &loaded.inventory, &args.local, &args.remote, args.mode, mode)?;
+    let recap = push::push(&args.run.remote(globals)?, &loaded.inventory, &args.local, &args.remote, args.mode, mode)?;
     super::print_recap(&recap, args.run.output)?;
     Ok(ExitCode::from(recap.exit_code()))
 }

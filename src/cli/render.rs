@@ -1,4 +1,4 @@
-//! `v6deploy -i FILE render -o DIR`: writes what would be put on each host
+//! `v6deploy -i FILE render --dir DIR`: writes what would be put on each host
 //! (`DIR/<node name>/<path on the host>`) and applied to the cluster (`DIR/cluster/`).
 
 use std::path::{Path, PathBuf};
@@ -8,35 +8,43 @@ use anyhow::{Context, Result};
 
 use v6deploy::inventory::Loaded;
 use v6deploy::desired::desired_state;
-use v6deploy::pki::{Store, generate};
+use v6deploy::pki::{Scratch, Store, generate};
 use v6deploy::render::{Existing, Protected, Templates, write_output};
 
 /// Render every host's files and the cluster manifests into a directory, for review.
 #[derive(Debug, clap::Args)]
-#[command(after_help = "Example:\n  v6deploy -i inventories/field-report.yaml render -o /tmp/render-out")]
+///
+/// The certificates come from a scratch copy of the PKI store (what is missing is made
+/// there): render never creates or changes the store.
+#[command(after_help = "Example:\n  v6deploy -i inventories/field-report.yaml render --dir /tmp/render-out")]
 pub struct Args {
-    /// Directory to write; it must be empty or missing unless --force is given.
-    #[arg(short, long, value_name = "DIR")]
-    output: PathBuf,
+    /// Directory to write; it must be empty or missing unless --force is given. `-o DIR` is
+    /// accepted too (deprecated: `--output` names a format elsewhere).
+    #[arg(short, long = "dir", value_name = "DIR", short_alias = 'o', alias = "output")]
+    dir: PathBuf,
     /// Replace DIR if it is not empty (only a directory an earlier render wrote: it holds
     /// a .v6deploy-render file).
     #[arg(long)]
     force: bool,
 }
 
-pub fn run(args: &Args, loaded: &Loaded, templates_dir: Option<&Path>) -> Result<ExitCode> {
+pub fn run(args: &Args, loaded: &Loaded, globals: &super::Globals) -> Result<ExitCode> {
     let inv = &loaded.inventory;
-    let templates = Templates::load(templates_dir)?;
-    let root = Store::for_inventory(inv).root().display().to_string();
-    let store = Store::for_inventory(inv).lock(&mut |holder| eprintln!("{root} is locked by {holder}; waiting for it"))?;
-    let report = generate(inv, &store).with_context(|| format!("prepare the PKI in {}", store.root().display()))?;
-    eprintln!("PKI in {}: {}", store.root().display(), report);
-    let rendered = desired_state(inv, &templates, &store)?;
-    let dir = &args.output;
+    let templates = Templates::load(globals.templates.as_deref())?;
+    let real = Store::for_inventory(inv);
+    let root = real.root().display().to_string();
+    let scratch = {
+        let _reading = real.read_lock(&mut |holder| eprintln!("{root} is locked by {holder}; waiting for it"))?;
+        Scratch::copy_of(&real).with_context(|| format!("copy {root}"))?
+    };
+    let report = generate(inv, &scratch.store).with_context(|| format!("prepare the PKI in a scratch copy of {root}"))?;
+    eprintln!("PKI: a scratch copy of {root} (render does not change the store; `certs generate` does): {report}");
+    let rendered = desired_state(inv, &templates, &scratch.store)?;
+    let dir = &args.dir;
     let existing = if args.force { Existing::Replace } else { Existing::Refuse };
     write_output(&rendered, dir, existing, &protected(loaded)?)?;
     let host_files: usize = rendered.hosts.iter().map(|h| h.files.len()).sum();
-    println!(
+    out!(
         "wrote {host_files} files for {} hosts and {} cluster manifests to {}",
         rendered.hosts.len(),
         rendered.cluster.len(),
@@ -45,8 +53,8 @@ pub fn run(args: &Args, loaded: &Loaded, templates_dir: Option<&Path>) -> Result
     Ok(ExitCode::SUCCESS)
 }
 
-/// What `render -o` never writes into or deletes: the PKI store, the bundle, SSH keys, the
-/// inventory and the current directory (so `-o .` or `-o ~` cannot wipe the user's work).
+/// What `render --dir` never writes into or deletes: the PKI store, the bundle, SSH keys, the
+/// inventory and the current directory (so `--dir .` or `--dir ~` cannot wipe the user's work).
 fn protected(loaded: &Loaded) -> Result<Vec<Protected>> {
     let inv = &loaded.inventory;
     let guard = |what, path: &Path, no_output_inside| Protected { what, path: path.to_path_buf(), no_output_inside };

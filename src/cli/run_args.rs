@@ -18,7 +18,7 @@ pub enum OutputFormat {
 /// Options of every command that works on hosts.
 #[derive(Debug, Clone, clap::Args)]
 pub struct RunArgs {
-    /// Hosts worked on at once (default: all).
+    /// Hosts worked on at once; 0 means all of them.
     #[arg(long, default_value_t = 0, value_name = "N")]
     pub forks: usize,
     /// Stop every host once more than this percentage of hosts failed or was unreachable
@@ -38,8 +38,8 @@ pub struct RunArgs {
 
 impl RunArgs {
     /// The runtime and connections of this command, with these options.
-    pub fn remote(&self) -> Result<Remote> {
-        let feedback = if self.output == OutputFormat::Json { Feedback::Silent } else { Feedback::Progress };
+    pub fn remote(&self, globals: &super::Globals) -> Result<Remote> {
+        let feedback = if self.output == OutputFormat::Json || globals.quiet { Feedback::Silent } else { Feedback::Progress };
         Remote::new(Settings {
             forks: self.forks,
             max_fail_percent: self.max_fail_percent,

@@ -427,7 +427,7 @@ impl<'a> Validator<'a> {
         }
         let dir = match raw.and_then(|p| p.dir.as_ref()) {
             Some(text) => self.resolve(&text.value),
-            None => PathBuf::from(defaults::PKI_DIR),
+            None => self.resolve(defaults::PKI_DIR),
         };
         Pki { dir, ca_days, leaf_days }
     }

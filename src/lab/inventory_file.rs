@@ -66,6 +66,9 @@ kernel:
 bundle:
   path: ../.lab/{name}/bundle
   missing: refuse
+# The lab's PKI in the project's certs/{name}/ (pki.dir is relative to this file).
+pki:
+  dir: ../certs
 # Lab only (see the README's lab section): overlayfs cannot mount on a machine's overlay
 # root, and processes in a machine lack CAP_SYS_RESOURCE for the sandbox's oom_score_adj.
 containerd:

@@ -4,7 +4,7 @@ use thiserror::Error;
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum NetError {
     /// Text that is not an IPv6 address in any textual form.
-    #[error("{} is not an IPv6 address (expected e.g. 2001:db8:0:1::101)", shown(text))]
+    #[error("{} is not an IPv6 address{}", shown(text), not_ipv6_hint(text))]
     NotIpv6 { text: String },
     /// An IPv4 address where a single-stack cluster needs IPv6.
     #[error("{} is an IPv4 address; an IPv6 single-stack cluster has no IPv4: write the host's IPv6 address", shown(text))]
@@ -50,5 +50,38 @@ pub(crate) fn shown(value: &str) -> String {
     } else {
         let head: String = value.chars().take(60).collect();
         format!("{head:?}... ({count} characters)")
+    }
+}
+
+/// What to strip from text that is an IPv6 address with something around it (brackets, a
+/// port, a prefix length), or an example.
+fn not_ipv6_hint(text: &str) -> String {
+    let is_address = |t: &str| t.parse::<std::net::Ipv6Addr>().is_ok();
+    let text = text.trim();
+    if let Some(inner) = text.strip_prefix('[') {
+        if let Some(address) = inner.strip_suffix(']').filter(|a| is_address(a)) {
+            return format!(": remove the brackets (write {address})");
+        }
+        if let Some((address, _port)) = inner.split_once("]:").filter(|(a, _)| is_address(a)) {
+            return format!(": write the address alone, without brackets and port (write {address})");
+        }
+    }
+    if let Some((address, prefix)) = text.split_once('/').filter(|(a, _)| is_address(a)) {
+        return format!(": remove the prefix length /{prefix} (write {address}; a host's prefix goes in hosts[].prefix_length)");
+    }
+    " (expected e.g. 2001:db8:0:1::101)".to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::NetError;
+
+    #[test]
+    fn an_address_with_brackets_port_or_prefix_says_what_to_strip() {
+        let message = |text: &str| NetError::NotIpv6 { text: text.into() }.to_string();
+        assert_eq!(message("[2001:db8::1]"), "\"[2001:db8::1]\" is not an IPv6 address: remove the brackets (write 2001:db8::1)");
+        assert!(message("[2001:db8::1]:22").ends_with("without brackets and port (write 2001:db8::1)"), "{}", message("[2001:db8::1]:22"));
+        assert!(message("2001:db8::1/64").contains("remove the prefix length /64 (write 2001:db8::1;"), "{}", message("2001:db8::1/64"));
+        assert_eq!(message("master-1"), "\"master-1\" is not an IPv6 address (expected e.g. 2001:db8:0:1::101)");
     }
 }

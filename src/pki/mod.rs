@@ -22,6 +22,7 @@ mod kubeconfig;
 mod leaf;
 mod role;
 mod rotate;
+mod scratch;
 mod store;
 
 pub use check::{CheckReport, Row, Status, check, check_at};
@@ -33,4 +34,5 @@ pub use inspect::{CertInfo, CsrInfo, Reason, parse_cert, parse_csr};
 pub use kubeconfig::{APISERVER_PORT, KubeconfigCredentials, KubeconfigUser, admin_conf, kubeconfig_credentials};
 pub use role::{AltName, CAS, CertRole, CertSpec, Subject, Usage, Validity};
 pub use rotate::{CA_ROTATION_FILE, CaPhase, CaRotation, Keys, LeafGroup, Reissued, backup, ca_rotation, ca_rotation_in_progress, ca_rotation_selects, copy_store, drop_old_ca, record_phase, reissue, reissue_from_new_ca, selected_leaves, selects, start_ca_rotation, timestamp, trust_bundle};
+pub use scratch::Scratch;
 pub use store::{Mode, Store, Written};

@@ -88,6 +88,28 @@ impl Store {
         Ok(Store { lock: Some(Arc::new(file)), ..self })
     }
 
+    /// A shared lock on the store for reading it whole (a scratch copy), taken without
+    /// creating or writing anything: `None` when the store has no lock file (it was never
+    /// written). A writer holding the lock makes this wait, telling `waiting` who holds it.
+    pub fn read_lock(&self, waiting: &mut dyn FnMut(&str)) -> Result<Option<fs::File>, PkiError> {
+        let path = self.path(LOCK_FILE);
+        let lock_error = |source| PkiError::Lock { path: path.clone(), source };
+        let file = match fs::OpenOptions::new().read(true).custom_flags(libc::O_NOFOLLOW).open(&path) {
+            Ok(file) => file,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(lock_error(e)),
+        };
+        match file.try_lock_shared() {
+            Ok(()) => {}
+            Err(fs::TryLockError::WouldBlock) => {
+                waiting(fs::read_to_string(&path).unwrap_or_default().trim());
+                file.lock_shared().map_err(lock_error)?;
+            }
+            Err(fs::TryLockError::Error(e)) => return Err(lock_error(e)),
+        }
+        Ok(Some(file))
+    }
+
     /// The cluster's directory.
     pub fn root(&self) -> &Path {
         &self.root

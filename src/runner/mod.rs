@@ -5,6 +5,7 @@
 mod connect;
 mod gate;
 mod host_lock;
+mod interrupt;
 mod progress;
 mod quorum;
 mod recap;
@@ -13,6 +14,7 @@ mod snapshot;
 mod step;
 
 pub use connect::connect_all;
+pub use interrupt::Interrupt;
 pub use host_lock::{HostLock, HostLockError, LOCK_DIR, lock_hosts, lock_script};
 pub use gate::{Change, ChangeKind, FollowUp, Gate};
 pub use progress::Progress;

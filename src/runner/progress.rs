@@ -1,5 +1,6 @@
-//! Progress per host: an indicatif line per host on a terminal; plain timestamped lines
-//! (`12:03:04 [2001:db8::101] message`) when stderr is not a terminal, or when quiet.
+//! Progress per host: an indicatif spinner per host on a terminal, with the time spent on its
+//! current message (connecting, waiting for a health check, ...); plain timestamped lines
+//! (`12:03:04 [2001:db8::101] message`) when stderr is not a terminal; nothing when quiet.
 
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
@@ -28,13 +29,13 @@ impl Progress {
         }
     }
 
-    /// Registers hosts so their lines appear in order.
+    /// Registers hosts so their lines appear in order (a host registered before keeps its line).
     pub fn hosts<'a>(&self, hosts: impl IntoIterator<Item = &'a str>) {
         if let Progress::Bars { multi, bars } = self {
-            let style = ProgressStyle::with_template("{spinner} {prefix:<40} {wide_msg}")
+            let style = ProgressStyle::with_template("{spinner} {prefix:<40} {elapsed:>4} {wide_msg}")
                 .unwrap_or_else(|_| ProgressStyle::default_spinner());
             let mut bars = bars.lock().unwrap_or_else(|p| p.into_inner());
-            for host in hosts {
+            for host in hosts.into_iter().filter(|h| !bars.contains_key(*h)).collect::<Vec<_>>() {
                 let bar = multi.add(ProgressBar::new_spinner().with_style(style.clone()).with_prefix(host.to_string()));
                 bar.enable_steady_tick(Duration::from_millis(120));
                 bars.insert(host.to_string(), bar);
@@ -46,7 +47,11 @@ impl Progress {
     pub fn host_message(&self, host: &str, message: &str) {
         match self {
             Progress::Bars { bars, multi } => match bars.lock().unwrap_or_else(|p| p.into_inner()).get(host) {
-                Some(bar) => bar.set_message(message.to_string()),
+                Some(bar) => {
+                    // The elapsed time shown is the current message's.
+                    bar.reset_elapsed();
+                    bar.set_message(message.to_string());
+                }
                 None => {
                     let _ = multi.println(format!("[{host}] {message}"));
                 }

@@ -46,13 +46,22 @@ pub struct Recap {
     pub step_ms: Vec<u64>,
     /// Why the run stopped early, if it did.
     pub stopped: Option<String>,
+    /// Whether Ctrl-C ended the run (the recap says "interrupted", the exit code is 130).
+    pub interrupted: bool,
     pub changes: Vec<super::Change>,
 }
 
 impl Recap {
-    /// [`exit::OK`] when every host is ok/changed, [`exit::HOST_FAILED`] otherwise.
+    /// [`exit::OK`] when every host is ok/changed, [`exit::INTERRUPTED`] after Ctrl-C,
+    /// [`exit::HOST_FAILED`] otherwise.
     pub fn exit_code(&self) -> u8 {
-        if self.succeeded() { exit::OK } else { exit::HOST_FAILED }
+        if self.interrupted {
+            exit::INTERRUPTED
+        } else if self.succeeded() {
+            exit::OK
+        } else {
+            exit::HOST_FAILED
+        }
     }
 
     /// Whether every host ended ok or changed and the run was not stopped.
@@ -89,6 +98,9 @@ impl Recap {
                 out.push_str(&format!(" {e}"));
             }
             out.push('\n');
+        }
+        if self.interrupted {
+            out.push_str("interrupted (Ctrl-C): the hosts were left as the last finished step left them\n");
         }
         if let Some(s) = &self.stopped {
             out.push_str(&format!("stopped: {s}\n"));

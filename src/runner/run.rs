@@ -1,14 +1,14 @@
 //! The runner: steps in order, hosts in parallel.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use futures::StreamExt;
+use tracing::Instrument as _;
 
 use super::recap::{HostRecap, HostStatus, Recap};
 use super::step::{Batch, HostContext, Step};
 use super::quorum::{DownAtOnce, batches};
-use super::{Gate, Progress, Read, RunOptions, Snapshot};
+use super::{Gate, Interrupt, Progress, Read, RunOptions, Snapshot};
 use crate::inventory::{HostSpec, Inventory};
 use crate::transport::{Transport, TransportError};
 
@@ -24,8 +24,8 @@ pub struct Runner<'a> {
     pub options: RunOptions,
     pub progress: Progress,
     pub gate: Gate,
-    /// Set (e.g. by Ctrl-C) to stop before the next step.
-    pub cancel: Arc<AtomicBool>,
+    /// Set by Ctrl-C: stop before the next step, abandon what is in flight.
+    pub cancel: Interrupt,
 }
 
 struct HostRun {
@@ -41,7 +41,7 @@ struct HostRun {
 impl<'a> Runner<'a> {
     pub fn new(inventory: &'a Inventory, options: RunOptions, progress: Progress) -> Runner<'a> {
         let gate = Gate::new(options.mode);
-        Runner { inventory, options, progress, gate, cancel: Arc::new(AtomicBool::new(false)) }
+        Runner { inventory, options, progress, gate, cancel: Interrupt::default() }
     }
 
     /// Runs `steps` in order on every reachable host and returns the recap.
@@ -57,11 +57,14 @@ impl<'a> Runner<'a> {
             ran.push(("Read hosts".to_string(), started.elapsed().as_millis() as u64));
         }
         let mut stopped = self.too_many_failures(&runs);
+        if stopped.is_none() && !runs.is_empty() && runs.iter().all(|r| r.transport.is_none()) {
+            stopped = Some(format!("no host is reachable (of {})", plural(runs.len(), "host")));
+        }
         for step in steps {
             if stopped.is_some() {
                 break;
             }
-            if self.cancel.load(Ordering::SeqCst) {
+            if self.cancel.is_set() {
                 stopped = Some(format!("interrupted before step \"{}\"", step.title()));
                 break;
             }
@@ -94,7 +97,7 @@ impl<'a> Runner<'a> {
                         Err(error) => {
                             batch_failed = true;
                             run.status = if is_unreachable(&error) { HostStatus::Unreachable } else { HostStatus::Failed };
-                            let message = format!("{title}: {error:#}");
+                            let message = format!("{title}: {}", without_host(&label, &format!("{error:#}")));
                             self.progress.host_message(&label, &format!("FAILED {message}"));
                             run.error = Some(message);
                             if run.status == HostStatus::Unreachable {
@@ -125,7 +128,11 @@ impl<'a> Runner<'a> {
                     return Err(anyhow::anyhow!("no connection"));
                 };
                 let cx = HostContext::new(self.inventory, &run.host, transport, &self.gate, &self.progress, &run.snapshot);
-                step.run(&cx).await
+                let span = tracing::info_span!("host", host = %host_label(&run.host));
+                tokio::select! {
+                    result = step.run(&cx).instrument(span) => result,
+                    () = self.cancel.wait() => Err(anyhow::Error::new(crate::exit::Interrupted("(the step was abandoned)"))),
+                }
             }
         });
         futures::stream::iter(futures).buffered(forks).collect().await
@@ -179,16 +186,27 @@ impl<'a> Runner<'a> {
             })
             .collect();
         let (steps, step_ms) = ran.into_iter().unzip();
-        Recap { hosts, steps, step_ms, stopped, changes: self.gate.changes() }
+        Recap { hosts, steps, step_ms, stopped, interrupted: self.cancel.is_set(), changes: self.gate.changes() }
     }
 }
 
 fn start(c: Connected) -> HostRun {
     let (transport, status, error) = match c.transport {
         Ok(t) => (Some(t), HostStatus::Ok, None),
-        Err(e) => (None, HostStatus::Unreachable, Some(format!("{:#}", anyhow::Error::from(e)))),
+        Err(e) => (None, HostStatus::Unreachable, Some(without_host(&host_label(&c.host), &format!("{:#}", anyhow::Error::from(e))))),
     };
     HostRun { host: c.host, transport, status, steps_done: 0, error, notes: Vec::new(), snapshot: Snapshot::default() }
+}
+
+/// `text` without a leading "HOST: " (transport errors name their host; every line that
+/// shows them already starts with it).
+fn without_host(label: &str, text: &str) -> String {
+    text.strip_prefix(label).and_then(|rest| rest.strip_prefix(": ")).unwrap_or(text).to_string()
+}
+
+/// "1 host", "2 hosts".
+pub fn plural(count: usize, noun: &str) -> String {
+    if count == 1 { format!("1 {noun}") } else { format!("{count} {noun}s") }
 }
 
 /// The label every per-host line starts with: the host's address.

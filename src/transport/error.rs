@@ -6,7 +6,7 @@ use thiserror::Error;
 #[derive(Debug, Error)]
 pub enum TransportError {
     /// TCP connection failed.
-    #[error("{host}: cannot connect to {target}")]
+    #[error("{host}: cannot connect to {target}{}", connect_hint(source))]
     Connect {
         host: String,
         target: String,
@@ -31,6 +31,14 @@ pub enum TransportError {
     /// The private key could not be loaded.
     #[error("cannot load SSH private key {}: {reason}", path.display())]
     Key { path: PathBuf, reason: String },
+    /// The TCP connection was made but no SSH handshake followed (another service on the port).
+    #[error("{host}: no SSH handshake on port {port}: is sshd what listens there? (ssh.port in the inventory)")]
+    Handshake {
+        host: String,
+        port: u16,
+        #[source]
+        source: russh::Error,
+    },
     /// An SSH protocol error on an established connection.
     #[error("{host}: SSH protocol error")]
     Ssh {
@@ -59,7 +67,7 @@ pub enum TransportError {
 impl TransportError {
     /// Whether the error means the host could not be reached at all (for the recap).
     pub fn is_unreachable(&self) -> bool {
-        matches!(self, TransportError::Connect { .. } | TransportError::Timeout { .. } | TransportError::Ssh { .. } | TransportError::ConnectionLost { .. })
+        matches!(self, TransportError::Connect { .. } | TransportError::Timeout { .. } | TransportError::Handshake { .. } | TransportError::Ssh { .. } | TransportError::ConnectionLost { .. })
     }
 }
 
@@ -73,5 +81,14 @@ pub(crate) enum HandlerError {
 impl From<russh::Error> for HandlerError {
     fn from(e: russh::Error) -> Self {
         HandlerError::Ssh(e)
+    }
+}
+
+/// What to check after a failed TCP connect, by its cause (the cause itself is the source).
+fn connect_hint(source: &std::io::Error) -> &'static str {
+    match source.kind() {
+        std::io::ErrorKind::ConnectionRefused => " (nothing listens there: is sshd running on the host, on ssh.port?)",
+        std::io::ErrorKind::NetworkUnreachable | std::io::ErrorKind::HostUnreachable => " (no route: check the address and this machine's IPv6 route to it)",
+        _ => "",
     }
 }

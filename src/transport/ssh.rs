@@ -59,7 +59,7 @@ impl SshSession {
     async fn handle(&self) -> Result<Arc<Handle<HostKeyVerifier>>, TransportError> {
         let mut guard = self.handle.lock().await;
         if guard.is_closed() {
-            tracing::info!(host = %self.label, "connection lost, reconnecting");
+            tracing::warn!(host = %self.label, "connection lost, reconnecting");
             *guard = Arc::new(open(&self.endpoint).await?);
         }
         Ok(Arc::clone(&guard))
@@ -274,7 +274,7 @@ async fn open(endpoint: &Endpoint) -> Result<Handle<HostKeyVerifier>, TransportE
     let mut handle = match tokio::time::timeout(endpoint.connect_timeout, connecting).await {
         Err(_) => return Err(timeout()),
         Ok(Err(HandlerError::Rejected(e))) => return Err(e),
-        Ok(Err(HandlerError::Ssh(source))) => return Err(TransportError::Ssh { host, source }),
+        Ok(Err(HandlerError::Ssh(source))) => return Err(TransportError::Handshake { host, port: endpoint.port, source }),
         Ok(Ok(handle)) => handle,
     };
     authenticate(&mut handle, endpoint, &host).await?;

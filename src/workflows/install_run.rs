@@ -42,8 +42,9 @@ pub struct Request<'a> {
 /// Something worth telling before the hosts are changed (the run takes a while).
 #[derive(Debug)]
 pub enum Note {
-    /// The PKI is ready: what `pki::generate` did in the store.
-    Pki { root: PathBuf, report: pki::Report },
+    /// The PKI is ready: what `pki::generate` did in the store (`scratch`: in a scratch copy
+    /// of it, for a dry run; the store itself was not touched).
+    Pki { root: PathBuf, report: pki::Report, scratch: bool },
     /// The bundle lacks these binaries (`bundle.missing: stage`): what needs them is staged.
     Staged { root: PathBuf, binaries: Vec<&'static str> },
     /// `node add` leaves etcd with an even number of members.
@@ -63,8 +64,10 @@ pub struct Report {
     pub outcomes: Outcomes,
     /// The bundle the binaries came from.
     pub bundle: BundleCheck,
-    /// The cluster's PKI on this machine.
+    /// The cluster's PKI on this machine (a dry run's: a scratch copy, gone with the report).
     pub store: Store,
+    /// A dry run's scratch copy of the store, removed when the report is dropped.
+    pub scratch: Option<pki::Scratch>,
 }
 
 /// Installs the cluster onto the hosts of `inv`, telling `notes` what happens before the run.
@@ -86,7 +89,7 @@ pub fn run(remote: &Remote, inv: &Inventory, request: &Request<'_>, notes: &mut 
             );
         }
     }
-    let store = prepare_pki(inv, "prepare the PKI in", notes)?;
+    let (store, scratch) = prepare_pki(inv, "prepare the PKI in", request.mode, notes)?;
     let templates = Templates::load(request.templates_dir)?;
     let desired = desired_state(inv, &templates, &store)?;
     let mut skip_checks = request.skip_checks.clone();
@@ -98,7 +101,7 @@ pub fn run(remote: &Remote, inv: &Inventory, request: &Request<'_>, notes: &mut 
     let options = install::Options { upgrade_kernel: request.upgrade_kernel.clone() };
     let steps = install::steps(inv, &state, &options)?;
     let recap = remote.run_steps(inv, request.mode, &steps)?;
-    Ok(report(recap, &state, store))
+    Ok(report(recap, &state, store, scratch))
 }
 
 /// Checks the bundle before any host is touched: the binaries the inventory needs (missing
@@ -127,17 +130,25 @@ pub(crate) fn prepare_bundle(inv: &Inventory, notes: &mut dyn FnMut(Note)) -> Re
 /// Locks the inventory's PKI store for the rest of the command (`Store::lock`), makes what is
 /// missing in it and tells `notes` what was done; `doing` says what for in an error ("prepare
 /// the PKI in").
-pub(crate) fn prepare_pki(inv: &Inventory, doing: &str, notes: &mut dyn FnMut(Note)) -> Result<Store> {
+pub(crate) fn prepare_pki(inv: &Inventory, doing: &str, mode: Mode, notes: &mut dyn FnMut(Note)) -> Result<(Store, Option<pki::Scratch>)> {
     let unlocked = Store::for_inventory(inv);
     let root = unlocked.root().to_path_buf();
+    if mode == Mode::DryRun {
+        // A shared lock while the store is copied; nothing in the store is written.
+        let _reading = unlocked.read_lock(&mut |holder| notes(Note::StoreLocked { root: root.clone(), holder: holder.to_string() }))?;
+        let scratch = pki::Scratch::copy_of(&unlocked).with_context(|| format!("copy {} for the dry run", root.display()))?;
+        let report = pki::generate(inv, &scratch.store).with_context(|| format!("{doing} a scratch copy of {}", root.display()))?;
+        notes(Note::Pki { root, report, scratch: true });
+        return Ok((scratch.store.clone(), Some(scratch)));
+    }
     // Held until the command ends (the report keeps the store).
     let store = unlocked.lock(&mut |holder| notes(Note::StoreLocked { root: root.clone(), holder: holder.to_string() }))?;
     let report = pki::generate(inv, &store).with_context(|| format!("{doing} {}", store.root().display()))?;
-    notes(Note::Pki { root: store.root().to_path_buf(), report });
-    Ok(store)
+    notes(Note::Pki { root: store.root().to_path_buf(), report, scratch: false });
+    Ok((store, None))
 }
 
 /// The report of a run of `steps` over `state`.
-pub(crate) fn report(recap: Recap, state: &InstallState, store: Store) -> Report {
-    Report { recap, outcomes: state.outcomes(), bundle: state.bundle.clone(), store }
+pub(crate) fn report(recap: Recap, state: &InstallState, store: Store, scratch: Option<pki::Scratch>) -> Report {
+    Report { recap, outcomes: state.outcomes(), bundle: state.bundle.clone(), store, scratch }
 }

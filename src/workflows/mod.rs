@@ -6,6 +6,7 @@ pub mod certs_rotate;
 pub mod cluster;
 pub mod etcd;
 pub mod gather;
+pub mod init;
 pub mod install;
 pub mod install_run;
 pub mod kernel;

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use anyhow::{Result, bail};
 
 use crate::checks::Check;
+use crate::exit::HostsError;
 use crate::desired::desired_state_with;
 use crate::inventory::{Inventory, Role};
 use crate::render::{RenderOptions, Templates};
@@ -50,11 +51,11 @@ impl Growth {
     /// host, no member at all).
     pub fn new(inv: &Inventory, membership: &Membership, wanted: &[Ipv6Addr]) -> Result<Growth> {
         if let Some((address, why)) = membership.unreachable.iter().find(|(a, _)| wanted.contains(a)) {
-            bail!("cannot reach {address}, which is to be added: {why}; nothing was changed");
+            return Err(HostsError(format!("cannot reach {address}, which is to be added: {why}; nothing was changed")).into());
         }
         if !membership.unreachable.is_empty() {
             let list: Vec<String> = membership.unreachable.iter().map(|(a, e)| format!("{a}: {e}")).collect();
-            bail!("node add needs every host reachable; unreachable: {}; nothing was changed", list.join("; "));
+            return Err(HostsError(format!("node add needs every host reachable; unreachable: {}; nothing was changed", list.join("; "))).into());
         }
         if let Some((address, other)) = membership.foreign.iter().next() {
             bail!("{address} belongs to another cluster ({other}); nothing was changed");
@@ -118,12 +119,12 @@ pub fn run(remote: &Remote, inv: &Inventory, request: &Request<'_>, notes: &mut 
     }
     let grown = &growth.grown;
     let (bundle, images) = prepare_bundle(grown, notes)?;
-    let store = prepare_pki(grown, "issue the new nodes' certificates in", notes)?;
+    let (store, scratch) = prepare_pki(grown, "issue the new nodes' certificates in", request.mode, notes)?;
     let desired = desired_state_with(grown, &Templates::load(request.templates_dir)?, &store, growth.render_options())?;
     let state = Arc::new(InstallState::new(desired, bundle, request.skip_checks.clone())?.with_images(images));
     let steps = node_add::steps(grown, &state, growth.running_etcd.clone(), growth.joining.clone());
     let recap = remote.run_steps_on_all(grown, remote.settings.feedback, request.mode, &steps)?;
-    Ok(report(recap, &state, store))
+    Ok(report(recap, &state, store, scratch))
 }
 
 #[cfg(test)]

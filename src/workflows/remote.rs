@@ -7,14 +7,13 @@
 
 use std::net::Ipv6Addr;
 use std::path::PathBuf;
-use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::Result;
 
 use crate::inventory::{HostSpec, Inventory};
-use crate::runner::{Connected, HostLock, HostLockError, Mode, Progress, Recap, RunOptions, Runner, Step, connect_all, lock_hosts};
+use crate::runner::{Connected, HostLock, HostLockError, Interrupt, Mode, Progress, Recap, RunOptions, Runner, Step, connect_all, lock_hosts};
 use crate::transport::{Transport, TransportError};
 
 /// Whether a run shows progress on stderr.
@@ -52,6 +51,8 @@ pub struct Remote {
     sessions: Mutex<Vec<(SessionKey, Arc<dyn Transport>)>>,
     /// The hosts locked by this command (`runner::lock_hosts`), held until it ends.
     locks: Mutex<Vec<HostLock>>,
+    /// Set by the first Ctrl-C (a second one exits 130 at once).
+    interrupt: Interrupt,
     /// `None` only while dropping.
     runtime: Option<tokio::runtime::Runtime>,
 }
@@ -60,7 +61,9 @@ impl Remote {
     /// A runtime and no connection yet.
     pub fn new(settings: Settings) -> Result<Remote> {
         let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-        Ok(Remote { settings, sessions: Mutex::default(), locks: Mutex::default(), runtime: Some(runtime) })
+        let interrupt = Interrupt::default();
+        runtime.spawn(listen_for_ctrl_c(interrupt.clone()));
+        Ok(Remote { settings, sessions: Mutex::default(), locks: Mutex::default(), interrupt, runtime: Some(runtime) })
     }
 
     /// The inventory hosts selected by `--hosts` (all when not given).
@@ -85,16 +88,21 @@ impl Remote {
                 Feedback::Silent => Progress::Silent,
             };
             let options = RunOptions { mode, forks: self.settings.forks, max_fail_percent: self.settings.max_fail_percent };
-            let runner = Runner::new(inv, options, progress);
-            let cancel = runner.cancel.clone();
-            tokio::spawn(async move {
-                if tokio::signal::ctrl_c().await.is_ok() {
-                    eprintln!("interrupted: finishing the current step, then stopping");
-                    cancel.store(true, Ordering::SeqCst);
+            let mut runner = Runner::new(inv, options, progress);
+            runner.cancel = self.interrupt.clone();
+            let labels: Vec<String> = hosts.iter().map(|h| h.address.to_string()).collect();
+            runner.progress.hosts(labels.iter().map(String::as_str));
+            let seconds = self.settings.connect_timeout.as_secs();
+            for label in &labels {
+                runner.progress.host_message(label, &format!("connecting over SSH (port {}, up to {seconds} s)", inv.ssh.port));
+            }
+            let connected = tokio::select! {
+                connected = self.connect(inv, hosts) => connected?,
+                () = self.interrupt.wait() => {
+                    runner.progress.finish();
+                    return Err(anyhow::Error::new(crate::exit::Interrupted("while connecting; nothing was changed")));
                 }
-            });
-            runner.progress.run_message(&format!("connecting to {} hosts over SSH", hosts.len()));
-            let connected = self.connect(inv, hosts).await?;
+            };
             if mode == Mode::Apply {
                 self.lock(&connected).await?;
             }
@@ -158,6 +166,21 @@ impl Drop for Remote {
             self.sessions.get_mut().unwrap_or_else(|p| p.into_inner()).clear();
         }
         runtime.shutdown_background();
+    }
+}
+
+/// The first Ctrl-C interrupts the command's runs (pending connections and waits are
+/// abandoned, no further step starts, the recap says "interrupted", exit 130); the second
+/// exits 130 at once.
+async fn listen_for_ctrl_c(interrupt: Interrupt) {
+    if tokio::signal::ctrl_c().await.is_err() {
+        return;
+    }
+    eprintln!("interrupted: stopping (pending connections and waits are abandoned, no further step starts); press Ctrl-C again to exit at once");
+    interrupt.trigger();
+    if tokio::signal::ctrl_c().await.is_ok() {
+        eprintln!("interrupted again: exiting now");
+        std::process::exit(i32::from(crate::exit::INTERRUPTED));
     }
 }
 
