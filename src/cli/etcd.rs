@@ -58,26 +58,26 @@ enum EtcdCommand {
     },
 }
 
-pub fn run(args: &Args, loaded: &Loaded) -> Result<ExitCode> {
+pub fn run(args: &Args, loaded: &Loaded, globals: &super::Globals) -> Result<ExitCode> {
     let inv = &loaded.inventory;
     match &args.command {
         EtcdCommand::Backup { dir, dry_run, run } => {
             let mode = if *dry_run { Mode::DryRun } else { Mode::Apply };
-            let report = etcd::backup(&run.remote()?, inv, dir.as_deref(), mode)?;
+            let report = etcd::backup(&run.remote(globals)?, inv, dir.as_deref(), mode)?;
             if run.output == OutputFormat::Json {
                 let json = serde_json::json!({"schema": 1, "recap": report.recap, "dir": report.dir, "sha256": report.sha256});
-                println!("{}", serde_json::to_string_pretty(&json)?);
+                out!("{}", serde_json::to_string_pretty(&json)?);
             } else {
                 super::print_recap(&report.recap, run.output)?;
                 match (&report.dir, &report.snapshot) {
-                    (Some(dir), Some(snapshot)) => println!(
+                    (Some(dir), Some(snapshot)) => out!(
                         "backup of etcd from {} ({} bytes, {} members) in {}",
                         snapshot.member,
                         snapshot.bytes.len(),
                         snapshot.members.len(),
                         dir.join(SNAPSHOT_FILE).display()
                     ),
-                    _ if *dry_run => println!("dry-run: no snapshot taken"),
+                    _ if *dry_run => out!("dry-run: no snapshot taken"),
                     _ => eprintln!("no etcd member was healthy enough to take a snapshot: nothing was saved"),
                 }
             }
@@ -90,7 +90,7 @@ pub fn run(args: &Args, loaded: &Loaded) -> Result<ExitCode> {
             }
             let bytes = etcd::read_snapshot(snapshot)?;
             let mode = if *dry_run { Mode::DryRun } else { Mode::Apply };
-            let recap = etcd::restore(&run.remote()?, inv, bytes, mode)?;
+            let recap = etcd::restore(&run.remote(globals)?, inv, bytes, mode)?;
             super::print_recap(&recap, run.output)?;
             Ok(ExitCode::from(recap.exit_code()))
         }
