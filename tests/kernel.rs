@@ -9,8 +9,8 @@
 
 use std::fs;
 use std::net::Ipv6Addr;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
+use std::process::Output;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -28,33 +28,6 @@ fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
-/// TEST DATA: a kernel package named like the field report's kernel,
-/// `kernel-4.19.113-300.el7.x86_64.rpm`, built here with rpmbuild. It holds no kernel, only a
-/// marker file at `/boot/vmlinuz-4.19.113-300.el7.x86_64` (which the simulated boot needs).
-fn build_test_kernel_rpm(into: &Path) -> PathBuf {
-    let top = tempfile::tempdir().unwrap();
-    let spec = top.path().join("kernel.spec");
-    fs::write(
-        &spec,
-        "%global debug_package %{nil}\n%global __os_install_post %{nil}\nName: kernel\nVersion: 4.19.113\nRelease: 300.el7\n\
-         Summary: v6deploy test data, not a kernel\nLicense: none\nBuildArch: x86_64\nAutoReqProv: no\n\
-         %description\nTest data for v6deploy's kernel upgrade tests: holds a marker file, no kernel.\n\
-         %install\nmkdir -p %{buildroot}/boot\necho 'v6deploy test data: not a kernel' > %{buildroot}/boot/vmlinuz-%{version}-%{release}.x86_64\n\
-         %files\n/boot/vmlinuz-%{version}-%{release}.x86_64\n",
-    )
-    .unwrap();
-    let output = Command::new("rpmbuild")
-        .args(["-bb", "--quiet", "--target", "x86_64", "--define"])
-        .arg(format!("_topdir {}", top.path().display()))
-        .arg(&spec)
-        .output()
-        .expect("rpmbuild (apt-get install rpm) builds the test kernel package");
-    assert!(output.status.success(), "rpmbuild: {}", text(&output));
-    fs::create_dir_all(into).unwrap();
-    let target = into.join(format!("kernel-{NEW}.rpm"));
-    fs::copy(top.path().join(format!("RPMS/x86_64/kernel-{NEW}.rpm")), &target).unwrap();
-    target
-}
 
 /// A centos7-sim lab of this test (the shared `TestLab`, removed when dropped), with the test
 /// kernel package in its bundle.
@@ -73,7 +46,8 @@ impl std::ops::Deref for SimLab {
 impl SimLab {
     fn up(name: &str, hosts: u16) -> SimLab {
         let lab = TestLab::up_flavor(name, hosts, "centos7-sim");
-        build_test_kernel_rpm(&lab.files().join("bundle/rpms"));
+        // `lab up` stages the test kernel package (test data, not a kernel) for this flavor.
+        assert!(lab.files().join(format!("bundle/rpms/kernel-{NEW}.rpm")).exists(), "the centos7-sim lab bundle has no test kernel package");
         // The kernel flow, not Kubernetes: the copy of the bundle keeps the test kernel.
         lab.stage_kubernetes();
         SimLab { lab }

@@ -49,7 +49,13 @@ pub fn down(runner: &Runner, name: &LabName, purge: Purge, project: &Path) -> Re
     hosts.sort();
     hosts.dedup();
     let anything = record.is_some() || lab.root.exists() || !hosts.is_empty() || network::link_exists(&name.bridge());
+    let files = ProjectFiles { project: record.as_ref().map_or_else(|| project.to_path_buf(), |r| r.project.clone()), name: name.clone() };
     if !anything {
+        // `lab down --purge` after a plain `lab down`: only the kept files are left.
+        if purge == Purge::Files && (files.dir().exists() || files.inventory().exists()) {
+            remove_project_files(&files)?;
+            return Ok(DownReport { name: name.clone(), machines: 0, files, purge, last: all_names().is_empty(), elapsed: started.elapsed() });
+        }
         return Err(LabError::NoSuchLab { name: name.to_string() });
     }
     runner.note(format!("stopping {} machine(s) of lab {name}", hosts.len()));
@@ -71,7 +77,6 @@ pub fn down(runner: &Runner, name: &LabName, purge: Purge, project: &Path) -> Re
         network::release_netns_dir(runner)?;
         cgroup::remove_root_if_empty();
     }
-    let files = ProjectFiles { project: record.as_ref().map_or_else(|| project.to_path_buf(), |r| r.project.clone()), name: name.clone() };
     if purge == Purge::Files {
         remove_project_files(&files)?;
     }

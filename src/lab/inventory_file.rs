@@ -123,6 +123,41 @@ pub fn ensure(path: &Path, name: &LabName, subnet: Subnet, hosts: &[HostNumber])
     Ok(change)
 }
 
+/// Removes from an existing inventory the entries of this lab's machines numbered above
+/// `count` (a kept inventory of an earlier, larger lab); returns their addresses. Entries
+/// are cut from their `- address:` line to the next entry (hosts are last in the file).
+pub fn trim(path: &Path, subnet: Subnet, count: u16) -> Result<Vec<Ipv6Addr>, LabError> {
+    let Ok(text) = fs::read_to_string(path) else { return Ok(Vec::new()) };
+    let keep: BTreeSet<Ipv6Addr> = HostNumber::first(count).map(|h| subnet.host(h)).collect();
+    let lines: Vec<&str> = text.split_inclusive('\n').collect();
+    let entry_of = |line: &str| -> Option<Ipv6Addr> {
+        let rest = line.trim_start().strip_prefix("- address:")?;
+        rest.trim().trim_matches('"').parse().ok()
+    };
+    let mut out = String::with_capacity(text.len());
+    let mut removed = Vec::new();
+    let mut dropping = false;
+    for line in &lines {
+        if let Some(address) = entry_of(line) {
+            dropping = subnet.net().contains(&address) && !keep.contains(&address);
+            if dropping {
+                removed.push(address);
+            }
+        }
+        if !dropping {
+            out.push_str(line);
+        }
+    }
+    if removed.is_empty() {
+        return Ok(removed);
+    }
+    check(path, &out, &keep, None)?;
+    let temporary = path.with_extension("yaml.tmp");
+    fs::write(&temporary, &out).map_err(LabError::io("write", &temporary))?;
+    fs::rename(&temporary, path).map_err(LabError::io("rename into", path))?;
+    Ok(removed)
+}
+
 /// The host addresses an existing inventory file lists; `None` when there is no file or it
 /// does not load.
 pub fn listed_addresses(path: &Path) -> Option<Vec<Ipv6Addr>> {
@@ -228,6 +263,22 @@ mod tests {
         assert!(grown[edited.len()..].starts_with("  - address: \"2001:db8:0:1::104\"\n    roles: [worker]\n"));
         assert_eq!(inventory::load(&path).unwrap().inventory.hosts.len(), 5);
         assert_eq!(ensure(&path, &name, subnet, &hosts(5)).unwrap(), Change::Unchanged);
+    }
+
+    /// Regression: after `lab down` of a 5-machine lab (inventory kept), `lab up --hosts 3`
+    /// left an inventory listing 5 hosts, 2 of which did not exist.
+    #[test]
+    fn a_kept_inventory_of_a_larger_lab_is_trimmed_to_the_new_one() {
+        let (name, subnet) = lab();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("lab.yaml");
+        fs::write(&path, full_text(&name, subnet, &hosts(5))).unwrap();
+        let removed = trim(&path, subnet, 3).unwrap();
+        assert_eq!(removed, ["2001:db8:0:1::104".parse::<Ipv6Addr>().unwrap(), "2001:db8:0:1::105".parse().unwrap()]);
+        let loaded = inventory::load(&path).unwrap().inventory;
+        assert_eq!(loaded.hosts.len(), 3);
+        assert_eq!(fs::read_to_string(&path).unwrap(), full_text(&name, subnet, &hosts(3)));
+        assert!(trim(&path, subnet, 3).unwrap().is_empty(), "nothing more to trim");
     }
 
     #[test]

@@ -36,6 +36,7 @@ mod state;
 mod status;
 mod supervisor;
 mod teardown;
+mod test_kernel;
 mod up;
 
 pub use addressing::{DEFAULT_HOSTS, DEFAULT_NAME, HostNumber, LAB_RANGE, LabName, MAX_HOSTS, Subnet};

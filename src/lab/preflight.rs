@@ -23,6 +23,8 @@ const PROGRAMS: &[(&str, &str)] = &[
     ("jq", "jq"),
     ("gcc", "gcc"),
     ("strip", "binutils"),
+    // The centos7-sim lab's test kernel package.
+    ("rpmbuild", "rpm"),
 ];
 
 /// Refuses to go on without root or with programs missing, naming what to install.

@@ -25,6 +25,7 @@ use super::state::{LabDir, LabRecord, Lock, ProjectFiles, all_records};
 use super::status::{self, State};
 use super::supervisor::{self, Files, Spec};
 use super::teardown;
+use super::test_kernel;
 
 /// What `lab up` is asked to do.
 #[derive(Debug, Clone)]
@@ -72,6 +73,7 @@ pub fn up(runner: &Runner, options: &UpOptions) -> Result<UpReport, LabError> {
     let lab = LabDir::new(&options.name);
     let others: u64 = all_records()?.iter().filter(|r| r.name != options.name.as_str()).map(|r| u64::from(r.hosts)).sum();
     let files = ProjectFiles { project: options.project.clone(), name: options.name.clone() };
+    let new_lab = lab.load()?.is_none();
     let mut record = match lab.load()? {
         Some(record) if record.project != options.project => {
             return Err(LabError::OtherProject { name: record.name, project: record.project });
@@ -95,8 +97,19 @@ pub fn up(runner: &Runner, options: &UpOptions) -> Result<UpReport, LabError> {
     record.hosts = count;
     // Recorded before anything is made, so that a crash from here on leaves a record of it.
     lab.save(&record)?;
+    if new_lab {
+        // An inventory kept by `lab down` may list more machines than this new lab has.
+        let removed = inventory_file::trim(&files.inventory(), record.subnet(), count)?;
+        if !removed.is_empty() {
+            let list: Vec<String> = removed.iter().map(ToString::to_string).collect();
+            runner.note(format!("{}: removed {} (kept from an earlier, larger lab; this one has {count})", files.inventory().display(), list.join(", ")));
+        }
+    }
     let base = base_image::ensure(runner, &options.mirror, record.flavor)?;
     bundle::ensure(runner, &files.bundle(), &options.mirror)?;
+    if record.flavor == Flavor::Centos7Sim {
+        test_kernel::ensure(runner, &files.bundle())?;
+    }
     host_limits::ensure(runner, others + u64::from(count))?;
     let subnet = record.subnet();
     let hosts: Vec<HostNumber> = HostNumber::first(count).collect();
