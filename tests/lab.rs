@@ -224,3 +224,40 @@ fn without_root_the_lab_says_so() {
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("the lab needs root"), "{}", text(&output));
 }
+
+/// Regression: after `lab down` of a 5-machine lab (which keeps the inventory), `lab up
+/// --hosts 3` left an inventory of 5 hosts, 2 of which did not exist; and `lab down --purge`
+/// after a plain `lab down` refused. Now the kept inventory is trimmed, `check` passes on it,
+/// and the purge removes the kept files.
+#[test]
+#[ignore = "lab: boots machines, needs root; scripts/test.sh runs it as root (cargo test -- --include-ignored)"]
+fn a_smaller_lab_after_a_larger_one_gets_an_inventory_of_its_own_machines() {
+    let lab = TestLab::up("tshrink", 5);
+    let down = lab.v6deploy(&["lab", "down", "-q"]);
+    assert!(down.status.success(), "{}", text(&down));
+    assert!(lab.inventory().exists(), "a plain lab down keeps the inventory");
+    let up = lab.v6deploy(&["lab", "up", "-q", "--hosts", "3"]);
+    assert!(up.status.success(), "{}", text(&up));
+    let inventory = v6deploy::inventory::load(&lab.inventory()).unwrap().inventory;
+    assert_eq!(inventory.hosts.len(), 3, "the kept inventory was not trimmed");
+    let check = support::run(&lab, &["check"]);
+    assert!(check.status.success(), "check on the trimmed inventory: {}", text(&check));
+    let down = lab.v6deploy(&["lab", "down", "-q"]);
+    assert!(down.status.success(), "{}", text(&down));
+    let purge = lab.v6deploy(&["lab", "down", "--purge", "-q"]);
+    assert!(purge.status.success(), "lab down --purge after lab down: {}", text(&purge));
+    assert!(!lab.inventory().exists() && !lab.files().exists(), "the kept files are still there");
+}
+
+/// A `centos7-sim` lab's bundle carries a test kernel package, so `kernel upgrade` works on a
+/// new lab with no other step.
+#[test]
+#[ignore = "lab: boots machines, needs root; scripts/test.sh runs it as root (cargo test -- --include-ignored)"]
+fn a_centos7_sim_lab_upgrades_its_kernel_with_no_other_step() {
+    let lab = TestLab::up_flavor("tk7new", 1, "centos7-sim");
+    let upgrade = support::run(&lab, &["kernel", "upgrade"]);
+    assert!(upgrade.status.success(), "{}", text(&upgrade));
+    let check = support::run(&lab, &["kernel", "check"]);
+    assert!(check.status.success(), "kernel check after the upgrade: {}", text(&check));
+    assert!(String::from_utf8_lossy(&check.stdout).contains("4.19.113-300.el7"), "{}", text(&check));
+}
