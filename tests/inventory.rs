@@ -251,7 +251,7 @@ fn unknown_key_with_did_you_mean() {
     let line = line_of(&text, "gatway");
     assert_eq!(
         error_of(&text),
-        format!("t.yaml:{line}:5: unknown key `gatway`: did you mean `gateway`? (allowed here: address, roles, interface, prefix_length, gateway, name)")
+        format!("t.yaml:{line}:5: hosts[0]: unknown key `gatway`: did you mean `gateway`? (allowed here: address, roles, interface, prefix_length, gateway, name)")
     );
 }
 
@@ -373,4 +373,110 @@ fn interface_with_shell_metacharacters_is_refused() {
     let error = error_of(&text);
     let line = line_of(&text, "ens160;reboot");
     assert!(error.starts_with(&format!("t.yaml:{line}:16: hosts[0].interface: \"ens160;reboot\": it contains ';'; write a Linux interface name")), "{error}");
+}
+
+/// The note every YAML syntax error ends with: the parser reads no further.
+const STOPS: &str = "\n(reading stops at the first YAML syntax error: fix it and run again to see any other problem)";
+
+#[test]
+fn list_entry_indented_differently_from_the_hosts_above() {
+    for indent in ["   ", " "] {
+        let text = with("  - address: \"2002:db8:0:1::102\"", &format!("{indent}- address: \"2002:db8:0:1::102\""));
+        let line = line_of(&text, "::102");
+        assert_eq!(
+            error_of(&text),
+            format!("t.yaml:{line}:{}: this line is indented differently from the entries of `hosts` above it: use the same indentation (2 spaces) for every `- address:` entry{STOPS}", indent.len() + 1)
+        );
+    }
+}
+
+#[test]
+fn key_indented_differently_from_its_section() {
+    let text = with("  kubernetes_version:", "   kubernetes_version:");
+    let line = line_of(&text, "kubernetes_version");
+    assert_eq!(
+        error_of(&text),
+        format!("t.yaml:{line}:4: this line is indented by 3 spaces, unlike the keys of `cluster` (line 4: 2 spaces): indent every key of a section the same{STOPS}")
+    );
+}
+
+#[test]
+fn tab_in_the_indentation() {
+    let text = with("    interface: ens160\n    prefix_length: 64\n    gateway: \"2002:db8:0:1::1\"\n  - address: \"2002:db8:0:1::102\"", "\tinterface: ens160\n    prefix_length: 64\n    gateway: \"2002:db8:0:1::1\"\n  - address: \"2002:db8:0:1::102\"");
+    let line = line_of(&text, "\tinterface");
+    assert_eq!(
+        error_of(&text),
+        format!("t.yaml:{line}:1: a tab in the indentation: YAML allows only spaces there; replace the tab with spaces, e.g. 4 spaces like line {} above{STOPS}", line - 1)
+    );
+}
+
+#[test]
+fn missing_colon_and_unclosed_brackets_and_quotes() {
+    let text = with("  name: field-report", "  name field-report");
+    assert_eq!(error_of(&text), format!("t.yaml:4:3: `name field-report` has no `: ` after its key: write `name: field-report` (a colon, then a space){STOPS}"));
+    let text = with("  name: field-report", "  name: \"field-report");
+    assert_eq!(
+        error_of(&text),
+        format!("t.yaml:4:9: this quoted value has no closing quote: add the `\"` at its end (without it the value runs on to the next `\"`, on line 5){STOPS}")
+    );
+    let text = with("  dns_domain: cluster.local", "  upstream_dns: [\"2001:db8::53\"\n  dns_domain: cluster.local");
+    let error = error_of(&text);
+    assert!(error.starts_with("t.yaml:9:17: the list opened with `[` here is not closed: add the `]` after its last item (the reading stopped at line "), "{error}");
+}
+
+#[test]
+fn empty_file_or_only_comments() {
+    for text in ["", "# an inventory to write\n\n", "---\n"] {
+        assert_eq!(error_of(text), "t.yaml: the inventory is empty: it needs at least cluster: and hosts: (see `v6deploy init`)");
+    }
+}
+
+/// Regression: a host without `roles` was reported at the entry's last line, without `hosts[N]`.
+#[test]
+fn host_without_roles_is_reported_at_the_entry() {
+    let text = with("    roles: [control-plane, etcd, worker]\n    interface: ens160\n    prefix_length: 64\n    gateway: \"2002:db8:0:1::1\"\n  - address: \"2002:db8:0:1::103\"", "    interface: ens160\n    prefix_length: 64\n    gateway: \"2002:db8:0:1::1\"\n  - address: \"2002:db8:0:1::103\"");
+    let line = line_of(&text, "::102");
+    assert_eq!(error_of(&text), format!("t.yaml:{line}:5: hosts[1]: `roles` is missing: add e.g. `roles: [control-plane, etcd, worker]` (any of the three)"));
+    let error = error_of(&minimal("  - roles: [worker]\n"));
+    assert_eq!(
+        error,
+        "2 problems in the inventory:\nt.yaml:7:5: hosts[0]: `address` is missing: add the host's IPv6 address, e.g. `address: \"2001:db8:0:1::101\"`\nt.yaml:7:5: hosts[0]: `interface` is missing: add the NIC that carries the address, e.g. `interface: eth0`"
+    );
+}
+
+#[test]
+fn several_unknown_keys_are_all_listed() {
+    let text = BASE.replace("    gateway:", "    gatway:").replacen("  port: 22", "  prot: 22", 1).replacen("kernel:", "kernal:", 1);
+    let error = error_of(&text);
+    let lines: Vec<&str> = error.lines().collect();
+    assert_eq!(lines[0], "5 problems in the inventory:", "{error}");
+    assert_eq!(lines[1], "t.yaml:13:3: ssh: unknown key `prot`: did you mean `port`? (allowed here: user, port, private_key, known_hosts, host_key_check, become)");
+    for (i, host) in [(2, 0), (3, 1), (4, 2)] {
+        assert!(lines[i].starts_with(&format!("t.yaml:{}:5: hosts[{host}]: unknown key `gatway`: did you mean `gateway`?", 22 + 5 * host)), "{error}");
+    }
+    assert!(lines[5].starts_with("t.yaml:33:1: unknown key `kernal`: did you mean `kernel`? (allowed here: cluster, ssh, hosts, kernel, "), "{error}");
+}
+
+#[test]
+fn misshapen_values_are_all_listed() {
+    let text = with("  port: 22", "  port: twenty-two").replacen("roles: [control-plane, etcd, worker]", "roles: etcd", 1);
+    assert_eq!(
+        error_of(&text),
+        "2 problems in the inventory:\nt.yaml:13:9: ssh.port: \"twenty-two\" is not a whole number from 0 to 65535\nt.yaml:19:12: hosts[0].roles: should be a list, e.g. [control-plane, etcd, worker], not \"etcd\""
+    );
+}
+
+#[test]
+fn duplicate_key_without_library_jargon() {
+    let text = with("  dns_domain: cluster.local\n", "  dns_domain: cluster.local\n  name: again\n");
+    let line = line_of(&text, "again");
+    assert_eq!(error_of(&text), format!("t.yaml:{line}:3: `cluster.name` is given twice (lines 4 and {line}): keep one"));
+}
+
+#[test]
+fn one_problem_is_not_counted_as_problems() {
+    let error = error_of(&with("\"2002:db8:0:1::101\"", "\"10.0.0.1\""));
+    assert!(!error.contains("problems") && error.lines().count() == 1, "{error}");
+    let error = error_of(&with("  port: 22", "  port: x").replacen("  user: root", "  usr: root", 1));
+    assert!(error.starts_with("2 problems in the inventory:\n"), "{error}");
 }

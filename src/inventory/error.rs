@@ -21,9 +21,15 @@ pub enum InventoryError {
         #[source]
         source: io::Error,
     },
-    /// The YAML is malformed or has keys or types the inventory does not have.
-    #[error("{}:{line}:{column}: {message}", path.display())]
+    /// The file has no content (empty, or only comments).
+    #[error("{}: the inventory is empty: it needs at least cluster: and hosts: (see `v6deploy init`)", path.display())]
+    Empty { path: PathBuf },
+    /// The YAML is malformed; the parser stops at the first such error.
+    #[error("{}:{line}:{column}: {message}\n(reading stops at the first YAML syntax error: fix it and run again to see any other problem)", path.display())]
     Syntax { path: PathBuf, line: usize, column: usize, message: String },
+    /// A value of the right shape that serde still refuses (a form `shape` lets through).
+    #[error("{}:{line}:{column}: {message}", path.display())]
+    Value { path: PathBuf, line: usize, column: usize, message: String },
     /// The YAML is well formed but values are wrong; every problem found is listed.
     #[error("{}", Problems(problems))]
     Invalid { problems: Vec<Problem> },
@@ -53,17 +59,20 @@ pub struct Place {
     /// 1-based line and column; 0 when the parser does not know.
     pub line: usize,
     pub column: usize,
-    /// The key path, e.g. `hosts[1].address`.
+    /// The key path, e.g. `hosts[1].address`; empty when the message names the key itself.
     pub field: String,
 }
 
 impl fmt::Display for Place {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.path.display())?;
         if self.line > 0 {
-            write!(f, "{}:{}:{}: {}", self.path.display(), self.line, self.column, self.field)
-        } else {
-            write!(f, "{}: {}", self.path.display(), self.field)
+            write!(f, ":{}:{}", self.line, self.column)?;
         }
+        if !self.field.is_empty() {
+            write!(f, ": {}", self.field)?;
+        }
+        Ok(())
     }
 }
 
@@ -86,6 +95,24 @@ pub struct Warning {
 /// What is wrong with a value.
 #[derive(Debug, Error)]
 pub enum ProblemKind {
+    /// A key the section does not have.
+    #[error("unknown key `{key}`{} (allowed here: {allowed})", suggestion.map(|s| format!(": did you mean `{s}`?")).unwrap_or_default())]
+    UnknownKey { key: String, suggestion: Option<&'static str>, allowed: String },
+    /// A required key left out.
+    #[error("`{key}` is missing: add {write}")]
+    MissingKey { key: &'static str, write: &'static str },
+    /// A required key written without a value.
+    #[error("no value: write {write}")]
+    EmptyKey { write: &'static str },
+    /// The same key twice in one section (YAML keeps one silently in other tools).
+    #[error("`{key}` is given twice (lines {first_line} and {line}): keep one")]
+    DuplicateKey { key: String, first_line: usize, line: usize },
+    /// A section where a value belongs, a value where a list belongs, ...
+    #[error("should be {expected}, not {found}")]
+    WrongShape { expected: String, found: String },
+    /// A number that is not a whole number or is too large.
+    #[error("{} is not a whole number from 0 to {max}", shown(value))]
+    NotANumber { value: String, max: u64 },
     /// An address the cluster cannot use (IPv4, link-local, malformed, ...).
     #[error("{0}")]
     Address(NetError),

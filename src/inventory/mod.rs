@@ -1,12 +1,15 @@
-//! The inventory: a YAML file (read with serde-saphyr, unknown keys refused) parsed into typed
-//! hosts, roles, addresses and CIDRs. Later code never sees a raw string.
+//! The inventory: a YAML file (checked key by key in `shape`, then read with serde-saphyr)
+//! parsed into typed hosts, roles, addresses and CIDRs. Later code never sees a raw string.
 
 mod error;
 mod model;
 mod raw;
+mod shape;
 mod suggest;
+mod syntax;
 mod validate;
 mod values;
+mod yaml;
 
 use std::path::Path;
 
@@ -35,44 +38,28 @@ pub fn load(path: &Path) -> Result<Loaded, InventoryError> {
 }
 
 /// Parses inventory text; `path` is used in messages and to resolve relative paths.
+///
+/// Three passes: the YAML syntax (stops at the first error), then every key and the shape of
+/// every value (all problems at once), then the values themselves (all problems at once).
 pub fn parse(path: &Path, text: &str) -> Result<Loaded, InventoryError> {
-    let raw: raw::RawInventory = serde_saphyr::from_str(text).map_err(|e| syntax_error(path, &e))?;
+    let root = match yaml::read(text) {
+        Ok(Some(root)) => root,
+        Ok(None) => return Err(InventoryError::Empty { path: path.to_path_buf() }),
+        Err(broken) => return Err(syntax::error(path, text, &broken)),
+    };
+    let problems = shape::check(path, &root);
+    if !problems.is_empty() {
+        return Err(sorted(problems));
+    }
+    let raw: raw::RawInventory = serde_saphyr::from_str(text).map_err(|e| syntax::serde_error(path, &e))?;
     let mut validator = validate::Validator::new(path);
     match validator.inventory(raw) {
         Some(inventory) => Ok(Loaded { inventory, warnings: validator.warnings }),
-        None => {
-            let mut problems = validator.problems;
-            problems.sort_by_key(|p| (p.place.line, p.place.column));
-            Err(InventoryError::Invalid { problems })
-        }
+        None => Err(sorted(validator.problems)),
     }
 }
 
-fn syntax_error(path: &Path, error: &serde_saphyr::Error) -> InventoryError {
-    let (line, column) = error.location().map_or((0, 0), |l| (l.line() as usize, l.column() as usize));
-    let message = match error.without_snippet() {
-        serde_saphyr::Error::SerdeUnknownField { field, expected, .. } => {
-            let hint = match suggest::closest(field, expected) {
-                Some(s) => format!("did you mean `{s}`? "),
-                None => String::new(),
-            };
-            format!("unknown key `{field}`: {hint}(allowed here: {})", expected.join(", "))
-        }
-        other => {
-            let rendered = other.render_with_options(serde_saphyr::render_options! {
-                snippets: serde_saphyr::SnippetMode::Off,
-            });
-            strip_location_prefix(&rendered)
-        }
-    };
-    InventoryError::Syntax { path: path.to_path_buf(), line, column, message }
-}
-
-/// serde-saphyr prefixes "error: line L column C: "; the location is already in our prefix.
-fn strip_location_prefix(rendered: &str) -> String {
-    let text = rendered.trim().trim_start_matches("error: ");
-    match text.split_once(": ") {
-        Some((head, rest)) if head.starts_with("line ") => rest.to_string(),
-        _ => text.to_string(),
-    }
+fn sorted(mut problems: Vec<Problem>) -> InventoryError {
+    problems.sort_by_key(|p| (p.place.line, p.place.column));
+    InventoryError::Invalid { problems }
 }

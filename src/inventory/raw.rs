@@ -1,5 +1,6 @@
 //! The inventory file exactly as written: strings with their locations, unknown keys refused.
-//! `validate` turns this into the typed model; nothing else reads these types.
+//! `validate` turns this into the typed model; nothing else reads these types. `shape` lists the
+//! same keys to report them all at once; its tests keep the two in step.
 
 use serde::Deserialize;
 use serde_saphyr::Spanned;
