@@ -266,7 +266,8 @@ fn a_bad_certificate_stops_at_its_host_and_is_rolled_back(lab: &TestLab, members
     eprintln!("the stopped rollout said:\n{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains(&format!("{}: rotation stopped at this host", members[1])), "{}", text(&out));
+    // The host is named once, then the step and the reason.
+    assert!(stderr.contains(&format!("{}: Rotate certificates (resume): rotation stopped at this host", members[1])), "{}", text(&out));
     assert!(stderr.contains("the previous files were restored and the services are healthy again"), "{}", text(&out));
     assert!(stderr.contains("certs rotate --resume --only etcd"), "{}", text(&out));
     assert_ne!(lab.ssh_ok(members[0], "cat /etc/kubernetes/pki/etcd/server.crt"), host1_before, "the first host was rotated");
