@@ -240,3 +240,31 @@ fn a_terminal_shows_the_wait_and_ctrl_c_ends_it() {
     assert!(started.elapsed().as_secs() < 10, "Ctrl-C waited out the connect timeout");
     assert!(after.contains("interrupted"), "{after}");
 }
+
+/// `render`, `certs csr` and `certs import` report in JSON too (schema 1, parsed).
+#[test]
+fn render_csr_and_import_report_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let inventory = dir.path().join("field-report.yaml");
+    std::fs::copy(concat!(env!("CARGO_MANIFEST_DIR"), "/inventories/field-report.yaml"), &inventory).unwrap();
+    let run = |args: &[&str]| {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_v6deploy")).arg("-i").arg(&inventory).args(args).output().unwrap();
+        assert!(output.status.success(), "{args:?}: {}", String::from_utf8_lossy(&output.stderr));
+        serde_json::from_slice::<serde_json::Value>(&output.stdout).unwrap_or_else(|e| panic!("{args:?}: {e}: {}", String::from_utf8_lossy(&output.stdout)))
+    };
+    let out = dir.path().join("out");
+    let render = run(&["render", "--dir", out.to_str().unwrap(), "--output", "json"]);
+    assert_eq!(render["schema"], 1);
+    assert_eq!(render["hosts"].as_array().unwrap().len(), 3);
+    assert!(render["files"].as_u64().unwrap() > 100, "{render}");
+    run(&["certs", "generate", "--output", "json"]);
+    let csrs = dir.path().join("csrs");
+    let csr = run(&["certs", "csr", "--dir", csrs.to_str().unwrap(), "--output", "json"]);
+    assert_eq!(csr["schema"], 1);
+    assert!(!csr["exported"].as_array().unwrap().is_empty(), "{csr}");
+    // The signed certificate back: here the store's own, so it is unchanged.
+    std::fs::copy(dir.path().join("certs/field-report/apiserver.crt"), csrs.join("apiserver.crt")).unwrap();
+    let import = run(&["certs", "import", csrs.to_str().unwrap(), "--output", "json"]);
+    assert_eq!(import["schema"], 1);
+    assert_eq!(import["unchanged"], serde_json::json!(["apiserver.crt"]), "{import}");
+}

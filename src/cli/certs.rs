@@ -52,15 +52,21 @@ enum CertsCommand {
     /// Export every leaf's CSR (PKCS#10) to DIR, for an enterprise CA to sign.
     Csr {
         /// Directory to write the CSRs to (same layout as the store). `-o DIR` is accepted too
-        /// (deprecated: `--output` names a format elsewhere).
-        #[arg(short, long = "dir", value_name = "DIR", short_alias = 'o', alias = "output")]
+        /// (deprecated: `--output` is the format).
+        #[arg(short, long = "dir", value_name = "DIR", short_alias = 'o')]
         dir: PathBuf,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+        output: OutputFormat,
     },
     /// Import certificates signed by an enterprise CA from DIR (named like the CSRs, .crt).
     Import {
         /// Directory holding the signed certificates.
         #[arg(value_name = "DIR")]
         dir: PathBuf,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+        output: OutputFormat,
     },
 }
 
@@ -100,16 +106,24 @@ pub fn run(args: &Args, loaded: &Loaded, globals: &super::Globals) -> Result<Exi
         CertsCommand::Rotate(rotate) => super::certs_rotate::run(rotate, inv, &store, globals),
         CertsCommand::Check { warn_days, remote: true, run } => super::certs_remote::run(inv, run, *warn_days, globals),
         CertsCommand::Check { warn_days, remote: false, run } => super::certs_local::check(inv, &store, *warn_days, run.output),
-        CertsCommand::Csr { dir: output } => {
+        CertsCommand::Csr { dir: output, output: format } => {
             let report = pki::export_csrs(inv, &store, output).with_context(|| format!("export CSRs from {root}"))?;
+            if *format == OutputFormat::Json {
+                super::out::json(&serde_json::json!({"store": root, "dir": output, "exported": report.exported, "made": report.made}))?;
+                return Ok(ExitCode::SUCCESS);
+            }
             for file in &report.made {
                 out!("made key/CSR for {root}/{file}");
             }
             out!("exported {} CSRs to {}; have them signed, save each as the same name with .crt, then run `certs import DIR`", report.exported.len(), output.display());
             Ok(ExitCode::SUCCESS)
         }
-        CertsCommand::Import { dir } => {
+        CertsCommand::Import { dir, output } => {
             let report = pki::import_certs(inv, &store, dir).with_context(|| format!("import certificates from {} into {root}", dir.display()))?;
+            if *output == OutputFormat::Json {
+                super::out::json(&serde_json::json!({"store": root, "dir": dir, "imported": report.imported, "unchanged": report.unchanged}))?;
+                return Ok(ExitCode::SUCCESS);
+            }
             for file in &report.imported {
                 out!("imported {root}/{file}");
             }

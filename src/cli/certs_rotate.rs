@@ -10,7 +10,7 @@ use v6deploy::pki::{CaPhase, Keys, LeafGroup, Store};
 use v6deploy::workflows::Mode;
 use v6deploy::workflows::certs_rotate::{self, Event, KEEP_BACKUPS, Kind, Request, Stage};
 
-use super::run_args::RunArgs;
+use super::run_args::{OutputFormat, RunArgs};
 
 /// Renew certificates on a running cluster without downtime.
 ///
@@ -77,9 +77,43 @@ pub fn run(args: &RotateArgs, inv: &Inventory, store: &Store, globals: &super::G
     };
     let mode = if args.dry_run { Mode::DryRun } else { Mode::Apply };
     let request = Request { kind, mode, health_timeout: args.health_timeout, keep_backups: args.keep_backups, resume: resume.clone(), templates_dir: globals.templates.as_deref() };
+    if args.run.output == OutputFormat::Json {
+        // One document at the end: every event in order, then the exit code.
+        let mut events = Vec::new();
+        let mut collect = |event: Event<'_>| {
+            events.push(event_json(&event));
+            Ok(())
+        };
+        let code = certs_rotate::run(&args.run.remote(globals)?, inv, store, &request, &mut collect)?;
+        super::out::json(&serde_json::json!({"events": events, "resume": resume, "exit_code": code}))?;
+        return Ok(ExitCode::from(code));
+    }
     let mut print = |event: Event<'_>| print_event(event, args, &resume);
     let code = certs_rotate::run(&args.run.remote(globals)?, inv, store, &request, &mut print)?;
     Ok(ExitCode::from(code))
+}
+
+/// One event as JSON (`--output json`): `{"event": "...", ...}`.
+fn event_json(event: &Event<'_>) -> serde_json::Value {
+    use serde_json::json;
+    match event {
+        Event::BackedUp { store, to } => json!({"event": "backed-up", "store": store, "to": to}),
+        Event::Reissued { certificates, keys } => json!({
+            "event": "reissued",
+            "keys": if *keys == Keys::Keep { "kept" } else { "new" },
+            "certificates": certificates.iter().map(|r| json!({"file": r.file, "old_serial": r.old_serial, "new_serial": r.new_serial})).collect::<Vec<_>>(),
+        }),
+        Event::NotRolledOut => json!({"event": "not-rolled-out"}),
+        Event::RolledOut(recap) => json!({"event": "rolled-out", "recap": recap}),
+        Event::CaResumed { started, phase } => json!({"event": "ca-resumed", "started": started.to_string(), "phase": phase.to_string()}),
+        Event::CaBundled => json!({"event": "ca-bundled"}),
+        Event::CaLeavesReissued { count } => json!({"event": "ca-leaves-reissued", "count": count}),
+        Event::CaOldArchived { to } => json!({"event": "ca-old-archived", "to": to}),
+        Event::CaFinished => json!({"event": "ca-finished"}),
+        Event::CaStopped { phase, record } => json!({"event": "ca-stopped", "phase": phase.to_string(), "record": record}),
+        Event::CaDryRunStopped { phase } => json!({"event": "ca-dry-run-stopped", "phase": phase.to_string()}),
+        Event::CaStoppedAfter { phase } => json!({"event": "ca-stopped-after", "phase": phase.to_string()}),
+    }
 }
 
 /// Prints one event of the rotation (`resume`: the command that continues it).

@@ -11,6 +11,8 @@ use v6deploy::desired::desired_state;
 use v6deploy::pki::{Scratch, Store, generate};
 use v6deploy::render::{Existing, Protected, Templates, write_output};
 
+use super::run_args::OutputFormat;
+
 /// Render every host's files and the cluster manifests into a directory, for review.
 #[derive(Debug, clap::Args)]
 ///
@@ -19,13 +21,16 @@ use v6deploy::render::{Existing, Protected, Templates, write_output};
 #[command(after_help = "Example:\n  v6deploy -i inventories/field-report.yaml render --dir /tmp/render-out")]
 pub struct Args {
     /// Directory to write; it must be empty or missing unless --force is given. `-o DIR` is
-    /// accepted too (deprecated: `--output` names a format elsewhere).
-    #[arg(short, long = "dir", value_name = "DIR", short_alias = 'o', alias = "output")]
+    /// accepted too (deprecated: `--output` is the format).
+    #[arg(short, long = "dir", value_name = "DIR", short_alias = 'o')]
     dir: PathBuf,
     /// Replace DIR if it is not empty (only a directory an earlier render wrote: it holds
     /// a .v6deploy-render file).
     #[arg(long)]
     force: bool,
+    /// Output format of the report.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    output: OutputFormat,
 }
 
 pub fn run(args: &Args, loaded: &Loaded, globals: &super::Globals) -> Result<ExitCode> {
@@ -44,6 +49,12 @@ pub fn run(args: &Args, loaded: &Loaded, globals: &super::Globals) -> Result<Exi
     let existing = if args.force { Existing::Replace } else { Existing::Refuse };
     write_output(&rendered, dir, existing, &protected(loaded)?)?;
     let host_files: usize = rendered.hosts.iter().map(|h| h.files.len()).sum();
+    if args.output == OutputFormat::Json {
+        let hosts: Vec<serde_json::Value> = rendered.hosts.iter().map(|h| serde_json::json!({"name": h.name, "address": h.address, "files": h.files.len()})).collect();
+        let manifests: Vec<&str> = rendered.cluster.iter().map(|f| f.path.as_str()).collect();
+        super::out::json(&serde_json::json!({"dir": dir, "files": host_files, "hosts": hosts, "manifests": manifests, "pki": {"scratch_copy_of": root, "summary": report.to_string()}}))?;
+        return Ok(ExitCode::SUCCESS);
+    }
     out!(
         "wrote {host_files} files for {} hosts and {} cluster manifests to {}",
         rendered.hosts.len(),
