@@ -40,9 +40,9 @@ fn hosts_locked_two_concurrent_installs_one_refused_cluster_consistent() {
     let copied = std::process::Command::new("cp").arg("-a").arg(lab.project.path().join("certs")).arg(lab.project.path().join("certs-b")).status().unwrap();
     assert!(copied.success());
     let other = lab.inventory().with_file_name("lab-hcon-b.yaml");
-    let text = std::fs::read_to_string(lab.inventory()).unwrap();
-    assert!(text.contains("pki:\n  dir: ../certs\n"), "the lab inventory names its store: {text}");
-    std::fs::write(&other, text.replace("pki:\n  dir: ../certs\n", "pki:\n  dir: ../certs-b\n")).unwrap();
+    let inventory = std::fs::read_to_string(lab.inventory()).unwrap();
+    assert!(inventory.contains("pki:\n  dir: ../certs\n"), "the lab inventory names its store: {inventory}");
+    std::fs::write(&other, inventory.replace("pki:\n  dir: ../certs\n", "pki:\n  dir: ../certs-b\n")).unwrap();
 
     let first = install_command(&lab, &lab.inventory()).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
     let second = install_command(&lab, &other).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
