@@ -268,3 +268,22 @@ fn render_csr_and_import_report_json() {
     assert_eq!(import["schema"], 1);
     assert_eq!(import["unchanged"], serde_json::json!(["apiserver.crt"]), "{import}");
 }
+
+/// `kubeconfig` prints a kubeconfig with a client certificate of the user's own, pointing at
+/// the first control plane over IPv6 (bracketed).
+#[test]
+fn kubeconfig_prints_a_users_own_kubeconfig() {
+    let dir = tempfile::tempdir().unwrap();
+    let inventory = dir.path().join("field-report.yaml");
+    std::fs::copy(concat!(env!("CARGO_MANIFEST_DIR"), "/inventories/field-report.yaml"), &inventory).unwrap();
+    let v6deploy = |args: &[&str]| std::process::Command::new(env!("CARGO_BIN_EXE_v6deploy")).arg("-i").arg(&inventory).args(args).output().unwrap();
+    assert!(v6deploy(&["certs", "generate"]).status.success());
+    let output = v6deploy(&["kubeconfig", "--user", "alice", "--group", "system:masters"]);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let text = String::from_utf8(output.stdout).unwrap();
+    assert!(text.contains("server: https://[2002:db8:0:1::101]:6443"), "{text}");
+    assert!(text.contains("name: \"alice\"") && text.contains("client-key-data:"), "{text}");
+    assert!(dir.path().join("certs/field-report/users/alice.crt").exists());
+    let bad = v6deploy(&["kubeconfig", "--user", "a b"]);
+    assert_eq!(bad.status.code(), Some(1));
+}

@@ -70,6 +70,20 @@ fn a_restored_backup_brings_back_what_was_deleted() {
     let kept = lab.ssh_ok(lab.address(1), "ls -d /var/lib/etcd.before-restore-*");
     assert!(kept.trim().starts_with("/var/lib/etcd.before-restore-"), "{kept}");
 
+    // A kubeconfig of a user's own: an administrator's works, a user without rights is
+    // authenticated (and refused by RBAC).
+    let alice = lab.project.path().join("alice.conf");
+    ok(&lab, &["kubeconfig", "--user", "alice", "--group", "system:masters", "--file", alice.to_str().unwrap()]);
+    use std::os::unix::fs::PermissionsExt as _;
+    assert_eq!(std::fs::metadata(&alice).unwrap().permissions().mode() & 0o777, 0o600);
+    let as_user = |conf: &std::path::Path| Command::new(lab.files().join("bundle/bin/kubectl")).arg("--kubeconfig").arg(conf).args(["get", "nodes"]).output().unwrap();
+    let nodes = as_user(&alice);
+    assert!(nodes.status.success(), "alice: {}", text(&nodes));
+    let bob = lab.project.path().join("bob.conf");
+    std::fs::write(&bob, ok(&lab, &["kubeconfig", "--user", "bob"])).unwrap();
+    let refused = as_user(&bob);
+    assert!(!refused.status.success() && String::from_utf8_lossy(&refused.stderr).contains("User \"bob\" cannot list resource \"nodes\""), "bob: {}", text(&refused));
+
     // A damaged snapshot is refused before any host is touched.
     std::fs::write(&snapshot, b"damaged").unwrap();
     let damaged = support::run(&lab, &["etcd", "restore", snapshot.to_str().unwrap(), "--yes"]);

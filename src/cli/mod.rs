@@ -14,6 +14,7 @@ mod check;
 mod install;
 mod inventory;
 mod kernel;
+mod kubeconfig;
 mod lab;
 mod network;
 mod node;
@@ -109,6 +110,8 @@ pub enum Command {
     Kernel(kernel::Args),
     /// Back up etcd (a snapshot kept on this machine) or restore it on every member.
     Etcd(etcd::Args),
+    /// Print a kubeconfig for a user of its own (a client certificate from the cluster's CA).
+    Kubeconfig(kubeconfig::Args),
     /// Apply the hosts' ifcfg files under a rollback timer (network.manage: true).
     Network(network::Args),
     /// Copy a local directory's files to a directory on every host (atomic, skips identical files).
@@ -136,6 +139,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Node(args) => node::run(args, &inventory()?, &globals),
         Command::Kernel(args) => kernel::run(args, &inventory()?, &globals),
         Command::Etcd(args) => etcd::run(args, &inventory()?, &globals),
+        Command::Kubeconfig(args) => kubeconfig::run(args, &inventory()?, &globals),
         Command::Network(args) => network::run(args, &inventory()?, &globals),
         Command::Push(args) => push::run(args, &inventory()?, &globals),
         Command::Inventory(args) => inventory::run(args, &inventory()?),

@@ -90,6 +90,9 @@ pub enum PkiError {
     /// A CA certificate to import over a CA whose key v6deploy holds.
     #[error("{} differs from {}, whose key {} is here: refusing to replace a CA v6deploy signs with; move {} away first if the enterprise CA replaces it", new.display(), cert.display(), key.display(), key.display())]
     ImportOverOwnCa { new: PathBuf, cert: PathBuf, key: PathBuf },
+    /// A user certificate asked for with no kubernetes CA key here (an enterprise CA).
+    #[error("{} has no key in the store (an enterprise CA): have that CA sign a client certificate for the user (CN = user, O = group) and write the kubeconfig by hand", cert.display())]
+    UserWithoutCaKey { cert: PathBuf },
     /// A leaf to reissue whose CA key is not here (an enterprise CA).
     #[error("{} has no key in the store (an enterprise CA): rotate with `certs csr` / `certs import` instead", cert.display())]
     ExternalCa { cert: PathBuf },

@@ -24,6 +24,7 @@ mod role;
 mod rotate;
 mod scratch;
 mod store;
+mod user;
 
 pub use check::{CheckReport, Row, Status, check, check_at};
 pub use csr::{ExportReport, ImportReport, export_csrs, import_certs, import_certs_at};
@@ -36,3 +37,4 @@ pub use role::{AltName, CAS, CertRole, CertSpec, Subject, Usage, Validity};
 pub use rotate::{CA_ROTATION_FILE, CaPhase, CaRotation, Keys, LeafGroup, Reissued, backup, ca_rotation, ca_rotation_in_progress, ca_rotation_selects, copy_store, drop_old_ca, record_phase, reissue, reissue_from_new_ca, selected_leaves, selects, start_ca_rotation, timestamp, trust_bundle};
 pub use scratch::Scratch;
 pub use store::{Mode, Store, Written};
+pub use user::{UserCredentials, issue_user, valid_name as valid_user_name};

@@ -307,6 +307,11 @@ impl CertSpec {
         CertSpec { subject, alt_names, usages: usages.iter().copied().collect(), is_ca: false }
     }
 
+    /// A client certificate of `subject` (no SANs): a person's or a tool's.
+    pub fn client(subject: Subject) -> CertSpec {
+        CertSpec::leaf(subject, BTreeSet::new(), &[Usage::ClientAuth])
+    }
+
     /// The rcgen parameters. CAs: `CA:TRUE`, keyCertSign, cRLSign, digitalSignature.
     /// Leaves: `CA:FALSE`, digitalSignature only (the keys are ECDSA, so keyEncipherment
     /// would be meaningless), the EKUs of the role, and an authority key identifier.
