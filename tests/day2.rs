@@ -74,7 +74,6 @@ fn a_restored_backup_brings_back_what_was_deleted() {
     // authenticated (and refused by RBAC).
     let alice = lab.project.path().join("alice.conf");
     ok(&lab, &["kubeconfig", "--user", "alice", "--group", "system:masters", "--file", alice.to_str().unwrap()]);
-    use std::os::unix::fs::PermissionsExt as _;
     assert_eq!(std::fs::metadata(&alice).unwrap().permissions().mode() & 0o777, 0o600);
     let as_user = |conf: &std::path::Path| Command::new(lab.files().join("bundle/bin/kubectl")).arg("--kubeconfig").arg(conf).args(["get", "nodes"]).output().unwrap();
     let nodes = as_user(&alice);
