@@ -19,18 +19,24 @@ use serde_json::Value;
 use support::{TestLab, ok, text, wait_for};
 use v6deploy::net::NodeName;
 
-/// A DaemonSet of the lab's test image on every node (control planes tolerated), serving
-/// HTTP on 8080, and a ClusterIP Service in front of it.
+/// A Deployment of the lab's test image with one pod per node (3 replicas, a required
+/// anti-affinity on the hostname, control planes tolerated), serving HTTP on 8080, and a
+/// ClusterIP Service in front of it.
 const WORKLOAD: &str = r#"
 apiVersion: apps/v1
-kind: DaemonSet
+kind: Deployment
 metadata: {name: echo, namespace: default}
 spec:
+  replicas: 3
   selector: {matchLabels: {app: echo}}
   template:
     metadata: {labels: {app: echo}}
     spec:
       tolerations: [{key: node-role.kubernetes.io/control-plane, operator: Exists, effect: NoSchedule}]
+      affinity:
+        podAntiAffinity:
+          requiredDuringSchedulingIgnoredDuringExecution:
+            - {labelSelector: {matchLabels: {app: echo}}, topologyKey: kubernetes.io/hostname}
       containers:
         - name: echo
           image: v6deploy.lab/busybox:1.35
@@ -228,6 +234,7 @@ fn an_ipv6_only_cluster_runs_pods_across_nodes_and_the_three_jobs_keep_it_runnin
     let mut args = vec!["node", "add"];
     args.extend(new.iter().map(String::as_str));
     ok(&lab, &args);
+    kubectl(&lab, &["scale", "deployment", "echo", "--replicas=5"]);
     wait_ready(&lab, 5);
     let grown_pods = echo_pods(&lab);
     for (node, pod) in &pods {

@@ -53,7 +53,7 @@ fn real_kubernetes_starts_healthy_registers_ipv6_nodes_and_a_second_run_restarts
             "GET https://[::1]:10257/healthz",
             "GET https://[::1]:10259/healthz",
             "ctr version",
-            "GET http://[::1]:10248/healthz, its Node object registered",
+            "GET http://[::1]:10248/healthz, its Node Ready (or waiting for the pod network) as posted by this kubelet",
             "GET http://[::1]:10256/healthz",
         ] {
             assert!(notes.contains(evidence), "{address}: no {evidence:?} in {notes}");
