@@ -26,6 +26,9 @@ pub enum HostStatus {
 pub struct HostRecap {
     pub host: String,
     pub name: String,
+    /// How the host was reached: `root@[2001:db8::102]:22`, then ` via bastion
+    /// root@[2001:db8::101]:22` when through one (see `Inventory::route`).
+    pub route: String,
     pub status: HostStatus,
     /// Steps that ran to completion on the host.
     pub steps_done: usize,
@@ -94,6 +97,9 @@ impl Recap {
                 HostStatus::Skipped => "skipped",
             };
             out.push_str(&format!("{:<28} {:<12} steps={:<3} changed={:<4}", h.host, status, h.steps_done, h.changes));
+            if let Some((_, bastion)) = h.route.split_once(" via bastion ") {
+                out.push_str(&format!(" via bastion {}", bastion.rsplit_once('@').map_or(bastion, |(_, at)| at)));
+            }
             if let Some(e) = &h.error {
                 out.push_str(&format!(" {e}"));
             }

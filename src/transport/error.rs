@@ -39,6 +39,12 @@ pub enum TransportError {
         #[source]
         source: russh::Error,
     },
+    /// The bastion could not be reached or refused us (`reason` names it, with its own error).
+    #[error("{host}: through bastion {reason}")]
+    Bastion { host: String, reason: String },
+    /// The bastion answered but could not open a connection to the host.
+    #[error("{host}: the bastion {bastion} cannot open a connection to {target}: {reason}")]
+    Tunnel { host: String, bastion: String, target: String, reason: String },
     /// An SSH protocol error on an established connection.
     #[error("{host}: SSH protocol error")]
     Ssh {
@@ -67,7 +73,7 @@ pub enum TransportError {
 impl TransportError {
     /// Whether the error means the host could not be reached at all (for the recap).
     pub fn is_unreachable(&self) -> bool {
-        matches!(self, TransportError::Connect { .. } | TransportError::Timeout { .. } | TransportError::Handshake { .. } | TransportError::Ssh { .. } | TransportError::ConnectionLost { .. })
+        matches!(self, TransportError::Connect { .. } | TransportError::Timeout { .. } | TransportError::Handshake { .. } | TransportError::Bastion { .. } | TransportError::Tunnel { .. } | TransportError::Ssh { .. } | TransportError::ConnectionLost { .. })
     }
 }
 
