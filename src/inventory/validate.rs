@@ -125,6 +125,7 @@ impl<'a> Validator<'a> {
         let elasticsearch = raw.elasticsearch.as_ref().map(|es| self.elasticsearch(es));
         let pki = self.pki(raw.pki.as_ref());
         self.roles_present(&raw.hosts, &hosts);
+        self.bastion_apart(raw.ssh.as_ref(), &ssh, &hosts);
         if hosts.len() == raw.hosts.value.len() {
             self.peers_on_link(&raw.hosts.value, &hosts);
             if let Some(cluster) = &cluster {

@@ -66,3 +66,64 @@ async fn connect_bastion(inv: &Inventory, bastion: &Bastion, credentials: &Crede
         Err(error) => Err(error.to_string()),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::inventory::UserName;
+
+    /// A key pair made by ssh-keygen in `dir`.
+    fn key(dir: &std::path::Path) -> std::path::PathBuf {
+        let path = dir.join("id_ed25519");
+        let made = std::process::Command::new("ssh-keygen").args(["-q", "-t", "ed25519", "-N", "", "-f"]).arg(&path).status().unwrap();
+        assert!(made.success());
+        path
+    }
+
+    /// The bastion is connected to once for all hosts, and when that fails every host is
+    /// unreachable with the bastion's own error, naming it. (Here "bastion" is a listener on
+    /// loopback that hangs up on every connection: no SSH handshake.)
+    #[test]
+    fn an_unusable_bastion_is_tried_once_and_named_for_every_host() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut inv = crate::inventory::field_report();
+        inv.ssh.private_key = key(dir.path());
+        inv.ssh.known_hosts = dir.path().join("known_hosts");
+        let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+        let (results, accepted) = runtime.block_on(async {
+            let listener = tokio::net::TcpListener::bind("[::1]:0").await.unwrap();
+            let port = listener.local_addr().unwrap().port();
+            inv.ssh.bastion = Some(Bastion { address: std::net::Ipv6Addr::LOCALHOST, user: UserName::parse("jump").unwrap(), port, private_key: inv.ssh.private_key.clone() });
+            let accepting = tokio::spawn(async move {
+                let mut accepted = 0;
+                while let Ok(Ok((stream, _))) = tokio::time::timeout(Duration::from_millis(500), listener.accept()).await {
+                    accepted += 1;
+                    drop(stream);
+                }
+                accepted
+            });
+            let connected = connect_all(&inv, &inv.hosts, Duration::from_secs(2)).await.unwrap();
+            let results: Vec<String> = connected.into_iter().map(|c| c.transport.err().map(|e| e.to_string()).unwrap_or_default()).collect();
+            (results, accepting.await.unwrap())
+        });
+        assert_eq!(accepted, 1, "one connection to the bastion for {} hosts", inv.hosts.len());
+        let port = inv.ssh.bastion.as_ref().unwrap().port;
+        for (host, message) in inv.hosts.iter().zip(&results) {
+            assert_eq!(message, &format!("{}: through bastion ::1: no SSH handshake on port {port}: is sshd what listens there? (ssh.port in the inventory)", host.address));
+        }
+    }
+
+    /// A bastion with its own key that cannot be read stops the run before any host, like the
+    /// hosts' key.
+    #[test]
+    fn an_unreadable_bastion_key_is_refused_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut inv = crate::inventory::field_report();
+        inv.ssh.private_key = key(dir.path());
+        std::fs::write(dir.path().join("broken"), "not a key\n").unwrap();
+        inv.ssh.bastion = Some(Bastion { address: "2002:db8:0:1::10".parse().unwrap(), user: UserName::parse("jump").unwrap(), port: 22, private_key: dir.path().join("broken") });
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let error = runtime.block_on(connect_all(&inv, &inv.hosts, Duration::from_secs(1))).err().expect("refused");
+        assert!(error.to_string().starts_with(&format!("cannot load SSH private key {}", dir.path().join("broken").display())), "{error}");
+    }
+}

@@ -4,7 +4,8 @@
 use serde_saphyr::Spanned;
 
 use super::{Validator, default_value, defaults};
-use crate::inventory::ProblemKind;
+use crate::inventory::model::HostSpec;
+use crate::inventory::{ProblemKind, Warning, WarningKind};
 use crate::inventory::model::{Bastion, Become, HostKeyCheck, Ssh, UserName};
 use crate::inventory::raw::{RawBastion, RawSsh, Text};
 
@@ -52,6 +53,15 @@ impl Validator<'_> {
             port: own_port.unwrap_or(port),
             private_key: raw.private_key.as_ref().map_or_else(|| private_key.to_path_buf(), |t| self.resolve(&t.value)),
         })
+    }
+
+    /// Warns when the bastion is one of the hosts (see `WarningKind::BastionIsAHost`).
+    pub(super) fn bastion_apart(&mut self, raw: Option<&RawSsh>, ssh: &Ssh, hosts: &[HostSpec]) {
+        let (Some(bastion), Some(text)) = (&ssh.bastion, raw.and_then(|s| s.bastion.as_ref())) else { return };
+        if let Some(i) = hosts.iter().position(|h| h.address == bastion.address) {
+            let place = self.place(&text.value.address, "ssh.bastion.address");
+            self.warnings.push(Warning { place, kind: WarningKind::BastionIsAHost { host: format!("hosts[{i}]") } });
+        }
     }
 
     /// A TCP port: 1 to 65535 (`shape` refuses larger numbers already).
