@@ -477,6 +477,13 @@ fn hosts_reached_only_through_a_bastion_are_checked_and_installed() {
     let record = v6deploy::lab::labs(Some(&lab.name)).unwrap().remove(0).record;
     let bridge = record.subnet().gateway();
 
+    // Straight to every host first: no bastion in the route.
+    let (code, report) = check(&lab, &lab.inventory());
+    assert_eq!(code, 0, "{report:#}");
+    for address in [first, second, third] {
+        assert_eq!(host(&report["recap"], address)["route"], format!("root@[{address}]:22"));
+    }
+
     // Host 3's sshd listens on port 2222 only; host 2 has a login `ops` (uid 0, so that it
     // may do what an install does without sudo, which the lab machines lack) with root's keys.
     exec(&lab, 103, "printf 'Port 2222\\n' > /etc/ssh/sshd_config.d/port.conf && systemctl restart ssh");

@@ -20,8 +20,9 @@ pub enum TransportError {
     #[error("{host}: host key {fingerprint} is not in {}; verify it out of band, then add it (ssh-keyscan -t ed25519 {host} >> {}) or set ssh.host_key_check: accept-new for the first connection", file.display(), file.display())]
     HostKeyUnknown { host: String, file: PathBuf, fingerprint: String },
     /// The host key differs from the one recorded: possibly an attack, possibly a reinstall.
-    #[error("{host}: HOST KEY CHANGED: the host now presents {fingerprint}, but {} line {line} records a different key; if the host was reinstalled, remove that line (ssh-keygen -R {host} -f {}), otherwise do not connect", file.display(), file.display())]
-    HostKeyChanged { host: String, file: PathBuf, line: usize, fingerprint: String },
+    /// `known_as` is the host as known_hosts names it (`[address]:port` for a port other than 22).
+    #[error("{host}: HOST KEY CHANGED: the host now presents {fingerprint}, but {} line {line} records a different key; if the host was reinstalled, remove that line (ssh-keygen -R {known_as} -f {}), otherwise do not connect", file.display(), file.display())]
+    HostKeyChanged { host: String, known_as: String, file: PathBuf, line: usize, fingerprint: String },
     /// known_hosts could not be read or written.
     #[error("{host}: cannot use known_hosts file {}: {reason}", file.display())]
     KnownHosts { host: String, file: PathBuf, reason: String },
