@@ -517,6 +517,11 @@ fn hosts_reached_only_through_a_bastion_are_checked_and_installed() {
     let third_line = recorded.lines().find(|l| l.starts_with(&format!("{third} "))).unwrap().to_string();
     fs::write(&known_hosts, format!("{recorded}{}\n", third_line.replacen(&third.to_string(), &format!("[{third}]:2222"), 1))).unwrap();
 
+    // Where each host's journal stands before the first run through the bastion.
+    let cursors: BTreeMap<u16, String> =
+        [102, 103].into_iter().map(|m| (m, exec(&lab, m, "journalctl -n 1 --show-cursor -o cat | sed -n 's/^-- cursor: //p'").trim().to_string())).collect();
+    assert!(cursors.values().all(|c| !c.is_empty()), "{cursors:?}");
+
     // Without host 3's port, the bastion cannot open a connection to its port 22, and says so;
     // the others pass.
     let (code, report) = check(&lab, &without_port);
@@ -539,7 +544,10 @@ fn hosts_reached_only_through_a_bastion_are_checked_and_installed() {
     let stdout = String::from_utf8_lossy(&text_check.stdout);
     assert!(stdout.contains(&format!("{second} (")) && stdout.contains(&format!("over ops@[{second}]:22{via}")) && stdout.contains("3 of 3 hosts pass every check"), "{}", text(&text_check));
     // The hosts' sshd saw the logins come from host 1, as the users the inventory names.
-    let logins = |machine: u16| exec(&lab, machine, "journalctl -u ssh --no-pager -o cat | grep 'Accepted publickey' || true");
+    let logins = |machine: u16| {
+        let since = &cursors[&machine];
+        exec(&lab, machine, &format!("journalctl -u ssh --after-cursor '{since}' --no-pager -o cat | grep 'Accepted publickey' || true"))
+    };
     assert!(logins(102).contains(&format!("Accepted publickey for ops from {first} ")), "{}", logins(102));
     assert!(logins(103).contains(&format!("Accepted publickey for root from {first} ")), "{}", logins(103));
     assert!(!logins(102).contains(&format!("from {bridge} ")) && !logins(103).contains(&format!("from {bridge} ")));
