@@ -109,7 +109,7 @@ mod tests {
         assert_eq!(accepted, 1, "one connection to the bastion for {} hosts", inv.hosts.len());
         let port = inv.ssh.bastion.as_ref().unwrap().port;
         for (host, message) in inv.hosts.iter().zip(&results) {
-            assert_eq!(message, &format!("{}: through bastion ::1: no SSH handshake on port {port}: is sshd what listens there? (ssh.port in the inventory)", host.address));
+            assert_eq!(message, &format!("{}: through bastion ::1: no SSH handshake on port {port}: is sshd what listens there? (ssh.port, a host's ssh_port or ssh.bastion.port in the inventory)", host.address));
         }
     }
 

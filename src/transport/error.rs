@@ -33,7 +33,7 @@ pub enum TransportError {
     #[error("cannot load SSH private key {}: {reason}", path.display())]
     Key { path: PathBuf, reason: String },
     /// The TCP connection was made but no SSH handshake followed (another service on the port).
-    #[error("{host}: no SSH handshake on port {port}: is sshd what listens there? (ssh.port in the inventory)")]
+    #[error("{host}: no SSH handshake on port {port}: is sshd what listens there? (ssh.port, a host's ssh_port or ssh.bastion.port in the inventory)")]
     Handshake {
         host: String,
         port: u16,
@@ -94,7 +94,7 @@ impl From<russh::Error> for HandlerError {
 /// What to check after a failed TCP connect, by its cause (the cause itself is the source).
 fn connect_hint(source: &std::io::Error) -> &'static str {
     match source.kind() {
-        std::io::ErrorKind::ConnectionRefused => " (nothing listens there: is sshd running on the host, on ssh.port?)",
+        std::io::ErrorKind::ConnectionRefused => " (nothing listens there: is sshd running on the host, on the port the inventory gives: ssh.port, its ssh_port, or ssh.bastion.port?)",
         std::io::ErrorKind::NetworkUnreachable | std::io::ErrorKind::HostUnreachable => " (no route: check the address and this machine's IPv6 route to it)",
         _ => "",
     }

@@ -5,8 +5,11 @@
 //! One connection for all hosts, not one per host: a `direct-tcpip` channel is not a session,
 //! so OpenSSH's MaxSessions (10 per connection) does not bound how many hosts share it, and
 //! 50 hosts connecting at once would otherwise meet the bastion's MaxStartups (10
-//! unauthenticated connections, then random refusals). The cost is one TCP stream and one
-//! cipher for all the traffic.
+//! unauthenticated connections, then random refusals: in the lab test, twelve handshakes at
+//! once with one sshd had some refused). The cost is one TCP stream and one cipher for all
+//! the traffic; measured in the lab (`push` of 128 MB to 3 hosts, the bastion being host 1,
+//! on 2 busy cores; medians of 5): direct 9.5 s, one shared bastion connection 12.5 s, one
+//! bastion connection per host 12.0 s, a difference within the noise.
 
 use std::net::SocketAddrV6;
 use std::sync::Arc;
