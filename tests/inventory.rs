@@ -251,7 +251,7 @@ fn unknown_key_with_did_you_mean() {
     let line = line_of(&text, "gatway");
     assert_eq!(
         error_of(&text),
-        format!("t.yaml:{line}:5: hosts[0]: unknown key `gatway`: did you mean `gateway`? (allowed here: address, roles, interface, prefix_length, gateway, name)")
+        format!("t.yaml:{line}:5: hosts[0]: unknown key `gatway`: did you mean `gateway`? (allowed here: address, roles, interface, prefix_length, gateway, name, ssh_user, ssh_port)")
     );
 }
 
@@ -450,7 +450,7 @@ fn several_unknown_keys_are_all_listed() {
     let error = error_of(&text);
     let lines: Vec<&str> = error.lines().collect();
     assert_eq!(lines[0], "5 problems in the inventory:", "{error}");
-    assert_eq!(lines[1], "t.yaml:13:3: ssh: unknown key `prot`: did you mean `port`? (allowed here: user, port, private_key, known_hosts, host_key_check, become)");
+    assert_eq!(lines[1], "t.yaml:13:3: ssh: unknown key `prot`: did you mean `port`? (allowed here: user, port, private_key, known_hosts, host_key_check, become, bastion)");
     for (i, host) in [(2, 0), (3, 1), (4, 2)] {
         assert!(lines[i].starts_with(&format!("t.yaml:{}:5: hosts[{host}]: unknown key `gatway`: did you mean `gateway`?", 22 + 5 * host)), "{error}");
     }
@@ -479,4 +479,86 @@ fn one_problem_is_not_counted_as_problems() {
     assert!(!error.contains("problems") && error.lines().count() == 1, "{error}");
     let error = error_of(&with("  port: 22", "  port: x").replacen("  user: root", "  usr: root", 1));
     assert!(error.starts_with("2 problems in the inventory:\n"), "{error}");
+}
+
+/// The field report's `ssh:` section with a `bastion:` section (`lines`, indented by four).
+fn with_bastion(lines: &str) -> String {
+    with("  host_key_check: strict\n", &format!("  host_key_check: strict\n  bastion:\n{lines}"))
+}
+
+#[test]
+fn a_bastion_in_any_textual_form_takes_the_ssh_section_for_what_it_leaves_out() {
+    let text = with_bastion("    address: \"2002:0DB8:0000:0001:0000:0000:0000:0010\"\n");
+    let inv = parse(Path::new("/site/t.yaml"), &text).unwrap().inventory;
+    let bastion = inv.ssh.bastion.clone().unwrap();
+    assert_eq!(bastion.address.to_string(), "2002:db8:0:1::10");
+    assert_eq!((bastion.user.as_str(), bastion.port, &bastion.private_key), ("root", 22, &inv.ssh.private_key));
+    assert_eq!(inv.route(&inv.hosts[1]).to_string(), "root@[2002:db8:0:1::102]:22 via bastion root@[2002:db8:0:1::10]:22");
+
+    let text = with_bastion("    address: \"2002:db8:0:1::10\"\n    user: jump\n    port: 2022\n    private_key: keys/jump\n");
+    let bastion = parse(Path::new("/site/t.yaml"), &text).unwrap().inventory.ssh.bastion.unwrap();
+    assert_eq!((bastion.user.as_str(), bastion.port, bastion.private_key.as_path()), ("jump", 2022, Path::new("/site/keys/jump")));
+}
+
+#[test]
+fn a_bastion_address_that_is_not_a_unicast_ipv6_address() {
+    let text = with_bastion("    address: \"2002:db8::1::10\"\n");
+    let line = line_of(&text, "::1::10");
+    assert_eq!(error_of(&text), format!("t.yaml:{line}:14: ssh.bastion.address: \"2002:db8::1::10\" is not an IPv6 address (expected e.g. 2001:db8:0:1::101)"));
+    let text = with_bastion("    address: \"fe80::10\"\n");
+    assert!(error_of(&text).starts_with(&format!("t.yaml:{}:14: ssh.bastion.address: \"fe80::10\" is link-local", line_of(&text, "fe80::10"))));
+}
+
+#[test]
+fn a_bastion_needs_an_address_and_is_a_section() {
+    let text = with_bastion("    user: jump\n");
+    let line = line_of(&text, "user: jump");
+    assert_eq!(error_of(&text), format!("t.yaml:{line}:5: ssh.bastion: `address` is missing: add the bastion's IPv6 address, e.g. `address: \"2001:db8:0:1::10\"`"));
+    let text = with("  host_key_check: strict\n", "  host_key_check: strict\n  bastion: \"2002:db8:0:1::10\"\n");
+    let line = line_of(&text, "bastion:");
+    assert_eq!(error_of(&text), format!("t.yaml:{line}:12: ssh.bastion: should be a section: indented `key: value` lines below it, not \"2002:db8:0:1::10\""));
+    let text = with_bastion("    address: \"2002:db8:0:1::10\"\n    jump: yes\n");
+    assert!(error_of(&text).contains("ssh.bastion: unknown key `jump` (allowed here: address, user, port, private_key)"), "{}", error_of(&text));
+}
+
+#[test]
+fn ports_are_1_to_65535_for_the_hosts_and_the_bastion() {
+    let text = with_bastion("    address: \"2002:db8:0:1::10\"\n    port: 0\n").replacen("  port: 22\n", "  port: 0\n", 1);
+    let error = error_of(&text);
+    let expected = "0 is out of range: an SSH port is 1 to 65535 (22 is usual); leave the key out for the default";
+    assert_eq!(
+        error,
+        format!("2 problems in the inventory:\nt.yaml:{}:9: ssh.port: {expected}\nt.yaml:{}:11: ssh.bastion.port: {expected}", line_of(&text, "port: 0"), line_of(&text, "    port: 0"))
+    );
+}
+
+#[test]
+fn a_host_may_have_its_own_ssh_user_and_port() {
+    let text = with("  - address: \"2002:db8:0:1::102\"\n", "  - address: \"2002:db8:0:1::102\"\n    ssh_user: centos\n    ssh_port: 2222\n");
+    let inv = parse(Path::new("t.yaml"), &text).unwrap().inventory;
+    assert_eq!((inv.hosts[1].ssh_user.as_ref().map(|u| u.as_str()), inv.hosts[1].ssh_port), (Some("centos"), Some(2222)));
+    assert_eq!(inv.route(&inv.hosts[1]).to_string(), "centos@[2002:db8:0:1::102]:2222");
+    assert_eq!(inv.route(&inv.hosts[0]).to_string(), "root@[2002:db8:0:1::101]:22");
+}
+
+#[test]
+fn a_host_ssh_user_or_port_that_cannot_be_used() {
+    let text = with("  - address: \"2002:db8:0:1::102\"\n", "  - address: \"2002:db8:0:1::102\"\n    ssh_user: \"-oProxyCommand=x\"\n    ssh_port: 0\n");
+    let error = error_of(&text);
+    let lines: Vec<&str> = error.lines().collect();
+    assert_eq!(lines[0], "2 problems in the inventory:", "{error}");
+    assert!(lines[1].starts_with(&format!("t.yaml:{}:15: hosts[1].ssh_user: \"-oProxyCommand=x\": ", line_of(&text, "ssh_user"))) && lines[1].contains("a POSIX user name"), "{error}");
+    assert_eq!(lines[2], format!("t.yaml:{}:15: hosts[1].ssh_port: 0 is out of range: an SSH port is 1 to 65535 (22 is usual); leave the key out for the default", line_of(&text, "ssh_port")));
+    let text = with("  - address: \"2002:db8:0:1::102\"\n", "  - address: \"2002:db8:0:1::102\"\n    ssh_port: 70000\n");
+    assert_eq!(error_of(&text), format!("t.yaml:{}:15: hosts[1].ssh_port: \"70000\" is not a whole number from 0 to 65535", line_of(&text, "ssh_port")));
+}
+
+#[test]
+fn a_bastion_that_is_one_of_the_hosts_is_warned_about() {
+    let text = with_bastion("    address: \"2002:db8:0:1:0:0:0:102\"\n");
+    let loaded = parse(Path::new("t.yaml"), &text).unwrap();
+    let warnings: Vec<String> = loaded.warnings.iter().map(ToString::to_string).collect();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(warnings[0].starts_with(&format!("t.yaml:{}:14: ssh.bastion.address: warning: the bastion is also hosts[1] of the inventory: while it reboots (kernel upgrade)", line_of(&text, "0:0:0:102"))), "{warnings:?}");
+    assert!(parse(Path::new("t.yaml"), &with_bastion("    address: \"2002:db8:0:1::10\"\n")).unwrap().warnings.is_empty());
 }

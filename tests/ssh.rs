@@ -435,3 +435,198 @@ fn a_command_that_exits_without_reading_its_stdin_does_not_hang() {
     assert_eq!(status(&recap, lab.address(1)), "failed");
     assert!(error(&recap, lab.address(1)).contains("Not a directory"), "{recap:#}");
 }
+
+/// An address in its longest textual form (`2001:db8:0:7:0:0:0:101`), as an inventory may
+/// write it.
+fn expanded(address: Ipv6Addr) -> String {
+    address.segments().iter().map(|s| format!("{s:x}")).collect::<Vec<_>>().join(":")
+}
+
+/// etcdctl from the lab's bundle, on this machine, with the cluster's healthcheck client
+/// certificate, against `endpoint`.
+fn etcdctl(lab: &TestLab, endpoint: Ipv6Addr, args: &[&str]) -> String {
+    let pki = lab.project.path().join("certs").join(lab.name.as_str()).join("etcd");
+    let output = Command::new(lab.files().join("bundle/bin/etcdctl"))
+        .env("ETCDCTL_API", "3")
+        .arg(format!("--endpoints=https://[{endpoint}]:2379"))
+        .arg(format!("--cacert={}", pki.join("ca.crt").display()))
+        .arg(format!("--cert={}", pki.join("healthcheck-client.crt").display()))
+        .arg(format!("--key={}", pki.join("healthcheck-client.key").display()))
+        .arg("--command-timeout=10s")
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "etcdctl {args:?}: {}", text(&output));
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// Whether a TCP connection from this machine to `[address]:port` opens within 3 s.
+fn reachable(address: Ipv6Addr, port: u16) -> bool {
+    std::net::TcpStream::connect_timeout(&std::net::SocketAddr::from((address, port)), Duration::from_secs(3)).is_ok()
+}
+
+/// Hosts 2 and 3 answer nothing to this machine, only to host 1: `check` and `install` reach
+/// them through `ssh.bastion` (host 1), host 2 with its own `ssh_user` and host 3 with its
+/// own `ssh_port`; one bastion connection carries more channels than OpenSSH's MaxSessions;
+/// a bastion that refuses, or shows a changed host key, is named in every host's error.
+#[test]
+#[ignore = "lab: boots machines, needs root; scripts/test.sh runs it as root (cargo test -- --include-ignored)"]
+fn hosts_reached_only_through_a_bastion_are_checked_and_installed() {
+    let lab = TestLab::up("tbh1", 3);
+    let [first, second, third] = [lab.address(1), lab.address(2), lab.address(3)];
+    let record = v6deploy::lab::labs(Some(&lab.name)).unwrap().remove(0).record;
+    let bridge = record.subnet().gateway();
+
+    // Straight to every host first: no bastion in the route.
+    let (code, report) = check(&lab, &lab.inventory());
+    assert_eq!(code, 0, "{report:#}");
+    for address in [first, second, third] {
+        assert_eq!(host(&report["recap"], address)["route"], format!("root@[{address}]:22"));
+    }
+
+    // Host 3's sshd listens on port 2222 only; host 2 has a login `ops` (uid 0, so that it
+    // may do what an install does without sudo, which the lab machines lack) with root's keys.
+    exec(&lab, 103, "printf 'Port 2222\\n' > /etc/ssh/sshd_config.d/port.conf && systemctl restart ssh");
+    exec(&lab, 102, "useradd -o -u 0 -g 0 -M -d /root -s /bin/sh ops");
+    // Hosts 2 and 3 drop every packet to this machine (the bridge address it talks from);
+    // host 1, on their link, still reaches them.
+    for machine in [102, 103] {
+        let netns = format!("v6lab-{}-{machine}", lab.name);
+        let route = Command::new("ip").args(["-n", &netns, "-6", "route", "add", "unreachable", &format!("{bridge}/128")]).output().unwrap();
+        assert!(route.status.success(), "{}", text(&route));
+    }
+    assert!(lab.ssh(first, "true").status.success());
+    let direct = lab.ssh(second, "true");
+    assert!(!direct.status.success(), "ssh straight to host 2 still works: {}", text(&direct));
+    assert!(!reachable(third, 2222) && reachable(first, 22));
+    assert!(exec(&lab, 101, &format!("ping -c1 -W2 {second} >/dev/null && ping -c1 -W2 {third} >/dev/null && echo reached")).contains("reached"));
+
+    // The bastion in the inventory (its address in another textual form), the per-host
+    // overrides, and host 3's key recorded for its port as OpenSSH records it.
+    let original = fs::read_to_string(lab.inventory()).unwrap();
+    let entry = |address: Ipv6Addr| format!("- address: \"{address}\"\n");
+    let bastion_text = original
+        .replace("  host_key_check: strict\n", &format!("  host_key_check: strict\n  bastion:\n    address: \"{}\"\n", expanded(first)))
+        .replace(&entry(second), &format!("{}    ssh_user: ops\n", entry(second)));
+    let without_port = lab.inventory().with_file_name("bastion-no-port.yaml");
+    fs::write(&without_port, &bastion_text).unwrap();
+    let inventory = lab.inventory().with_file_name("bastion.yaml");
+    fs::write(&inventory, bastion_text.replace(&entry(third), &format!("{}    ssh_port: 2222\n", entry(third)))).unwrap();
+    let known_hosts = lab.files().join("known_hosts");
+    let recorded = fs::read_to_string(&known_hosts).unwrap();
+    let third_line = recorded.lines().find(|l| l.starts_with(&format!("{third} "))).unwrap().to_string();
+    fs::write(&known_hosts, format!("{recorded}{}\n", third_line.replacen(&third.to_string(), &format!("[{third}]:2222"), 1))).unwrap();
+
+    // Where each host's journal stands before the first run through the bastion.
+    let cursors: BTreeMap<u16, String> =
+        [102, 103].into_iter().map(|m| (m, exec(&lab, m, "journalctl -n 1 --show-cursor -o cat | sed -n 's/^-- cursor: //p'").trim().to_string())).collect();
+    assert!(cursors.values().all(|c| !c.is_empty()), "{cursors:?}");
+
+    // Without host 3's port, the bastion cannot open a connection to its port 22, and says so;
+    // the others pass.
+    let (code, report) = check(&lab, &without_port);
+    assert_eq!(code, 2, "{report:#}");
+    assert_eq!([status(&report["recap"], first), status(&report["recap"], second)], ["ok", "ok"], "{report:#}");
+    let message = error(&report["recap"], third);
+    assert!(message.contains(&format!("the bastion {first} cannot open a connection to [{third}]:22: the connection failed")), "{message}");
+
+    // check passes on all three, through the bastion.
+    let started = Instant::now();
+    let (code, report) = check(&lab, &inventory);
+    eprintln!("check through the bastion: {:?}", started.elapsed());
+    assert_eq!(code, 0, "{report:#}");
+    let via = format!(" via bastion root@[{first}]:22");
+    for (address, route) in [(first, format!("root@[{first}]:22")), (second, format!("ops@[{second}]:22")), (third, format!("root@[{third}]:2222"))] {
+        assert_eq!(status(&report["recap"], address), "ok", "{report:#}");
+        assert_eq!(host(&report["recap"], address)["route"], format!("{route}{via}"));
+    }
+    let text_check = run_with(&lab, &inventory, &["check", "--connect-timeout", "3"]);
+    let stdout = String::from_utf8_lossy(&text_check.stdout);
+    assert!(stdout.contains(&format!("{second} (")) && stdout.contains(&format!("over ops@[{second}]:22{via}")) && stdout.contains("3 of 3 hosts pass every check"), "{}", text(&text_check));
+    // The hosts' sshd saw the logins come from host 1, as the users the inventory names.
+    let logins = |machine: u16| {
+        let since = &cursors[&machine];
+        exec(&lab, machine, &format!("journalctl -u ssh --after-cursor '{since}' --no-pager -o cat | grep 'Accepted publickey' || true"))
+    };
+    assert!(logins(102).contains(&format!("Accepted publickey for ops from {first} ")), "{}", logins(102));
+    assert!(logins(103).contains(&format!("Accepted publickey for root from {first} ")), "{}", logins(103));
+    assert!(!logins(102).contains(&format!("from {bridge} ")) && !logins(103).contains(&format!("from {bridge} ")));
+
+    // install: the dry run shows the route, the real run installs the three hosts.
+    let dry = run_with(&lab, &inventory, &["install", "--dry-run"]);
+    let dry_out = String::from_utf8_lossy(&dry.stdout);
+    assert!(dry.status.success(), "{}", text(&dry));
+    for address in [first, second, third] {
+        let row = dry_out.lines().find(|l| l.starts_with(&address.to_string()) && l.contains("steps=")).unwrap_or_else(|| panic!("no recap row for {address}: {dry_out}"));
+        assert!(row.ends_with(&format!("via bastion [{first}]:22")), "{row}");
+    }
+    let started = Instant::now();
+    let (code, report) = json_with(&lab, &inventory, &["install"]);
+    eprintln!("install through the bastion: {:?}", started.elapsed());
+    assert_eq!(code, 0, "{report:#}");
+    for address in [first, second, third] {
+        assert_eq!(status(&report["recap"], address), "changed", "{report:#}");
+        assert_eq!(report["components"][address.to_string()]["etcd"], "started", "{report:#}");
+    }
+    // A 3-member etcd cluster (asked from here through host 1, the one that answers).
+    let members = etcdctl(&lab, first, &["member", "list"]);
+    for address in [first, second, third] {
+        assert!(members.lines().any(|l| l.contains("started") && l.contains(&format!("https://[{address}]:2380"))), "{address}: {members}");
+    }
+    let (code, report) = json_with(&lab, &inventory, &["install"]);
+    assert_eq!((code, report["recap"]["changes"].as_array().map(Vec::len)), (0, Some(0)), "{report:#}");
+
+    // One bastion connection carries more host connections at once than MaxSessions (10)
+    // allows sessions: a direct-tcpip channel is not a session.
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let outputs = runtime.block_on(async {
+        use v6deploy::transport::{Credentials, Endpoint, Jump, SshSession, Transport};
+        let credentials = Credentials::load(&lab.files().join("id_ed25519")).unwrap();
+        let endpoint = |address: Ipv6Addr, jump: Option<std::sync::Arc<Jump>>| Endpoint {
+            address,
+            port: 22,
+            user: "root".into(),
+            credentials: credentials.clone(),
+            known_hosts: known_hosts.clone(),
+            host_key_check: v6deploy::inventory::HostKeyCheck::Strict,
+            become_method: v6deploy::inventory::Become::None,
+            connect_timeout: Duration::from_secs(10),
+            jump,
+        };
+        let jump = std::sync::Arc::new(Jump::new(endpoint(first, None)));
+        jump.connect().await.unwrap();
+        // One after the other: twelve handshakes at once would meet host 2's own MaxStartups
+        // (10 unauthenticated connections), which has nothing to do with the bastion.
+        let mut sessions = Vec::new();
+        for _ in 0..12 {
+            sessions.push(SshSession::connect(endpoint(second, Some(jump.clone()))).await.unwrap());
+        }
+        let running = sessions.iter().map(|s| s.exec("sleep 1; echo $SSH_CONNECTION", b""));
+        futures::future::try_join_all(running).await.unwrap()
+    });
+    assert_eq!(outputs.len(), 12);
+    assert!(outputs.iter().all(|o| o.success() && o.stdout_text().starts_with(&format!("{first} "))), "{outputs:?}");
+
+    // A bastion that refuses the connection is named in every host's error (the recap's
+    // errors leave out the host they belong to).
+    let refusing = lab.inventory().with_file_name("bastion-refusing.yaml");
+    fs::write(&refusing, fs::read_to_string(&inventory).unwrap().replace(&format!("    address: \"{}\"\n", expanded(first)), &format!("    address: \"{}\"\n    port: 2299\n", expanded(first)))).unwrap();
+    let (code, report) = check(&lab, &refusing);
+    assert_eq!(code, 2, "{report:#}");
+    for address in [first, second, third] {
+        assert_eq!(status(&report["recap"], address), "unreachable");
+        let message = error(&report["recap"], address);
+        assert!(message.starts_with(&format!("through bastion {first}: cannot connect to [{first}]:2299")), "{address}: {message}");
+    }
+
+    // A bastion with a changed host key is refused, with the key's fingerprint, for every host.
+    exec(&lab, 101, "rm /etc/ssh/ssh_host_ed25519_key* && ssh-keygen -q -t ed25519 -N '' -f /etc/ssh/ssh_host_ed25519_key && systemctl restart ssh");
+    let new = host_key_fingerprint(&lab, 101);
+    let (code, report) = check(&lab, &inventory);
+    assert_eq!(code, 2, "{report:#}");
+    for address in [first, second, third] {
+        assert_eq!(status(&report["recap"], address), "unreachable");
+        let message = error(&report["recap"], address);
+        assert!(message.starts_with(&format!("through bastion {first}: HOST KEY CHANGED: the host now presents {new}")), "{address}: {message}");
+    }
+}

@@ -43,12 +43,12 @@ pub fn run(args: &Args, loaded: &Loaded, globals: &super::Globals) -> Result<Exi
     if args.run.output == OutputFormat::Json {
         let hosts: Vec<serde_json::Value> = report
             .iter()
-            .map(|(h, vs)| serde_json::json!({"host": h.address, "name": h.name, "facts": facts.get(&h.address).map(|f| &f.0), "verdicts": vs}))
+            .map(|(h, vs)| serde_json::json!({"host": h.address, "name": h.name, "route": inv.route(h).to_string(), "facts": facts.get(&h.address).map(|f| &f.0), "verdicts": vs}))
             .collect();
         super::out::json(&serde_json::json!({"hosts": hosts, "recap": recap}))?;
     } else {
         for (host, vs) in &report {
-            out!("{} ({})", host.address, host.name);
+            out!("{} ({}) over {}", host.address, host.name, inv.route(host));
             for v in vs {
                 let status = match v.status {
                     Status::Pass => "ok",

@@ -30,7 +30,7 @@ pub fn run(args: &Args, loaded: &Loaded) -> Result<ExitCode> {
     }
     let c = &inv.cluster;
     out!("cluster {} (Kubernetes {}), from {}", c.name, c.kubernetes_version, inv.source.display());
-    let rows = [
+    let mut rows = vec![
         ("service CIDR", c.service_cidr.to_string()),
         ("kubernetes Service IP", c.api_service_ip.to_string()),
         ("cluster DNS Service IP", c.dns_service_ip.to_string()),
@@ -43,6 +43,9 @@ pub fn run(args: &Args, loaded: &Loaded) -> Result<ExitCode> {
         ("PKI store", inv.pki.dir.join(&c.name).display().to_string()),
         ("bundle", inv.bundle.path.display().to_string()),
     ];
+    if let Some(b) = &inv.ssh.bastion {
+        rows.push(("SSH bastion", format!("{}@{}", b.user, v6deploy::net::hostport(b.address, b.port))));
+    }
     for (key, value) in rows {
         out!("  {key:<24} {value}");
     }

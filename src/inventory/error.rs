@@ -184,6 +184,10 @@ pub enum WarningKind {
     /// An even number of etcd members tolerates no more failures than one fewer.
     #[error("{count} etcd members: an even count tolerates no more failures than {} (quorum is {}); use an odd count such as {}", count - 1, count / 2 + 1, count + 1)]
     EvenEtcd { count: usize },
+    /// The bastion is one of the hosts: while it reboots (`kernel upgrade`), or its network
+    /// restarts (`network apply`), no other host can be reached.
+    #[error("the bastion is also {host} of the inventory: while it reboots (kernel upgrade) or restarts its network (network apply), every connection through it drops; prefer a bastion outside the cluster, or run those commands with --hosts on it alone")]
+    BastionIsAHost { host: String },
 }
 
 fn suggestion_text(suggestion: &Option<&'static str>) -> String {

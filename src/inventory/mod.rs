@@ -4,6 +4,7 @@
 mod error;
 mod model;
 mod raw;
+mod route;
 mod shape;
 mod suggest;
 mod syntax;

@@ -12,6 +12,7 @@ use serde::Serialize;
 use crate::kernel::KernelVersion;
 use crate::net::NodeName;
 
+pub use super::route::{Bastion, Route};
 pub use super::values::{ClusterName, DnsName, HeapSize, ImageRef, InterfaceName, PackageName, Quantity, Threshold, UserName, ValueError};
 
 /// A whole inventory file, parsed.
@@ -90,6 +91,8 @@ pub struct Ssh {
     pub known_hosts: PathBuf,
     pub host_key_check: HostKeyCheck,
     pub become_method: Become,
+    /// The jump host every connection goes through (`ssh.bastion`), if any.
+    pub bastion: Option<Bastion>,
 }
 
 /// What to do with host keys not in known_hosts.
@@ -123,6 +126,10 @@ pub struct HostSpec {
     pub interface: InterfaceName,
     pub prefix_length: u8,
     pub gateway: Option<Ipv6Addr>,
+    /// This host's own SSH user and port (`ssh_user`, `ssh_port`), over the `ssh:` section's;
+    /// see `Inventory::route`.
+    pub ssh_user: Option<UserName>,
+    pub ssh_port: Option<u16>,
 }
 
 impl HostSpec {

@@ -60,6 +60,16 @@ pub struct RawSsh {
     pub host_key_check: Option<Text>,
     #[serde(rename = "become")]
     pub become_method: Option<Text>,
+    pub bastion: Option<Spanned<RawBastion>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawBastion {
+    pub address: Text,
+    pub user: Option<Text>,
+    pub port: Option<Spanned<u16>>,
+    pub private_key: Option<Text>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -71,6 +81,8 @@ pub struct RawHost {
     pub prefix_length: Option<Spanned<u8>>,
     pub gateway: Option<Text>,
     pub name: Option<Text>,
+    pub ssh_user: Option<Text>,
+    pub ssh_port: Option<Spanned<u16>>,
 }
 
 #[derive(Debug, Deserialize)]

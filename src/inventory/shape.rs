@@ -74,6 +74,14 @@ const SSH: &[Key] = &[
     optional("known_hosts", Shape::Text),
     optional("host_key_check", Shape::Text),
     optional("become", Shape::Text),
+    optional("bastion", Shape::Section(BASTION)),
+];
+
+const BASTION: &[Key] = &[
+    required("address", Shape::Text, "the bastion's IPv6 address, e.g. `address: \"2001:db8:0:1::10\"`"),
+    optional("user", Shape::Text),
+    optional("port", Shape::Number(u16::MAX as u64)),
+    optional("private_key", Shape::Text),
 ];
 
 const HOST: &[Key] = &[
@@ -83,6 +91,8 @@ const HOST: &[Key] = &[
     optional("prefix_length", Shape::Number(u8::MAX as u64)),
     optional("gateway", Shape::Text),
     optional("name", Shape::Text),
+    optional("ssh_user", Shape::Text),
+    optional("ssh_port", Shape::Number(u16::MAX as u64)),
 ];
 
 const KERNEL: &[Key] = &[optional("minimum", Shape::Text), optional("package", Shape::Text), optional("repository", Shape::Text)];
@@ -278,6 +288,8 @@ mod tests {
         for (section, keys) in [("network", NETWORK), ("bundle", BUNDLE), ("images", IMAGES), ("containerd", CONTAINERD), ("kubelet", KUBELET), ("pki", PKI)] {
             assert_eq!(serde_keys(&format!("{BASE}{section}:\n  zz: 1\n")), names(keys), "{section}");
         }
+        let bastion = BASE.replacen("\nssh:\n", "\nssh:\n  bastion:\n    address: \"2002:db8:0:1::10\"\n    zz: 1\n", 1);
+        assert_eq!(serde_keys(&bastion), names(BASTION));
         let host = BASE.replacen("  - address: \"2002:db8:0:1::101\"\n", "  - address: \"2002:db8:0:1::101\"\n    zz: 1\n", 1);
         assert_eq!(serde_keys(&host), names(HOST));
     }

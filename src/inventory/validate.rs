@@ -15,6 +15,7 @@ use super::suggest::closest;
 mod names;
 mod addons;
 mod runtime;
+mod ssh;
 mod topology;
 use crate::kernel::KernelVersion;
 use crate::net::{NodeName, nth_host, overlaps, parse_host_address, subnet_capacity};
@@ -124,6 +125,7 @@ impl<'a> Validator<'a> {
         let elasticsearch = raw.elasticsearch.as_ref().map(|es| self.elasticsearch(es));
         let pki = self.pki(raw.pki.as_ref());
         self.roles_present(&raw.hosts, &hosts);
+        self.bastion_apart(raw.ssh.as_ref(), &ssh, &hosts);
         if hosts.len() == raw.hosts.value.len() {
             self.peers_on_link(&raw.hosts.value, &hosts);
             if let Some(cluster) = &cluster {
@@ -288,8 +290,10 @@ impl<'a> Validator<'a> {
                     by_name.insert(name.clone(), (field.clone(), line));
                 }
             }
+            let ssh_user = h.ssh_user.as_ref().and_then(|t| self.typed(t, format!("{field}.ssh_user"), UserName::parse));
+            let ssh_port = h.ssh_port.as_ref().map(|p| self.port(p, &format!("{field}.ssh_port")));
             if let (Some(address), Some(name), Some(roles), Some(interface)) = (address, name, roles, interface) {
-                hosts.push(HostSpec { address, name, roles, interface, prefix_length, gateway });
+                hosts.push(HostSpec { address, name, roles, interface, prefix_length, gateway, ssh_user, ssh_port });
             }
         }
         hosts
@@ -333,32 +337,6 @@ impl<'a> Validator<'a> {
         if etcd > 0 && etcd % 2 == 0 {
             let place = self.place(raw, "hosts");
             self.warnings.push(Warning { place, kind: WarningKind::EvenEtcd { count: etcd } });
-        }
-    }
-
-    fn ssh(&mut self, raw: Option<&RawSsh>) -> Ssh {
-        let text = |t: Option<&Text>, default: &str| t.map_or(default.to_string(), |t| t.value.clone());
-        let host_key_check = self.choice(
-            raw.and_then(|s| s.host_key_check.as_ref()),
-            "ssh.host_key_check",
-            &[("strict", HostKeyCheck::Strict), ("accept-new", HostKeyCheck::AcceptNew)],
-            &["strict", "accept-new"],
-            HostKeyCheck::Strict,
-        );
-        let become_method = self.choice(
-            raw.and_then(|s| s.become_method.as_ref()),
-            "ssh.become",
-            &[("none", Become::None), ("sudo", Become::Sudo)],
-            &["none", "sudo"],
-            Become::None,
-        );
-        Ssh {
-            user: raw.and_then(|s| s.user.as_ref()).and_then(|t| self.typed(t, "ssh.user", UserName::parse)).unwrap_or_else(|| default_value(defaults::SSH_USER, UserName::parse)),
-            port: raw.and_then(|s| s.port.as_ref()).map_or(defaults::SSH_PORT, |p| p.value),
-            private_key: self.resolve(&text(raw.and_then(|s| s.private_key.as_ref()), defaults::PRIVATE_KEY)),
-            known_hosts: self.resolve(&text(raw.and_then(|s| s.known_hosts.as_ref()), defaults::KNOWN_HOSTS)),
-            host_key_check,
-            become_method,
         }
     }
 

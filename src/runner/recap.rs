@@ -26,6 +26,12 @@ pub enum HostStatus {
 pub struct HostRecap {
     pub host: String,
     pub name: String,
+    /// How the host was reached: `root@[2001:db8::102]:22`, then ` via bastion
+    /// root@[2001:db8::101]:22` when through one (see `Inventory::route`).
+    pub route: String,
+    /// `via bastion [2001:db8::101]:22` when through a bastion: what the table row adds.
+    #[serde(skip)]
+    pub via: Option<String>,
     pub status: HostStatus,
     /// Steps that ran to completion on the host.
     pub steps_done: usize,
@@ -94,6 +100,9 @@ impl Recap {
                 HostStatus::Skipped => "skipped",
             };
             out.push_str(&format!("{:<28} {:<12} steps={:<3} changed={:<4}", h.host, status, h.steps_done, h.changes));
+            if let Some(via) = &h.via {
+                out.push_str(&format!(" {via}"));
+            }
             if let Some(e) = &h.error {
                 out.push_str(&format!(" {e}"));
             }
@@ -111,5 +120,30 @@ impl Recap {
             out.push_str(&format!("time: {:.2} s in steps ({} s)\n", total as f64 / 1000.0, each.join(", ")));
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A dry run's recap shows the route of a host reached through a bastion.
+    #[test]
+    fn a_row_ends_with_the_bastion_the_host_was_reached_through() {
+        let inv = crate::inventory::field_report();
+        let row = |host: &crate::inventory::HostSpec| {
+            let route = inv.route(host);
+            HostRecap { host: host.address.to_string(), name: host.name.to_string(), route: route.to_string(), via: route.via(), status: HostStatus::Changed, steps_done: 3, changes: 1, error: None, notes: vec![] }
+        };
+        let mut recap = Recap { hosts: vec![row(&inv.hosts[0])], steps: vec![], step_ms: vec![], stopped: None, interrupted: false, changes: vec![] };
+        assert!(recap.table().lines().nth(1).unwrap().trim_end().ends_with("changed=1"), "{}", recap.table());
+        let mut behind = inv.clone();
+        behind.ssh.bastion = Some(crate::inventory::Bastion { address: "2002:db8:0:1::10".parse().unwrap(), user: inv.ssh.user.clone(), port: 22, private_key: "/k".into() });
+        let route = behind.route(&inv.hosts[1]);
+        recap.hosts = vec![HostRecap { route: route.to_string(), via: route.via(), ..recap.hosts[0].clone() }];
+        assert!(recap.table().lines().nth(1).unwrap().ends_with("changed=1    via bastion [2002:db8:0:1::10]:22"), "{}", recap.table());
+        let json = serde_json::to_value(&recap.hosts[0]).unwrap();
+        assert_eq!(json["route"], "root@[2002:db8:0:1::102]:22 via bastion root@[2002:db8:0:1::10]:22");
+        assert!(json.get("via").is_none());
     }
 }

@@ -182,7 +182,8 @@ impl<'a> Runner<'a> {
                     HostStatus::Ok if changes > 0 => HostStatus::Changed,
                     other => other,
                 };
-                HostRecap { host: label, name: r.host.name.to_string(), status, steps_done: r.steps_done, changes, error: r.error, notes: r.notes }
+                let route = self.inventory.route(&r.host);
+                HostRecap { host: label, name: r.host.name.to_string(), route: route.to_string(), via: route.via(), status, steps_done: r.steps_done, changes, error: r.error, notes: r.notes }
             })
             .collect();
         let (steps, step_ms) = ran.into_iter().unzip();

@@ -20,8 +20,9 @@ pub enum TransportError {
     #[error("{host}: host key {fingerprint} is not in {}; verify it out of band, then add it (ssh-keyscan -t ed25519 {host} >> {}) or set ssh.host_key_check: accept-new for the first connection", file.display(), file.display())]
     HostKeyUnknown { host: String, file: PathBuf, fingerprint: String },
     /// The host key differs from the one recorded: possibly an attack, possibly a reinstall.
-    #[error("{host}: HOST KEY CHANGED: the host now presents {fingerprint}, but {} line {line} records a different key; if the host was reinstalled, remove that line (ssh-keygen -R {host} -f {}), otherwise do not connect", file.display(), file.display())]
-    HostKeyChanged { host: String, file: PathBuf, line: usize, fingerprint: String },
+    /// `known_as` is the host as known_hosts names it (`[address]:port` for a port other than 22).
+    #[error("{host}: HOST KEY CHANGED: the host now presents {fingerprint}, but {} line {line} records a different key; if the host was reinstalled, remove that line (ssh-keygen -R {known_as} -f {}), otherwise do not connect", file.display(), file.display())]
+    HostKeyChanged { host: String, known_as: String, file: PathBuf, line: usize, fingerprint: String },
     /// known_hosts could not be read or written.
     #[error("{host}: cannot use known_hosts file {}: {reason}", file.display())]
     KnownHosts { host: String, file: PathBuf, reason: String },
@@ -32,13 +33,19 @@ pub enum TransportError {
     #[error("cannot load SSH private key {}: {reason}", path.display())]
     Key { path: PathBuf, reason: String },
     /// The TCP connection was made but no SSH handshake followed (another service on the port).
-    #[error("{host}: no SSH handshake on port {port}: is sshd what listens there? (ssh.port in the inventory)")]
+    #[error("{host}: no SSH handshake on port {port}: is sshd what listens there? (ssh.port, a host's ssh_port or ssh.bastion.port in the inventory)")]
     Handshake {
         host: String,
         port: u16,
         #[source]
         source: russh::Error,
     },
+    /// The bastion could not be reached or refused us (`reason` names it, with its own error).
+    #[error("{host}: through bastion {reason}")]
+    Bastion { host: String, reason: String },
+    /// The bastion answered but could not open a connection to the host.
+    #[error("{host}: the bastion {bastion} cannot open a connection to {target}: {reason}")]
+    Tunnel { host: String, bastion: String, target: String, reason: String },
     /// An SSH protocol error on an established connection.
     #[error("{host}: SSH protocol error")]
     Ssh {
@@ -67,7 +74,7 @@ pub enum TransportError {
 impl TransportError {
     /// Whether the error means the host could not be reached at all (for the recap).
     pub fn is_unreachable(&self) -> bool {
-        matches!(self, TransportError::Connect { .. } | TransportError::Timeout { .. } | TransportError::Handshake { .. } | TransportError::Ssh { .. } | TransportError::ConnectionLost { .. })
+        matches!(self, TransportError::Connect { .. } | TransportError::Timeout { .. } | TransportError::Handshake { .. } | TransportError::Bastion { .. } | TransportError::Tunnel { .. } | TransportError::Ssh { .. } | TransportError::ConnectionLost { .. })
     }
 }
 
@@ -87,7 +94,7 @@ impl From<russh::Error> for HandlerError {
 /// What to check after a failed TCP connect, by its cause (the cause itself is the source).
 fn connect_hint(source: &std::io::Error) -> &'static str {
     match source.kind() {
-        std::io::ErrorKind::ConnectionRefused => " (nothing listens there: is sshd running on the host, on ssh.port?)",
+        std::io::ErrorKind::ConnectionRefused => " (nothing listens there: is sshd running on the host, on the port the inventory gives: ssh.port, its ssh_port, or ssh.bastion.port?)",
         std::io::ErrorKind::NetworkUnreachable | std::io::ErrorKind::HostUnreachable => " (no route: check the address and this machine's IPv6 route to it)",
         _ => "",
     }

@@ -58,7 +58,10 @@ impl HostKeyVerifier {
                 learn(&host, self.port, key, &file).map_err(|reason| TransportError::KnownHosts { host, file, reason })
             }
             Verdict::Unknown => Err(TransportError::HostKeyUnknown { host, file, fingerprint }),
-            Verdict::Changed { line } => Err(TransportError::HostKeyChanged { host, file, line, fingerprint }),
+            Verdict::Changed { line } => {
+                let known_as = if self.port == 22 { host.clone() } else { format!("[{host}]:{}", self.port) };
+                Err(TransportError::HostKeyChanged { host, known_as, file, line, fingerprint })
+            }
         }
     }
 }
@@ -139,6 +142,18 @@ mod tests {
         let fresh = HostKeyVerifier { address: "2001:db8::103".parse().unwrap(), ..verifier(&path, HostKeyCheck::AcceptNew) };
         fresh.verify(&ecdsa).unwrap();
         assert!(std::fs::read_to_string(&path).unwrap().ends_with(&format!("2001:db8::103 {ECDSA}\n")));
+    }
+
+    /// The `ssh-keygen -R` of a changed key names the host as known_hosts does: with its port
+    /// when it is not 22 (a host's own `ssh_port`), so that the command removes that line.
+    #[test]
+    fn a_changed_key_on_another_port_is_removed_by_address_and_port() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("known_hosts");
+        std::fs::write(&path, format!("[2001:db8::101]:2222 {KEY}\n")).unwrap();
+        let on_2222 = HostKeyVerifier { port: 2222, ..verifier(&path, HostKeyCheck::Strict) };
+        let error = on_2222.verify(&PublicKey::from_openssh(OTHER).unwrap()).unwrap_err().to_string();
+        assert!(error.starts_with("2001:db8::101: HOST KEY CHANGED") && error.contains(&format!("(ssh-keygen -R [2001:db8::101]:2222 -f {})", path.display())), "{error}");
     }
 
     #[test]

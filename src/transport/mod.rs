@@ -9,6 +9,7 @@ mod error;
 pub mod fake;
 pub mod files;
 mod hostkeys;
+mod jump;
 mod keys;
 pub mod quote;
 mod ssh;
@@ -18,6 +19,7 @@ use std::pin::Pin;
 
 pub use error::TransportError;
 pub use keys::Credentials;
+pub use jump::Jump;
 pub use ssh::{Endpoint, SshSession};
 
 /// What a remote command produced.

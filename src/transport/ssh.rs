@@ -19,6 +19,7 @@ use tokio::sync::{Mutex, Semaphore};
 
 use super::error::HandlerError;
 use super::hostkeys::HostKeyVerifier;
+use super::jump::Jump;
 use super::quote::quote;
 use super::{BoxFuture, Credentials, Held, Holding, Output, Transport, TransportError};
 use crate::inventory::{Become, HostKeyCheck};
@@ -37,6 +38,8 @@ pub struct Endpoint {
     pub host_key_check: HostKeyCheck,
     pub become_method: Become,
     pub connect_timeout: Duration,
+    /// The bastion's connection, shared by every host behind it (`ssh.bastion`).
+    pub jump: Option<Arc<Jump>>,
 }
 
 /// A live connection to one host.
@@ -248,8 +251,39 @@ fn connection_gone(error: &russh::Error) -> bool {
     )
 }
 
-/// Opens one authenticated connection.
+/// Opens one authenticated connection: through the bastion's connection when the endpoint
+/// has one, else straight to the host.
 async fn open(endpoint: &Endpoint) -> Result<Handle<HostKeyVerifier>, TransportError> {
+    let Some(jump) = &endpoint.jump else { return open_direct(endpoint).await };
+    let host = endpoint.address.to_string();
+    let stream = jump.tunnel(&host, SocketAddrV6::new(endpoint.address, endpoint.port, 0, 0)).await?;
+    let mut handle = handshake(endpoint, stream).await?;
+    authenticate(&mut handle, endpoint, &host).await?;
+    Ok(handle)
+}
+
+/// Opens one authenticated connection over TCP straight to the endpoint (a host, or the
+/// bastion itself).
+pub(super) async fn open_direct(endpoint: &Endpoint) -> Result<Handle<HostKeyVerifier>, TransportError> {
+    let host = endpoint.address.to_string();
+    let target = SocketAddr::V6(SocketAddrV6::new(endpoint.address, endpoint.port, 0, 0));
+    let timeout = || TransportError::Timeout { host: host.clone(), port: endpoint.port, seconds: endpoint.connect_timeout.as_secs() };
+    let stream = tokio::time::timeout(endpoint.connect_timeout, tokio::net::TcpStream::connect(target))
+        .await
+        .map_err(|_| timeout())?
+        .map_err(|source| TransportError::Connect { host: host.clone(), target: target.to_string(), source })?;
+    stream.set_nodelay(true).ok();
+    let mut handle = handshake(endpoint, stream).await?;
+    authenticate(&mut handle, endpoint, &host).await?;
+    Ok(handle)
+}
+
+/// The SSH handshake and the host key check on an open byte stream (a TCP connection, or a
+/// `direct-tcpip` channel of the bastion's connection).
+async fn handshake<S>(endpoint: &Endpoint, stream: S) -> Result<Handle<HostKeyVerifier>, TransportError>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
     let host = endpoint.address.to_string();
     let config = Arc::new(client::Config {
         keepalive_interval: Some(Duration::from_secs(15)),
@@ -263,22 +297,13 @@ async fn open(endpoint: &Endpoint) -> Result<Handle<HostKeyVerifier>, TransportE
         known_hosts: endpoint.known_hosts.clone(),
         check: endpoint.host_key_check,
     };
-    let target = SocketAddr::V6(SocketAddrV6::new(endpoint.address, endpoint.port, 0, 0));
-    let timeout = || TransportError::Timeout { host: host.clone(), port: endpoint.port, seconds: endpoint.connect_timeout.as_secs() };
-    let stream = tokio::time::timeout(endpoint.connect_timeout, tokio::net::TcpStream::connect(target))
-        .await
-        .map_err(|_| timeout())?
-        .map_err(|source| TransportError::Connect { host: host.clone(), target: target.to_string(), source })?;
-    stream.set_nodelay(true).ok();
     let connecting = client::connect_stream(config, stream, verifier);
-    let mut handle = match tokio::time::timeout(endpoint.connect_timeout, connecting).await {
-        Err(_) => return Err(timeout()),
-        Ok(Err(HandlerError::Rejected(e))) => return Err(e),
-        Ok(Err(HandlerError::Ssh(source))) => return Err(TransportError::Handshake { host, port: endpoint.port, source }),
-        Ok(Ok(handle)) => handle,
-    };
-    authenticate(&mut handle, endpoint, &host).await?;
-    Ok(handle)
+    match tokio::time::timeout(endpoint.connect_timeout, connecting).await {
+        Err(_) => Err(TransportError::Timeout { host, port: endpoint.port, seconds: endpoint.connect_timeout.as_secs() }),
+        Ok(Err(HandlerError::Rejected(e))) => Err(e),
+        Ok(Err(HandlerError::Ssh(source))) => Err(TransportError::Handshake { host, port: endpoint.port, source }),
+        Ok(Ok(handle)) => Ok(handle),
+    }
 }
 
 async fn authenticate(handle: &mut Handle<HostKeyVerifier>, endpoint: &Endpoint, host: &str) -> Result<(), TransportError> {

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use anyhow::Result;
 
-use crate::inventory::{HostSpec, Inventory};
+use crate::inventory::{HostSpec, Inventory, Route};
 use crate::runner::{Connected, HostLock, HostLockError, Interrupt, Mode, Progress, Recap, RunOptions, Runner, Step, connect_all, lock_hosts};
 use crate::transport::{Transport, TransportError};
 
@@ -40,8 +40,9 @@ pub struct Settings {
     pub hosts: Vec<String>,
 }
 
-/// A connection is reused for the same address, port, user, key and known_hosts file.
-type SessionKey = (Ipv6Addr, u16, String, PathBuf, PathBuf);
+/// A connection is reused for the same route (address, port, user, bastion), key and
+/// known_hosts file.
+type SessionKey = (Route, PathBuf, PathBuf);
 
 /// The runtime and connections of one command; every run of the command goes through it.
 pub struct Remote {
@@ -93,8 +94,8 @@ impl Remote {
             let labels: Vec<String> = hosts.iter().map(|h| h.address.to_string()).collect();
             runner.progress.hosts(labels.iter().map(String::as_str));
             let seconds = self.settings.connect_timeout.as_secs();
-            for label in &labels {
-                runner.progress.host_message(label, &format!("connecting over SSH (port {}, up to {seconds} s)", inv.ssh.port));
+            for (label, host) in labels.iter().zip(hosts) {
+                runner.progress.host_message(label, &format!("connecting over SSH ({}, up to {seconds} s)", inv.route(host)));
             }
             let connected = tokio::select! {
                 connected = self.connect(inv, hosts) => connected?,
@@ -131,7 +132,7 @@ impl Remote {
 
     /// `connect_all`, reusing the connections earlier runs of this command opened.
     pub(crate) async fn connect(&self, inv: &Inventory, hosts: &[HostSpec]) -> Result<Vec<Connected>, TransportError> {
-        let key = |h: &HostSpec| (h.address, inv.ssh.port, inv.ssh.user.to_string(), inv.ssh.private_key.clone(), inv.ssh.known_hosts.clone());
+        let key = |h: &HostSpec| (inv.route(h), inv.ssh.private_key.clone(), inv.ssh.known_hosts.clone());
         let cached = |h: &HostSpec| {
             let sessions = self.sessions.lock().unwrap_or_else(|p| p.into_inner());
             sessions.iter().find(|(k, _)| *k == key(h)).map(|(_, t)| Arc::clone(t))
@@ -237,7 +238,7 @@ mod tests {
         let remote = remote(&[]);
         let fakes: Vec<Arc<FakeTransport>> = inv.hosts.iter().map(|h| Arc::new(FakeTransport::new(&h.address.to_string()).always("echo probe", "").expect("flock -n 9", "v6deploy-locked\n"))).collect();
         for (host, fake) in inv.hosts.iter().zip(&fakes) {
-            let key = (host.address, inv.ssh.port, inv.ssh.user.to_string(), inv.ssh.private_key.clone(), inv.ssh.known_hosts.clone());
+            let key = (inv.route(host), inv.ssh.private_key.clone(), inv.ssh.known_hosts.clone());
             remote.sessions.lock().unwrap().push((key, fake.clone() as Arc<dyn Transport>));
         }
         for _ in 0..2 {
@@ -259,7 +260,7 @@ mod tests {
         for (i, host) in inv.hosts.iter().enumerate() {
             let answer = if i == 1 { "v6deploy-busy\n4242@laptop (v6deploy install) since 20250101T000000Z\n" } else { "v6deploy-locked\n" };
             let fake = Arc::new(FakeTransport::new(&host.address.to_string()).expect("flock -n 9", answer).always("echo probe", ""));
-            let key = (host.address, inv.ssh.port, inv.ssh.user.to_string(), inv.ssh.private_key.clone(), inv.ssh.known_hosts.clone());
+            let key = (inv.route(host), inv.ssh.private_key.clone(), inv.ssh.known_hosts.clone());
             remote.sessions.lock().unwrap().push((key, fake as Arc<dyn Transport>));
         }
         let dry = remote.run_steps_on_all(&inv, Feedback::Silent, Mode::DryRun, &[Box::new(Probe)]);
