@@ -149,13 +149,20 @@ fn reset_one_host_then_all_then_install_again() {
         let named = planned.iter().any(|p| *p == format!("remove {file}") || p.strip_prefix("remove ").and_then(|d| d.strip_suffix(" (with all it holds)")).is_some_and(|d| file.starts_with(&format!("{d}/"))));
         assert!(named, "the dry run does not name {file}: {planned:#?}");
     }
-    for wanted in ["stop and disable etcd.service", "stop and disable kubelet.service", "delete every container and task (containerd still running)", "systemctl daemon-reload"] {
+    for wanted in ["stop and disable etcd.service", "stop and disable kubelet.service", "delete every container and task", "systemctl daemon-reload"] {
         assert!(planned.iter().any(|p| p == wanted), "no {wanted:?} in {planned:#?}");
     }
     lab.ssh_ok(third, "systemctl is-active etcd kubelet containerd && test -f /etc/etcd/etcd.conf.yml");
+    let text_plan = ok(&lab, &["reset", "--hosts", &third.to_string(), "--dry-run"]);
+    eprintln!("{text_plan}");
+    assert!(text_plan.starts_with("PLAN (dry-run: nothing was changed)"), "{text_plan}");
+    assert!(text_plan.contains(&format!("{third}: would run remove /etc/etcd/etcd.conf.yml (etcd)")), "{text_plan}");
+    assert!(text_plan.contains(&format!("{third}: kept /var/lib/etcd (etcd's data: reset --purge-data removes it)")), "{text_plan}");
 
     // One host: reset, its etcd data kept; the others untouched and the cluster still up.
+    let started = std::time::Instant::now();
     let report = json(&ok(&lab, &["reset", "--hosts", &third.to_string(), "--yes", "--output", "json"]));
+    eprintln!("reset of one host: {:?}", started.elapsed());
     let host = &report["hosts"][0];
     assert_eq!(host["host"], third.to_string(), "{report}");
     assert!(host["kept"].as_array().unwrap().iter().any(|k| k["path"] == "/var/lib/etcd"), "{report}");
@@ -171,7 +178,9 @@ fn reset_one_host_then_all_then_install_again() {
     assert_eq!(again["recap"]["hosts"][0]["status"], "ok", "{again}");
 
     // Every host, with etcd's data.
+    let started = std::time::Instant::now();
     let text_out = ok(&lab, &["reset", "--yes", "--purge-data"]);
+    eprintln!("reset of every host: {:?}\n{text_out}", started.elapsed());
     assert!(text_out.contains("kept on this machine"), "{text_out}");
     for address in &addresses {
         assert_reset(&lab, *address, &files(*address));

@@ -204,7 +204,7 @@ impl Query {
             Query::Leftovers { paths, units } => {
                 let patterns: Vec<String> = paths.iter().map(|p| p.strip_suffix('*').map_or_else(|| quote(p).into_owned(), |prefix| format!("{}*", quote(prefix)))).collect();
                 format!(
-                    "for p in {}; do if [ -e \"$p\" ] || [ -L \"$p\" ]; then echo \"path $p\"; fi; done\n\
+                    "for p in {}; do if [ -d \"$p\" ] && [ ! -L \"$p\" ]; then echo \"dir $p\"; elif [ -e \"$p\" ] || [ -L \"$p\" ]; then echo \"path $p\"; fi; done\n\
                      for u in {}; do echo \"unit $u\"; systemctl show -p LoadState -p ActiveState -p UnitFileState \"$u\" 2>/dev/null; done; true",
                     patterns.join(" "),
                     command(units)
@@ -312,6 +312,8 @@ impl Query {
 pub struct Leftovers {
     /// The paths that exist (patterns expanded), in the order asked.
     pub paths: Vec<String>,
+    /// Those of them that are directories.
+    pub dirs: Vec<String>,
     /// The units systemd knows (loaded), by name.
     pub units: std::collections::BTreeMap<String, UnitState>,
 }
@@ -334,7 +336,7 @@ impl UnitState {
     }
 }
 
-/// `path P` lines, then per unit `unit U` and `systemctl show`'s `Key=value` lines.
+/// `path P` and `dir P` lines, then per unit `unit U` and `systemctl show`'s `Key=value` lines.
 pub fn parse_leftovers(output: &str) -> Leftovers {
     let mut leftovers = Leftovers::default();
     let mut unit: Option<(String, UnitState)> = None;
@@ -346,6 +348,9 @@ pub fn parse_leftovers(output: &str) -> Leftovers {
     for line in output.lines() {
         if let Some(path) = line.strip_prefix("path ") {
             leftovers.paths.push(path.to_string());
+        } else if let Some(dir) = line.strip_prefix("dir ") {
+            leftovers.paths.push(dir.to_string());
+            leftovers.dirs.push(dir.to_string());
         } else if let Some(name) = line.strip_prefix("unit ") {
             finish(unit.take(), &mut leftovers);
             unit = Some((name.trim().to_string(), UnitState::default()));
@@ -398,9 +403,10 @@ mod tests {
         let script = ask.query().script();
         assert!(script.contains("for p in /etc/etcd /var/lib/etcd.before-restore-*; do"), "{script}");
         let answer = ask
-            .parse(&output(0, "path /etc/etcd\npath /var/lib/etcd.before-restore-20260101T000000Z\nunit etcd.service\nActiveState=active\nLoadState=loaded\nUnitFileState=enabled\nunit gone.service\nLoadState=not-found\nActiveState=inactive\nUnitFileState=\n"))
+            .parse(&output(0, "dir /etc/etcd\npath /var/lib/etcd.before-restore-20260101T000000Z\nunit etcd.service\nActiveState=active\nLoadState=loaded\nUnitFileState=enabled\nunit gone.service\nLoadState=not-found\nActiveState=inactive\nUnitFileState=\n"))
             .unwrap();
         assert_eq!(answer.paths, ["/etc/etcd", "/var/lib/etcd.before-restore-20260101T000000Z"]);
+        assert_eq!(answer.dirs, ["/etc/etcd"]);
         assert_eq!(answer.units.len(), 1, "{answer:?}");
         assert_eq!(answer.units["etcd.service"], UnitState { loaded: true, active: "active".into(), enabled: true });
         let glob = std::process::Command::new("sh").arg("-n").arg("-c").arg(&script).status().unwrap();

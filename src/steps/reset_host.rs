@@ -90,7 +90,7 @@ pub fn commands(plan: &Teardown, leftovers: &Leftovers, data: Data) -> (Vec<Foll
             let Some(state) = leftovers.units.get(&unit.name) else { continue };
             let name = quote(&unit.name);
             if let Some(before) = part.before_stop.filter(|_| state.running()) {
-                commands.push(change(format!("{} ({} still running)", before.what, part.component.name), (before.script)(), part));
+                commands.push(change(before.what.to_string(), (before.script)(), part));
             }
             match (state.running(), state.enabled) {
                 (true, true) => commands.push(change(format!("stop and disable {}", unit.name), format!("systemctl stop {name}\nsystemctl disable -q {name}"), part)),
@@ -102,7 +102,7 @@ pub fn commands(plan: &Teardown, leftovers: &Leftovers, data: Data) -> (Vec<Foll
     }
     for part in plan.parts.iter().filter(|p| present(p)) {
         if let Some(undo) = part.undo {
-            commands.push(change(format!("{} ({})", undo.what, part.component.name), (undo.script)(), part));
+            commands.push(change(undo.what.to_string(), (undo.script)(), part));
         }
     }
     commands.push(FollowUp { what: "define purge".into(), script: PURGE.into(), reason: String::new(), change: false });
@@ -111,8 +111,9 @@ pub fn commands(plan: &Teardown, leftovers: &Leftovers, data: Data) -> (Vec<Foll
         for file in part.files.iter().flat_map(|f| found(leftovers, f)) {
             commands.push(change(format!("remove {file}"), format!("rm -f {}", quote(file)), part));
         }
-        for dir in part.dirs.iter().flat_map(|d| found(leftovers, d)) {
-            commands.push(change(format!("remove {dir} (with all it holds)"), format!("purge {}", quote(dir)), part));
+        for path in part.dirs.iter().flat_map(|d| found(leftovers, d)) {
+            let what = if leftovers.dirs.contains(path) { format!("remove {path} (with all it holds)") } else { format!("remove {path}") };
+            commands.push(change(what, format!("purge {}", quote(path)), part));
         }
         for dir in part.data.iter().flat_map(|d| found(leftovers, d)) {
             match data {
@@ -186,8 +187,12 @@ mod tests {
     fn everything(plan: &Teardown) -> Leftovers {
         let mut paths: Vec<String> = plan.paths().into_iter().map(|p| p.replace('*', "20260101T000000Z")).collect();
         paths.dedup();
+        // The state paths are directories here, but for the files among them.
+        let files = [crate::components::POD_ROUTES_FILE, crate::steps::VERIFIED_UNITS];
+        let is_dir = |p: &String| plan.parts.iter().any(|part| part.dirs.contains(p) || part.data.contains(p)) && !files.contains(&p.as_str()) && !p.rsplit('/').next().unwrap_or("").contains('.');
+        let dirs = paths.iter().filter(|p| is_dir(p)).cloned().collect();
         let units = plan.units().map(|u| (u.name.clone(), UnitState { loaded: true, active: "active".into(), enabled: true })).collect();
-        Leftovers { paths, units }
+        Leftovers { paths, dirs, units }
     }
 
     fn position(commands: &[FollowUp], what: &str) -> usize {
@@ -204,11 +209,11 @@ mod tests {
         let plan = teardown(&host);
         let (commands, kept) = commands(&plan, &everything(&plan), Data::Keep);
         let kubelet = position(&commands, "stop and disable kubelet.service");
-        let delete = position(&commands, "delete every container and task (containerd still running)");
+        let delete = position(&commands, "delete every container and task");
         let containerd = position(&commands, "stop and disable containerd.service");
         let apiserver = position(&commands, "stop and disable kube-apiserver.service");
         let etcd = position(&commands, "stop and disable etcd.service");
-        let routes = position(&commands, "remove the routes to the other nodes' pod subnets and the cni0 bridge (pod-routes)");
+        let routes = position(&commands, "remove the routes to the other nodes' pod subnets and the cni0 bridge");
         let conf = position(&commands, "remove /etc/etcd/etcd.conf.yml");
         let reload = position(&commands, "systemctl daemon-reload");
         assert!(kubelet < delete && delete < containerd && containerd < apiserver && apiserver < etcd && etcd < routes && routes < conf && conf < reload);
@@ -233,6 +238,7 @@ mod tests {
         let (commands, kept) = commands(&plan, &everything(&plan), Data::Purge);
         position(&commands, "remove /var/lib/etcd (etcd's data, --purge-data)");
         position(&commands, "remove /var/lib/etcd.before-restore-20260101T000000Z (etcd's data, --purge-data)");
+        position(&commands, "remove /etc/v6deploy/pod-routes");
         assert!(!kept.iter().any(|k| k.path.starts_with("/var/lib/etcd")), "{kept:?}");
     }
 
