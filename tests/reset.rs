@@ -212,3 +212,30 @@ fn reset_without_a_terminal_needs_yes() {
         assert!(help.contains(flag), "{help}");
     }
 }
+
+/// On a terminal (tmux) reset asks for the cluster name; another answer changes nothing
+/// (exit 2, before connecting anywhere). Skipped without tmux.
+#[test]
+fn on_a_terminal_reset_asks_and_a_wrong_answer_stops_it() {
+    if !Command::new("tmux").arg("-V").output().is_ok_and(|o| o.status.success()) {
+        eprintln!("skipped: no tmux");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let done = dir.path().join("exit");
+    let inventory = concat!(env!("CARGO_MANIFEST_DIR"), "/inventories/field-report.yaml");
+    let script = format!("{} -i {inventory} reset; echo $? > {}; sleep 60", support::BIN, done.display());
+    let session = format!("v6deploy-reset-{}", std::process::id());
+    let tmux = |args: &[&str]| Command::new("tmux").args(args).output().unwrap();
+    assert!(tmux(&["new-session", "-d", "-s", &session, "-x", "200", "-y", "20", &script]).status.success());
+    let pane = || String::from_utf8_lossy(&tmux(&["capture-pane", "-p", "-t", &session]).stdout).into_owned();
+    wait_for("the prompt", Duration::from_secs(10), || pane().contains("to go on:"));
+    let asked = pane();
+    tmux(&["send-keys", "-t", &session, "field-reportx", "Enter"]);
+    wait_for("reset to end", Duration::from_secs(10), || done.exists() && !std::fs::read_to_string(&done).unwrap_or_default().is_empty());
+    let after = pane();
+    tmux(&["kill-session", "-t", &session]);
+    assert!(asked.contains("Type the cluster name (field-report) or 'yes' to go on:"), "{asked}");
+    assert_eq!(std::fs::read_to_string(&done).unwrap().trim(), "2", "{after}");
+    assert!(after.contains("not confirmed: nothing was changed") && !after.contains("connecting"), "{after}");
+}
