@@ -21,6 +21,7 @@ mod node;
 mod nodename;
 mod push;
 mod render;
+mod reset;
 mod run_args;
 
 use std::path::{Path, PathBuf};
@@ -112,6 +113,8 @@ pub enum Command {
     Etcd(etcd::Args),
     /// Print a kubeconfig for a user of its own (a client certificate from the cluster's CA).
     Kubeconfig(kubeconfig::Args),
+    /// Stop and remove everything v6deploy installed on the hosts (etcd's data kept unless --purge-data).
+    Reset(reset::Args),
     /// Apply the hosts' ifcfg files under a rollback timer (network.manage: true).
     Network(network::Args),
     /// Copy a local directory's files to a directory on every host (atomic, skips identical files).
@@ -141,6 +144,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Etcd(args) => etcd::run(args, &inventory()?, &globals),
         Command::Kubeconfig(args) => kubeconfig::run(args, &inventory()?, &globals),
         Command::Network(args) => network::run(args, &inventory()?, &globals),
+        Command::Reset(args) => reset::run(args, &inventory()?, &globals),
         Command::Push(args) => push::run(args, &inventory()?, &globals),
         Command::Inventory(args) => inventory::run(args, &inventory()?),
         Command::Render(args) => render::run(args, &inventory()?, &globals),

@@ -2,7 +2,7 @@
 //! configuration chains `bridge`, `host-local` and `portmap`; `loopback` gives every pod its
 //! `lo`.
 
-use super::{BundleDir, Component, Kind};
+use super::{Leaves, BundleDir, Component, Kind};
 use crate::inventory::Role;
 
 /// Where the kubelet's runtime looks for CNI plugins.
@@ -16,5 +16,7 @@ pub const CNI_PLUGINS: Component = Component {
     files: &[],
     certificates: &[],
     ports: &[],
+    // The plugins' own state: host-local's address leases, libcni's result cache.
+    leaves: Leaves { state: &["/var/lib/cni"], ..Leaves::NOTHING },
     kind: Kind::HostFiles,
 };

@@ -4,7 +4,7 @@
 //! inventory's sandbox image and snapshotter. Started and healthy (its socket answers) before
 //! the images are imported and the kubelet starts.
 
-use super::{Component, Health, HostFile, Kind, Service, Stage, binary_path};
+use super::{Leaves, Script, Component, Health, HostFile, Kind, Service, Stage, binary_path};
 use crate::inventory::{HostSpec, Inventory, Role};
 
 /// containerd's CRI socket.
@@ -14,6 +14,23 @@ pub const SOCKET: &str = "/run/containerd/containerd.sock";
 fn health(_: &Inventory, _: &HostSpec) -> String {
     format!("{} --address {SOCKET} version", binary_path("ctr"))
 }
+
+/// Every task and container of every namespace deleted (tasks killed first), then checked.
+fn delete_containers() -> String {
+    format!(
+        "if systemctl is-active --quiet containerd; then c='{ctr} --address {SOCKET}'\n\
+         for ns in $($c namespaces ls -q); do\n\
+         for t in $($c -n \"$ns\" tasks ls -q); do $c -n \"$ns\" tasks delete -f \"$t\" >/dev/null 2>&1 || true; done\n\
+         for k in $($c -n \"$ns\" containers ls -q); do $c -n \"$ns\" containers delete \"$k\" >/dev/null 2>&1 || true; done\n\
+         if [ -n \"$($c -n \"$ns\" tasks ls -q)\" ]; then echo \"containerd still runs tasks in namespace $ns\" >&2; exit 1; fi\n\
+         done; fi",
+        ctr = binary_path("ctr")
+    )
+}
+
+/// The pods' network namespaces (containerd's CRI pins them as bind mounts): unmounted and
+/// removed, so their interfaces go.
+const REMOVE_POD_NETNS: &str = "for n in /run/netns/cni-*; do [ -e \"$n\" ] || continue; umount \"$n\" 2>/dev/null || true; rm -f \"$n\"; done";
 
 pub const CONTAINERD: Component = Component {
     name: "containerd",
@@ -26,6 +43,14 @@ pub const CONTAINERD: Component = Component {
     ],
     certificates: &[],
     ports: &[],
+    leaves: Leaves {
+        state: &["/etc/containerd", "/var/lib/containerd", "/run/containerd", "/opt/containerd"],
+        // Its unit stops only the daemon (KillMode=process, so that a restart keeps the
+        // pods): the pods' containers are deleted while it still answers.
+        before_stop: Some(Script { what: "delete every container and task", script: delete_containers }),
+        undo: Some(Script { what: "remove the pods' network namespaces", script: || REMOVE_POD_NETNS.into() }),
+        data: &[],
+    },
     kind: Kind::Service(Service {
         health: Health::Script { needs: &["ctr"], script: health, shows: "ctr version over /run/containerd/containerd.sock" },
         ..Service::new(Stage::Runtime, "containerd")

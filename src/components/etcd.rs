@@ -3,7 +3,7 @@
 //! time; a host added to a running cluster joins through `etcdctl member add`. Health is
 //! `etcdctl endpoint health` against the member with the healthcheck client certificate.
 
-use super::{Bootstrap, Component, Health, HostFile, Join, Kind, Restart, Service, Stage, Start, binary_path};
+use super::{Leaves, Bootstrap, Component, Health, HostFile, Join, Kind, Restart, Service, Stage, Start, binary_path};
 use std::net::Ipv6Addr;
 
 use crate::inventory::{HostSpec, Role};
@@ -15,6 +15,8 @@ use crate::transport::quote::command;
 pub const CLIENT_PORT: u16 = 2379;
 /// The peer port.
 pub const PEER_PORT: u16 = 2380;
+/// Its data dir (`templates/etcd.conf.yml.j2`).
+pub const DATA_DIR: &str = "/var/lib/etcd";
 
 /// An `etcdctl` command line against `endpoints` (TLS with the healthcheck client
 /// certificate), giving up after `timeout_seconds`.
@@ -56,6 +58,13 @@ pub const ETCD: Component = Component {
         (HostPki::EtcdHealthcheckClient, PkiUse::HealthCheck),
     ],
     ports: &[CLIENT_PORT, PEER_PORT],
+    // Its data dir is the cluster's state: kept unless `reset --purge-data`, with the data
+    // dirs `etcd restore` kept beside it.
+    leaves: Leaves {
+        state: &["/etc/etcd", "/var/lib/etcd.restore", "/var/lib/v6deploy/etcd-snapshot.db", "/var/lib/v6deploy/etcd-restore.db"],
+        data: &[DATA_DIR, "/var/lib/etcd.before-restore-*"],
+        ..Leaves::NOTHING
+    },
     kind: Kind::Service(Service {
         start: Start::Together,
         restart: Restart::Rolling,

@@ -3,7 +3,7 @@
 //! cluster — the kubernetes CA and the kubelet's client and serving certificates reach every
 //! host, whatever its roles.
 
-use super::{Component, HostFile, Kind};
+use super::{Leaves, Component, HostFile, Kind};
 use crate::inventory::Role;
 use crate::pki::{HostPki, PkiUse};
 
@@ -20,5 +20,8 @@ pub const HOST: Component = Component {
     files: &[HostFile::config(SYSCTL, "sysctl.conf.j2"), HostFile::config(MODULES, "modules-load.conf.j2")],
     certificates: &[(HostPki::KubernetesCa, PkiUse::Reads), (HostPki::KubeletClient, PkiUse::Reads), (HostPki::KubeletServing, PkiUse::Reads)],
     ports: &[],
+    // The membership marker and the pod routes (/etc/v6deploy), every kubeconfig and PKI file
+    // (/etc/kubernetes), the pending restarts and the verified units' record.
+    leaves: Leaves { state: &["/etc/v6deploy", "/etc/kubernetes", "/var/lib/v6deploy/restart-pending", "/var/lib/v6deploy/verified-units"], ..Leaves::NOTHING },
     kind: Kind::HostFiles,
 };

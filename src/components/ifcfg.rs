@@ -2,7 +2,7 @@
 //! report's keys). `render` always shows it; only `network apply` (and `install` with
 //! `network.manage: true`) writes it, under a rollback timer.
 
-use super::{Component, HostFile, Kind};
+use super::{Leaves, Component, HostFile, Kind};
 use crate::inventory::Role;
 
 /// Where the ifcfg files live.
@@ -16,5 +16,6 @@ pub const IFCFG: Component = Component {
     files: &[HostFile::config("/etc/sysconfig/network-scripts/ifcfg-{interface}", "ifcfg.j2")],
     certificates: &[],
     ports: &[],
+    leaves: Leaves::NOTHING,
     kind: Kind::Network,
 };

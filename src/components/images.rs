@@ -2,7 +2,7 @@
 //! copied to every node and imported into containerd's `k8s.io` namespace by the "Import
 //! images" step, the pod sandbox image among them; an offline site needs no registry.
 
-use super::{BundleDir, Component, Kind};
+use super::{Leaves, BundleDir, Component, Kind};
 use crate::inventory::Role;
 
 /// Where the image archives are kept on a host (an unchanged archive is not imported again).
@@ -19,5 +19,6 @@ pub const IMAGES: Component = Component {
     files: &[],
     certificates: &[],
     ports: &[],
+    leaves: Leaves::NOTHING,
     kind: Kind::HostFiles,
 };

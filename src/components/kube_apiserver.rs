@@ -3,7 +3,7 @@
 //! host at a time. It also carries `kubectl` (its health check and the addons use it) and the
 //! admin kubeconfig.
 
-use super::{Component, Health, HostFile, Identity, Kind, Restart, Server, Service, Stage, binary_path};
+use super::{Leaves, Component, Health, HostFile, Identity, Kind, Restart, Server, Service, Stage, binary_path};
 use crate::inventory::{HostSpec, Inventory, Role};
 use crate::net::url;
 use crate::pki::{APISERVER_PORT, HostPki, KubeconfigUser, PkiUse, kubeconfig_path};
@@ -38,6 +38,7 @@ pub const KUBE_APISERVER: Component = Component {
         (HostPki::EtcdCa, PkiUse::Reads),
     ],
     ports: &[APISERVER_PORT],
+    leaves: Leaves::NOTHING,
     kind: Kind::Service(Service {
         restart: Restart::Rolling,
         health: Health::Script { needs: &["kubectl"], script: health, shows: "GET https://[::1]:6443/healthz" },

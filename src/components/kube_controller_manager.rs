@@ -1,7 +1,7 @@
 //! kube-controller-manager on every control-plane host (leader-elected): allocates each node
 //! a /`node_cidr_mask` of the pod CIDR and signs cluster CSRs with the kubernetes CA key.
 
-use super::{Component, Health, HostFile, Identity, Kind, Server, Service, Stage, curl};
+use super::{Leaves, Component, Health, HostFile, Identity, Kind, Server, Service, Stage, curl};
 use crate::inventory::Role;
 use crate::pki::{HostPki, KubeconfigUser, PkiUse};
 
@@ -16,6 +16,7 @@ pub const KUBE_CONTROLLER_MANAGER: Component = Component {
     ],
     certificates: &[(HostPki::KubernetesCa, PkiUse::Reads), (HostPki::KubernetesCaKey, PkiUse::Reads), (HostPki::ServiceAccountKey, PkiUse::Reads)],
     ports: &[10257],
+    leaves: Leaves::NOTHING,
     kind: Kind::Service(Service {
         // Its serving certificate is self-signed: -k; /healthz is open to anonymous requests.
         health: Health::Script { needs: &[], script: |_, _| curl("https://[::1]:10257/healthz", "-k"), shows: "GET https://[::1]:10257/healthz" },

@@ -1,6 +1,6 @@
 //! kube-scheduler on every control-plane host (leader-elected).
 
-use super::{Component, Health, HostFile, Identity, Kind, Server, Service, Stage, curl};
+use super::{Leaves, Component, Health, HostFile, Identity, Kind, Server, Service, Stage, curl};
 use crate::inventory::Role;
 use crate::pki::KubeconfigUser;
 
@@ -15,6 +15,7 @@ pub const KUBE_SCHEDULER: Component = Component {
     ],
     certificates: &[],
     ports: &[10259],
+    leaves: Leaves::NOTHING,
     kind: Kind::Service(Service {
         // Its serving certificate is self-signed: -k; /healthz is open to anonymous requests.
         health: Health::Script { needs: &[], script: |_, _| curl("https://[::1]:10259/healthz", "-k"), shows: "GET https://[::1]:10259/healthz" },

@@ -2,7 +2,7 @@
 //! address, serving on `[::]:10250`, health on `[::1]:10248`; its client certificate has CN
 //! `system:node:<node name>` (kubeadm's `kubelet-client-current.pem`).
 
-use super::{Component, Health, HostFile, Identity, Kind, Server, Service, Stage, curl};
+use super::{Leaves, Component, Health, HostFile, Identity, Kind, Server, Service, Stage, curl};
 use crate::inventory::{HostSpec, Inventory, Role};
 use crate::net::url;
 use crate::pki::{APISERVER_PORT, HostPki, PkiUse};
@@ -43,6 +43,8 @@ pub const KUBELET: Component = Component {
     ],
     certificates: &[(HostPki::KubernetesCa, PkiUse::Reads), (HostPki::KubeletClient, PkiUse::Reads), (HostPki::KubeletServing, PkiUse::Reads)],
     ports: &[10250, 10248],
+    // Its pods' volumes (mounts, unmounted first), its certificates, its pods' logs.
+    leaves: Leaves { state: &["/var/lib/kubelet", "/var/log/pods", "/var/log/containers"], ..Leaves::NOTHING },
     kind: Kind::Service(Service {
         health: Health::Script { needs: &[], script: health, shows: "GET http://[::1]:10248/healthz, its Node Ready (or waiting for the pod network) as posted by this kubelet" },
         ..Service::new(Stage::Node, "kubelet")

@@ -26,11 +26,12 @@ mod kubelet;
 mod nodelocaldns;
 mod pod_routes;
 mod registry;
+mod teardown;
 
 use std::cmp::Ordering;
 use std::net::Ipv6Addr;
 
-pub use etcd::{CLIENT_PORT as ETCD_CLIENT_PORT, ETCD, PEER_PORT as ETCD_PEER_PORT, etcdctl, health_command as etcd_health_command};
+pub use etcd::{CLIENT_PORT as ETCD_CLIENT_PORT, DATA_DIR as ETCD_DATA_DIR, ETCD, PEER_PORT as ETCD_PEER_PORT, etcdctl, health_command as etcd_health_command};
 pub use cni_plugins::CNI_BIN_DIR;
 pub use containerd::{CONTAINERD, SOCKET as CONTAINERD_SOCKET};
 pub use host::{MODULES, SYSCTL};
@@ -38,6 +39,7 @@ pub use images::{IMAGES, IMAGES_BUNDLE_DIR, IMAGES_DIR};
 pub use ifcfg::{IFCFG, IFCFG_DIR};
 pub use kube_apiserver::KUBE_APISERVER;
 pub use registry::*;
+pub use teardown::{Keep, Part, Teardown, Unit, teardown};
 pub use pod_routes::{CONFLIST as POD_NETWORK_CONFLIST, POD_ROUTES, ROUTES as POD_ROUTES_FILE, UNIT as POD_ROUTES_UNIT, conflist, routes};
 
 use crate::bundle::BundleCheck;
@@ -73,7 +75,45 @@ pub struct Component {
     pub certificates: &'static [(HostPki, PkiUse)],
     /// TCP ports it listens on (preflight wants them free, or held by this component).
     pub ports: &'static [u16],
+    /// What it leaves on a host besides its files, binaries and bundle directories (state
+    /// made at run time, data, changes to the running host): `reset` removes them.
+    pub leaves: Leaves,
     pub kind: Kind,
+}
+
+/// What a component leaves on a host besides what it is given (its files, binaries and bundle
+/// directories), so that `reset` (`components::teardown`) removes everything v6deploy made.
+#[derive(Debug, Clone, Copy)]
+pub struct Leaves {
+    /// Files and directories it makes at run time, or owns whole (removed with all they hold;
+    /// mounts below them are unmounted first). A path may end in `*` (every match).
+    pub state: &'static [&'static str],
+    /// Its data, worth more than a reinstall: kept by `reset`, removed by `reset --purge-data`.
+    pub data: &'static [&'static str],
+    /// A script run before its service stops, while it still answers (containerd: every
+    /// container and task deleted, so none outlives it).
+    pub before_stop: Option<Script>,
+    /// A script undoing what it did to the running host (routes, interfaces, mounts, iptables
+    /// rules), run once its service stopped and before its files go.
+    pub undo: Option<Script>,
+}
+
+impl Leaves {
+    /// Nothing besides what it is given.
+    pub const NOTHING: Leaves = Leaves { state: &[], data: &[], before_stop: None, undo: None };
+}
+
+/// A script for the host, with what it does (for the plan).
+#[derive(Debug, Clone, Copy)]
+pub struct Script {
+    pub what: &'static str,
+    /// The script; it works under `set -e` and does nothing where there is nothing to undo.
+    pub script: fn() -> String,
+}
+
+/// A script deleting the network interface `name` when it exists.
+pub fn delete_link(name: &str) -> String {
+    format!("if ip link show {name} >/dev/null 2>&1; then ip link delete {name}; fi")
 }
 
 /// A directory of the bundle whose files all go to one directory on the hosts.
@@ -295,7 +335,12 @@ impl Component {
     /// A cluster addon: `template` rendered as `file` and applied when `wanted`; its pods run
     /// `images`.
     pub const fn addon(name: &'static str, template: &'static str, file: &'static str, wanted: fn(&Inventory) -> bool, images: fn(&Inventory) -> Vec<String>) -> Component {
-        Component { name, roles: &[], binaries: &[], bundle_dirs: &[], files: &[], certificates: &[], ports: &[], kind: Kind::ClusterAddon(Manifest { template, file, wanted, images }) }
+        Component { name, roles: &[], binaries: &[], bundle_dirs: &[], files: &[], certificates: &[], ports: &[], leaves: Leaves::NOTHING, kind: Kind::ClusterAddon(Manifest { template, file, wanted, images }) }
+    }
+
+    /// The same component, leaving `leaves` on the hosts (an addon's pods do, on every node).
+    pub const fn leaving(self, leaves: Leaves) -> Component {
+        Component { leaves, ..self }
     }
 
     /// Whether the inventory wants it at all (an addon it configures, the pod network it

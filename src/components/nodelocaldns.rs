@@ -1,5 +1,7 @@
 //! node-local-dns: a DNS cache on every node at `cluster.nodelocaldns` (never link-local).
 
-use super::Component;
+use super::{Component, Leaves, Script, delete_link};
 
-pub const NODELOCALDNS: Component = Component::addon("nodelocaldns", "nodelocaldns.yaml.j2", "nodelocaldns.yaml", |_| true, |inv| vec![inv.images.nodelocaldns.to_string()]);
+pub const NODELOCALDNS: Component = Component::addon("nodelocaldns", "nodelocaldns.yaml.j2", "nodelocaldns.yaml", |_| true, |inv| vec![inv.images.nodelocaldns.to_string()])
+    // Its pods make a dummy interface holding the cache's address on every node.
+    .leaving(Leaves { undo: Some(Script { what: "remove the nodelocaldns interface", script: || delete_link("nodelocaldns") }), ..Leaves::NOTHING });

@@ -10,7 +10,7 @@ use std::net::Ipv6Addr;
 use ipnet::Ipv6Net;
 use serde_json::json;
 
-use super::{Component, HostFile, Kind};
+use super::{Leaves, Script, delete_link, Component, HostFile, Kind};
 use crate::inventory::{Inventory, PodNetwork, Role};
 
 /// The CNI configuration (the kubelet's runtime reads `/etc/cni/net.d`).
@@ -28,8 +28,18 @@ pub const POD_ROUTES: Component = Component {
     files: &[HostFile::config("/etc/systemd/system/v6deploy-pod-routes.service", "v6deploy-pod-routes.service.j2")],
     certificates: &[],
     ports: &[],
+    leaves: Leaves {
+        state: &[CONFLIST, ROUTES],
+        undo: Some(Script { what: "remove the routes to the other nodes' pod subnets and the cni0 bridge", script: remove_routes }),
+        ..Leaves::NOTHING
+    },
     kind: Kind::PodNetwork,
 };
+
+/// The routes of `ROUTES` removed (those still there), then the pods' bridge.
+fn remove_routes() -> String {
+    format!("if [ -f {ROUTES} ]; then while read -r cidr via; do [ -z \"$cidr\" ] || ip -6 route del \"$cidr\" via \"$via\" 2>/dev/null || true; done < {ROUTES}; fi\n{}", delete_link("cni0"))
+}
 
 /// Whether the inventory uses this pod network.
 pub fn wanted(inv: &Inventory) -> bool {

@@ -47,6 +47,8 @@ pub enum Query {
     Images,
     /// The Node objects' names and pod subnets, through the API server (a control plane).
     NodePodCidrs,
+    /// Which of these paths exist (one ending in `*`: every match), and these units' state.
+    Leftovers { paths: Vec<String>, units: Vec<String> },
     /// A script as is: only the snapshot's own tests need one that reads its stdin.
     #[cfg(test)]
     Script(String),
@@ -199,6 +201,15 @@ impl Query {
                 crate::components::binary_path("kubectl"),
                 crate::pki::kubeconfig_path(crate::pki::KubeconfigUser::Admin)
             ),
+            Query::Leftovers { paths, units } => {
+                let patterns: Vec<String> = paths.iter().map(|p| p.strip_suffix('*').map_or_else(|| quote(p).into_owned(), |prefix| format!("{}*", quote(prefix)))).collect();
+                format!(
+                    "for p in {}; do if [ -d \"$p\" ] && [ ! -L \"$p\" ]; then echo \"dir $p\"; elif [ -e \"$p\" ] || [ -L \"$p\" ]; then echo \"path $p\"; fi; done\n\
+                     for u in {}; do echo \"unit $u\"; systemctl show -p LoadState -p ActiveState -p UnitFileState \"$u\" 2>/dev/null; done; true",
+                    patterns.join(" "),
+                    command(units)
+                )
+            }
             Query::Images => format!("{} --address {} -n k8s.io images ls -q", crate::components::binary_path("ctr"), crate::components::CONTAINERD_SOCKET),
             #[cfg(test)]
             Query::Script(script) => script.clone(),
@@ -209,7 +220,7 @@ impl Query {
     pub fn status_is_answer(&self) -> bool {
         match self {
             Query::ServiceState(_) | Query::MarkerExists(_) | Query::MissingModules(_) | Query::Health { .. } | Query::Journal { .. } => true,
-            Query::Facts | Query::Boot | Query::InstalledKernels(_) | Query::KernelRelease | Query::BootId | Query::EtcdMembers(_) | Query::EtcdStatus(_) | Query::Record(_) | Query::Images | Query::NodePodCidrs => false,
+            Query::Facts | Query::Boot | Query::InstalledKernels(_) | Query::KernelRelease | Query::BootId | Query::EtcdMembers(_) | Query::EtcdStatus(_) | Query::Record(_) | Query::Images | Query::NodePodCidrs | Query::Leftovers { .. } => false,
             #[cfg(test)]
             Query::Script(_) => true,
         }
@@ -285,10 +296,75 @@ impl Query {
         Ask { query: Query::Images, parse: |o| Ok(o.stdout_text().lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_string).collect()) }
     }
 
+    /// Which of `paths` exist on the host, and the state of `units`.
+    pub fn leftovers(paths: &[String], units: &[String]) -> Ask<Leftovers> {
+        Ask { query: Query::Leftovers { paths: paths.to_vec(), units: units.to_vec() }, parse: |o| Ok(parse_leftovers(&o.stdout_text())) }
+    }
+
     /// The trimmed text of the file at `path` (empty when missing).
     pub fn record(path: &str) -> Ask<String> {
         Ask { query: Query::Record(path.to_string()), parse: |o| Ok(o.stdout_text().trim().to_string()) }
     }
+}
+
+/// What is left on a host of what it was asked about.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Leftovers {
+    /// The paths that exist (patterns expanded), in the order asked.
+    pub paths: Vec<String>,
+    /// Those of them that are directories.
+    pub dirs: Vec<String>,
+    /// The units systemd knows (loaded), by name.
+    pub units: std::collections::BTreeMap<String, UnitState>,
+}
+
+/// A unit's state, from `systemctl show`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct UnitState {
+    /// `LoadState=loaded`: systemd has read its file.
+    pub loaded: bool,
+    /// `ActiveState` (`active`, `inactive`, `failed`, ...).
+    pub active: String,
+    /// `UnitFileState=enabled`.
+    pub enabled: bool,
+}
+
+impl UnitState {
+    /// Whether it runs, or may (not `inactive`).
+    pub fn running(&self) -> bool {
+        !self.active.is_empty() && self.active != "inactive"
+    }
+}
+
+/// `path P` and `dir P` lines, then per unit `unit U` and `systemctl show`'s `Key=value` lines.
+pub fn parse_leftovers(output: &str) -> Leftovers {
+    let mut leftovers = Leftovers::default();
+    let mut unit: Option<(String, UnitState)> = None;
+    let finish = |unit: Option<(String, UnitState)>, leftovers: &mut Leftovers| {
+        if let Some((name, state)) = unit.filter(|(_, s)| s.loaded || s.running()) {
+            leftovers.units.insert(name, state);
+        }
+    };
+    for line in output.lines() {
+        if let Some(path) = line.strip_prefix("path ") {
+            leftovers.paths.push(path.to_string());
+        } else if let Some(dir) = line.strip_prefix("dir ") {
+            leftovers.paths.push(dir.to_string());
+            leftovers.dirs.push(dir.to_string());
+        } else if let Some(name) = line.strip_prefix("unit ") {
+            finish(unit.take(), &mut leftovers);
+            unit = Some((name.trim().to_string(), UnitState::default()));
+        } else if let (Some((_, state)), Some((key, value))) = (unit.as_mut(), line.split_once('=')) {
+            match key {
+                "LoadState" => state.loaded = value == "loaded",
+                "ActiveState" => state.active = value.to_string(),
+                "UnitFileState" => state.enabled = value == "enabled",
+                _ => {}
+            }
+        }
+    }
+    finish(unit, &mut leftovers);
+    leftovers
 }
 
 /// The service state probe's output: the pending record's lines, then `active` or `inactive`.
@@ -319,6 +395,22 @@ mod tests {
 
     fn output(status: u32, stdout: &str) -> Output {
         Output { status, stdout: stdout.into(), stderr: Vec::new() }
+    }
+
+    #[test]
+    fn leftovers_are_the_paths_found_and_the_units_systemd_knows() {
+        let ask = Query::leftovers(&["/etc/etcd".into(), "/var/lib/etcd.before-restore-*".into()], &["etcd.service".into(), "gone.service".into()]);
+        let script = ask.query().script();
+        assert!(script.contains("for p in /etc/etcd /var/lib/etcd.before-restore-*; do"), "{script}");
+        let answer = ask
+            .parse(&output(0, "dir /etc/etcd\npath /var/lib/etcd.before-restore-20260101T000000Z\nunit etcd.service\nActiveState=active\nLoadState=loaded\nUnitFileState=enabled\nunit gone.service\nLoadState=not-found\nActiveState=inactive\nUnitFileState=\n"))
+            .unwrap();
+        assert_eq!(answer.paths, ["/etc/etcd", "/var/lib/etcd.before-restore-20260101T000000Z"]);
+        assert_eq!(answer.dirs, ["/etc/etcd"]);
+        assert_eq!(answer.units.len(), 1, "{answer:?}");
+        assert_eq!(answer.units["etcd.service"], UnitState { loaded: true, active: "active".into(), enabled: true });
+        let glob = std::process::Command::new("sh").arg("-n").arg("-c").arg(&script).status().unwrap();
+        assert!(glob.success());
     }
 
     #[test]

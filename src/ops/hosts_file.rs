@@ -43,12 +43,44 @@ pub fn merge(existing: &str, entries: &[(Ipv6Addr, NodeName)]) -> String {
     out
 }
 
+/// `existing` without the managed block (`None`: it has none); the rest stays as it was.
+pub fn remove(existing: &str) -> Option<String> {
+    if !existing.lines().any(|l| l == BEGIN) {
+        return None;
+    }
+    let mut out = String::new();
+    let mut lines = existing.lines().peekable();
+    while let Some(line) = lines.next() {
+        if line == BEGIN {
+            for inner in lines.by_ref() {
+                if inner == END {
+                    break;
+                }
+            }
+        } else if !(line.is_empty() && lines.peek() == Some(&BEGIN)) {
+            // The empty line `merge` put before an appended block goes with it.
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    Some(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn entries() -> Vec<(Ipv6Addr, NodeName)> {
         ["2002:db8:0:1::101", "2002:db8:0:1::102"].iter().map(|a| (a.parse().unwrap(), NodeName::encode(a.parse().unwrap()))).collect()
+    }
+
+    #[test]
+    fn removing_the_block_gives_back_the_file_it_was_merged_into() {
+        let existing = "127.0.0.1 localhost\n::1 localhost ip6-localhost\n";
+        assert_eq!(remove(&merge(existing, &entries())).as_deref(), Some(existing));
+        assert_eq!(remove(existing), None);
+        let around = format!("# first\n{}# last\n", merge("", &entries()));
+        assert_eq!(remove(&around).as_deref(), Some("# first\n# last\n"));
     }
 
     #[test]

@@ -114,7 +114,11 @@ impl Gate {
                 // The error names the files already.
                 written?;
             } else {
-                let what: String = follow_ups.iter().map(|f| format!(", then {}", f.what)).collect();
+                // The first few, so that a long batch (reset's) keeps the message short.
+                let mut what: String = follow_ups.iter().take(3).map(|f| format!(", then {}", f.what)).collect();
+                if follow_ups.len() > 3 {
+                    what.push_str(&format!(" and {} more", follow_ups.len() - 3));
+                }
                 written.with_context(|| format!("write {} files{what}", to_write.len()))?;
             }
             to_write.iter().for_each(|spec| snapshot.written(spec));

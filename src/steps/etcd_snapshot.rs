@@ -11,7 +11,7 @@ use anyhow::{Context, bail};
 
 use super::service::health_within;
 use crate::bundle::BundleCheck;
-use crate::components::{self, Component, ETCD, ETCD_PEER_PORT};
+use crate::components::{self, Component, ETCD, ETCD_DATA_DIR as DATA_DIR, ETCD_PEER_PORT};
 use crate::facts::{EtcdMember, Health, Query};
 use crate::inventory::{HostSpec, Role};
 use crate::net::url;
@@ -23,8 +23,6 @@ use crate::transport::quote::command;
 const SNAPSHOT: &str = "/var/lib/v6deploy/etcd-snapshot.db";
 /// Where a snapshot to restore is put on every member.
 const RESTORE_SNAPSHOT: &str = "/var/lib/v6deploy/etcd-restore.db";
-/// etcd's data dir (`templates/etcd.conf.yml.j2`).
-const DATA_DIR: &str = "/var/lib/etcd";
 
 /// What a backup took.
 #[derive(Debug, Clone)]

@@ -15,6 +15,7 @@ pub mod network;
 pub mod node_add;
 pub mod node_add_run;
 pub mod push;
+pub mod reset;
 pub mod remote;
 pub mod rotate;
 
