@@ -128,9 +128,9 @@ fn reset_one_host_then_all_then_install_again() {
     let third = addresses[2];
     let ca = std::fs::read(lab.project.path().join("certs").join(lab.name.as_str()).join("ca.crt")).unwrap();
 
-    // Without a terminal and without --yes: refused, exit 2, nothing touched.
+    // Without a terminal and without --yes: refused, exit 1 (a usage error), nothing touched.
     let refused = Command::new(support::BIN).current_dir(lab.project.path()).args(["-i", lab.inventory().to_str().unwrap(), "reset", "--hosts", &third.to_string()]).stdin(Stdio::null()).output().unwrap();
-    assert_eq!(refused.status.code(), Some(2), "{}", text(&refused));
+    assert_eq!(refused.status.code(), Some(1), "{}", text(&refused));
     assert!(String::from_utf8_lossy(&refused.stderr).contains("add --yes"), "{}", text(&refused));
     lab.ssh_ok(third, "systemctl is-active etcd kubelet containerd");
 
@@ -197,12 +197,12 @@ fn reset_one_host_then_all_then_install_again() {
 }
 
 /// Without a terminal to ask on, reset refuses before connecting anywhere unless --yes is
-/// given (exit 2, and says so); `--dry-run` needs no confirmation.
+/// given (exit 1, a usage error, and says so); `--dry-run` needs no confirmation.
 #[test]
 fn reset_without_a_terminal_needs_yes() {
     let inventory = concat!(env!("CARGO_MANIFEST_DIR"), "/inventories/field-report.yaml");
     let refused = Command::new(support::BIN).args(["-i", inventory, "reset", "--connect-timeout", "1"]).stdin(Stdio::null()).output().unwrap();
-    assert_eq!(refused.status.code(), Some(2), "{}", text(&refused));
+    assert_eq!(refused.status.code(), Some(1), "{}", text(&refused));
     let stderr = String::from_utf8_lossy(&refused.stderr);
     assert!(stderr.contains("reset removes everything v6deploy installed on every host of cluster") && stderr.contains("add --yes"), "{}", text(&refused));
     assert!(refused.stdout.is_empty(), "{}", text(&refused));
@@ -214,7 +214,7 @@ fn reset_without_a_terminal_needs_yes() {
 }
 
 /// On a terminal (tmux) reset asks for the cluster name; another answer changes nothing
-/// (exit 2, before connecting anywhere). Skipped without tmux.
+/// (exit 1, before connecting anywhere). Skipped without tmux.
 #[test]
 fn on_a_terminal_reset_asks_and_a_wrong_answer_stops_it() {
     if !Command::new("tmux").arg("-V").output().is_ok_and(|o| o.status.success()) {
@@ -236,6 +236,6 @@ fn on_a_terminal_reset_asks_and_a_wrong_answer_stops_it() {
     let after = pane();
     tmux(&["kill-session", "-t", &session]);
     assert!(asked.contains("Type the cluster name (field-report) or 'yes' to go on:"), "{asked}");
-    assert_eq!(std::fs::read_to_string(&done).unwrap().trim(), "2", "{after}");
+    assert_eq!(std::fs::read_to_string(&done).unwrap().trim(), "1", "{after}");
     assert!(after.contains("not confirmed: nothing was changed") && !after.contains("connecting"), "{after}");
 }

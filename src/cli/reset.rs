@@ -77,7 +77,7 @@ pub fn run(args: &Args, loaded: &Loaded, globals: &super::Globals) -> Result<Exi
         Confirmation::Given => {}
         Confirmation::Refused => {
             eprintln!("error: reset removes everything v6deploy installed on {which}{data}: add --yes (standard input is not a terminal to ask on), or --dry-run to see what");
-            return Ok(ExitCode::from(exit::HOST_FAILED));
+            return Ok(ExitCode::from(exit::USAGE));
         }
         Confirmation::Ask => {
             eprint!("reset stops and removes everything v6deploy installed on {which}{data}.\nType the cluster name ({cluster}) or 'yes' to go on: ");
@@ -86,7 +86,7 @@ pub fn run(args: &Args, loaded: &Loaded, globals: &super::Globals) -> Result<Exi
             std::io::stdin().lock().read_line(&mut answer)?;
             if !accepts(&answer, cluster) {
                 eprintln!("not confirmed: nothing was changed");
-                return Ok(ExitCode::from(exit::HOST_FAILED));
+                return Ok(ExitCode::from(exit::USAGE));
             }
         }
     }
