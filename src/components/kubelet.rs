@@ -4,14 +4,14 @@
 
 use super::{Component, Health, HostFile, Identity, Kind, Server, Service, Stage, curl};
 use crate::inventory::{HostSpec, Inventory, Role};
-use crate::net::url;
-use crate::pki::{APISERVER_PORT, HostPki, PkiUse};
+use crate::pki::{HostPki, PkiUse};
 
 /// The kubelet's own `/healthz` on `[::1]:10248`, then its Node object through the API
-/// server, with the kubelet's own credentials (the node authorizer lets it read its Node).
+/// proxy it talks to, with the kubelet's own credentials (the node authorizer lets it read its
+/// Node).
 fn health(inv: &Inventory, host: &HostSpec) -> String {
     let first = inv.first_control_plane().map_or(std::net::Ipv6Addr::LOCALHOST, |h| h.address);
-    let server = url("https", Server::Nearest.address(Some(host), first), APISERVER_PORT);
+    let server = Server::LocalProxy.url(first);
     let identity = HostPki::KubeletClient;
     let options = format!("--cacert {} --cert {} --key {}", HostPki::KubernetesCa.cert(), identity.cert(), identity.key());
     format!(
@@ -30,7 +30,7 @@ pub const KUBELET: Component = Component {
     files: &[
         HostFile::config("/var/lib/kubelet/config.yaml", "kubelet-config.yaml.j2"),
         HostFile::config("/etc/systemd/system/kubelet.service", "kubelet.service.j2"),
-        HostFile::kubeconfig("/etc/kubernetes/kubelet.conf", Identity::Node, Server::Nearest),
+        HostFile::kubeconfig("/etc/kubernetes/kubelet.conf", Identity::Node, Server::LocalProxy),
     ],
     certificates: &[(HostPki::KubernetesCa, PkiUse::Reads), (HostPki::KubeletClient, PkiUse::Reads), (HostPki::KubeletServing, PkiUse::Reads)],
     ports: &[10250, 10248],
