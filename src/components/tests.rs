@@ -122,3 +122,20 @@ fn the_interface_placeholder_is_resolved_per_host() {
     assert_eq!(IFCFG.paths(&host).collect::<Vec<_>>(), ["/etc/sysconfig/network-scripts/ifcfg-ens160"]);
     assert_eq!(path_of_template(&host, "ifcfg.j2").as_deref(), Some("/etc/sysconfig/network-scripts/ifcfg-ens160"));
 }
+
+#[test]
+fn the_api_proxy_checks_through_itself_unless_no_apiserver_can_answer() {
+    let inv = field_report();
+    let host = worker_only();
+    let bundle = |missing: Vec<&'static str>| crate::bundle::BundleCheck { root: "bundle".into(), present: Vec::new(), missing, dirs: Vec::new(), missing_files: Vec::new() };
+    let script = API_PROXY.health_script(&inv, &host, &bundle(Vec::new()));
+    assert_eq!(
+        script,
+        "curl -fsS --max-time 3 --cacert /etc/kubernetes/pki/ca.crt --cert /var/lib/kubelet/pki/kubelet-client-current.pem --key /var/lib/kubelet/pki/kubelet-client-current.pem https://[::1]:7443/readyz -o /dev/null"
+    );
+    // With kube-apiserver staged nothing answers behind the proxy: only is-active is left.
+    assert_eq!(API_PROXY.health_script(&inv, &host, &bundle(vec!["kube-apiserver"])), "systemctl is-active --quiet api-proxy");
+    // The kubelet's own check reads its Node through the proxy too.
+    assert!(find("kubelet").unwrap().health_script(&inv, &host, &bundle(Vec::new())).contains("https://[::1]:7443/api/v1/nodes/"));
+    assert!(API_PROXY.is_staged(&bundle(vec!["haproxy"])));
+}
