@@ -562,3 +562,34 @@ fn a_bastion_that_is_one_of_the_hosts_is_warned_about() {
     assert!(warnings[0].starts_with(&format!("t.yaml:{}:14: ssh.bastion.address: warning: the bastion is also hosts[1] of the inventory: while it reboots (kernel upgrade)", line_of(&text, "0:0:0:102"))), "{warnings:?}");
     assert!(parse(Path::new("t.yaml"), &with_bastion("    address: \"2002:db8:0:1::10\"\n")).unwrap().warnings.is_empty());
 }
+
+#[test]
+fn api_endpoint_is_an_address_in_any_form_or_a_dns_name() {
+    use v6deploy::inventory::ApiEndpoint;
+    let endpoint = |value: &str| {
+        let text = with("  nodelocaldns: \"fd00:169:254::a\"\n", &format!("  nodelocaldns: \"fd00:169:254::a\"\n  api_endpoint: \"{value}\"\n"));
+        parse(Path::new("t.yaml"), &text).unwrap().inventory.cluster.api_endpoint
+    };
+    let vip = endpoint("2002:0DB8:0:1:0:0:0:0100").unwrap();
+    assert_eq!(vip, ApiEndpoint::Address("2002:db8:0:1::100".parse().unwrap()));
+    assert_eq!(vip.url(6443), "https://[2002:db8:0:1::100]:6443");
+    let name = endpoint("api.example.com").unwrap();
+    assert!(matches!(&name, ApiEndpoint::Name(n) if n.as_str() == "api.example.com"), "{name:?}");
+    assert_eq!(name.url(6443), "https://api.example.com:6443");
+    assert_eq!(parse(Path::new("t.yaml"), BASE).unwrap().inventory.cluster.api_endpoint, None);
+}
+
+#[test]
+fn api_endpoint_ipv4_or_a_bad_name_is_refused() {
+    for (value, message) in [
+        ("192.0.2.10", "\"192.0.2.10\" is an IPv4 address; an IPv6 single-stack cluster has no IPv4: write the host's IPv6 address"),
+        (
+            "*.example.com",
+            "\"*.example.com\": it contains '*'; write the IPv6 address (a virtual IP) or the DNS name in front of the apiservers, e.g. api.example.com",
+        ),
+    ] {
+        let text = with("  nodelocaldns: \"fd00:169:254::a\"\n", &format!("  nodelocaldns: \"fd00:169:254::a\"\n  api_endpoint: \"{value}\"\n"));
+        let line = line_of(&text, "api_endpoint");
+        assert_eq!(error_of(&text), format!("t.yaml:{line}:17: cluster.api_endpoint: {message}"));
+    }
+}

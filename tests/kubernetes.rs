@@ -13,7 +13,7 @@ use serde_json::Value;
 use support::{TestLab, ok, run, text};
 
 /// The services every host of a 3-machine lab runs (all have every role).
-const SERVICES: [&str; 7] = ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "containerd", "kubelet", "kube-proxy"];
+const SERVICES: [&str; 8] = ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "api-proxy", "containerd", "kubelet", "kube-proxy"];
 
 fn json(stdout: &str) -> Value {
     serde_json::from_str(stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {stdout}"))
@@ -52,6 +52,7 @@ fn real_kubernetes_starts_healthy_registers_ipv6_nodes_and_a_second_run_restarts
             "GET https://[::1]:6443/healthz",
             "GET https://[::1]:10257/healthz",
             "GET https://[::1]:10259/healthz",
+            "GET https://[::1]:7443/readyz through the proxy",
             "ctr version",
             "GET http://[::1]:10248/healthz, its Node Ready (or waiting for the pod network) as posted by this kubelet",
             "GET http://[::1]:10256/healthz",
@@ -129,4 +130,6 @@ fn a_bundle_without_kubernetes_binaries_stages_them_and_says_so() {
     }
     assert_eq!(report["components"][&address]["etcd"], "started");
     assert_eq!(report["components"][&address]["containerd"], "started");
+    // The bundle has haproxy: the API proxy runs, with no apiserver behind it to check.
+    assert_eq!(report["components"][&address]["api-proxy"], "started");
 }

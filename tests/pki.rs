@@ -215,6 +215,27 @@ fn a_second_generate_changes_no_file() {
 }
 
 #[test]
+fn the_api_endpoint_is_a_name_of_the_apiserver_cert_and_the_server_of_admin_conf() {
+    let with_endpoint = |value: &str| field_report_text().replace("  nodelocaldns: \"fd00:169:254::a\"\n", &format!("  nodelocaldns: \"fd00:169:254::a\"\n  api_endpoint: \"{value}\"\n"));
+    let f = Fixture::with(&with_endpoint("2002:db8:0:1::100"));
+    let (_, text) = openssl(&["x509", "-in", &f.path("apiserver.crt"), "-noout", "-checkip", "2002:db8:0:1::100"]);
+    assert!(text.contains("does match") && !text.contains("NOT"), "{text}");
+    let conf = std::fs::read_to_string(f.store.path("admin.conf")).unwrap();
+    assert!(conf.contains("    server: https://[2002:db8:0:1::100]:6443\n"), "{conf}");
+    // The hosts' kubeconfigs are not about it: the kubelet's goes through the API proxy.
+    assert_eq!(KubeconfigUser::KubeProxy.server(&f.inv).unwrap(), "https://[::1]:7443");
+
+    // A name instead: the certificate is reissued for it, admin.conf follows.
+    let named = inventory(f.dir.path(), &with_endpoint("api.example.com"));
+    let report = pki::generate(&named, &f.store).unwrap();
+    assert!(files_with(&report, |a| matches!(a, Action::Reissued(_))).contains("apiserver.crt"), "{report}");
+    let (_, text) = openssl(&["x509", "-in", &f.path("apiserver.crt"), "-noout", "-checkhost", "api.example.com"]);
+    assert!(text.contains("does match") && !text.contains("NOT"), "{text}");
+    let conf = std::fs::read_to_string(f.store.path("admin.conf")).unwrap();
+    assert!(conf.contains("    server: https://api.example.com:6443\n"), "{conf}");
+}
+
+#[test]
 fn changing_an_address_reissues_exactly_the_certs_that_carry_it() {
     // With a name override the node keeps its name and directory.
     let named = field_report_text().replace("    gateway: \"2002:db8:0:1::1\"\nkernel:", "    gateway: \"2002:db8:0:1::1\"\n    name: node-3\nkernel:");
@@ -452,22 +473,20 @@ fn kubeconfig_credentials_embed_the_ca_and_the_client_pair() {
         assert_eq!(decode(&credentials.client_key_data), std::fs::read(f.store.path(&user.role().key_file())).unwrap());
     }
     assert_eq!(kubeconfig_credentials(&f.store, KubeconfigUser::Scheduler).unwrap().user, "system:kube-scheduler");
-    let cp = &f.inv.hosts[0];
-    assert_eq!(KubeconfigUser::Admin.server(&f.inv, Some(cp)).unwrap(), "https://[2002:db8:0:1::101]:6443");
-    assert_eq!(KubeconfigUser::Scheduler.server(&f.inv, Some(cp)).unwrap(), "https://[::1]:6443");
-    assert_eq!(KubeconfigUser::KubeProxy.server(&f.inv, Some(cp)).unwrap(), "https://[::1]:6443");
+    assert_eq!(KubeconfigUser::Admin.server(&f.inv).unwrap(), "https://[2002:db8:0:1::101]:6443");
+    assert_eq!(KubeconfigUser::Scheduler.server(&f.inv).unwrap(), "https://[::1]:6443");
+    assert_eq!(KubeconfigUser::KubeProxy.server(&f.inv).unwrap(), "https://[::1]:7443");
     let conf = std::fs::read_to_string(f.store.path("admin.conf")).unwrap();
     assert!(conf.contains("    server: https://[2002:db8:0:1::101]:6443\n"), "{conf}");
     assert!(conf.contains("current-context: \"kubernetes-admin@field-report\"\n"), "{conf}");
 }
 
 #[test]
-fn kube_proxy_on_a_worker_talks_to_the_first_control_plane() {
+fn kube_proxy_on_a_worker_talks_to_its_api_proxy() {
     let dir = tempfile::tempdir().unwrap();
     let text = field_report_text().replace("kernel:", "  - address: \"2002:db8:0:1::104\"\n    roles: [worker]\n    interface: ens160\nkernel:");
     let inv = inventory(dir.path(), &text);
-    let worker = inv.hosts.last().unwrap();
-    assert_eq!(KubeconfigUser::KubeProxy.server(&inv, Some(worker)).unwrap(), "https://[2002:db8:0:1::101]:6443");
+    assert_eq!(KubeconfigUser::KubeProxy.server(&inv).unwrap(), "https://[::1]:7443");
 }
 
 #[test]

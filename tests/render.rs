@@ -87,8 +87,27 @@ fn kubelet_runs_as_the_encoded_name_on_the_host_address() {
     assert_eq!(config["healthzBindAddress"], "::1");
     assert_eq!(config["clusterDNS"], serde_json::json!(["fd00:169:254::a"]));
     let kubeconfig = host_file(&rendered, FIRST, "/etc/kubernetes/kubelet.conf");
-    assert!(kubeconfig.contains("server: https://[::1]:6443\n"), "{kubeconfig}");
+    assert!(kubeconfig.contains("server: https://[::1]:7443\n"), "through the API proxy: {kubeconfig}");
     assert!(kubeconfig.contains("\"system:node:2002.0db8.0000.0001.0000.0000.0000.0101\""), "{kubeconfig}");
+}
+
+#[test]
+fn the_api_proxy_listens_on_loopback_and_checks_every_apiserver() {
+    let rendered = rendered();
+    let config = host_file(&rendered, FIRST, "/etc/v6deploy/api-proxy.cfg");
+    assert!(config.contains("    bind [::1]:7443\n"), "{config}");
+    assert!(config.contains("option httpchk GET /readyz\n"), "{config}");
+    assert!(config.contains("check check-ssl verify required ca-file /etc/kubernetes/pki/ca.crt "), "{config}");
+    for (name, address) in [("0101", "101"), ("0102", "102"), ("0103", "103")] {
+        let server = format!("    server 2002.0db8.0000.0001.0000.0000.0000.{name} [2002:db8:0:1::{address}]:6443\n");
+        assert!(config.contains(&server), "{server:?} in {config}");
+    }
+    for unit in ["kubelet", "kube-proxy"] {
+        let text = host_file(&rendered, FIRST, &format!("/etc/systemd/system/{unit}.service"));
+        assert!(text.contains("After=") && text.lines().any(|l| l.starts_with("After=") && l.contains("api-proxy.service")), "{unit}: {text}");
+        let kubeconfig = host_file(&rendered, FIRST, &format!("/etc/kubernetes/{unit}.conf"));
+        assert!(kubeconfig.contains("server: https://[::1]:7443\n"), "{unit}: {kubeconfig}");
+    }
 }
 
 #[test]
@@ -312,8 +331,8 @@ fn render_command_refuses_a_non_empty_dir_unless_forced() {
     };
     let first = run(&[]);
     assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
-    // 60 configuration files plus 69 certificates and keys.
-    assert_eq!(String::from_utf8_lossy(&first.stdout), format!("wrote 129 files for 3 hosts and 4 cluster manifests to {}\n", out.display()));
+    // 66 configuration files plus 69 certificates and keys.
+    assert_eq!(String::from_utf8_lossy(&first.stdout), format!("wrote 135 files for 3 hosts and 4 cluster manifests to {}\n", out.display()));
     std::fs::write(out.join("stale"), "x").unwrap();
     let refused = run(&[]);
     assert!(!refused.status.success());

@@ -39,6 +39,7 @@ pub fn run(args: &Args, loaded: &Loaded) -> Result<ExitCode> {
         ("pod CIDR capacity", format!("{} nodes", c.node_capacity)),
         ("DNS domain", c.dns_domain.to_string()),
         ("nodelocaldns address", c.nodelocaldns.to_string()),
+        ("admin.conf server", v6deploy::pki::outside_server(inv)),
         ("kernel minimum", inv.kernel.minimum.to_string()),
         ("PKI store", inv.pki.dir.join(&c.name).display().to_string()),
         ("bundle", inv.bundle.path.display().to_string()),

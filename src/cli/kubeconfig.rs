@@ -8,7 +8,7 @@ use anyhow::{Context, Result, bail};
 use time::OffsetDateTime;
 
 use v6deploy::inventory::Loaded;
-use v6deploy::pki::{Store, issue_user, valid_user_name};
+use v6deploy::pki::{Store, issue_user, outside_server, valid_user_name};
 use v6deploy::render::{Credentials, Kubeconfig, Templates};
 
 /// Issue a client certificate for a user (CN = the user, O = the group) from the cluster's
@@ -40,13 +40,15 @@ pub fn run(args: &Args, loaded: &Loaded, _globals: &super::Globals) -> Result<Ex
             bail!("{what} {name:?}: use 1 to 64 printable characters without spaces, not starting with '-'");
         }
     }
-    let Some(first) = inv.first_control_plane() else { bail!("the inventory has no control-plane host") };
+    if inv.first_control_plane().is_none() {
+        bail!("the inventory has no control-plane host");
+    }
     let store = Store::for_inventory(inv);
     let root = store.root().display().to_string();
     let store = store.lock(&mut |holder| eprintln!("{root} is locked by {holder}; waiting for it"))?;
     let issued = issue_user(&store, &args.user, args.group.as_deref(), args.days, OffsetDateTime::now_utc()).with_context(|| format!("issue a certificate for {} from {root}", args.user))?;
     let credentials = Credentials::embedded(&issued.ca_pem, issued.cert_pem.as_bytes(), issued.key_pem.as_bytes());
-    let kubeconfig = Kubeconfig { cluster_name: inv.cluster.name.to_string(), server: first.address, user: args.user.clone(), credentials };
+    let kubeconfig = Kubeconfig { cluster_name: inv.cluster.name.to_string(), server: outside_server(inv), user: args.user.clone(), credentials };
     let text = kubeconfig.render(&Templates::embedded()?, "the kubeconfig")?;
     match &args.file {
         Some(file) => {

@@ -13,7 +13,7 @@ pub const KUBE_PROXY: Component = Component {
     files: &[
         HostFile::config("/var/lib/kube-proxy/config.yaml", "kube-proxy-config.yaml.j2"),
         HostFile::config("/etc/systemd/system/kube-proxy.service", "kube-proxy.service.j2"),
-        HostFile::kubeconfig("/etc/kubernetes/kube-proxy.conf", Identity::User(KubeconfigUser::KubeProxy), Server::Nearest),
+        HostFile::kubeconfig("/etc/kubernetes/kube-proxy.conf", Identity::User(KubeconfigUser::KubeProxy), Server::LocalProxy),
     ],
     certificates: &[],
     ports: &[10256, 10249],

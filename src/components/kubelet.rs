@@ -4,11 +4,10 @@
 
 use super::{Leaves, Component, Health, HostFile, Identity, Kind, Server, Service, Stage, curl};
 use crate::inventory::{HostSpec, Inventory, Role};
-use crate::net::url;
-use crate::pki::{APISERVER_PORT, HostPki, PkiUse};
+use crate::pki::{HostPki, PkiUse};
 
 /// The kubelet's own `/healthz` on `[::1]:10248`, then its Node object through the API
-/// server, with the kubelet's own credentials (the node authorizer lets it read its Node):
+/// proxy it talks to, with the kubelet's own credentials (the node authorizer lets it read its Node):
 /// the Ready condition must have been posted by this kubelet process (its heartbeat not older
 /// than the unit's start: a restarted kubelet first reports the old process's Ready, then
 /// NotReady for a few seconds until the runtime answered) and say Ready, or NotReady only
@@ -16,7 +15,7 @@ use crate::pki::{APISERVER_PORT, HostPki, PkiUse};
 /// `-A` so that the API server answers compact JSON (it pretty-prints for `curl`).
 fn health(inv: &Inventory, host: &HostSpec) -> String {
     let first = inv.first_control_plane().map_or(std::net::Ipv6Addr::LOCALHOST, |h| h.address);
-    let server = url("https", Server::Nearest.address(Some(host), first), APISERVER_PORT);
+    let server = Server::LocalProxy.url(first);
     let identity = HostPki::KubeletClient;
     let options = format!("-A v6deploy --cacert {} --cert {} --key {}", HostPki::KubernetesCa.cert(), identity.cert(), identity.key());
     format!(
@@ -39,7 +38,7 @@ pub const KUBELET: Component = Component {
     files: &[
         HostFile::config("/var/lib/kubelet/config.yaml", "kubelet-config.yaml.j2"),
         HostFile::config("/etc/systemd/system/kubelet.service", "kubelet.service.j2"),
-        HostFile::kubeconfig("/etc/kubernetes/kubelet.conf", Identity::Node, Server::Nearest),
+        HostFile::kubeconfig("/etc/kubernetes/kubelet.conf", Identity::Node, Server::LocalProxy),
     ],
     certificates: &[(HostPki::KubernetesCa, PkiUse::Reads), (HostPki::KubeletClient, PkiUse::Reads), (HostPki::KubeletServing, PkiUse::Reads)],
     ports: &[10250, 10248],
@@ -84,7 +83,7 @@ mod tests {
 
     #[test]
     fn ready_posted_by_this_kubelet_is_healthy() {
-        assert_eq!(run(&node("True", "2026-11-29T07:50:05Z", "kubelet is posting ready status"), "Sun 2026-11-29 07:50:01 UTC").0, true);
+        assert!(run(&node("True", "2026-11-29T07:50:05Z", "kubelet is posting ready status"), "Sun 2026-11-29 07:50:01 UTC").0);
     }
 
     #[test]
@@ -100,6 +99,6 @@ mod tests {
         assert!(!ok);
         assert!(out.contains("is not Ready") && out.contains("container runtime status check"), "{out}");
         let waiting = node("False", "2026-11-29T07:50:05Z", "runtime network not ready: NetworkReady=false reason:NetworkPluginNotReady message:cni plugin not initialized");
-        assert_eq!(run(&waiting, "Sun 2026-11-29 07:50:01 UTC").0, true);
+        assert!(run(&waiting, "Sun 2026-11-29 07:50:01 UTC").0);
     }
 }

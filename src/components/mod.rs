@@ -9,6 +9,7 @@
 //! Adding a host service is one file here, its templates under `templates/`, and one line in
 //! [`ALL`] (`registry.rs`) besides its `mod` line (see `docs/architecture.md`).
 
+mod api_proxy;
 mod cni_plugins;
 mod containerd;
 mod coredns;
@@ -31,6 +32,7 @@ mod teardown;
 use std::cmp::Ordering;
 use std::net::Ipv6Addr;
 
+pub use api_proxy::{API_PROXY, CONFIG as API_PROXY_CONFIG, PORT as API_PROXY_PORT};
 pub use etcd::{CLIENT_PORT as ETCD_CLIENT_PORT, DATA_DIR as ETCD_DATA_DIR, ETCD, PEER_PORT as ETCD_PEER_PORT, etcdctl, health_command as etcd_health_command};
 pub use cni_plugins::CNI_BIN_DIR;
 pub use containerd::{CONTAINERD, SOCKET as CONTAINERD_SOCKET};
@@ -44,7 +46,7 @@ pub use pod_routes::{CONFLIST as POD_NETWORK_CONFLIST, POD_ROUTES, ROUTES as POD
 
 use crate::bundle::BundleCheck;
 use crate::inventory::{HostSpec, Inventory, Role};
-use crate::pki::{HostPki, KubeconfigUser, PkiUse};
+use crate::pki::{APISERVER_PORT, HostPki, KubeconfigUser, PkiUse};
 
 
 /// Where the bundle's binaries go on the hosts.
@@ -180,21 +182,30 @@ pub enum Server {
     Loopback,
     /// The first control plane's address.
     FirstControlPlane,
-    /// The host's own apiserver on a control-plane host, else the first control plane.
-    Nearest,
+    /// The host's API proxy, `https://[::1]:7443`, to every apiserver (see `api_proxy.rs`).
+    LocalProxy,
 }
 
 impl Server {
-    /// The address it stands for on `host` (`None`: a kubeconfig used off the hosts, which
-    /// counts as a control plane for `Nearest`).
-    pub fn address(self, host: Option<&HostSpec>, first_control_plane: Ipv6Addr) -> Ipv6Addr {
+    /// The address it stands for.
+    pub fn address(self, first_control_plane: Ipv6Addr) -> Ipv6Addr {
         match self {
-            Server::Loopback => Ipv6Addr::LOCALHOST,
+            Server::Loopback | Server::LocalProxy => Ipv6Addr::LOCALHOST,
             Server::FirstControlPlane => first_control_plane,
-            // Components on a control-plane host talk to their own apiserver over loopback.
-            Server::Nearest if host.is_none_or(|h| h.has(Role::ControlPlane)) => Ipv6Addr::LOCALHOST,
-            Server::Nearest => first_control_plane,
         }
+    }
+
+    /// Its port.
+    pub fn port(self) -> u16 {
+        match self {
+            Server::LocalProxy => api_proxy::PORT,
+            Server::Loopback | Server::FirstControlPlane => APISERVER_PORT,
+        }
+    }
+
+    /// Its URL, `https://[address]:port`.
+    pub fn url(self, first_control_plane: Ipv6Addr) -> String {
+        crate::net::url("https", self.address(first_control_plane), self.port())
     }
 }
 
@@ -243,6 +254,9 @@ pub struct Bootstrap {
 pub enum Stage {
     Etcd,
     ControlPlane,
+    /// The API proxy of every host: up (and some apiserver answering through it) before the
+    /// kubelet, which talks to it.
+    ApiProxy,
     /// The container runtime; the bundle's images are imported after it.
     Runtime,
     Node,
@@ -250,13 +264,14 @@ pub enum Stage {
 
 impl Stage {
     /// Every stage, in order.
-    pub const ALL: [Stage; 4] = [Stage::Etcd, Stage::ControlPlane, Stage::Runtime, Stage::Node];
+    pub const ALL: [Stage; 5] = [Stage::Etcd, Stage::ControlPlane, Stage::ApiProxy, Stage::Runtime, Stage::Node];
 
     /// The step's title.
     pub fn title(self) -> String {
         match self {
             Stage::Etcd => "etcd cluster".into(),
             Stage::ControlPlane => "Control plane".into(),
+            Stage::ApiProxy => "API proxy".into(),
             Stage::Runtime => "Container runtime".into(),
             // "kubelet and kube-proxy", "containerd, kubelet and kube-proxy"
             Stage::Node => {
@@ -294,8 +309,9 @@ pub enum Health {
     /// Only `systemctl is-active`: not a health check for a unit with `Restart=always`, so
     /// only a fallback (a check's tool is staged) and a test double.
     Active,
-    /// A read-only script for the host, retried until it succeeds. It runs the bundle
-    /// binaries `needs` (falling back to `Active` when one is staged) and host tools such as
+    /// A read-only script for the host, retried until it succeeds. It needs the bundle
+    /// binaries `needs` (it runs them, or, for the API proxy, needs the apiserver running;
+    /// falling back to `Active` when one is staged) and host tools such as
     /// `curl` (preflight's `tools` check); `shows` says what it checks, for the recap.
     Script { needs: &'static [&'static str], script: fn(&Inventory, &HostSpec) -> String, shows: &'static str },
 }

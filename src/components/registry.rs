@@ -12,6 +12,7 @@ pub const ALL: &[&Component] = &[
     &kube_apiserver::KUBE_APISERVER,
     &kube_controller_manager::KUBE_CONTROLLER_MANAGER,
     &kube_scheduler::KUBE_SCHEDULER,
+    &api_proxy::API_PROXY,
     &cni_plugins::CNI_PLUGINS,
     &containerd::CONTAINERD,
     &images::IMAGES,

@@ -169,7 +169,7 @@ mod tests {
         assert!(removed.iter().any(|r| *r == HostPki::KubernetesCaKey.cert()));
     }
 
-    /// Services stop in reverse install order (the kubelet before containerd, the API server
+    /// Services stop in reverse install order (the kubelet before containerd and the API proxy, the API server
     /// before etcd), and the pod-routes unit, a host file, is a unit too.
     #[test]
     fn units_stop_in_reverse_install_order() {
@@ -177,7 +177,7 @@ mod tests {
         let units: Vec<&str> = plan.units().map(|u| u.name.as_str()).collect();
         assert_eq!(
             units,
-            ["v6deploy-pod-routes.service", "kube-proxy.service", "kubelet.service", "containerd.service", "kube-scheduler.service", "kube-controller-manager.service", "kube-apiserver.service", "etcd.service"]
+            ["v6deploy-pod-routes.service", "kube-proxy.service", "kubelet.service", "containerd.service", "api-proxy.service", "kube-scheduler.service", "kube-controller-manager.service", "kube-apiserver.service", "etcd.service"]
         );
         let containerd = plan.parts.iter().find(|p| p.component.name == "containerd").unwrap();
         assert!(containerd.before_stop.is_some() && containerd.undo.is_some());

@@ -23,7 +23,8 @@ fn every_service_has_its_unit_and_binary_and_its_health_tool() {
         assert!(component.binaries.contains(&service.binary), "{component}: its unit's binary is not among its binaries");
         if let Health::Script { needs, .. } = service.health {
             for tool in needs {
-                assert!(component.binaries.contains(tool), "{component}: its health check's {tool} is not among its binaries");
+                // The API proxy's check needs an apiserver behind it, another component's binary.
+                assert!(ALL.iter().any(|c| c.binaries.contains(tool)), "{component}: its health check's {tool} is no bundle binary");
             }
         }
     }
@@ -71,6 +72,10 @@ fn restart_triggers_match_the_former_hand_kept_lists() {
     assert!(restarts("kube-scheduler", "/etc/kubernetes/scheduler.conf") && !restarts("kube-scheduler", "/etc/kubernetes/pki/ca.crt"));
     assert!(restarts("kubelet", "/var/lib/kubelet/pki/kubelet-client-current.pem") && restarts("kubelet", "/etc/kubernetes/kubelet.conf"));
     assert!(restarts("kube-proxy", "/var/lib/kube-proxy/config.yaml") && !restarts("kube-proxy", "/etc/kubernetes/pki/ca.crt"));
+    // The API proxy verifies the apiservers with the CA; its health check's client
+    // certificate restarts nothing.
+    assert!(restarts("api-proxy", "/etc/v6deploy/api-proxy.cfg") && restarts("api-proxy", "/etc/kubernetes/pki/ca.crt"));
+    assert!(restarts("api-proxy", "/usr/local/bin/haproxy") && !restarts("api-proxy", "/var/lib/kubelet/pki/kubelet-client-current.pem"));
 }
 
 #[test]
@@ -79,19 +84,20 @@ fn binaries_and_services_follow_the_roles() {
     let runtime = ["containerd", "containerd-shim-runc-v2", "runc", "ctr"];
     let node = ["kubelet", "kube-proxy"];
     let control_plane = ["etcd", "etcdctl", "kube-apiserver", "kubectl", "kube-controller-manager", "kube-scheduler"];
-    assert_eq!(binaries(&inv), [&control_plane[..], &runtime, &node].concat());
-    assert_eq!(binaries_on(&worker_only()), [&runtime[..], &node].concat());
+    assert_eq!(binaries(&inv), [&control_plane[..], &["haproxy"], &runtime, &node].concat());
+    assert_eq!(binaries_on(&worker_only()), [&["haproxy"][..], &runtime, &node].concat());
     let names = |host: &HostSpec| services_on(host).map(|c| c.name).collect::<Vec<_>>();
     // Every host is a node: the kubelet runs on control planes too (tainted when not workers).
     let mut etcd_only = worker_only();
     etcd_only.roles = crate::inventory::Roles([Role::Etcd].into());
-    assert_eq!(names(&etcd_only), ["etcd", "containerd", "kubelet", "kube-proxy"]);
-    assert_eq!(names(&worker_only()), ["containerd", "kubelet", "kube-proxy"]);
-    assert_eq!(names(&all_roles_host()), ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "containerd", "kubelet", "kube-proxy"]);
+    assert_eq!(names(&etcd_only), ["etcd", "api-proxy", "containerd", "kubelet", "kube-proxy"]);
+    assert_eq!(names(&worker_only()), ["api-proxy", "containerd", "kubelet", "kube-proxy"]);
+    assert_eq!(names(&all_roles_host()), ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "api-proxy", "containerd", "kubelet", "kube-proxy"]);
     assert_eq!(Stage::Node.title(), "kubelet and kube-proxy");
+    assert_eq!(Stage::ApiProxy.title(), "API proxy");
     assert_eq!(Stage::Runtime.title(), "Container runtime");
     let ports: Vec<u16> = ports_on(&worker_only()).into_iter().map(|(p, _)| p).collect();
-    assert_eq!(ports, [10250, 10248, 10256, 10249]);
+    assert_eq!(ports, [7443, 10250, 10248, 10256, 10249]);
     assert_eq!(bundle_dirs(&inv).iter().map(|d| d.dir).collect::<Vec<_>>(), ["cni", "images"]);
 }
 
@@ -99,9 +105,15 @@ fn binaries_and_services_follow_the_roles() {
 fn kubeconfigs_point_at_the_right_server() {
     let first: Ipv6Addr = "2001:db8::1".parse().unwrap();
     assert_eq!(kubeconfig_server(KubeconfigUser::Admin), Some(Server::FirstControlPlane));
-    assert_eq!(Server::Nearest.address(Some(&worker_only()), first), first);
-    assert_eq!(Server::Nearest.address(Some(&all_roles_host()), first), Ipv6Addr::LOCALHOST);
-    assert_eq!(Server::Nearest.address(None, first), Ipv6Addr::LOCALHOST);
+    assert_eq!(Server::FirstControlPlane.url(first), "https://[2001:db8::1]:6443");
+    assert_eq!(Server::Loopback.url(first), "https://[::1]:6443");
+    // Every host's kubelet and kube-proxy go through its API proxy, control planes' too:
+    // their own apiserver may be the one that is down.
+    assert_eq!(Server::LocalProxy.url(first), "https://[::1]:7443");
+    for (path, server) in [("/etc/kubernetes/kubelet.conf", "kubelet"), ("/etc/kubernetes/kube-proxy.conf", "kube-proxy")] {
+        let file = find(server).unwrap().files.iter().find(|f| f.path == path).unwrap();
+        assert!(matches!(file.source, Source::Kubeconfig { server: Server::LocalProxy, .. }), "{path}");
+    }
 }
 
 #[test]
@@ -109,4 +121,21 @@ fn the_interface_placeholder_is_resolved_per_host() {
     let host = all_roles_host();
     assert_eq!(IFCFG.paths(&host).collect::<Vec<_>>(), ["/etc/sysconfig/network-scripts/ifcfg-ens160"]);
     assert_eq!(path_of_template(&host, "ifcfg.j2").as_deref(), Some("/etc/sysconfig/network-scripts/ifcfg-ens160"));
+}
+
+#[test]
+fn the_api_proxy_checks_through_itself_unless_no_apiserver_can_answer() {
+    let inv = field_report();
+    let host = worker_only();
+    let bundle = |missing: Vec<&'static str>| crate::bundle::BundleCheck { root: "bundle".into(), present: Vec::new(), missing, dirs: Vec::new(), missing_files: Vec::new() };
+    let script = API_PROXY.health_script(&inv, &host, &bundle(Vec::new()));
+    assert_eq!(
+        script,
+        "curl -fsS --max-time 3 --cacert /etc/kubernetes/pki/ca.crt --cert /var/lib/kubelet/pki/kubelet-client-current.pem --key /var/lib/kubelet/pki/kubelet-client-current.pem https://[::1]:7443/readyz -o /dev/null"
+    );
+    // With kube-apiserver staged nothing answers behind the proxy: only is-active is left.
+    assert_eq!(API_PROXY.health_script(&inv, &host, &bundle(vec!["kube-apiserver"])), "systemctl is-active --quiet api-proxy");
+    // The kubelet's own check reads its Node through the proxy too.
+    assert!(find("kubelet").unwrap().health_script(&inv, &host, &bundle(Vec::new())).contains("https://[::1]:7443/api/v1/nodes/"));
+    assert!(API_PROXY.is_staged(&bundle(vec!["haproxy"])));
 }

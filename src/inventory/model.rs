@@ -64,12 +64,36 @@ pub struct Cluster {
     pub upstream_dns: Vec<Ipv6Addr>,
     /// Extra subject alternative names for the apiserver certificate.
     pub extra_sans: Vec<San>,
+    /// Where clients off the hosts reach the API (a virtual IP or a DNS name in front of the
+    /// apiservers, port 6443): `admin.conf` and `kubeconfig` point there, and it is a name of
+    /// the apiserver certificate. `None`: the first control plane.
+    pub api_endpoint: Option<ApiEndpoint>,
     /// First host of the service CIDR: the `kubernetes` Service.
     pub api_service_ip: Ipv6Addr,
     /// Tenth host of the service CIDR: the cluster DNS Service.
     pub dns_service_ip: Ipv6Addr,
     /// How many node subnets the pod CIDR holds (saturating).
     pub node_capacity: u128,
+}
+
+/// The address or name of `cluster.api_endpoint`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum ApiEndpoint {
+    /// A virtual IP (keepalived, a load balancer).
+    Address(Ipv6Addr),
+    /// A DNS name (no wildcard) whose AAAA records lead to the apiservers.
+    Name(DnsName),
+}
+
+impl ApiEndpoint {
+    /// `https://[address]:port` or `https://name:port`.
+    pub fn url(&self, port: u16) -> String {
+        match self {
+            ApiEndpoint::Address(address) => crate::net::url("https", *address, port),
+            ApiEndpoint::Name(name) => format!("https://{name}:{port}"),
+        }
+    }
 }
 
 /// A subject alternative name given in the inventory.

@@ -46,6 +46,7 @@ pub struct RawCluster {
     pub upstream_dns: Vec<Text>,
     #[serde(default)]
     pub extra_sans: Vec<Text>,
+    pub api_endpoint: Option<Text>,
     pub cgroup_driver: Option<Text>,
     pub pod_network: Option<Text>,
 }

@@ -63,6 +63,7 @@ const CLUSTER: &[Key] = &[
     optional("nodelocaldns", Shape::Text),
     optional("upstream_dns", Shape::Texts("[\"2001:db8::53\"]")),
     optional("extra_sans", Shape::Texts("[\"api.example.com\"]")),
+    optional("api_endpoint", Shape::Text),
     optional("cgroup_driver", Shape::Text),
     optional("pod_network", Shape::Text),
 ];

@@ -204,6 +204,7 @@ impl<'a> Validator<'a> {
             .filter_map(|(i, text)| self.address(text, &format!("cluster.upstream_dns[{i}]")))
             .collect();
         let extra_sans = c.extra_sans.iter().enumerate().filter_map(|(i, text)| self.san(text, i)).collect();
+        let api_endpoint = c.api_endpoint.as_ref().and_then(|text| self.api_endpoint(text));
         let service = service?;
         let pod = pod?;
         Some(Cluster {
@@ -218,6 +219,7 @@ impl<'a> Validator<'a> {
             nodelocaldns: nodelocaldns?,
             upstream_dns,
             extra_sans,
+            api_endpoint,
             api_service_ip: nth_host(service, 1).ok()?,
             dns_service_ip: nth_host(service, 10).ok()?,
             node_capacity: subnet_capacity(pod, mask),
@@ -233,6 +235,22 @@ impl<'a> Validator<'a> {
             Ok(name) => Some(San::Dns(name)),
             Err(error) => {
                 let error = ValueError { why: error.why, write: "write an IPv6 address or a lower-case DNS name, e.g. api.example.com" };
+                self.report(text, field, ProblemKind::Invalid { value: text.value.clone(), error });
+                None
+            }
+        }
+    }
+
+    /// `cluster.api_endpoint`: an IPv6 address (checked like a host's) or a DNS name.
+    fn api_endpoint(&mut self, text: &Text) -> Option<ApiEndpoint> {
+        let field = "cluster.api_endpoint";
+        if text.value.contains(':') || text.value.parse::<std::net::Ipv4Addr>().is_ok() {
+            return self.address(text, field).map(ApiEndpoint::Address);
+        }
+        match DnsName::parse(&text.value) {
+            Ok(name) => Some(ApiEndpoint::Name(name)),
+            Err(error) => {
+                let error = ValueError { why: error.why, write: "write the IPv6 address (a virtual IP) or the DNS name in front of the apiservers, e.g. api.example.com" };
                 self.report(text, field, ProblemKind::Invalid { value: text.value.clone(), error });
                 None
             }

@@ -20,15 +20,17 @@ pub const SUITE: &str = "bookworm";
 /// Where debootstrap fetches packages unless `--mirror` says otherwise.
 pub const DEFAULT_MIRROR: &str = "http://deb.debian.org/debian";
 /// Bumped whenever `trim` or the packages change, so that an older cached image is not reused.
-const VERSION: u32 = 2;
+const VERSION: u32 = 3;
 /// Written last into a finished image.
 const MARKER: &str = "etc/v6deploy-lab-base";
 
 /// Packages beyond minbase: systemd to boot, sshd to be reached, and the tools a Kubernetes
-/// install expects on a node (the lab has no network to fetch them later).
+/// install expects on a node (the lab has no network to fetch them later), and the shared
+/// libraries of the bundle's `haproxy` (Debian 12's, linked against Lua and opentracing) that
+/// a minimal Debian lacks, as a host that runs Debian's haproxy has them.
 const PACKAGES: &[&str] = &[
     "systemd", "systemd-sysv", "dbus", "openssh-server", "iproute2", "iputils-ping", "procps", "kmod", "iptables", "conntrack",
-    "socat", "ethtool", "ca-certificates", "curl",
+    "socat", "ethtool", "ca-certificates", "curl", "liblua5.3-0", "libopentracing-c-wrapper0",
 ];
 
 /// Units a lab machine does not need: consoles, timers, and networkd (addresses are set from
@@ -59,8 +61,8 @@ RuntimeMaxUse=16M
 
 const RESOLV_CONF: &str = "# v6deploy lab: no DNS server; machines are reached by address.\n";
 
-/// The cached image of a flavor for this version of the lab (`base-bookworm-v2`; a flavor
-/// with extra packages has its own, e.g. `base-bookworm-rpm-v2`).
+/// The cached image of a flavor for this version of the lab (`base-bookworm-v3`; a flavor
+/// with extra packages has its own, e.g. `base-bookworm-rpm-v3`).
 pub fn path(flavor: Flavor) -> PathBuf {
     Path::new(CACHE_ROOT).join(format!("base-{SUITE}{}-v{VERSION}", flavor.image_suffix()))
 }

@@ -4,6 +4,7 @@
 //! bin/     etcd etcdctl                      Debian 12's etcd-server, etcd-client
 //!          containerd containerd-shim-runc-v2 ctr   Debian 12's containerd
 //!          runc                              Debian 12's runc
+//!          haproxy                           Debian 12's haproxy (the node-local API proxy)
 //!          kube-apiserver ... kubectl        built from Debian's kubernetes source (`kubernetes`)
 //! cni/     every plugin of Debian 12's containernetworking-plugins (/usr/lib/cni)
 //! images/  pause.tar busybox.tar             built locally (`images`)
@@ -28,6 +29,7 @@ const PACKAGE_BINARIES: &[(&str, &[&str])] = &[
     ("etcd-client", &["usr/bin/etcdctl"]),
     ("containerd", &["usr/bin/containerd", "usr/bin/containerd-shim-runc-v2", "usr/bin/ctr"]),
     ("runc", &["usr/sbin/runc"]),
+    ("haproxy", &["usr/sbin/haproxy"]),
 ];
 
 /// The Debian package whose `/usr/lib/cni/` becomes the bundle's `cni/`.
@@ -61,7 +63,7 @@ pub fn ensure(runner: &Runner, dir: &Path, mirror: &str) -> Result<PathBuf, LabE
     }
     if placed > 0 {
         runner.note(format!(
-            "lab bundle: {} (etcd, containerd, runc and CNI plugins from Debian 12; Kubernetes v{} built from source; images {})",
+            "lab bundle: {} (etcd, containerd, runc, haproxy and CNI plugins from Debian 12; Kubernetes v{} built from source; images {})",
             dir.display(),
             kubernetes::VERSION,
             images::ALL.map(|i| i.reference).join(", ")

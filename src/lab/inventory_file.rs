@@ -61,7 +61,7 @@ ssh:
   host_key_check: strict
 kernel:
   minimum: \"4.19\"
-# The lab bundle is complete: etcd, containerd, runc and the CNI plugins from Debian 12,
+# The lab bundle is complete: etcd, containerd, runc, haproxy and the CNI plugins from Debian 12,
 # Kubernetes built from Debian's source, the pause and busybox images built locally.
 bundle:
   path: ../.lab/{name}/bundle

@@ -13,7 +13,9 @@ use super::role::CertRole;
 use super::rotate::trust_bundle;
 use super::store::Store;
 use crate::components;
-use crate::inventory::{HostSpec, Inventory};
+use std::net::Ipv6Addr;
+
+use crate::inventory::Inventory;
 use crate::net::url;
 use crate::render::{Credentials, Kubeconfig, Templates};
 
@@ -63,15 +65,15 @@ impl KubeconfigUser {
         }
     }
 
-    /// The server URL for this user's kubeconfig on `host` (`None`: off the hosts), as the
-    /// component catalog declares it: admin uses the first control plane; the others the
-    /// local apiserver `https://[::1]:6443`, except kube-proxy on a host without the
-    /// control-plane role, which has no local apiserver and uses the first control plane.
-    /// `None` when the inventory has no control plane (validation refuses that).
-    pub fn server(self, inv: &Inventory, host: Option<&HostSpec>) -> Option<String> {
+    /// The server URL for this user's kubeconfig on the hosts, as the component catalog
+    /// declares it: admin uses the first control plane; the controller-manager and the
+    /// scheduler the local apiserver `https://[::1]:6443`; kube-proxy the host's API proxy
+    /// `https://[::1]:7443`. `None` when the inventory has no control plane (validation
+    /// refuses that).
+    pub fn server(self, inv: &Inventory) -> Option<String> {
         let first = inv.first_control_plane()?.address;
         let server = components::kubeconfig_server(self).unwrap_or(components::Server::FirstControlPlane);
-        Some(url("https", server.address(host, first), APISERVER_PORT))
+        Some(server.url(first))
     }
 }
 
@@ -111,12 +113,21 @@ pub fn kubeconfig_credentials(store: &Store, user: KubeconfigUser) -> Result<Kub
     })
 }
 
-/// The text of `admin.conf` for the first control plane, rendered from the same kubeconfig
-/// template as the hosts' kubeconfigs (deterministic for given files).
+/// The API server of the kubeconfigs used off the hosts (the store's `admin.conf`, those of
+/// `kubeconfig`): `cluster.api_endpoint` when the inventory has one, else the first control
+/// plane (`[::1]` for an inventory without one, which validation refuses).
+pub fn outside_server(inv: &Inventory) -> String {
+    match &inv.cluster.api_endpoint {
+        Some(endpoint) => endpoint.url(APISERVER_PORT),
+        None => url("https", inv.first_control_plane().map_or(Ipv6Addr::LOCALHOST, |h| h.address), APISERVER_PORT),
+    }
+}
+
+/// The text of the store's `admin.conf` for [`outside_server`], rendered from the same
+/// kubeconfig template as the hosts' kubeconfigs (deterministic for given files).
 pub fn admin_conf(inv: &Inventory, store: &Store) -> Result<Vec<u8>, PkiError> {
     let credentials = kubeconfig_credentials(store, KubeconfigUser::Admin)?;
-    let first = inv.first_control_plane().map_or(std::net::Ipv6Addr::LOCALHOST, |h| h.address);
-    let kubeconfig = Kubeconfig { cluster_name: inv.cluster.name.to_string(), server: first, user: credentials.user.clone(), credentials: credentials.embedded() };
+    let kubeconfig = Kubeconfig { cluster_name: inv.cluster.name.to_string(), server: outside_server(inv), user: credentials.user.clone(), credentials: credentials.embedded() };
     let templates = Templates::embedded().map_err(|e| PkiError::Kubeconfig { reason: format!("{e:#}") })?;
     let text = kubeconfig.render(&templates, "admin.conf").map_err(|e| PkiError::Kubeconfig { reason: format!("{:#}", anyhow::Error::from(e)) })?;
     Ok(text.into_bytes())

@@ -32,7 +32,7 @@ pub use error::PkiError;
 pub use generate::{Action, Entry, Report, generate, generate_at};
 pub use host_files::{HostPki, KUBELET_PKI, KUBERNETES_DIR, KUBERNETES_PKI, PkiFile, PkiUse, groups_for, host_files, is_host_pki, kubeconfig_client_files, kubeconfig_path};
 pub use inspect::{CertInfo, CsrInfo, Reason, parse_cert, parse_csr};
-pub use kubeconfig::{APISERVER_PORT, KubeconfigCredentials, KubeconfigUser, admin_conf, kubeconfig_credentials};
+pub use kubeconfig::{APISERVER_PORT, KubeconfigCredentials, KubeconfigUser, admin_conf, kubeconfig_credentials, outside_server};
 pub use role::{AltName, CAS, CertRole, CertSpec, Subject, Usage, Validity};
 pub use rotate::{CA_ROTATION_FILE, CaPhase, CaRotation, Keys, LeafGroup, Reissued, backup, ca_rotation, ca_rotation_in_progress, ca_rotation_selects, copy_store, drop_old_ca, record_phase, reissue, reissue_from_new_ca, selected_leaves, selects, start_ca_rotation, timestamp, trust_bundle};
 pub use scratch::Scratch;

@@ -12,7 +12,7 @@ use rcgen::{
 use time::OffsetDateTime;
 
 use super::PkiError;
-use crate::inventory::{HostSpec, Inventory, Role, San};
+use crate::inventory::{ApiEndpoint, HostSpec, Inventory, Role, San};
 use crate::net::NodeName;
 
 /// One certificate of the cluster. Per-node roles carry the node's name.
@@ -155,6 +155,11 @@ impl CertRole {
                         San::Dns(d) => AltName::Dns(d.to_string()),
                     });
                 }
+                match &c.api_endpoint {
+                    Some(ApiEndpoint::Address(a)) => names.insert(AltName::Ip((*a).into())),
+                    Some(ApiEndpoint::Name(n)) => names.insert(AltName::Dns(n.to_string())),
+                    None => false,
+                };
                 CertSpec::leaf(Subject::cn("kube-apiserver"), names, &[ServerAuth])
             }
             ApiserverKubeletClient => CertSpec::leaf(Subject::new("system:masters", "kube-apiserver-kubelet-client"), BTreeSet::new(), &[ClientAuth]),

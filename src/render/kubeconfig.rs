@@ -1,8 +1,6 @@
 //! Kubeconfigs: one template (`kubeconfig.yaml.j2`) for every component, with credentials
 //! either as file paths on the host or embedded as base64 data.
 
-use std::net::Ipv6Addr;
-
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde::Serialize;
@@ -50,8 +48,9 @@ impl Credentials {
 pub struct Kubeconfig {
     /// The cluster's name (`inv.cluster.name`).
     pub cluster_name: String,
-    /// The API server's address; the template writes `https://[server]:6443`.
-    pub server: Ipv6Addr,
+    /// The API server's URL (`https://[address]:port` from `net::url`, or
+    /// `https://name:6443` for a `cluster.api_endpoint` name).
+    pub server: String,
     /// The user name, which is also the client certificate's CN (e.g. `system:kube-scheduler`).
     pub user: String,
     pub credentials: Credentials,
@@ -71,7 +70,7 @@ mod tests {
     fn kubeconfig(credentials: Credentials) -> String {
         let config = Kubeconfig {
             cluster_name: "field-report".into(),
-            server: "2002:db8:0:1::101".parse().unwrap(),
+            server: crate::net::url("https", "2002:db8:0:1::101".parse().unwrap(), 6443),
             user: "kubernetes-admin".into(),
             credentials,
         };

@@ -64,7 +64,7 @@ pub fn host_files(inv: &Inventory, host: &HostSpec, first_control_plane: Ipv6Add
                             (format!("system:node:{}", host.name), Credentials::files(current.cert(), current.key()))
                         }
                     };
-                    let server = server.address(Some(host), first_control_plane);
+                    let server = server.url(first_control_plane);
                     Source::Kubeconfig(Kubeconfig { cluster_name: inv.cluster.name.to_string(), server, user, credentials })
                 }
             };

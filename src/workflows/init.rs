@@ -47,6 +47,7 @@ cluster:
   # dns_domain: cluster.local        # [cluster.local]
   # upstream_dns: ["2001:db8::53"]   # [the nodes' resolv.conf]
   # pod_network: flannel             # flannel | host-routes  [flannel]
+  # api_endpoint: api.example.com    # [the first control plane] a VIP or DNS name in front of the apiservers: admin.conf's server
 ssh:
   user: root                         # [root]
   # port: 22                         # [22]
