@@ -287,3 +287,47 @@ fn kubeconfig_prints_a_users_own_kubeconfig() {
     let bad = v6deploy(&["kubeconfig", "--user", "a b"]);
     assert_eq!(bad.status.code(), Some(1));
 }
+
+/// `kubeconfig --dry-run` checks the CA and issues nothing; `--output json` gives the
+/// certificate's subject, serial (the one openssl reads in the store's copy) and end date,
+/// and the kubeconfig unless --file took it.
+#[test]
+fn kubeconfig_dry_run_issues_nothing_and_json_describes_the_certificate() {
+    let dir = tempfile::tempdir().unwrap();
+    let inventory = dir.path().join("field-report.yaml");
+    std::fs::copy(concat!(env!("CARGO_MANIFEST_DIR"), "/inventories/field-report.yaml"), &inventory).unwrap();
+    let v6deploy = |args: &[&str]| Command::new(env!("CARGO_BIN_EXE_v6deploy")).arg("-i").arg(&inventory).args(args).output().unwrap();
+    let recorded = dir.path().join("certs/field-report/users/ci-bot.crt");
+
+    let no_ca = v6deploy(&["kubeconfig", "--user", "ci-bot", "--dry-run"]);
+    assert_eq!(no_ca.status.code(), Some(1), "{}", text(&no_ca));
+    assert!(String::from_utf8_lossy(&no_ca.stderr).contains("certs generate") || String::from_utf8_lossy(&no_ca.stderr).contains("ca.crt"), "{}", text(&no_ca));
+    assert!(v6deploy(&["certs", "generate"]).status.success());
+
+    let dry = v6deploy(&["kubeconfig", "--user", "ci-bot", "--group", "deployers", "--days", "30", "--dry-run"]);
+    assert!(dry.status.success(), "{}", text(&dry));
+    let said = String::from_utf8_lossy(&dry.stdout);
+    assert!(said.contains("O = deployers, CN = ci-bot") && said.contains("valid 30 days") && said.contains("https://[2002:db8:0:1::101]:6443"), "{said}");
+    assert!(!recorded.exists(), "a dry run recorded a certificate");
+    let dry_json = json(&v6deploy(&["kubeconfig", "--user", "ci-bot", "--dry-run", "--output", "json"]));
+    assert_eq!((dry_json["dry_run"].as_bool(), dry_json["serial"].is_null(), dry_json["kubeconfig"].is_null()), (Some(true), true, true), "{dry_json:#}");
+    assert!(!recorded.exists());
+
+    let issued = json(&v6deploy(&["kubeconfig", "--user", "ci-bot", "--group", "deployers", "--days", "30", "--output", "json"]));
+    assert_eq!(issued["user"], "ci-bot");
+    assert_eq!(issued["group"], "deployers");
+    assert_eq!(issued["server"], "https://[2002:db8:0:1::101]:6443");
+    assert!(issued["kubeconfig"].as_str().unwrap().contains("client-key-data:"), "{issued:#}");
+    let openssl = Command::new("openssl").args(["x509", "-noout", "-serial", "-subject", "-in"]).arg(&recorded).output().unwrap();
+    let openssl = String::from_utf8_lossy(&openssl.stdout).to_string();
+    let serial = issued["serial"].as_str().unwrap().replace(':', "").to_uppercase();
+    assert!(openssl.to_uppercase().contains(&format!("SERIAL={}", serial.trim_start_matches('0'))) || openssl.to_uppercase().contains(&format!("SERIAL={serial}")), "{openssl} vs {issued:#}");
+    assert!(openssl.contains("O = deployers, CN = ci-bot") || openssl.contains("O=deployers, CN=ci-bot"), "{openssl}");
+    let days = (time::OffsetDateTime::parse(issued["not_after"].as_str().unwrap(), &time::format_description::well_known::Rfc3339).unwrap() - time::OffsetDateTime::now_utc()).whole_days();
+    assert!((29..=30).contains(&days), "{issued:#}");
+
+    let file = dir.path().join("ci-bot.conf");
+    let to_file = json(&v6deploy(&["kubeconfig", "--user", "ci-bot", "--output", "json", "--file", file.to_str().unwrap()]));
+    assert!(to_file["kubeconfig"].is_null() && to_file["file"] == file.to_str().unwrap(), "{to_file:#}");
+    assert!(std::fs::read_to_string(&file).unwrap().contains("client-key-data:"));
+}

@@ -30,16 +30,51 @@ pub fn valid_name(name: &str) -> bool {
     !name.is_empty() && name.len() <= 64 && !name.starts_with('-') && name.chars().all(|c| c.is_ascii_graphic())
 }
 
+/// What [`issue_user`] would issue, read off the store without writing anything: the
+/// kubernetes CA must be there, unexpired, with its key.
+#[derive(Debug, Clone)]
+pub struct UserPlan {
+    /// `O = group, CN = user`, or `CN = user`.
+    pub subject: String,
+    pub not_after: OffsetDateTime,
+    /// Where the certificate is recorded (`users/<user>.crt` in the store).
+    pub recorded: std::path::PathBuf,
+}
+
+/// The signer of user certificates: the kubernetes CA, with its key.
+fn user_signer(store: &Store, now: OffsetDateTime) -> Result<ca::Ca, PkiError> {
+    let role = CertRole::KubernetesCa;
+    let ca = ca::load(store, &role, Expiry::Refuse, now)?.ok_or_else(|| PkiError::Missing { path: store.path(&role.cert_file()) })?;
+    if ca.signer().is_none() {
+        return Err(PkiError::UserWithoutCaKey { cert: store.path(&role.cert_file()) });
+    }
+    Ok(ca)
+}
+
+fn user_subject(user: &str, group: Option<&str>) -> Subject {
+    match group {
+        Some(group) => Subject::new(group, user),
+        None => Subject::cn(user),
+    }
+}
+
+/// The plan of [`issue_user`]: checks what issuing needs, writes nothing (`--dry-run`).
+pub fn plan_user(store: &Store, user: &str, group: Option<&str>, days: u32, now: OffsetDateTime) -> Result<UserPlan, PkiError> {
+    user_signer(store, now)?;
+    let subject = match group {
+        Some(group) => format!("O = {group}, CN = {user}"),
+        None => format!("CN = {user}"),
+    };
+    let validity = Validity::days_from(now, days);
+    Ok(UserPlan { subject, not_after: validity.not_after, recorded: store.path(&format!("users/{user}.crt")) })
+}
+
 /// Issues a client certificate for `user` (in `group`, if any), valid for `days`.
 pub fn issue_user(store: &Store, user: &str, group: Option<&str>, days: u32, now: OffsetDateTime) -> Result<UserCredentials, PkiError> {
     let role = CertRole::KubernetesCa;
-    let ca = ca::load(store, &role, Expiry::Refuse, now)?.ok_or_else(|| PkiError::Missing { path: store.path(&role.cert_file()) })?;
+    let ca = user_signer(store, now)?;
     let signer = ca.signer().ok_or_else(|| PkiError::UserWithoutCaKey { cert: store.path(&role.cert_file()) })?;
-    let subject = match group {
-        Some(group) => Subject::new(group, user),
-        None => Subject::cn(user),
-    };
-    let spec = CertSpec::client(subject);
+    let spec = CertSpec::client(user_subject(user, group));
     let key = issue::new_key(&format!("user {user}"))?;
     let csr = issue::request(&spec, &key, &format!("a request for user {user}"))?;
     let cert_pem = issue::sign(&csr, Path::new("(user request)"), &spec, &signer, Validity::days_from(now, days))?;
