@@ -17,8 +17,9 @@ pub enum TransportError {
     #[error("{host}: no SSH answer within {seconds} s (host down, or port {port} filtered?)")]
     Timeout { host: String, port: u16, seconds: u64 },
     /// The host key is not in known_hosts and host_key_check is strict.
-    #[error("{host}: host key {fingerprint} is not in {}; verify it out of band, then add it (ssh-keyscan -t ed25519 {host} >> {}) or set ssh.host_key_check: accept-new for the first connection", file.display(), file.display())]
-    HostKeyUnknown { host: String, file: PathBuf, fingerprint: String },
+    /// `scan` is the ssh-keyscan command line for it (with `-p` for a port other than 22).
+    #[error("{host}: host key {fingerprint} is not in {}; verify it out of band, then add it (`{scan} >> {}`, run where the host is reachable: on the bastion for a host behind one, then copy the line) or set ssh.host_key_check: accept-new for the first connection", file.display(), file.display())]
+    HostKeyUnknown { host: String, scan: String, file: PathBuf, fingerprint: String },
     /// The host key differs from the one recorded: possibly an attack, possibly a reinstall.
     /// `known_as` is the host as known_hosts names it (`[address]:port` for a port other than 22).
     #[error("{host}: HOST KEY CHANGED: the host now presents {fingerprint}, but {} line {line} records a different key; if the host was reinstalled, remove that line (ssh-keygen -R {known_as} -f {}), otherwise do not connect", file.display(), file.display())]

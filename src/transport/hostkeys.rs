@@ -57,7 +57,10 @@ impl HostKeyVerifier {
             Verdict::Unknown if self.check == HostKeyCheck::AcceptNew => {
                 learn(&host, self.port, key, &file).map_err(|reason| TransportError::KnownHosts { host, file, reason })
             }
-            Verdict::Unknown => Err(TransportError::HostKeyUnknown { host, file, fingerprint }),
+            Verdict::Unknown => {
+                let scan = if self.port == 22 { format!("ssh-keyscan -t ed25519 {host}") } else { format!("ssh-keyscan -t ed25519 -p {} {host}", self.port) };
+                Err(TransportError::HostKeyUnknown { host, scan, file, fingerprint })
+            }
             Verdict::Changed { line } => {
                 let known_as = if self.port == 22 { host.clone() } else { format!("[{host}]:{}", self.port) };
                 Err(TransportError::HostKeyChanged { host, known_as, file, line, fingerprint })
@@ -154,6 +157,19 @@ mod tests {
         let on_2222 = HostKeyVerifier { port: 2222, ..verifier(&path, HostKeyCheck::Strict) };
         let error = on_2222.verify(&PublicKey::from_openssh(OTHER).unwrap()).unwrap_err().to_string();
         assert!(error.starts_with("2001:db8::101: HOST KEY CHANGED") && error.contains(&format!("(ssh-keygen -R [2001:db8::101]:2222 -f {})", path.display())), "{error}");
+    }
+
+    /// The ssh-keyscan of an unknown key names the port when it is not 22, so that the line
+    /// it prints is the one known_hosts needs (`[address]:port`).
+    #[test]
+    fn an_unknown_key_on_another_port_is_scanned_on_that_port() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("known_hosts");
+        let key = PublicKey::from_openssh(KEY).unwrap();
+        let on_22 = verifier(&path, HostKeyCheck::Strict).verify(&key).unwrap_err().to_string();
+        assert!(on_22.contains(&format!("`ssh-keyscan -t ed25519 2001:db8::101 >> {}`", path.display())), "{on_22}");
+        let on_2222 = HostKeyVerifier { port: 2222, ..verifier(&path, HostKeyCheck::Strict) }.verify(&key).unwrap_err().to_string();
+        assert!(on_2222.contains("`ssh-keyscan -t ed25519 -p 2222 2001:db8::101 >> "), "{on_2222}");
     }
 
     #[test]
