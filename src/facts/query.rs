@@ -36,6 +36,8 @@ pub enum Query {
     EtcdMembers(Vec<Ipv6Addr>),
     /// The raft index of each of these etcd endpoints.
     EtcdStatus(Vec<Ipv6Addr>),
+    /// Whether each of these etcd endpoints answers `etcdctl endpoint health`, one by one.
+    EtcdHealth(Vec<Ipv6Addr>),
     /// A service's health check script, retried on the host for up to `seconds`; the unit
     /// must not restart meanwhile.
     Health { unit: String, check: String, seconds: u64 },
@@ -178,6 +180,11 @@ impl Query {
             Query::BootId => "cat /proc/sys/kernel/random/boot_id".to_string(),
             Query::EtcdMembers(endpoints) => super::etcdctl(endpoints, &["member", "list", "-w", "json"]),
             Query::EtcdStatus(endpoints) => super::etcdctl(endpoints, &["endpoint", "status", "-w", "json"]),
+            Query::EtcdHealth(endpoints) => endpoints
+                .iter()
+                .map(|e| format!("if {} >/dev/null 2>&1; then echo healthy {e}; else echo unhealthy {e}; fi", super::etcdctl(&[*e], &["endpoint", "health"])))
+                .collect::<Vec<_>>()
+                .join("; "),
             // The last attempt's output is kept in a variable: checking health writes nothing on
             // the host. A unit that restarted meanwhile (systemd's NRestarts grew: it crashed
             // and came back) failed, whatever the check says, and the wait ends there (a
@@ -209,7 +216,7 @@ impl Query {
     pub fn status_is_answer(&self) -> bool {
         match self {
             Query::ServiceState(_) | Query::MarkerExists(_) | Query::MissingModules(_) | Query::Health { .. } | Query::Journal { .. } => true,
-            Query::Facts | Query::Boot | Query::InstalledKernels(_) | Query::KernelRelease | Query::BootId | Query::EtcdMembers(_) | Query::EtcdStatus(_) | Query::Record(_) | Query::Images | Query::NodePodCidrs => false,
+            Query::Facts | Query::Boot | Query::InstalledKernels(_) | Query::KernelRelease | Query::BootId | Query::EtcdMembers(_) | Query::EtcdStatus(_) | Query::EtcdHealth(_) | Query::Record(_) | Query::Images | Query::NodePodCidrs => false,
             #[cfg(test)]
             Query::Script(_) => true,
         }
@@ -265,6 +272,12 @@ impl Query {
         Ask { query: Query::EtcdStatus(endpoints.to_vec()), parse: |o| Ok(parse_raft_indexes(&o.stdout_text())?) }
     }
 
+    /// Whether each of `endpoints` answers `etcdctl endpoint health` (asked one at a time, so
+    /// one that does not answer cannot hide the others).
+    pub fn etcd_health(endpoints: &[Ipv6Addr]) -> Ask<Vec<(Ipv6Addr, bool)>> {
+        Ask { query: Query::EtcdHealth(endpoints.to_vec()), parse: |o| Ok(parse_etcd_health(&o.stdout_text())) }
+    }
+
     /// `check` passing within `seconds`, retried on the host, without `unit` restarting.
     pub fn health(unit: &str, check: String, seconds: u64) -> Ask<Health> {
         Ask { query: Query::Health { unit: unit.to_string(), check, seconds }, parse: |o| Ok(if o.success() { Health::Healthy } else { Health::Unhealthy(o.stdout_text().trim().to_string()) }) }
@@ -296,6 +309,17 @@ pub fn parse_service_state(output: &str) -> ServiceState {
     let mut lines: Vec<&str> = output.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
     let active = lines.pop() == Some("active");
     ServiceState { active, pending: lines.into_iter().map(str::to_string).collect() }
+}
+
+/// `healthy ADDRESS` and `unhealthy ADDRESS` lines.
+pub fn parse_etcd_health(output: &str) -> Vec<(Ipv6Addr, bool)> {
+    output
+        .lines()
+        .filter_map(|l| {
+            let (state, address) = l.trim().split_once(' ')?;
+            Some((address.parse().ok()?, state == "healthy"))
+        })
+        .collect()
 }
 
 /// `load M` and `absent M` lines.
@@ -430,6 +454,16 @@ mod tests {
         let status = Query::etcd_status(&[]);
         let json = r#"[{"Endpoint":"https://[2001:db8:0:1::101]:2379","Status":{"raftIndex":20}}]"#;
         assert_eq!(status.parse(&output(0, json)).unwrap(), [("https://[2001:db8:0:1::101]:2379".to_string(), 20)]);
+    }
+
+    #[test]
+    fn etcd_health_is_read_per_endpoint() {
+        let endpoints: Vec<Ipv6Addr> = vec!["2001:db8::1".parse().unwrap(), "2001:db8::2".parse().unwrap()];
+        let ask = Query::etcd_health(&endpoints);
+        assert_eq!(ask.parse(&output(0, "healthy 2001:db8::1\nunhealthy 2001:db8::2\n")).unwrap(), [(endpoints[0], true), (endpoints[1], false)]);
+        let script = ask.query().script();
+        assert_eq!(script.matches("endpoint health").count(), 2, "{script}");
+        assert!(script.contains("'--endpoints=https://[2001:db8::2]:2379'"), "{script}");
     }
 
     #[test]
