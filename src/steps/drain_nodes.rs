@@ -83,3 +83,50 @@ impl Step for DrainNodes {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runner::{Gate, Mode, Progress, Snapshot};
+    use crate::transport::Output;
+    use crate::transport::fake::FakeTransport;
+
+    fn step(inv: &crate::inventory::Inventory) -> DrainNodes {
+        DrainNodes { api_host: inv.hosts[0].address, nodes: vec![inv.hosts[1].name.clone(), inv.hosts[2].name.clone()], timeout: Duration::from_secs(30) }
+    }
+
+    /// Only registered nodes are drained, cordoned first, DaemonSet pods left, through the
+    /// staying host's own API server; the plan says so.
+    #[tokio::test]
+    async fn registered_nodes_are_cordoned_and_drained_through_the_gate() {
+        let inv = crate::inventory::field_report();
+        let step = step(&inv);
+        let fake = FakeTransport::new("a").answer(&Query::node_pod_cidrs(), &format!("{} 2001:cafe:42::/64\n{} 2001:cafe:42:1::/64\n", inv.hosts[0].name, inv.hosts[1].name));
+        let gate = Gate::new(Mode::DryRun);
+        let snapshot = Snapshot::default();
+        let cx = HostContext::new(&inv, &inv.hosts[0], &fake, &gate, &Progress::Silent, &snapshot);
+        assert_eq!(step.run(&cx).await.unwrap(), format!("1 drained; no Node object for {}", inv.hosts[2].name));
+        fake.verify();
+        let plan: Vec<String> = gate.changes().iter().map(ToString::to_string).collect();
+        assert_eq!(plan, [format!("{}: would run kubectl cordon and drain {} (all pods but DaemonSets' evicted, up to 30 s) (node removed)", inv.hosts[0].address, inv.hosts[1].name)]);
+        let script = step.script(&inv.hosts[1].name);
+        assert!(script.contains(&format!("cordon {}", inv.hosts[1].name)) && script.contains("--ignore-daemonsets --delete-emptydir-data --force --timeout=30s"), "{script}");
+        assert!(script.contains("'--server=https://[::1]:6443'"), "{script}");
+    }
+
+    /// A drain that does not finish stops the step with what to do.
+    #[tokio::test]
+    async fn a_drain_that_times_out_says_what_to_do() {
+        let inv = crate::inventory::field_report();
+        let step = DrainNodes { nodes: vec![inv.hosts[1].name.clone()], ..step(&inv) };
+        let timed_out = Output { status: 1, stdout: Vec::new(), stderr: b"error: timed out waiting for the condition".to_vec() };
+        let fake = FakeTransport::new("a").answer(&Query::node_pod_cidrs(), &format!("{} 2001:cafe:42:1::/64\n", inv.hosts[1].name)).expect_output("drain", timed_out, 1);
+        let gate = Gate::new(Mode::Apply);
+        let snapshot = Snapshot::default();
+        let cx = HostContext::new(&inv, &inv.hosts[0], &fake, &gate, &Progress::Silent, &snapshot);
+        let error = format!("{:#}", step.run(&cx).await.unwrap_err());
+        fake.verify();
+        assert!(error.contains(&format!("{} was not drained within 30 s", inv.hosts[1].name)) && error.contains("it stays cordoned and nothing was removed"), "{error}");
+        assert!(error.contains("timed out waiting for the condition"), "{error}");
+    }
+}

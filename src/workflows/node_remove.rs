@@ -250,11 +250,15 @@ mod tests {
         );
         let lost = check_etcd_quorum(&health(&[(0x101, true), (0x102, false)]), &[address(0x101)]).unwrap_err().to_string();
         assert!(lost.starts_with("etcd has lost its quorum already: 1 of 2 members healthy (unhealthy: 2002:db8:0:1::102), 2 needed"), "{lost}");
-        // Five members, two removed at once: the second removal leaves 3 with 1 healthy.
+        // Five members, two of them unhealthy: a healthy one cannot go (4 would stay, 2 of
+        // them healthy), the two unhealthy ones can, one after the other.
         let five = health(&[(0x101, true), (0x102, true), (0x103, true), (0x104, false), (0x105, false)]);
-        let error = check_etcd_quorum(&five, &[address(0x102), address(0x103)]).unwrap_err().to_string();
-        assert!(error.starts_with("removing etcd member 2002:db8:0:1::103 would break etcd's quorum: 3 members would stay, 1 of them healthy"), "{error}");
+        let error = check_etcd_quorum(&five, &[address(0x102)]).unwrap_err().to_string();
+        assert!(error.starts_with("removing etcd member 2002:db8:0:1::102 would break etcd's quorum: 4 members would stay, 2 of them healthy"), "{error}");
         assert!(check_etcd_quorum(&five, &[address(0x104), address(0x105)]).is_ok());
+        // Seven healthy members, three removed at once: each removal keeps a quorum.
+        let seven: Vec<(u16, bool)> = (0x101..=0x107).map(|a| (a, true)).collect();
+        assert!(check_etcd_quorum(&health(&seven), &[address(0x101), address(0x102), address(0x103)]).is_ok());
     }
 
     #[test]
