@@ -142,6 +142,23 @@ fn served(lab: &TestLab, from: Ipv6Addr, service_ip: &str) -> Result<String, Str
     if output.status.success() { Ok(String::from_utf8_lossy(&output.stdout).trim().to_string()) } else { Err(text(&output)) }
 }
 
+/// The inventory text without the `hosts:` entries of `addresses`.
+fn without_hosts(inventory: &str, addresses: &[Ipv6Addr]) -> String {
+    let mut out = String::new();
+    let mut skipping = false;
+    for line in inventory.lines() {
+        if let Some(address) = line.strip_prefix("  - address: ") {
+            skipping = addresses.iter().any(|a| address.trim_matches('"') == a.to_string());
+        }
+        if !skipping {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    assert_eq!(out.matches("  - address: ").count(), inventory.matches("  - address: ").count() - addresses.len(), "{out}");
+    out
+}
+
 #[test]
 #[ignore = "lab: boots machines, needs root; scripts/test.sh runs it as root (cargo test -- --include-ignored)"]
 fn a_worker_and_an_etcd_member_leave_the_rest_keeps_working_and_node_add_brings_them_back() {
@@ -224,6 +241,15 @@ fn a_worker_and_an_etcd_member_leave_the_rest_keeps_working_and_node_add_brings_
     wait_for("etcd healthy again", Duration::from_secs(60), health);
     lab.ssh_ok(all[0], "test -f /etc/v6deploy/member && systemctl is-active --quiet etcd");
     assert_eq!(member_names(&lab, all[0]), names(&staying_etcd));
+
+    // The staying hosts are what install makes of the inventory without the removed hosts.
+    let listed = std::fs::read_to_string(lab.inventory()).unwrap();
+    std::fs::write(lab.inventory(), without_hosts(&listed, &[member, worker])).unwrap();
+    let install = run(&lab, &["install", "--output", "json"]);
+    assert!(install.status.success(), "{}", text(&install));
+    let changes = json(&String::from_utf8_lossy(&install.stdout))["recap"]["changes"].clone();
+    assert_eq!(changes, serde_json::json!([]), "install without the removed hosts changed something after node remove");
+    std::fs::write(lab.inventory(), listed).unwrap();
 
     // node add brings both back.
     ok(&lab, &["node", "add", &targets[0], &targets[1]]);
