@@ -142,6 +142,26 @@ fn served(lab: &TestLab, from: Ipv6Addr, service_ip: &str) -> Result<String, Str
     if output.status.success() { Ok(String::from_utf8_lossy(&output.stdout).trim().to_string()) } else { Err(text(&output)) }
 }
 
+/// Runs v6deploy with `args` on a terminal (tmux), answers its question with `answer`, and
+/// returns the screen once it exited (`None`, skipped, without tmux).
+fn answer_on_a_terminal(lab: &TestLab, args: &[&str], answer: &str) -> Option<String> {
+    if !Command::new("tmux").arg("-V").output().is_ok_and(|o| o.status.success()) {
+        eprintln!("skipped the terminal confirmation: no tmux");
+        return None;
+    }
+    let session = format!("v6deploy-noderm-{}", std::process::id());
+    let script = format!("{} -i {} {}; echo exit $?; sleep 60", support::BIN, lab.inventory().display(), args.join(" "));
+    let tmux = |args: &[&str]| Command::new("tmux").args(args).output().unwrap();
+    assert!(tmux(&["new-session", "-d", "-s", &session, "-x", "200", "-y", "50", &script]).status.success());
+    let pane = || String::from_utf8_lossy(&tmux(&["capture-pane", "-p", "-J", "-t", &session]).stdout).into_owned();
+    wait_for("the confirmation question", Duration::from_secs(60), || pane().contains("Type yes to go on"));
+    tmux(&["send-keys", "-t", &session, answer, "Enter"]);
+    wait_for("node remove to exit", Duration::from_secs(30), || pane().contains("exit "));
+    let screen = pane();
+    tmux(&["kill-session", "-t", &session]);
+    Some(screen)
+}
+
 /// The inventory text without the `hosts:` entries of `addresses`.
 fn without_hosts(inventory: &str, addresses: &[Ipv6Addr]) -> String {
     let mut out = String::new();
@@ -194,7 +214,11 @@ fn a_worker_and_an_etcd_member_leave_the_rest_keeps_working_and_node_add_brings_
     let unconfirmed = run(&lab, &["node", "remove", &targets[0], &targets[1]]);
     assert_eq!(unconfirmed.status.code(), Some(1), "{}", text(&unconfirmed));
     assert!(String::from_utf8_lossy(&unconfirmed.stderr).contains("add --yes"), "{}", text(&unconfirmed));
-    assert_eq!(member_names(&lab, all[0]).len(), 3, "the dry run or the refusal removed an etcd member");
+    if let Some(pane) = answer_on_a_terminal(&lab, &["node", "remove", &targets[0], &targets[1]], "no") {
+        assert!(pane.contains("Type yes to go on") && pane.contains(&format!("{member} ({}; roles ", NodeName::encode(member))), "{pane}");
+        assert!(pane.contains("not confirmed: nothing was changed") && pane.contains("exit 1"), "{pane}");
+    }
+    assert_eq!(member_names(&lab, all[0]).len(), 3, "the dry run or a refusal removed an etcd member");
     lab.ssh_ok(member, "test -f /etc/v6deploy/member && systemctl is-active --quiet kubelet");
 
     // The removal.
@@ -235,7 +259,8 @@ fn a_worker_and_an_etcd_member_leave_the_rest_keeps_working_and_node_add_brings_
     let quorum = run(&lab, &["node", "remove", "--yes", &all[0].to_string()]);
     assert_eq!(quorum.status.code(), Some(2), "{}", text(&quorum));
     let stderr = String::from_utf8_lossy(&quorum.stderr);
-    assert!(stderr.contains("quorum") && stderr.contains(&format!("unhealthy: {}", all[1])) && stderr.contains("nothing was changed"), "{}", text(&quorum));
+    let states = format!("{} running without a quorum, {} down", all[0], all[1]);
+    assert!(stderr.contains("etcd has lost its quorum already") && stderr.contains(&states) && stderr.contains("nothing was changed"), "{}", text(&quorum));
     lab.ssh_ok(all[1], "systemctl start etcd");
     let health = || etcdctl(&lab, &staying_etcd, &["endpoint", "health"]).status.success();
     wait_for("etcd healthy again", Duration::from_secs(60), health);

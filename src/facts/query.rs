@@ -36,7 +36,8 @@ pub enum Query {
     EtcdMembers(Vec<Ipv6Addr>),
     /// The raft index of each of these etcd endpoints.
     EtcdStatus(Vec<Ipv6Addr>),
-    /// Whether each of these etcd endpoints answers `etcdctl endpoint health`, one by one.
+    /// How each of these etcd endpoints answers (`endpoint health`, else `endpoint status`),
+    /// one by one.
     EtcdHealth(Vec<Ipv6Addr>),
     /// A service's health check script, retried on the host for up to `seconds`; the unit
     /// must not restart meanwhile.
@@ -182,7 +183,10 @@ impl Query {
             Query::EtcdStatus(endpoints) => super::etcdctl(endpoints, &["endpoint", "status", "-w", "json"]),
             Query::EtcdHealth(endpoints) => endpoints
                 .iter()
-                .map(|e| format!("if {} >/dev/null 2>&1; then echo healthy {e}; else echo unhealthy {e}; fi", super::etcdctl(&[*e], &["endpoint", "health"])))
+                .map(|e| {
+                    let (health, status) = (super::etcdctl(&[*e], &["endpoint", "health"]), super::etcdctl(&[*e], &["endpoint", "status"]));
+                    format!("if {health} >/dev/null 2>&1; then echo healthy {e}; elif {status} >/dev/null 2>&1; then echo running {e}; else echo down {e}; fi")
+                })
                 .collect::<Vec<_>>()
                 .join("; "),
             // The last attempt's output is kept in a variable: checking health writes nothing on
@@ -272,9 +276,9 @@ impl Query {
         Ask { query: Query::EtcdStatus(endpoints.to_vec()), parse: |o| Ok(parse_raft_indexes(&o.stdout_text())?) }
     }
 
-    /// Whether each of `endpoints` answers `etcdctl endpoint health` (asked one at a time, so
-    /// one that does not answer cannot hide the others).
-    pub fn etcd_health(endpoints: &[Ipv6Addr]) -> Ask<Vec<(Ipv6Addr, bool)>> {
+    /// How each of `endpoints` answers (asked one at a time, so one that does not answer
+    /// cannot hide the others).
+    pub fn etcd_health(endpoints: &[Ipv6Addr]) -> Ask<Vec<(Ipv6Addr, EtcdState)>> {
         Ask { query: Query::EtcdHealth(endpoints.to_vec()), parse: |o| Ok(parse_etcd_health(&o.stdout_text())) }
     }
 
@@ -311,13 +315,40 @@ pub fn parse_service_state(output: &str) -> ServiceState {
     ServiceState { active, pending: lines.into_iter().map(str::to_string).collect() }
 }
 
-/// `healthy ADDRESS` and `unhealthy ADDRESS` lines.
-pub fn parse_etcd_health(output: &str) -> Vec<(Ipv6Addr, bool)> {
+/// How an etcd member answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EtcdState {
+    /// `endpoint health` passes: it serves reads agreed by a quorum.
+    Healthy,
+    /// It runs (`endpoint status` answers) but cannot serve a quorum read: the cluster has
+    /// no quorum, or it is cut off from it.
+    Running,
+    /// It does not answer.
+    Down,
+}
+
+impl std::fmt::Display for EtcdState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            EtcdState::Healthy => "healthy",
+            EtcdState::Running => "running without a quorum",
+            EtcdState::Down => "down",
+        })
+    }
+}
+
+/// `healthy ADDRESS`, `running ADDRESS` and `down ADDRESS` lines.
+pub fn parse_etcd_health(output: &str) -> Vec<(Ipv6Addr, EtcdState)> {
     output
         .lines()
         .filter_map(|l| {
             let (state, address) = l.trim().split_once(' ')?;
-            Some((address.parse().ok()?, state == "healthy"))
+            let state = match state {
+                "healthy" => EtcdState::Healthy,
+                "running" => EtcdState::Running,
+                _ => EtcdState::Down,
+            };
+            Some((address.parse().ok()?, state))
         })
         .collect()
 }
@@ -460,9 +491,11 @@ mod tests {
     fn etcd_health_is_read_per_endpoint() {
         let endpoints: Vec<Ipv6Addr> = vec!["2001:db8::1".parse().unwrap(), "2001:db8::2".parse().unwrap()];
         let ask = Query::etcd_health(&endpoints);
-        assert_eq!(ask.parse(&output(0, "healthy 2001:db8::1\nunhealthy 2001:db8::2\n")).unwrap(), [(endpoints[0], true), (endpoints[1], false)]);
+        assert_eq!(ask.parse(&output(0, "healthy 2001:db8::1\nrunning 2001:db8::2\ndown 2001:db8::3\n")).unwrap()[..2], [(endpoints[0], EtcdState::Healthy), (endpoints[1], EtcdState::Running)]);
+        assert_eq!(ask.parse(&output(0, "down 2001:db8::2\n")).unwrap(), [(endpoints[1], EtcdState::Down)]);
         let script = ask.query().script();
         assert_eq!(script.matches("endpoint health").count(), 2, "{script}");
+        assert_eq!(script.matches("endpoint status").count(), 2, "{script}");
         assert!(script.contains("'--endpoints=https://[2001:db8::2]:2379'"), "{script}");
     }
 

@@ -11,6 +11,7 @@ use anyhow::{Result, bail};
 
 use crate::components::POD_ROUTES;
 use crate::exit::HostsError;
+use crate::facts::EtcdState;
 use crate::inventory::{HostSpec, Inventory, Role};
 use crate::runner::{Step, quorum};
 use crate::steps::{DeleteNodes, DrainNodes, EtcdRemove, RemoveServices};
@@ -105,40 +106,39 @@ fn list(hosts: &[HostSpec]) -> String {
     hosts.iter().map(|h| format!("{} ({})", h.address, h.roles)).collect::<Vec<_>>().join(", ")
 }
 
-/// Refuses a removal that would break etcd: `health` is every member's health now; the members
-/// of `leaving` are removed one after the other, and before and after each removal a quorum
-/// (`runner::quorum`) of the members then must be healthy, as etcd's own
+/// Refuses a removal that would break etcd: `health` is how every member answers now; the
+/// members of `leaving` are removed one after the other, and before and after each removal a
+/// quorum (`runner::quorum`) of the members then must be healthy, as etcd's own
 /// `--strict-reconfig-check` wants (a removal needs a quorum to be agreed on, and the members
 /// left need one to go on working).
-pub fn check_etcd_quorum(health: &[(Ipv6Addr, bool)], leaving: &[Ipv6Addr]) -> Result<(), HostsError> {
-    let mut members: Vec<(Ipv6Addr, bool)> = health.to_vec();
-    let healthy = |m: &[(Ipv6Addr, bool)]| m.iter().filter(|(_, h)| *h).count();
-    let names = |m: &[(Ipv6Addr, bool)], up: bool| m.iter().filter(|(_, h)| *h == up).map(|(a, _)| a.to_string()).collect::<Vec<_>>().join(", ");
+pub fn check_etcd_quorum(health: &[(Ipv6Addr, EtcdState)], leaving: &[Ipv6Addr]) -> Result<(), HostsError> {
+    let mut members: Vec<(Ipv6Addr, EtcdState)> = health.to_vec();
+    let healthy = |m: &[(Ipv6Addr, EtcdState)]| m.iter().filter(|(_, s)| *s == EtcdState::Healthy).count();
+    // "2001:db8::1 healthy, 2001:db8::2 down".
+    let states = |m: &[(Ipv6Addr, EtcdState)]| m.iter().map(|(a, s)| format!("{a} {s}")).collect::<Vec<_>>().join(", ");
     for address in leaving {
         if !members.iter().any(|(a, _)| a == address) {
             continue;
         }
         if healthy(&members) < quorum(members.len()) {
             return Err(HostsError(format!(
-                "etcd has lost its quorum already: {} of {} members healthy (unhealthy: {}), {} needed to agree on removing {address}; \
+                "etcd has lost its quorum already: {} of {} members healthy ({}), {} needed to agree on removing {address}; \
                  bring the members back first (etcdctl endpoint health); nothing was changed",
                 healthy(&members),
                 members.len(),
-                names(&members, false),
+                states(&members),
                 quorum(members.len())
             )));
         }
         members.retain(|(a, _)| a != address);
         if healthy(&members) < quorum(members.len()) {
-            let unhealthy = names(&members, false);
             return Err(HostsError(format!(
-                "removing etcd member {address} would break etcd's quorum: {} members would stay, {} of them healthy ({}), and {} must be to keep a quorum{}; \
+                "removing etcd member {address} would break etcd's quorum: {} members would stay, {} of them healthy ({}), and {} must be to keep a quorum; \
                  bring the unhealthy members back first (etcdctl endpoint health), or remove them before this one; nothing was changed",
                 members.len(),
                 healthy(&members),
-                if healthy(&members) == 0 { "none".to_string() } else { names(&members, true) },
-                quorum(members.len()),
-                if unhealthy.is_empty() { String::new() } else { format!(" (unhealthy: {unhealthy})") }
+                states(&members),
+                quorum(members.len())
             )));
         }
     }
@@ -183,8 +183,9 @@ mod tests {
         Shrink::new(&crate::inventory::field_report(), &membership(members), &wanted)
     }
 
-    fn health(members: &[(u16, bool)]) -> Vec<(Ipv6Addr, bool)> {
-        members.iter().map(|(m, h)| (address(*m), *h)).collect()
+    /// `true`: healthy, `false`: down.
+    fn health(members: &[(u16, bool)]) -> Vec<(Ipv6Addr, EtcdState)> {
+        members.iter().map(|(m, h)| (address(*m), if *h { EtcdState::Healthy } else { EtcdState::Down })).collect()
     }
 
     #[test]
@@ -245,11 +246,13 @@ mod tests {
     fn a_removal_that_would_break_quorum_is_refused_with_the_reason() {
         let error = check_etcd_quorum(&health(&[(0x101, true), (0x102, false), (0x103, true)]), &[address(0x103)]).unwrap_err().to_string();
         assert!(
-            error.starts_with("removing etcd member 2002:db8:0:1::103 would break etcd's quorum: 2 members would stay, 1 of them healthy (2002:db8:0:1::101), and 2 must be to keep a quorum (unhealthy: 2002:db8:0:1::102)"),
+            error.starts_with("removing etcd member 2002:db8:0:1::103 would break etcd's quorum: 2 members would stay, 1 of them healthy (2002:db8:0:1::101 healthy, 2002:db8:0:1::102 down), and 2 must be to keep a quorum;"),
             "{error}"
         );
-        let lost = check_etcd_quorum(&health(&[(0x101, true), (0x102, false)]), &[address(0x101)]).unwrap_err().to_string();
-        assert!(lost.starts_with("etcd has lost its quorum already: 1 of 2 members healthy (unhealthy: 2002:db8:0:1::102), 2 needed"), "{lost}");
+        // Two members, one down: the other runs but has no quorum to serve or agree with.
+        let two = [(address(0x101), EtcdState::Running), (address(0x102), EtcdState::Down)];
+        let lost = check_etcd_quorum(&two, &[address(0x101)]).unwrap_err().to_string();
+        assert!(lost.starts_with("etcd has lost its quorum already: 0 of 2 members healthy (2002:db8:0:1::101 running without a quorum, 2002:db8:0:1::102 down), 2 needed"), "{lost}");
         // Five members, two of them unhealthy: a healthy one cannot go (4 would stay, 2 of
         // them healthy), the two unhealthy ones can, one after the other.
         let five = health(&[(0x101, true), (0x102, true), (0x103, true), (0x104, false), (0x105, false)]);

@@ -14,6 +14,7 @@ use anyhow::Result;
 use time::OffsetDateTime;
 
 use crate::desired::desired_state;
+use crate::facts::EtcdState;
 use crate::inventory::Inventory;
 use crate::pki::timestamp;
 use crate::render::Templates;
@@ -44,7 +45,7 @@ pub struct Request<'a> {
 pub struct Prepared {
     pub shrink: Shrink,
     /// Each etcd member's health, when etcd members leave (empty otherwise).
-    pub etcd_health: Vec<(Ipv6Addr, bool)>,
+    pub etcd_health: Vec<(Ipv6Addr, EtcdState)>,
 }
 
 impl Prepared {
@@ -53,10 +54,10 @@ impl Prepared {
         let mut text = format!("node remove takes these hosts out of cluster {}:\n", self.shrink.whole.cluster.name);
         for host in &self.shrink.leaving {
             let state = if self.shrink.gone.contains(&host.address) { "not a member any more" } else { "its pods evicted, its services stopped, their units removed" };
-            text.push_str(&format!("  {} ({}, {}): {state}\n", host.address, host.name, host.roles));
+            text.push_str(&format!("  {} ({}; roles {}): {state}\n", host.address, host.name, host.roles));
         }
         if !self.shrink.etcd_leaving().is_empty() {
-            let healthy = self.etcd_health.iter().filter(|(_, h)| *h).count();
+            let healthy = self.etcd_health.iter().filter(|(_, s)| *s == EtcdState::Healthy).count();
             text.push_str(&format!(
                 "etcd goes from {} to {} members (now {healthy} healthy)\n",
                 self.shrink.etcd_members.len(),
