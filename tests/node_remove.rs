@@ -272,8 +272,12 @@ fn a_worker_and_an_etcd_member_leave_the_rest_keeps_working_and_node_add_brings_
     std::fs::write(lab.inventory(), without_hosts(&listed, &[member, worker])).unwrap();
     let install = run(&lab, &["install", "--output", "json"]);
     assert!(install.status.success(), "{}", text(&install));
-    let changes = json(&String::from_utf8_lossy(&install.stdout))["recap"]["changes"].clone();
-    assert_eq!(changes, serde_json::json!([]), "install without the removed hosts changed something after node remove");
+    let report = json(&String::from_utf8_lossy(&install.stdout));
+    // The kubelet's image garbage collection may have deleted the test image where no pod
+    // uses it (it counts the disk's reserved blocks as used: this machine's disk is past its
+    // 85 % threshold by that count); install imports it again. Nothing else may change.
+    let changes: Vec<&Value> = report["recap"]["changes"].as_array().unwrap().iter().filter(|c| c["step"] != "Import images").collect();
+    assert!(changes.is_empty(), "install without the removed hosts changed something after node remove: {changes:#?}");
     std::fs::write(lab.inventory(), listed).unwrap();
 
     // node add brings both back.
