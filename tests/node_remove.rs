@@ -279,6 +279,14 @@ fn a_worker_and_an_etcd_member_leave_the_rest_keeps_working_and_node_add_brings_
     let changes: Vec<&Value> = report["recap"]["changes"].as_array().unwrap().iter().filter(|c| c["step"] != "Import images").collect();
     assert!(changes.is_empty(), "install without the removed hosts changed something after node remove: {changes:#?}");
     std::fs::write(lab.inventory(), listed).unwrap();
+    // node remove again (the hosts still listed) finds nothing left to do.
+    let again = run(&lab, &["node", "remove", "--yes", "--output", "json", &targets[0], &targets[1]]);
+    assert!(again.status.success(), "{}", text(&again));
+    let report = json(&String::from_utf8_lossy(&again.stdout));
+    let changes: Vec<&Value> = report["recap"]["changes"].as_array().unwrap().iter().filter(|c| c["step"] != "Import images").collect();
+    assert!(changes.is_empty(), "a second node remove changed something: {changes:#?}");
+    let notes = report["recap"]["hosts"].to_string();
+    assert!(notes.contains("Stop and remove services: nothing left to remove") && notes.contains("Delete Node objects: no Node object left to delete"), "{report:#}");
 
     // node add brings both back.
     ok(&lab, &["node", "add", &targets[0], &targets[1]]);
