@@ -296,3 +296,35 @@ fn a_worker_and_an_etcd_member_leave_the_rest_keeps_working_and_node_add_brings_
     assert!(health.status.success(), "{}", text(&health));
     wait_for("the web Service to answer on the re-added member", Duration::from_secs(60), || served(&lab, member, &service_ip).is_ok());
 }
+
+#[test]
+#[ignore = "lab: boots machines, needs root; scripts/test.sh runs it as root (cargo test -- --include-ignored)"]
+fn the_first_control_plane_leaves_by_node_name_and_comes_back() {
+    let lab = TestLab::up_kubernetes("tnr2", 3);
+    let all: Vec<Ipv6Addr> = (1..=3).map(|i| lab.address(i)).collect();
+    let (first, staying) = (all[0], &all[1..]);
+    ok(&lab, &["install"]);
+    wait_ready(&lab, &all);
+    let admin = lab.project.path().join("certs").join(lab.name.as_str()).join("admin.conf");
+    assert!(std::fs::read_to_string(&admin).unwrap().contains(&format!("[{first}]:6443")));
+
+    // Named by its node name: the API server is asked on the next control plane, admin.conf
+    // (here and on the hosts) moves to it.
+    let out = ok(&lab, &["node", "remove", "--yes", NodeName::encode(first).as_str()]);
+    assert!(out.contains(&format!("removed from cluster tnr2: {first}")) && out.contains("Now delete"), "{out}");
+    assert!(std::fs::read_to_string(&admin).unwrap().contains(&format!("[{}]:6443", staying[0])), "admin.conf still names the removed host");
+    wait_ready(&lab, staying);
+    assert_eq!(member_names(&lab, staying[0]), names(staying));
+    let health = etcdctl(&lab, staying, &["endpoint", "health"]);
+    assert!(health.status.success(), "{}", text(&health));
+    for address in staying {
+        lab.ssh_ok(*address, &format!("grep -q '\\[{}\\]:6443' /etc/kubernetes/admin.conf && ! grep -q '{first} ' /etc/hosts", staying[0]));
+    }
+    lab.ssh_ok(first, "! test -e /etc/v6deploy/member && ! systemctl is-active --quiet kube-apiserver && ! systemctl is-active --quiet etcd");
+
+    ok(&lab, &["node", "add", &first.to_string()]);
+    wait_ready(&lab, &all);
+    assert_eq!(member_names(&lab, staying[0]), names(&all));
+    let health = etcdctl(&lab, &all, &["endpoint", "health"]);
+    assert!(health.status.success(), "{}", text(&health));
+}

@@ -48,7 +48,8 @@ pub enum Query {
     Record(String),
     /// The image references containerd's `k8s.io` namespace holds.
     Images,
-    /// The Node objects' names and pod subnets, through the API server (a control plane).
+    /// The Node objects' names and pod subnets, through the API server of the control plane
+    /// asking.
     NodePodCidrs,
     /// A script as is: only the snapshot's own tests need one that reads its stdin.
     #[cfg(test)]
@@ -205,11 +206,9 @@ impl Query {
             ),
             Query::Journal { unit, lines } => format!("journalctl -u {unit} -n {lines} --no-pager 2>&1"),
             Query::Record(path) => format!("cat {} 2>/dev/null; true", quote(path)),
-            Query::NodePodCidrs => format!(
-                "{} --kubeconfig={} get nodes -o 'jsonpath={{range .items[*]}}{{.metadata.name}} {{.spec.podCIDR}}{{\"\\n\"}}{{end}}'",
-                crate::components::binary_path("kubectl"),
-                crate::pki::kubeconfig_path(crate::pki::KubeconfigUser::Admin)
-            ),
+            // Through the host's own API server: admin.conf names the first control plane,
+            // which may be the host `node remove` just stopped.
+            Query::NodePodCidrs => crate::components::kubectl_local(&["get", "nodes", "-o", "jsonpath={range .items[*]}{.metadata.name} {.spec.podCIDR}{\"\\n\"}{end}"]),
             Query::Images => format!("{} --address {} -n k8s.io images ls -q", crate::components::binary_path("ctr"), crate::components::CONTAINERD_SOCKET),
             #[cfg(test)]
             Query::Script(script) => script.clone(),
