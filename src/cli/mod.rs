@@ -103,7 +103,7 @@ pub enum Command {
     Check(check::Args),
     /// Install the cluster onto the inventory's hosts (idempotent; --dry-run shows the plan).
     Install(install::Args),
-    /// Grow a running cluster: `node add HOST...`.
+    /// Grow or shrink a running cluster: `node add HOST...`, `node remove HOST...`.
     Node(node::Args),
     /// Generate, check (locally or on the hosts), export (CSR), import and rotate the cluster's certificates.
     Certs(certs::Args),

@@ -9,12 +9,19 @@ use crate::net::url;
 use crate::pki::{APISERVER_PORT, HostPki, KubeconfigUser, PkiUse, kubeconfig_path};
 
 fn health(_: &Inventory, _: &HostSpec) -> String {
-    format!(
-        "{} --kubeconfig={} --server={} get --raw=/healthz",
+    kubectl_local(&["get", "--raw=/healthz"])
+}
+
+/// `kubectl` on a control-plane host, as the cluster admin, against the host's own apiserver
+/// (`https://[::1]:6443`, whatever host `admin.conf` names: that host may be leaving).
+pub fn kubectl_local(args: &[&str]) -> String {
+    let mut words = vec![
         binary_path("kubectl"),
-        kubeconfig_path(KubeconfigUser::Admin),
-        url("https", std::net::Ipv6Addr::LOCALHOST, APISERVER_PORT)
-    )
+        format!("--kubeconfig={}", kubeconfig_path(KubeconfigUser::Admin)),
+        format!("--server={}", url("https", std::net::Ipv6Addr::LOCALHOST, APISERVER_PORT)),
+    ];
+    words.extend(args.iter().map(|a| a.to_string()));
+    crate::transport::quote::command(&words)
 }
 
 pub const KUBE_APISERVER: Component = Component {

@@ -39,7 +39,7 @@ pub use containerd::{CONTAINERD, SOCKET as CONTAINERD_SOCKET};
 pub use host::{MODULES, SYSCTL};
 pub use images::{IMAGES, IMAGES_BUNDLE_DIR, IMAGES_DIR};
 pub use ifcfg::{IFCFG, IFCFG_DIR};
-pub use kube_apiserver::KUBE_APISERVER;
+pub use kube_apiserver::{KUBE_APISERVER, kubectl_local};
 pub use registry::*;
 pub use teardown::{Keep, Part, Teardown, Unit, teardown};
 pub use pod_routes::{CONFLIST as POD_NETWORK_CONFLIST, POD_ROUTES, ROUTES as POD_ROUTES_FILE, UNIT as POD_ROUTES_UNIT, conflist, routes};

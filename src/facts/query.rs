@@ -36,6 +36,9 @@ pub enum Query {
     EtcdMembers(Vec<Ipv6Addr>),
     /// The raft index of each of these etcd endpoints.
     EtcdStatus(Vec<Ipv6Addr>),
+    /// How each of these etcd endpoints answers (`endpoint health`, else `endpoint status`),
+    /// one by one.
+    EtcdHealth(Vec<Ipv6Addr>),
     /// A service's health check script, retried on the host for up to `seconds`; the unit
     /// must not restart meanwhile.
     Health { unit: String, check: String, seconds: u64 },
@@ -45,7 +48,8 @@ pub enum Query {
     Record(String),
     /// The image references containerd's `k8s.io` namespace holds.
     Images,
-    /// The Node objects' names and pod subnets, through the API server (a control plane).
+    /// The Node objects' names and pod subnets, through the API server of the control plane
+    /// asking.
     NodePodCidrs,
     /// Which of these paths exist (one ending in `*`: every match), and these units' state.
     Leftovers { paths: Vec<String>, units: Vec<String> },
@@ -180,6 +184,14 @@ impl Query {
             Query::BootId => "cat /proc/sys/kernel/random/boot_id".to_string(),
             Query::EtcdMembers(endpoints) => super::etcdctl(endpoints, &["member", "list", "-w", "json"]),
             Query::EtcdStatus(endpoints) => super::etcdctl(endpoints, &["endpoint", "status", "-w", "json"]),
+            Query::EtcdHealth(endpoints) => endpoints
+                .iter()
+                .map(|e| {
+                    let (health, status) = (super::etcdctl(&[*e], &["endpoint", "health"]), super::etcdctl(&[*e], &["endpoint", "status"]));
+                    format!("if {health} >/dev/null 2>&1; then echo healthy {e}; elif {status} >/dev/null 2>&1; then echo running {e}; else echo down {e}; fi")
+                })
+                .collect::<Vec<_>>()
+                .join("; "),
             // The last attempt's output is kept in a variable: checking health writes nothing on
             // the host. A unit that restarted meanwhile (systemd's NRestarts grew: it crashed
             // and came back) failed, whatever the check says, and the wait ends there (a
@@ -196,11 +208,9 @@ impl Query {
             ),
             Query::Journal { unit, lines } => format!("journalctl -u {unit} -n {lines} --no-pager 2>&1"),
             Query::Record(path) => format!("cat {} 2>/dev/null; true", quote(path)),
-            Query::NodePodCidrs => format!(
-                "{} --kubeconfig={} get nodes -o 'jsonpath={{range .items[*]}}{{.metadata.name}} {{.spec.podCIDR}}{{\"\\n\"}}{{end}}'",
-                crate::components::binary_path("kubectl"),
-                crate::pki::kubeconfig_path(crate::pki::KubeconfigUser::Admin)
-            ),
+            // Through the host's own API server: admin.conf names the first control plane,
+            // which may be the host `node remove` just stopped.
+            Query::NodePodCidrs => crate::components::kubectl_local(&["get", "nodes", "-o", "jsonpath={range .items[*]}{.metadata.name} {.spec.podCIDR}{\"\\n\"}{end}"]),
             Query::Leftovers { paths, units } => {
                 let patterns: Vec<String> = paths.iter().map(|p| p.strip_suffix('*').map_or_else(|| quote(p).into_owned(), |prefix| format!("{}*", quote(prefix)))).collect();
                 format!(
@@ -220,7 +230,7 @@ impl Query {
     pub fn status_is_answer(&self) -> bool {
         match self {
             Query::ServiceState(_) | Query::MarkerExists(_) | Query::MissingModules(_) | Query::Health { .. } | Query::Journal { .. } => true,
-            Query::Facts | Query::Boot | Query::InstalledKernels(_) | Query::KernelRelease | Query::BootId | Query::EtcdMembers(_) | Query::EtcdStatus(_) | Query::Record(_) | Query::Images | Query::NodePodCidrs | Query::Leftovers { .. } => false,
+            Query::Facts | Query::Boot | Query::InstalledKernels(_) | Query::KernelRelease | Query::BootId | Query::EtcdMembers(_) | Query::EtcdStatus(_) | Query::EtcdHealth(_) | Query::Record(_) | Query::Images | Query::NodePodCidrs | Query::Leftovers { .. } => false,
             #[cfg(test)]
             Query::Script(_) => true,
         }
@@ -274,6 +284,12 @@ impl Query {
     /// The raft index of each of `endpoints` (as `https://[addr]:2379`).
     pub fn etcd_status(endpoints: &[Ipv6Addr]) -> Ask<Vec<(String, u64)>> {
         Ask { query: Query::EtcdStatus(endpoints.to_vec()), parse: |o| Ok(parse_raft_indexes(&o.stdout_text())?) }
+    }
+
+    /// How each of `endpoints` answers (asked one at a time, so one that does not answer
+    /// cannot hide the others).
+    pub fn etcd_health(endpoints: &[Ipv6Addr]) -> Ask<Vec<(Ipv6Addr, EtcdState)>> {
+        Ask { query: Query::EtcdHealth(endpoints.to_vec()), parse: |o| Ok(parse_etcd_health(&o.stdout_text())) }
     }
 
     /// `check` passing within `seconds`, retried on the host, without `unit` restarting.
@@ -372,6 +388,44 @@ pub fn parse_service_state(output: &str) -> ServiceState {
     let mut lines: Vec<&str> = output.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
     let active = lines.pop() == Some("active");
     ServiceState { active, pending: lines.into_iter().map(str::to_string).collect() }
+}
+
+/// How an etcd member answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EtcdState {
+    /// `endpoint health` passes: it serves reads agreed by a quorum.
+    Healthy,
+    /// It runs (`endpoint status` answers) but cannot serve a quorum read: the cluster has
+    /// no quorum, or it is cut off from it.
+    Running,
+    /// It does not answer.
+    Down,
+}
+
+impl std::fmt::Display for EtcdState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            EtcdState::Healthy => "healthy",
+            EtcdState::Running => "running without a quorum",
+            EtcdState::Down => "down",
+        })
+    }
+}
+
+/// `healthy ADDRESS`, `running ADDRESS` and `down ADDRESS` lines.
+pub fn parse_etcd_health(output: &str) -> Vec<(Ipv6Addr, EtcdState)> {
+    output
+        .lines()
+        .filter_map(|l| {
+            let (state, address) = l.trim().split_once(' ')?;
+            let state = match state {
+                "healthy" => EtcdState::Healthy,
+                "running" => EtcdState::Running,
+                _ => EtcdState::Down,
+            };
+            Some((address.parse().ok()?, state))
+        })
+        .collect()
 }
 
 /// `load M` and `absent M` lines.
@@ -522,6 +576,18 @@ mod tests {
         let status = Query::etcd_status(&[]);
         let json = r#"[{"Endpoint":"https://[2001:db8:0:1::101]:2379","Status":{"raftIndex":20}}]"#;
         assert_eq!(status.parse(&output(0, json)).unwrap(), [("https://[2001:db8:0:1::101]:2379".to_string(), 20)]);
+    }
+
+    #[test]
+    fn etcd_health_is_read_per_endpoint() {
+        let endpoints: Vec<Ipv6Addr> = vec!["2001:db8::1".parse().unwrap(), "2001:db8::2".parse().unwrap()];
+        let ask = Query::etcd_health(&endpoints);
+        assert_eq!(ask.parse(&output(0, "healthy 2001:db8::1\nrunning 2001:db8::2\ndown 2001:db8::3\n")).unwrap()[..2], [(endpoints[0], EtcdState::Healthy), (endpoints[1], EtcdState::Running)]);
+        assert_eq!(ask.parse(&output(0, "down 2001:db8::2\n")).unwrap(), [(endpoints[1], EtcdState::Down)]);
+        let script = ask.query().script();
+        assert_eq!(script.matches("endpoint health").count(), 2, "{script}");
+        assert_eq!(script.matches("endpoint status").count(), 2, "{script}");
+        assert!(script.contains("'--endpoints=https://[2001:db8::2]:2379'"), "{script}");
     }
 
     #[test]

@@ -18,7 +18,7 @@ pub use interrupt::Interrupt;
 pub use host_lock::{HostLock, HostLockError, LOCK_DIR, lock_hosts, lock_script};
 pub use gate::{Change, ChangeKind, FollowUp, Gate};
 pub use progress::Progress;
-pub use quorum::{DownAtOnce, batches};
+pub use quorum::{DownAtOnce, batches, quorum};
 pub use recap::{HostRecap, HostStatus, Recap};
 pub use run::{Connected, Runner};
 pub use snapshot::{Read, Snapshot};

@@ -4,6 +4,11 @@
 
 use crate::inventory::{HostSpec, Inventory, Role};
 
+/// How many of `members` etcd members must be up and agree for etcd to work: a majority.
+pub fn quorum(members: usize) -> usize {
+    members / 2 + 1
+}
+
 /// How many hosts of each group may be down at once.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DownAtOnce {
@@ -20,7 +25,7 @@ impl DownAtOnce {
     pub fn of(inv: &Inventory) -> DownAtOnce {
         let count = |role| inv.hosts.iter().filter(|h| h.has(role)).count();
         let (etcd, control_plane) = (count(Role::Etcd), count(Role::ControlPlane));
-        DownAtOnce { etcd: (etcd.saturating_sub(1) / 2).max(1), control_plane: control_plane.saturating_sub(1).max(1), members: (etcd, control_plane) }
+        DownAtOnce { etcd: etcd.saturating_sub(quorum(etcd)).max(1), control_plane: control_plane.saturating_sub(1).max(1), members: (etcd, control_plane) }
     }
 }
 

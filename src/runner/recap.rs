@@ -21,6 +21,18 @@ pub enum HostStatus {
     Skipped,
 }
 
+/// The worse of two statuses of one host in two runs.
+fn worse(a: HostStatus, b: HostStatus) -> HostStatus {
+    let rank = |s: HostStatus| match s {
+        HostStatus::Ok => 0,
+        HostStatus::Changed => 1,
+        HostStatus::Skipped => 2,
+        HostStatus::Failed => 3,
+        HostStatus::Unreachable => 4,
+    };
+    if rank(b) > rank(a) { b } else { a }
+}
+
 /// One host's result.
 #[derive(Debug, Clone, Serialize)]
 pub struct HostRecap {
@@ -68,6 +80,30 @@ impl Recap {
         } else {
             exit::HOST_FAILED
         }
+    }
+
+    /// This run followed by `later` (a command of two runs, e.g. `node remove`): each host
+    /// once, in this run's order then the hosts only `later` had, with its steps and changes
+    /// added up and the worse status; the steps, changes and stop reason of both.
+    pub fn then(mut self, later: Recap) -> Recap {
+        for host in later.hosts {
+            match self.hosts.iter_mut().find(|h| h.host == host.host) {
+                Some(first) => {
+                    first.status = worse(first.status, host.status);
+                    first.steps_done += host.steps_done;
+                    first.changes += host.changes;
+                    first.error = first.error.take().or(host.error);
+                    first.notes.extend(host.notes);
+                }
+                None => self.hosts.push(host),
+            }
+        }
+        self.steps.extend(later.steps);
+        self.step_ms.extend(later.step_ms);
+        self.stopped = self.stopped.or(later.stopped);
+        self.interrupted |= later.interrupted;
+        self.changes.extend(later.changes);
+        self
     }
 
     /// Whether every host ended ok or changed and the run was not stopped.
@@ -145,5 +181,24 @@ mod tests {
         let json = serde_json::to_value(&recap.hosts[0]).unwrap();
         assert_eq!(json["route"], "root@[2002:db8:0:1::102]:22 via bastion root@[2002:db8:0:1::10]:22");
         assert!(json.get("via").is_none());
+    }
+
+    fn host(label: &str, status: HostStatus, changes: usize) -> HostRecap {
+        HostRecap { host: label.into(), name: String::new(), route: String::new(), via: None, status, steps_done: 1, changes, error: None, notes: vec![format!("{label} {changes}")] }
+    }
+
+    fn recap(hosts: Vec<HostRecap>, step: &str) -> Recap {
+        Recap { hosts, steps: vec![step.into()], step_ms: vec![1], stopped: None, interrupted: false, changes: Vec::new() }
+    }
+
+    #[test]
+    fn two_runs_add_up_per_host_with_the_worse_status() {
+        let first = recap(vec![host("a", HostStatus::Changed, 2), host("b", HostStatus::Ok, 0)], "one");
+        let second = recap(vec![host("b", HostStatus::Failed, 1), host("c", HostStatus::Ok, 0)], "two");
+        let both = first.then(second);
+        let hosts: Vec<(&str, HostStatus, usize, usize)> = both.hosts.iter().map(|h| (h.host.as_str(), h.status, h.steps_done, h.changes)).collect();
+        assert_eq!(hosts, [("a", HostStatus::Changed, 1, 2), ("b", HostStatus::Failed, 2, 1), ("c", HostStatus::Ok, 1, 0)]);
+        assert_eq!(both.steps, ["one", "two"]);
+        assert_eq!(both.exit_code(), exit::HOST_FAILED);
     }
 }

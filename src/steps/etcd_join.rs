@@ -35,7 +35,7 @@ const STOP_AND_CLEAR: &str = "systemctl stop etcd; rm -rf /var/lib/etcd/member";
 /// etcd refuses a reconfiguration ("unhealthy cluster") until every member has been connected
 /// for a few seconds, e.g. right after the previous member joined, and a promotion until the
 /// learner's log is in sync with the leader's: retry for up to a minute.
-fn retry_while_settling(command: &str) -> String {
+pub(super) fn retry_while_settling(command: &str) -> String {
     format!(
         "i=0; while :; do out=$({command} 2>&1) && {{ printf '%s\\n' \"$out\"; exit 0; }}; i=$((i+1)); \
          case \"$out\" in *'unhealthy cluster'*|*'in sync with leader'*) [ $i -lt 30 ] && {{ sleep 2; continue; }};; esac; printf '%s\\n' \"$out\" >&2; exit 1; done"

@@ -1,7 +1,11 @@
 //! Steps: one file each, named for what it does. Workflows (`crate::workflows`) list them in order.
 
 mod addons;
+mod delete_nodes;
+mod drain_nodes;
+mod etcd_health;
 mod etcd_join;
+mod etcd_remove;
 mod etcd_snapshot;
 mod gather_facts;
 mod import_images;
@@ -14,6 +18,7 @@ mod pod_network;
 mod preflight;
 mod prepare_host;
 mod push_files;
+mod remove_services;
 mod reboot;
 mod reset_host;
 mod rotate_host;
@@ -23,7 +28,11 @@ mod state;
 mod verify;
 
 pub use addons::{ADDONS_DIR, Addons};
+pub use delete_nodes::DeleteNodes;
+pub use drain_nodes::DrainNodes;
+pub use etcd_health::{EtcdHealthStore, ReadEtcdHealth};
 pub use etcd_join::EtcdJoin;
+pub use etcd_remove::EtcdRemove;
 pub use etcd_snapshot::{Action as ServiceActionKind, RestoreMember, ServiceAction, Snapshot as EtcdSnapshot, TakeSnapshot};
 pub use gather_facts::{FactsStore, GatherFacts};
 pub use import_images::ImportImages;
@@ -36,6 +45,7 @@ pub use pod_network::{HostRoutes, ReadPodSubnets};
 pub use preflight::Preflight;
 pub use prepare_host::PrepareHost;
 pub use push_files::PushFiles;
+pub use remove_services::RemoveServices;
 pub use reset_host::{Data, HostReset, Kept, ResetHost, ResetReports};
 pub use rotate_host::{KEEP_BACKUPS, RotateHost, RotateState, backup_path, services_to_restart};
 pub use start_services::StartServices;

@@ -81,7 +81,7 @@ pub fn run(remote: &Remote, inv: &Inventory, request: &Request<'_>, notes: &mut 
         let outside: Vec<String> = inv.hosts.iter().filter(|h| !membership.members.contains(&h.address) && !membership.unreachable.contains_key(&h.address)).map(|h| h.address.to_string()).collect();
         if !outside.is_empty() {
             bail!(
-                "cluster {} is running and {} not in it yet: add them with `v6deploy -i {} node add {}`; nothing was changed",
+                "cluster {} is running and {} not in it: add them with `v6deploy -i {} node add {}`, or delete them from the inventory if `node remove` took them out; nothing was changed",
                 inv.cluster.name,
                 outside.join(", "),
                 inv.source.display(),

@@ -14,6 +14,8 @@ pub mod membership;
 pub mod network;
 pub mod node_add;
 pub mod node_add_run;
+pub mod node_remove;
+pub mod node_remove_run;
 pub mod push;
 pub mod reset;
 pub mod remote;
