@@ -15,8 +15,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::Duration;
 
-use serde_json::Value;
-use support::{TestLab, ok, text, wait_for};
+use support::{TestLab, json, ok, text, wait_for};
 use v6deploy::net::NodeName;
 
 /// A Deployment of the lab's test image with one pod per node (3 replicas, a required
@@ -54,26 +53,9 @@ spec:
   ports: [{port: 80, targetPort: 8080}]
 "#;
 
-fn json(text: &str) -> Value {
-    serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
-}
-
-/// kubectl from the lab's bundle with the cluster's admin.conf, on this machine.
-fn kubectl_command(lab: &TestLab, args: &[&str]) -> Command {
-    let mut command = Command::new(lab.files().join("bundle/bin/kubectl"));
-    command.arg("--kubeconfig").arg(lab.project.path().join("certs").join(lab.name.as_str()).join("admin.conf")).args(args);
-    command
-}
-
-fn kubectl(lab: &TestLab, args: &[&str]) -> String {
-    let output = kubectl_command(lab, args).output().unwrap();
-    assert!(output.status.success(), "kubectl {args:?}: {}", text(&output));
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
 /// The nodes, by name: (Ready, taints, podCIDR, InternalIP).
 fn nodes(lab: &TestLab) -> BTreeMap<String, (bool, Vec<String>, String, String)> {
-    let nodes = json(&kubectl(lab, &["get", "nodes", "-o", "json"]));
+    let nodes = json(&lab.kubectl_ok(&["get", "nodes", "-o", "json"]));
     nodes["items"]
         .as_array()
         .unwrap()
@@ -89,7 +71,7 @@ fn nodes(lab: &TestLab) -> BTreeMap<String, (bool, Vec<String>, String, String)>
 
 /// The echo pods, by node: (name, uid, IP, restarts, running).
 fn echo_pods(lab: &TestLab) -> BTreeMap<String, (String, String, String, u64, bool)> {
-    let pods = json(&kubectl(lab, &["get", "pods", "-l", "app=echo", "-o", "json"]));
+    let pods = json(&lab.kubectl_ok(&["get", "pods", "-l", "app=echo", "-o", "json"]));
     pods["items"]
         .as_array()
         .unwrap()
@@ -119,7 +101,7 @@ fn wait_ready(lab: &TestLab, count: usize) {
 
 /// `kubectl exec` in a pod.
 fn exec(lab: &TestLab, pod: &str, command: &str) -> String {
-    kubectl(lab, &["exec", pod, "--", "/bin/sh", "-c", command])
+    lab.kubectl_ok(&["exec", pod, "--", "/bin/sh", "-c", command])
 }
 
 /// An HTTP GET from inside a pod with busybox's `nc` (its static `wget` crashes resolving
@@ -155,7 +137,7 @@ fn an_ipv6_only_cluster_runs_pods_across_nodes_and_the_three_jobs_keep_it_runnin
         let tainted = taints.iter().any(|t| t == "node-role.kubernetes.io/control-plane");
         assert_eq!(tainted, name == &names[0], "{name}: {taints:?}");
     }
-    println!("{}", kubectl(&lab, &["get", "nodes", "-o", "wide"]));
+    println!("{}", lab.kubectl_ok(&["get", "nodes", "-o", "wide"]));
 
     // Node authorization: a kubelet's own certificate may change its Node, not another's.
     let store = lab.project.path().join("certs").join(lab.name.as_str());
@@ -181,7 +163,7 @@ fn an_ipv6_only_cluster_runs_pods_across_nodes_and_the_three_jobs_keep_it_runnin
     assert!(String::from_utf8_lossy(&other.stderr).contains("Forbidden") || String::from_utf8_lossy(&other.stderr).contains("forbidden"), "{}", text(&other));
 
     // Pods on every node, each with an address from its node's podCIDR, reaching every other.
-    let mut apply = kubectl_command(&lab, &["apply", "-f", "-"]).stdin(std::process::Stdio::piped()).spawn().unwrap();
+    let mut apply = lab.kubectl_command(&["apply", "-f", "-"]).stdin(std::process::Stdio::piped()).spawn().unwrap();
     std::io::Write::write_all(apply.stdin.as_mut().unwrap(), WORKLOAD.as_bytes()).unwrap();
     assert!(apply.wait().unwrap().success());
     wait_ready(&lab, 3);
@@ -197,10 +179,10 @@ fn an_ipv6_only_cluster_runs_pods_across_nodes_and_the_three_jobs_keep_it_runnin
             }
         }
     }
-    println!("{}", kubectl(&lab, &["get", "pods", "-A", "-o", "wide"]));
+    println!("{}", lab.kubectl_ok(&["get", "pods", "-A", "-o", "wide"]));
 
     // The ClusterIP Service, from a pod and from a node (kube-proxy's ip6tables rules).
-    let service_ip = kubectl(&lab, &["get", "service", "echo", "-o", "jsonpath={.spec.clusterIP}"]);
+    let service_ip = lab.kubectl_ok(&["get", "service", "echo", "-o", "jsonpath={.spec.clusterIP}"]);
     let service_ip: Ipv6Addr = service_ip.trim().parse().unwrap();
     let first_pod = &pods.values().next().unwrap().0;
     let pod_names: Vec<&String> = pods.values().map(|p| &p.0).collect();
@@ -234,7 +216,7 @@ fn an_ipv6_only_cluster_runs_pods_across_nodes_and_the_three_jobs_keep_it_runnin
     let mut args = vec!["node", "add"];
     args.extend(new.iter().map(String::as_str));
     ok(&lab, &args);
-    kubectl(&lab, &["scale", "deployment", "echo", "--replicas=5"]);
+    lab.kubectl_ok(&["scale", "deployment", "echo", "--replicas=5"]);
     wait_ready(&lab, 5);
     let grown_pods = echo_pods(&lab);
     for (node, pod) in &pods {

@@ -9,23 +9,8 @@ use std::time::Duration;
 use serde_json::Value;
 use support::{TestLab, ok, text, wait_for};
 
-fn kubectl(lab: &TestLab, args: &[&str]) -> std::process::Output {
-    Command::new(lab.files().join("bundle/bin/kubectl"))
-        .arg("--kubeconfig")
-        .arg(lab.project.path().join("certs").join(lab.name.as_str()).join("admin.conf"))
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn kubectl_ok(lab: &TestLab, args: &[&str]) -> String {
-    let output = kubectl(lab, args);
-    assert!(output.status.success(), "kubectl {args:?}: {}", text(&output));
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
 fn nodes_ready(lab: &TestLab) -> bool {
-    let nodes: Value = serde_json::from_str(&kubectl_ok(lab, &["get", "nodes", "-o", "json"])).unwrap();
+    let nodes: Value = serde_json::from_str(&lab.kubectl_ok(&["get", "nodes", "-o", "json"])).unwrap();
     let items = nodes["items"].as_array().unwrap();
     items.len() == 3 && items.iter().all(|n| n["status"]["conditions"].as_array().unwrap().iter().any(|c| c["type"] == "Ready" && c["status"] == "True"))
 }
@@ -38,8 +23,8 @@ fn a_restored_backup_brings_back_what_was_deleted() {
     let lab = TestLab::up_kubernetes("td1", 3);
     ok(&lab, &["install"]);
     wait_for("3 Ready nodes", Duration::from_secs(180), || nodes_ready(&lab));
-    kubectl_ok(&lab, &["create", "deployment", "keepme", "--image=v6deploy.lab/busybox:1.35", "--", "sleep", "3600"]);
-    kubectl_ok(&lab, &["create", "configmap", "keepme", "--from-literal=written=before-the-backup"]);
+    lab.kubectl_ok(&["create", "deployment", "keepme", "--image=v6deploy.lab/busybox:1.35", "--", "sleep", "3600"]);
+    lab.kubectl_ok(&["create", "configmap", "keepme", "--from-literal=written=before-the-backup"]);
 
     let backups = lab.project.path().join("backups");
     let report: Value = serde_json::from_str(&ok(&lab, &["etcd", "backup", "--dir", backups.to_str().unwrap(), "--output", "json"])).unwrap();
@@ -54,17 +39,17 @@ fn a_restored_backup_brings_back_what_was_deleted() {
     use std::os::unix::fs::PermissionsExt;
     assert_eq!(std::fs::metadata(&snapshot).unwrap().permissions().mode() & 0o777, 0o600);
 
-    kubectl_ok(&lab, &["delete", "deployment", "keepme"]);
-    kubectl_ok(&lab, &["delete", "configmap", "keepme"]);
-    assert!(!kubectl(&lab, &["get", "configmap", "keepme"]).status.success());
+    lab.kubectl_ok(&["delete", "deployment", "keepme"]);
+    lab.kubectl_ok(&["delete", "configmap", "keepme"]);
+    assert!(!lab.kubectl(&["get", "configmap", "keepme"]).status.success());
 
     let refused = support::run(&lab, &["etcd", "restore", snapshot.to_str().unwrap()]);
     assert_eq!(refused.status.code(), Some(1), "a restore without --yes: {}", text(&refused));
     ok(&lab, &["etcd", "restore", snapshot.to_str().unwrap(), "--yes"]);
-    wait_for("the API server back", Duration::from_secs(60), || kubectl(&lab, &["get", "configmap", "keepme"]).status.success());
-    let data = kubectl_ok(&lab, &["get", "configmap", "keepme", "-o", "jsonpath={.data.written}"]);
+    wait_for("the API server back", Duration::from_secs(60), || lab.kubectl(&["get", "configmap", "keepme"]).status.success());
+    let data = lab.kubectl_ok(&["get", "configmap", "keepme", "-o", "jsonpath={.data.written}"]);
     assert_eq!(data, "before-the-backup");
-    kubectl_ok(&lab, &["get", "deployment", "keepme"]);
+    lab.kubectl_ok(&["get", "deployment", "keepme"]);
     wait_for("3 Ready nodes after the restore", Duration::from_secs(120), || nodes_ready(&lab));
     // The old data dir is kept beside the restored one.
     let kept = lab.ssh_ok(lab.address(1), "ls -d /var/lib/etcd.before-restore-*");

@@ -19,16 +19,11 @@ use std::process::Command;
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
-use support::{TestLab, ok, text, wait_for};
+use support::{TestLab, json, ok, text, wait_for};
 use v6deploy::net::NodeName;
 
 /// kube-controller-manager's default `--node-monitor-grace-period` (v6deploy sets none).
 const NODE_MONITOR_GRACE: Duration = Duration::from_secs(40);
-
-fn json(text: &str) -> Value {
-    serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
-}
 
 /// `kubectl` on the lab machine at `address`, through that host's API proxy
 /// (`https://[::1]:7443`) with the admin credentials installed there; `None` when it fails.

@@ -53,23 +53,6 @@ impl TestLab {
         v6deploy::inventory::load(&self.inventory()).unwrap().inventory.hosts
     }
 
-    /// etcdctl from the lab's bundle, run on this machine with the cluster's healthcheck
-    /// client certificate, against `endpoints`.
-    fn etcdctl(&self, endpoints: &[Ipv6Addr], args: &[&str]) -> Output {
-        let pki = self.project.path().join("certs").join(self.name.as_str()).join("etcd");
-        let endpoints: Vec<String> = endpoints.iter().map(|a| format!("https://[{a}]:2379")).collect();
-        Command::new(self.files().join("bundle/bin/etcdctl"))
-            .env("ETCDCTL_API", "3")
-            .arg(format!("--endpoints={}", endpoints.join(",")))
-            .arg(format!("--cacert={}", pki.join("ca.crt").display()))
-            .arg(format!("--cert={}", pki.join("healthcheck-client.crt").display()))
-            .arg(format!("--key={}", pki.join("healthcheck-client.key").display()))
-            .arg("--command-timeout=10s")
-            .args(args)
-            .output()
-            .unwrap()
-    }
-
     fn etcdctl_ok(&self, endpoints: &[Ipv6Addr], args: &[&str]) -> String {
         let output = self.etcdctl(endpoints, args);
         assert!(output.status.success(), "etcdctl {args:?} at {endpoints:?}: {}", text(&output));

@@ -7,26 +7,12 @@ mod support;
 
 use std::collections::BTreeMap;
 use std::net::Ipv6Addr;
-use std::process::Command;
 
 use serde_json::Value;
-use support::{TestLab, ok, run, text};
+use support::{TestLab, json, ok, run, text};
 
 /// The services every host of a 3-machine lab runs (all have every role).
 const SERVICES: [&str; 8] = ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "api-proxy", "containerd", "kubelet", "kube-proxy"];
-
-fn json(stdout: &str) -> Value {
-    serde_json::from_str(stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {stdout}"))
-}
-
-/// `kubectl` from the lab's bundle with the cluster's admin.conf, run on this machine.
-fn kubectl(lab: &TestLab, args: &[&str]) -> String {
-    let kubectl = lab.files().join("bundle/bin/kubectl");
-    let admin = lab.project.path().join("certs").join(lab.name.as_str()).join("admin.conf");
-    let output = Command::new(kubectl).arg("--kubeconfig").arg(admin).args(args).output().unwrap();
-    assert!(output.status.success(), "kubectl {args:?}: {}", text(&output));
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
 
 /// Each service's MainPID on a host.
 fn main_pids(lab: &TestLab, address: Ipv6Addr) -> BTreeMap<String, String> {
@@ -63,7 +49,7 @@ fn real_kubernetes_starts_healthy_registers_ipv6_nodes_and_a_second_run_restarts
     }
 
     // From this machine, over IPv6, with the cluster's admin.conf.
-    let nodes = json(&kubectl(&lab, &["get", "nodes", "-o", "json"]));
+    let nodes = json(&lab.kubectl_ok(&["get", "nodes", "-o", "json"]));
     let items = nodes["items"].as_array().unwrap();
     assert_eq!(items.len(), 3, "{nodes}");
     let pod_cidr: ipnet::Ipv6Net = "2001:db8:42::/56".parse().unwrap();
@@ -78,7 +64,7 @@ fn real_kubernetes_starts_healthy_registers_ipv6_nodes_and_a_second_run_restarts
         assert_eq!(cidr.prefix_len(), 64, "{node}");
         assert!(pod_cidr.contains(&cidr), "{cidr} not in {pod_cidr}");
     }
-    let wide = kubectl(&lab, &["get", "nodes", "-o", "wide"]);
+    let wide = lab.kubectl_ok(&["get", "nodes", "-o", "wide"]);
     println!("{wide}");
 
     // Nothing changes, nothing restarts.

@@ -5,8 +5,6 @@
 //! Like tests/lab.rs these are `#[ignore]`d and run only as root (`scripts/test.sh`).
 
 use std::net::Ipv6Addr;
-use std::path::PathBuf;
-use std::process::{Command, Output};
 
 use serde_json::Value;
 
@@ -17,30 +15,6 @@ use support::*;
 fn ok_json(lab: &TestLab, args: &[&str]) -> Value {
     let out = ok(lab, args);
     serde_json::from_str(&out).unwrap_or_else(|e| panic!("v6deploy {args:?}: no JSON ({e}): {out}"))
-}
-
-/// etcdctl from the lab bundle on this machine, with the cluster's healthcheck client cert.
-fn etcdctl(lab: &TestLab, endpoints: &[Ipv6Addr], args: &[&str]) -> Output {
-    let pki: PathBuf = lab.project.path().join("certs").join(lab.name.as_str()).join("etcd");
-    let endpoints: Vec<String> = endpoints.iter().map(|a| format!("https://[{a}]:2379")).collect();
-    Command::new(lab.files().join("bundle/bin/etcdctl"))
-        .env("ETCDCTL_API", "3")
-        .arg(format!("--endpoints={}", endpoints.join(",")))
-        .arg(format!("--cacert={}", pki.join("ca.crt").display()))
-        .arg(format!("--cert={}", pki.join("healthcheck-client.crt").display()))
-        .arg(format!("--key={}", pki.join("healthcheck-client.key").display()))
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn member_names(lab: &TestLab, endpoint: Ipv6Addr) -> Vec<String> {
-    let output = etcdctl(lab, &[endpoint], &["member", "list", "-w", "json"]);
-    assert!(output.status.success(), "member list: {}", text(&output));
-    let members = v6deploy::facts::parse_member_list(&String::from_utf8_lossy(&output.stdout)).unwrap();
-    let mut names: Vec<String> = members.into_iter().map(|m| if m.name.is_empty() { format!("(unstarted {})", m.peer_urls.join(",")) } else { m.name }).collect();
-    names.sort();
-    names
 }
 
 fn main_pid(lab: &TestLab, address: Ipv6Addr) -> String {
@@ -76,7 +50,7 @@ fn installed_lab(name: &str) -> TestLab {
 fn two_etcd_members_join_and_the_old_ones_keep_running() {
     let lab = installed_lab("nadd");
     let old: Vec<Ipv6Addr> = (1..=3).map(|i| lab.address(i)).collect();
-    let put = etcdctl(&lab, &old, &["put", "written-before-the-add", "still-here"]);
+    let put = lab.etcdctl(&old, &["put", "written-before-the-add", "still-here"]);
     assert!(put.status.success(), "{}", text(&put));
     let pids_before: Vec<String> = old.iter().map(|a| main_pid(&lab, *a)).collect();
     let nspawn_before = lab.nspawn_pids();
@@ -94,14 +68,14 @@ fn two_etcd_members_join_and_the_old_ones_keep_running() {
     assert!(String::from_utf8_lossy(&refused.stderr).contains("node add"), "{}", text(&refused));
 
     let added = ok_json(&lab, &["node", "add", "--output", "json", &new[0].to_string(), &new[1].to_string()]);
-    let names = member_names(&lab, old[0]);
+    let names = lab.etcd_member_names(old[0]);
     assert_eq!(names.len(), 5, "{names:?}");
     assert!(names.iter().all(|n| !n.starts_with("(unstarted")), "{names:?}");
     let all: Vec<Ipv6Addr> = old.iter().chain(new.iter()).copied().collect();
-    let health = etcdctl(&lab, &all, &["endpoint", "health"]);
+    let health = lab.etcdctl(&all, &["endpoint", "health"]);
     assert!(health.status.success(), "{}", text(&health));
     for address in new {
-        let get = etcdctl(&lab, &[address], &["get", "written-before-the-add", "--print-value-only"]);
+        let get = lab.etcdctl(&[address], &["get", "written-before-the-add", "--print-value-only"]);
         assert_eq!(String::from_utf8_lossy(&get.stdout).trim(), "still-here", "{}", text(&get));
     }
     let pids_after: Vec<String> = old.iter().map(|a| main_pid(&lab, *a)).collect();
@@ -140,7 +114,7 @@ fn a_worker_joins_without_touching_etcd() {
     assert!(plan.contains(&format!("{worker}: would write /etc/kubernetes/kubelet.conf (new file)")), "{plan}");
     lab.ssh_ok(worker, "! test -e /etc/kubernetes && ! test -e /etc/v6deploy/member");
     let out = ok_json(&lab, &["node", "add", "--output", "json", &worker.to_string()]);
-    assert_eq!(member_names(&lab, lab.address(1)).len(), 3);
+    assert_eq!(lab.etcd_member_names(lab.address(1)).len(), 3);
     let components = &out["components"][worker.to_string()];
     assert_eq!(components["kubelet"], "staged", "{out:#}");
     assert_eq!(components["kube-proxy"], "staged", "{out:#}");
@@ -163,7 +137,7 @@ fn an_unreachable_new_host_changes_nothing() {
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(String::from_utf8_lossy(&out.stderr).contains(&format!("cannot reach {new}")), "{}", text(&out));
     assert!(String::from_utf8_lossy(&out.stderr).contains("nothing was changed"), "{}", text(&out));
-    assert_eq!(member_names(&lab, lab.address(1)).len(), 3, "a member was added for an unreachable host");
+    assert_eq!(lab.etcd_member_names(lab.address(1)).len(), 3, "a member was added for an unreachable host");
 }
 
 #[test]
@@ -182,8 +156,8 @@ fn a_member_that_does_not_come_up_is_removed_again() {
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("it was removed from the etcd cluster again"), "{}", text(&out));
-    let names = member_names(&lab, lab.address(1));
+    let names = lab.etcd_member_names(lab.address(1));
     assert_eq!(names.len(), 3, "half-added member left: {names:?}");
-    let health = etcdctl(&lab, &[lab.address(1), lab.address(2), lab.address(3)], &["endpoint", "health"]);
+    let health = lab.etcdctl(&[lab.address(1), lab.address(2), lab.address(3)], &["endpoint", "health"]);
     assert!(health.status.success(), "{}", text(&health));
 }

@@ -8,8 +8,7 @@
 
 use std::collections::BTreeMap;
 use std::net::Ipv6Addr;
-use std::path::PathBuf;
-use std::process::{Command, Output};
+use std::process::Command;
 use std::time::Duration;
 
 use serde_json::Value;
@@ -53,27 +52,10 @@ spec:
   ports: [{port: 80, targetPort: 8080}]
 "#;
 
-fn json(text: &str) -> Value {
-    serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
-}
-
-/// kubectl from the lab's bundle with the cluster's admin.conf, on this machine.
-fn kubectl_output(lab: &TestLab, args: &[&str]) -> Output {
-    let mut command = Command::new(lab.files().join("bundle/bin/kubectl"));
-    command.arg("--kubeconfig").arg(lab.project.path().join("certs").join(lab.name.as_str()).join("admin.conf")).args(args);
-    command.output().unwrap()
-}
-
-fn kubectl(lab: &TestLab, args: &[&str]) -> String {
-    let output = kubectl_output(lab, args);
-    assert!(output.status.success(), "kubectl {args:?}: {}", text(&output));
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
 /// The nodes by name, and whether each is Ready and schedulable (`None` when the API server
 /// does not answer).
 fn nodes(lab: &TestLab) -> Option<BTreeMap<String, (bool, bool)>> {
-    let output = kubectl_output(lab, &["get", "nodes", "-o", "json"]);
+    let output = lab.kubectl(&["get", "nodes", "-o", "json"]);
     if !output.status.success() {
         return None;
     }
@@ -100,34 +82,10 @@ fn wait_ready(lab: &TestLab, addresses: &[Ipv6Addr]) {
 
 /// The web pod: (node, running).
 fn web_pod(lab: &TestLab) -> Option<(String, bool)> {
-    let pods = json(&kubectl(lab, &["get", "pods", "-l", "app=web", "-o", "json"]));
+    let pods = json(&lab.kubectl_ok(&["get", "pods", "-l", "app=web", "-o", "json"]));
     let pod = pods["items"].as_array().unwrap().iter().find(|p| p["metadata"]["deletionTimestamp"].is_null())?.clone();
     let running = pod["status"]["phase"] == "Running" && pod["status"]["podIP"].is_string();
     Some((pod["spec"]["nodeName"].as_str().unwrap_or_default().to_string(), running))
-}
-
-/// etcdctl from the lab bundle on this machine, with the cluster's healthcheck client cert.
-fn etcdctl(lab: &TestLab, endpoints: &[Ipv6Addr], args: &[&str]) -> Output {
-    let pki: PathBuf = lab.project.path().join("certs").join(lab.name.as_str()).join("etcd");
-    let endpoints: Vec<String> = endpoints.iter().map(|a| format!("https://[{a}]:2379")).collect();
-    Command::new(lab.files().join("bundle/bin/etcdctl"))
-        .env("ETCDCTL_API", "3")
-        .arg(format!("--endpoints={}", endpoints.join(",")))
-        .arg(format!("--cacert={}", pki.join("ca.crt").display()))
-        .arg(format!("--cert={}", pki.join("healthcheck-client.crt").display()))
-        .arg(format!("--key={}", pki.join("healthcheck-client.key").display()))
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn member_names(lab: &TestLab, endpoint: Ipv6Addr) -> Vec<String> {
-    let output = etcdctl(lab, &[endpoint], &["member", "list", "-w", "json"]);
-    assert!(output.status.success(), "member list: {}", text(&output));
-    let members = v6deploy::facts::parse_member_list(&String::from_utf8_lossy(&output.stdout)).unwrap();
-    let mut names: Vec<String> = members.into_iter().map(|m| if m.name.is_empty() { format!("(unstarted {})", m.peer_urls.join(",")) } else { m.name }).collect();
-    names.sort();
-    names
 }
 
 fn names(addresses: &[Ipv6Addr]) -> Vec<String> {
@@ -198,9 +156,9 @@ fn a_worker_and_an_etcd_member_leave_the_rest_keeps_working_and_node_add_brings_
     let worker_name = NodeName::encode(worker).to_string();
     let manifest = lab.project.path().join("web.yaml");
     std::fs::write(&manifest, WORKLOAD.replace("{node}", &worker_name)).unwrap();
-    kubectl(&lab, &["apply", "-f", &manifest.display().to_string()]);
+    lab.kubectl_ok(&["apply", "-f", &manifest.display().to_string()]);
     wait_for("the web pod running on the worker to remove", Duration::from_secs(180), || web_pod(&lab) == Some((worker_name.clone(), true)));
-    let service_ip = kubectl(&lab, &["get", "service", "web", "-o", "jsonpath={.spec.clusterIP}"]);
+    let service_ip = lab.kubectl_ok(&["get", "service", "web", "-o", "jsonpath={.spec.clusterIP}"]);
     wait_for("the web Service to answer", Duration::from_secs(60), || served(&lab, all[0], &service_ip).is_ok());
 
     // The plan changes nothing; without a terminal, --yes is needed.
@@ -218,7 +176,7 @@ fn a_worker_and_an_etcd_member_leave_the_rest_keeps_working_and_node_add_brings_
         assert!(pane.contains("Type yes to go on") && pane.contains(&format!("{member} ({}; roles ", NodeName::encode(member))), "{pane}");
         assert!(pane.contains("not confirmed: nothing was changed") && pane.contains("exit 1"), "{pane}");
     }
-    assert_eq!(member_names(&lab, all[0]).len(), 3, "the dry run or a refusal removed an etcd member");
+    assert_eq!(lab.etcd_member_names(all[0]).len(), 3, "the dry run or a refusal removed an etcd member");
     lab.ssh_ok(member, "test -f /etc/v6deploy/member && systemctl is-active --quiet kubelet");
 
     // The removal.
@@ -231,8 +189,8 @@ fn a_worker_and_an_etcd_member_leave_the_rest_keeps_working_and_node_add_brings_
 
     // The rest is healthy: 3 nodes Ready, etcd of 2 healthy members, the pod moved and served.
     wait_ready(&lab, &staying);
-    assert_eq!(member_names(&lab, all[0]), names(&staying_etcd));
-    let health = etcdctl(&lab, &staying_etcd, &["endpoint", "health"]);
+    assert_eq!(lab.etcd_member_names(all[0]), names(&staying_etcd));
+    let health = lab.etcdctl(&staying_etcd, &["endpoint", "health"]);
     assert!(health.status.success(), "{}", text(&health));
     wait_for("the web pod running on a staying node", Duration::from_secs(180), || web_pod(&lab).is_some_and(|(node, running)| running && node != worker_name));
     wait_for("the web Service to answer from the moved pod", Duration::from_secs(60), || served(&lab, all[1], &service_ip).is_ok());
@@ -262,10 +220,10 @@ fn a_worker_and_an_etcd_member_leave_the_rest_keeps_working_and_node_add_brings_
     let states = format!("{} running without a quorum, {} down", all[0], all[1]);
     assert!(stderr.contains("etcd has lost its quorum already") && stderr.contains(&states) && stderr.contains("nothing was changed"), "{}", text(&quorum));
     lab.ssh_ok(all[1], "systemctl start etcd");
-    let health = || etcdctl(&lab, &staying_etcd, &["endpoint", "health"]).status.success();
+    let health = || lab.etcdctl(&staying_etcd, &["endpoint", "health"]).status.success();
     wait_for("etcd healthy again", Duration::from_secs(60), health);
     lab.ssh_ok(all[0], "test -f /etc/v6deploy/member && systemctl is-active --quiet etcd");
-    assert_eq!(member_names(&lab, all[0]), names(&staying_etcd));
+    assert_eq!(lab.etcd_member_names(all[0]), names(&staying_etcd));
 
     // The staying hosts are what install makes of the inventory without the removed hosts.
     let listed = std::fs::read_to_string(lab.inventory()).unwrap();
@@ -291,8 +249,8 @@ fn a_worker_and_an_etcd_member_leave_the_rest_keeps_working_and_node_add_brings_
     // node add brings both back.
     ok(&lab, &["node", "add", &targets[0], &targets[1]]);
     wait_ready(&lab, &all);
-    assert_eq!(member_names(&lab, all[0]), names(&all[..3]));
-    let health = etcdctl(&lab, &all[..3], &["endpoint", "health"]);
+    assert_eq!(lab.etcd_member_names(all[0]), names(&all[..3]));
+    let health = lab.etcdctl(&all[..3], &["endpoint", "health"]);
     assert!(health.status.success(), "{}", text(&health));
     wait_for("the web Service to answer on the re-added member", Duration::from_secs(60), || served(&lab, member, &service_ip).is_ok());
 }
@@ -314,8 +272,8 @@ fn the_first_control_plane_leaves_by_node_name_and_comes_back() {
     assert!(out.contains(&format!("removed from cluster tnr2: {first}")) && out.contains("Now delete"), "{out}");
     assert!(std::fs::read_to_string(&admin).unwrap().contains(&format!("[{}]:6443", staying[0])), "admin.conf still names the removed host");
     wait_ready(&lab, staying);
-    assert_eq!(member_names(&lab, staying[0]), names(staying));
-    let health = etcdctl(&lab, staying, &["endpoint", "health"]);
+    assert_eq!(lab.etcd_member_names(staying[0]), names(staying));
+    let health = lab.etcdctl(staying, &["endpoint", "health"]);
     assert!(health.status.success(), "{}", text(&health));
     for address in staying {
         lab.ssh_ok(*address, &format!("grep -q '\\[{}\\]:6443' /etc/kubernetes/admin.conf && ! grep -q '{first} ' /etc/hosts", staying[0]));
@@ -324,7 +282,7 @@ fn the_first_control_plane_leaves_by_node_name_and_comes_back() {
 
     ok(&lab, &["node", "add", &first.to_string()]);
     wait_ready(&lab, &all);
-    assert_eq!(member_names(&lab, staying[0]), names(&all));
-    let health = etcdctl(&lab, &all, &["endpoint", "health"]);
+    assert_eq!(lab.etcd_member_names(staying[0]), names(&all));
+    let health = lab.etcdctl(&all, &["endpoint", "health"]);
     assert!(health.status.success(), "{}", text(&health));
 }

@@ -11,7 +11,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use serde_json::Value;
-use support::{TestLab, ok, text, wait_for};
+use support::{TestLab, json, ok, text, wait_for};
 use v6deploy::components::{ALL, UNIT_DIR};
 use v6deploy::net::NodeName;
 
@@ -91,24 +91,11 @@ fn assert_reset(lab: &TestLab, address: Ipv6Addr, files: &[String]) {
     assert!(mounts.trim().is_empty(), "{address}: mounts left: {mounts}");
 }
 
-fn kubectl(lab: &TestLab, args: &[&str]) -> std::process::Output {
-    Command::new(lab.files().join("bundle/bin/kubectl"))
-        .arg("--kubeconfig")
-        .arg(lab.project.path().join("certs").join(lab.name.as_str()).join("admin.conf"))
-        .args(args)
-        .output()
-        .unwrap()
-}
-
 fn nodes_ready(lab: &TestLab) -> bool {
-    let output = kubectl(lab, &["get", "nodes", "-o", "json"]);
+    let output = lab.kubectl(&["get", "nodes", "-o", "json"]);
     let Ok(nodes) = serde_json::from_slice::<Value>(&output.stdout) else { return false };
     let Some(items) = nodes["items"].as_array() else { return false };
     items.len() == 3 && items.iter().all(|n| n["status"]["conditions"].as_array().is_some_and(|c| c.iter().any(|c| c["type"] == "Ready" && c["status"] == "True")))
-}
-
-fn json(output: &str) -> Value {
-    serde_json::from_str(output).unwrap_or_else(|e| panic!("{e}: {output}"))
 }
 
 /// The changes a JSON recap lists for `host`, as "what" strings.

@@ -20,6 +20,11 @@ pub fn is_root() -> bool {
     fs::metadata("/proc/self").map(|m| m.uid() == 0).unwrap_or(false)
 }
 
+/// `text` parsed as JSON, or a panic that shows it.
+pub fn json(text: &str) -> serde_json::Value {
+    serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
+}
+
 pub fn text(output: &Output) -> String {
     format!("status {}\nstdout:\n{}\nstderr:\n{}", output.status, String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr))
 }
@@ -97,6 +102,57 @@ impl TestLab {
     pub fn bundle(&self) -> PathBuf {
         let staged = self.project.path().join("bundle-staged");
         if staged.exists() { staged } else { self.files().join("bundle") }
+    }
+
+    /// etcdctl from the lab bundle on this machine, with the cluster's healthcheck client
+    /// cert, against `endpoints`.
+    pub fn etcdctl(&self, endpoints: &[Ipv6Addr], args: &[&str]) -> Output {
+        let pki = self.project.path().join("certs").join(self.name.as_str()).join("etcd");
+        let endpoints: Vec<String> = endpoints.iter().map(|a| format!("https://[{a}]:2379")).collect();
+        Command::new(self.files().join("bundle/bin/etcdctl"))
+            .env("ETCDCTL_API", "3")
+            .arg(format!("--endpoints={}", endpoints.join(",")))
+            .arg(format!("--cacert={}", pki.join("ca.crt").display()))
+            .arg(format!("--cert={}", pki.join("healthcheck-client.crt").display()))
+            .arg(format!("--key={}", pki.join("healthcheck-client.key").display()))
+            .arg("--command-timeout=10s")
+            .args(args)
+            .output()
+            .unwrap()
+    }
+
+    /// The etcd members' names as `endpoint` lists them, sorted (an unstarted one by its peer URLs).
+    pub fn etcd_member_names(&self, endpoint: Ipv6Addr) -> Vec<String> {
+        let output = self.etcdctl(&[endpoint], &["member", "list", "-w", "json"]);
+        assert!(output.status.success(), "member list: {}", text(&output));
+        let members = v6deploy::facts::parse_member_list(&String::from_utf8_lossy(&output.stdout)).unwrap();
+        let mut names: Vec<String> = members.into_iter().map(|m| if m.name.is_empty() { format!("(unstarted {})", m.peer_urls.join(",")) } else { m.name }).collect();
+        names.sort();
+        names
+    }
+
+    /// The cluster's `admin.conf` in this lab's PKI store.
+    pub fn admin_conf(&self) -> PathBuf {
+        self.project.path().join("certs").join(self.name.as_str()).join("admin.conf")
+    }
+
+    /// `kubectl` from the lab's bundle with the cluster's admin.conf, on this machine.
+    pub fn kubectl_command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(self.files().join("bundle/bin/kubectl"));
+        command.arg("--kubeconfig").arg(self.admin_conf()).args(args);
+        command
+    }
+
+    /// That `kubectl`'s output, whatever its status.
+    pub fn kubectl(&self, args: &[&str]) -> Output {
+        self.kubectl_command(args).output().unwrap()
+    }
+
+    /// That `kubectl`'s stdout; it must succeed.
+    pub fn kubectl_ok(&self, args: &[&str]) -> String {
+        let output = self.kubectl(args);
+        assert!(output.status.success(), "kubectl {args:?}: {}", text(&output));
+        String::from_utf8_lossy(&output.stdout).into_owned()
     }
 
     pub fn files(&self) -> PathBuf {
