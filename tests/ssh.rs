@@ -442,20 +442,9 @@ fn expanded(address: Ipv6Addr) -> String {
     address.segments().iter().map(|s| format!("{s:x}")).collect::<Vec<_>>().join(":")
 }
 
-/// etcdctl from the lab's bundle, on this machine, with the cluster's healthcheck client
-/// certificate, against `endpoint`.
+/// [`TestLab::etcdctl`] against `endpoint`; it must succeed.
 fn etcdctl(lab: &TestLab, endpoint: Ipv6Addr, args: &[&str]) -> String {
-    let pki = lab.project.path().join("certs").join(lab.name.as_str()).join("etcd");
-    let output = Command::new(lab.files().join("bundle/bin/etcdctl"))
-        .env("ETCDCTL_API", "3")
-        .arg(format!("--endpoints=https://[{endpoint}]:2379"))
-        .arg(format!("--cacert={}", pki.join("ca.crt").display()))
-        .arg(format!("--cert={}", pki.join("healthcheck-client.crt").display()))
-        .arg(format!("--key={}", pki.join("healthcheck-client.key").display()))
-        .arg("--command-timeout=10s")
-        .args(args)
-        .output()
-        .unwrap();
+    let output = lab.etcdctl(&[endpoint], args);
     assert!(output.status.success(), "etcdctl {args:?}: {}", text(&output));
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
