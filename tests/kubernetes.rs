@@ -116,6 +116,16 @@ fn a_bundle_without_kubernetes_binaries_stages_them_and_says_so() {
     }
     assert_eq!(report["components"][&address]["etcd"], "started");
     assert_eq!(report["components"][&address]["containerd"], "started");
-    // The bundle has haproxy: the API proxy runs, with no apiserver behind it to check.
+    // The bundle has haproxy: the API proxy runs, with no apiserver behind it to check, so
+    // its check is that it accepts connections; that check fails once the proxy is stopped.
     assert_eq!(report["components"][&address]["api-proxy"], "started");
+    let bundle = v6deploy::bundle::BundleCheck { root: "bundle".into(), present: Vec::new(), missing: vec!["kube-apiserver"], dirs: Vec::new(), missing_files: Vec::new() };
+    let proxy = &v6deploy::components::API_PROXY;
+    let shows = proxy.health(&bundle).shows();
+    assert!(shows.contains("[::1]:7443") && output.stdout.windows(shows.len()).any(|w| w == shows.as_bytes()), "the recap does not name the check {shows:?}");
+    let inventory = v6deploy::inventory::load(&lab.inventory()).unwrap().inventory;
+    let check = proxy.health_script(&inventory, &inventory.hosts[0], &bundle);
+    lab.ssh_ok(lab.address(1), &check);
+    lab.ssh_ok(lab.address(1), "systemctl stop api-proxy");
+    assert!(!lab.ssh(lab.address(1), &check).status.success(), "{check} passed with the proxy stopped");
 }

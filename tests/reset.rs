@@ -60,7 +60,7 @@ fn ports() -> Vec<u16> {
 }
 
 /// A reset host: none of its rendered files, no v6deploy unit known to systemd, none of the
-/// components' ports listening, no process of a v6deploy binary, no node names in /etc/hosts,
+/// components' ports listening, no process of a v6deploy binary or CNI plugin, no node names in /etc/hosts,
 /// no pod route or pod interface.
 fn assert_reset(lab: &TestLab, address: Ipv6Addr, files: &[String]) {
     let left = existing(lab, address, files);
@@ -76,7 +76,7 @@ fn assert_reset(lab: &TestLab, address: Ipv6Addr, files: &[String]) {
         let port: u16 = line.rsplit(':').next().unwrap().parse().unwrap();
         assert!(!ports().contains(&port), "{address}: port {port} still listens after reset: {listening}");
     }
-    let processes = lab.ssh_ok(address, "for p in /proc/[0-9]*; do readlink $p/exe; done 2>/dev/null | grep -E '^/usr/local/bin/|^/pause' || true");
+    let processes = lab.ssh_ok(address, "for p in /proc/[0-9]*; do readlink $p/exe; done 2>/dev/null | grep -E '^/usr/local/bin/|^/opt/cni/bin/|^/pause' || true");
     assert!(processes.trim().is_empty(), "{address}: processes left: {processes}");
     let hosts = lab.ssh_ok(address, "cat /etc/hosts");
     assert!(!hosts.contains("v6deploy"), "{address}: /etc/hosts: {hosts}");
@@ -161,7 +161,8 @@ fn reset_one_host_then_all_then_install_again() {
     }
     // A second reset finds nothing to do.
     let again = json(&ok(&lab, &["reset", "--hosts", &third.to_string(), "--yes", "--output", "json"]));
-    assert!(changes(&again, third).is_empty(), "{again}");
+    let left = changes(&again, third);
+    assert!(left.is_empty(), "the second reset still changed {left:?}: {again}");
     assert_eq!(again["recap"]["hosts"][0]["status"], "ok", "{again}");
 
     // Every host, with etcd's data.

@@ -30,6 +30,13 @@ fn health(_: &Inventory, _: &HostSpec) -> String {
     curl(&format!("{}/readyz", url("https", Ipv6Addr::LOCALHOST, PORT)), &options)
 }
 
+/// A TCP connection to `[::1]:7443` (anything but refused or timed out: with every apiserver
+/// down HAProxy accepts and closes), for when kube-apiserver is staged and no apiserver can
+/// answer through the proxy.
+fn listening(_: &Inventory, _: &HostSpec) -> String {
+    format!("curl -s --max-time 3 {} -o /dev/null; rc=$?; [ $rc -ne 7 ] && [ $rc -ne 28 ]", url("https", Ipv6Addr::LOCALHOST, PORT))
+}
+
 pub const API_PROXY: Component = Component {
     name: "api-proxy",
     roles: &Role::ALL,
@@ -43,9 +50,10 @@ pub const API_PROXY: Component = Component {
     // It keeps nothing at run time: its config and unit are all it leaves.
     leaves: Leaves::NOTHING,
     kind: Kind::Service(Service {
-        // The check needs an apiserver behind the proxy: with kube-apiserver staged it falls
-        // back to `systemctl is-active`.
+        // The check needs an apiserver behind the proxy: with kube-apiserver staged, only
+        // that the proxy accepts connections.
         health: Health::Script { needs: &["haproxy", "kube-apiserver"], script: health, shows: "GET https://[::1]:7443/readyz through the proxy" },
+        health_when_staged: Health::Script { needs: &["haproxy"], script: listening, shows: "a TCP connection to [::1]:7443 (kube-apiserver staged)" },
         ..Service::new(Stage::ApiProxy, "haproxy")
     }),
 };

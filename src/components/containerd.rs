@@ -15,14 +15,20 @@ fn health(_: &Inventory, _: &HostSpec) -> String {
     format!("{} --address {SOCKET} version", binary_path("ctr"))
 }
 
-/// Every task and container of every namespace deleted (tasks killed first), then checked.
+/// Every task and container of every namespace deleted (tasks killed first), in passes until
+/// one finds nothing: a request the kubelet made before it stopped may still be creating a
+/// pod (at most 20 passes, 0.5 s apart).
 fn delete_containers() -> String {
     format!(
-        "if systemctl is-active --quiet containerd; then c='{ctr} --address {SOCKET}'\n\
+        "if systemctl is-active --quiet containerd; then c='{ctr} --address {SOCKET}'; pass=0\n\
+         while :; do found=''\n\
          for ns in $($c namespaces ls -q); do\n\
-         for t in $($c -n \"$ns\" tasks ls -q); do $c -n \"$ns\" tasks delete -f \"$t\" >/dev/null 2>&1 || true; done\n\
-         for k in $($c -n \"$ns\" containers ls -q); do $c -n \"$ns\" containers delete \"$k\" >/dev/null 2>&1 || true; done\n\
-         if [ -n \"$($c -n \"$ns\" tasks ls -q)\" ]; then echo \"containerd still runs tasks in namespace $ns\" >&2; exit 1; fi\n\
+         for t in $($c -n \"$ns\" tasks ls -q); do found=1; $c -n \"$ns\" tasks delete -f \"$t\" >/dev/null 2>&1 || true; done\n\
+         for k in $($c -n \"$ns\" containers ls -q); do found=1; $c -n \"$ns\" containers delete \"$k\" >/dev/null 2>&1 || true; done\n\
+         done\n\
+         [ -n \"$found\" ] || break\n\
+         pass=$((pass + 1)); if [ $pass -ge 20 ]; then echo \"containerd still has containers after 20 passes of deleting them\" >&2; exit 1; fi\n\
+         sleep 0.5\n\
          done; fi",
         ctr = binary_path("ctr")
     )

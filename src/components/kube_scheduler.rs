@@ -19,6 +19,8 @@ pub const KUBE_SCHEDULER: Component = Component {
     kind: Kind::Service(Service {
         // Its serving certificate is self-signed: -k; /healthz is open to anonymous requests.
         health: Health::Script { needs: &[], script: |_, _| curl("https://[::1]:10259/healthz", "-k"), shows: "GET https://[::1]:10259/healthz" },
+        // It ends itself when it cannot renew its leader lease (klog.Fatalf in 1.20).
+        exits_by_design: Some("leaderelection lost"),
         ..Service::new(Stage::ControlPlane, "kube-scheduler")
     }),
 };

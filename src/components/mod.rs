@@ -41,7 +41,7 @@ pub use images::{IMAGES, IMAGES_BUNDLE_DIR, IMAGES_DIR};
 pub use ifcfg::{IFCFG, IFCFG_DIR};
 pub use kube_apiserver::{KUBE_APISERVER, kubectl_local};
 pub use registry::*;
-pub use teardown::{Keep, Part, Teardown, Unit, teardown};
+pub use teardown::{Keep, Part, STOP_UNIT, Teardown, Unit, teardown};
 pub use pod_routes::{CONFLIST as POD_NETWORK_CONFLIST, POD_ROUTES, ROUTES as POD_ROUTES_FILE, UNIT as POD_ROUTES_UNIT, conflist, routes};
 
 use crate::bundle::BundleCheck;
@@ -230,6 +230,14 @@ pub struct Service {
     /// (etcd's bootstrap configuration, read only while its data dir is empty).
     pub bootstrap: Option<Bootstrap>,
     pub health: Health,
+    /// Its check while a binary `health` needs is staged: `systemctl is-active` unless it has
+    /// one that needs less (the API proxy, with no apiserver to answer through it).
+    pub health_when_staged: Health,
+    /// The journal line with which it exits by design, for systemd to start it again: the
+    /// controller-manager and the scheduler end with `leaderelection lost` when they cannot
+    /// renew their lease in time (their apiserver restarted, or was slow). One such restart
+    /// during its health check is waited out and reported; any other restart is a crash.
+    pub exits_by_design: Option<&'static str>,
     pub join: Join,
 }
 
@@ -237,7 +245,7 @@ impl Service {
     /// A service of `stage` that runs `binary`: started when ready, restarted on every host at
     /// once, no bootstrap file, `systemctl is-active` as its health, joining like any host.
     pub const fn new(stage: Stage, binary: &'static str) -> Service {
-        Service { stage, binary, start: Start::WhenReady, restart: Restart::Parallel, bootstrap: None, health: Health::Active, join: Join::Plain }
+        Service { stage, binary, start: Start::WhenReady, restart: Restart::Parallel, bootstrap: None, health: Health::Active, health_when_staged: Health::Active, exits_by_design: None, join: Join::Plain }
     }
 }
 
@@ -311,7 +319,7 @@ pub enum Health {
     Active,
     /// A read-only script for the host, retried until it succeeds. It needs the bundle
     /// binaries `needs` (it runs them, or, for the API proxy, needs the apiserver running;
-    /// falling back to `Active` when one is staged) and host tools such as
+    /// falling back to [`Service::health_when_staged`] when one is staged) and host tools such as
     /// `curl` (preflight's `tools` check); `shows` says what it checks, for the recap.
     Script { needs: &'static [&'static str], script: fn(&Inventory, &HostSpec) -> String, shows: &'static str },
 }
@@ -413,12 +421,14 @@ impl Component {
     }
 
     /// The health check of its service on `host` (`systemctl is-active` when it has no
-    /// check of its own or a binary the check runs is staged).
+    /// check of its own; [`Service::health_when_staged`] when a binary the check needs is
+    /// staged).
     pub fn health(&self, bundle: &BundleCheck) -> Health {
-        match self.service().map(|s| s.health) {
-            Some(Health::Script { needs, .. }) if needs.iter().any(|b| bundle.lacks(b)) => Health::Active,
-            Some(health) => health,
-            None => Health::Active,
+        let staged = |health: &Health| matches!(health, Health::Script { needs, .. } if needs.iter().any(|b| bundle.lacks(b)));
+        match self.service() {
+            Some(s) if !staged(&s.health) => s.health,
+            Some(s) if !staged(&s.health_when_staged) => s.health_when_staged,
+            _ => Health::Active,
         }
     }
 

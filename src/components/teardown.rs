@@ -12,6 +12,21 @@
 use super::{ALL, BIN_DIR, Component, Kind, Script, UNIT_DIR, binary_path};
 use crate::inventory::HostSpec;
 
+/// Defines `stop_unit UNIT`: stops the unit, then kills with SIGKILL what it left in its
+/// control group and waits (up to 10 s) until that is empty. containerd's unit
+/// (`KillMode=process`, so that a restart keeps the pods) leaves its shims and any CNI plugin
+/// it was running when it stopped; a plugin left running goes on writing `/var/lib/cni` after
+/// the reset removed it. Every unit a reset or `node remove` stops goes through it.
+pub const STOP_UNIT: &str = "stop_unit() {\n\
+  systemctl stop \"$1\" || return\n\
+  systemctl kill -s KILL \"$1\" 2>/dev/null || true\n\
+  n=0\n\
+  until [ \"$(systemctl show -p ControlGroup \"$1\")\" = ControlGroup= ]; do\n\
+    n=$((n + 1)); if [ $n -gt 100 ]; then echo \"$1: processes still run in its control group 10 s after SIGKILL (systemctl status $1)\" >&2; return 1; fi\n\
+    sleep 0.1\n\
+  done\n\
+}";
+
 /// A systemd unit of a component.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Unit {
@@ -204,5 +219,35 @@ mod tests {
             let status = std::process::Command::new("sh").arg("-n").arg("-c").arg(&text).status().unwrap();
             assert!(status.success(), "{}: {text}", script.what);
         }
+    }
+
+    /// `stop_unit` run by the local `sh` with `systemctl` stubbed: the unit's control group
+    /// still holds a process after the stop (containerd's shims), so it is killed with
+    /// SIGKILL, and the function returns once systemd shows the control group gone.
+    #[test]
+    fn stop_unit_kills_what_the_stop_left_and_waits_for_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("calls");
+        let stub = dir.path().join("systemctl");
+        // The control group empties on the second look after the kill.
+        let body = format!(
+            "#!/bin/sh\necho \"$*\" >> {log}\ncase \"$1\" in show) n=$(grep -c '^show' {log}); if [ \"$n\" -lt 2 ]; then echo ControlGroup=/system.slice/containerd.service; else echo ControlGroup=; fi ;; esac\n",
+            log = log.display()
+        );
+        std::fs::write(&stub, body).unwrap();
+        std::fs::set_permissions(&stub, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(format!("set -e\n{STOP_UNIT}\nstop_unit containerd.service\necho done"))
+            .env("PATH", format!("{}:/usr/bin:/bin", dir.path().display()))
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "done\n");
+        let calls = std::fs::read_to_string(&log).unwrap();
+        assert_eq!(
+            calls.lines().collect::<Vec<_>>(),
+            ["stop containerd.service", "kill -s KILL containerd.service", "show -p ControlGroup containerd.service", "show -p ControlGroup containerd.service"]
+        );
     }
 }

@@ -40,8 +40,9 @@ pub enum Query {
     /// one by one.
     EtcdHealth(Vec<Ipv6Addr>),
     /// A service's health check script, retried on the host for up to `seconds`; the unit
-    /// must not restart meanwhile.
-    Health { unit: String, check: String, seconds: u64 },
+    /// must not restart meanwhile, but once when its journal says it exited by design
+    /// (`by_design`, see [`crate::components::Service::exits_by_design`]).
+    Health { unit: String, check: String, seconds: u64, by_design: Option<&'static str> },
     /// The last lines of a unit's journal.
     Journal { unit: String, lines: u32 },
     /// The text of a small record file (empty when there is none).
@@ -116,6 +117,9 @@ pub struct Boot {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Health {
     Healthy,
+    /// Healthy after systemd restarted it once during the wait for an exit by design, which
+    /// this says.
+    HealthyAfterRestart(String),
     /// Still failing when the time was up, with the last attempt's output.
     Unhealthy(String),
 }
@@ -196,16 +200,28 @@ impl Query {
             // the host. A unit that restarted meanwhile (systemd's NRestarts grew: it crashed
             // and came back) failed, whatever the check says, and the wait ends there (a
             // crash loop is not waited out); systemd before 235 has no NRestarts, and then both
-            // counts are empty.
-            Query::Health { unit, check, seconds } => format!(
-                "n() {{ systemctl show -p NRestarts {unit} 2>/dev/null | cut -d= -f2; }}; n0=$(n); \
-                 end=$(($(date +%s) + {seconds})); while :; do \
-                 if out=$({check} 2>&1); then ok=1; else ok=; fi; n1=$(n); \
-                 if [ \"$n1\" != \"$n0\" ]; then echo \"{unit} restarted while starting (NRestarts $n0 -> $n1): it is crash-looping\"; exit 1; fi; \
-                 [ -n \"$ok\" ] && exit 0; \
-                 [ $(date +%s) -lt $end ] || break; sleep 0.2; done; echo \"$out\"; exit 1",
-                unit = quote(unit)
-            ),
+            // counts are empty. Once, a restart after an exit by design (its journal of the
+            // last 3 minutes has the `by_design` line) is waited out: the new process must
+            // pass the check, and the answer says so.
+            Query::Health { unit, check, seconds, by_design } => {
+                let unit = quote(unit);
+                let forgive = by_design.map_or(String::new(), |line| {
+                    format!(
+                        "if [ -z \"$forgiven\" ] && journalctl -u {unit} --since=-3min -o cat --no-pager 2>/dev/null | grep -qF {line}; then \
+                         forgiven=\"{unit} restarted once during the check, after it exited by design ({text}), and is healthy again\"; n0=$n1; continue; fi; ",
+                        line = quote(line),
+                        text = line.replace(['"', '\\', '$', '`'], "")
+                    )
+                });
+                format!(
+                    "n() {{ systemctl show -p NRestarts {unit} 2>/dev/null | cut -d= -f2; }}; n0=$(n); forgiven=; \
+                     end=$(($(date +%s) + {seconds})); while :; do \
+                     if out=$({check} 2>&1); then ok=1; else ok=; fi; n1=$(n); \
+                     if [ \"$n1\" != \"$n0\" ]; then {forgive}echo \"{unit} restarted while starting (NRestarts $n0 -> $n1): it is crash-looping\"; exit 1; fi; \
+                     if [ -n \"$ok\" ]; then [ -z \"$forgiven\" ] || echo \"$forgiven\"; exit 0; fi; \
+                     [ $(date +%s) -lt $end ] || break; sleep 0.2; done; echo \"$out\"; exit 1"
+                )
+            }
             Query::Journal { unit, lines } => format!("journalctl -u {unit} -n {lines} --no-pager 2>&1"),
             Query::Record(path) => format!("cat {} 2>/dev/null; true", quote(path)),
             // Through the host's own API server: admin.conf names the first control plane,
@@ -294,7 +310,23 @@ impl Query {
 
     /// `check` passing within `seconds`, retried on the host, without `unit` restarting.
     pub fn health(unit: &str, check: String, seconds: u64) -> Ask<Health> {
-        Ask { query: Query::Health { unit: unit.to_string(), check, seconds }, parse: |o| Ok(if o.success() { Health::Healthy } else { Health::Unhealthy(o.stdout_text().trim().to_string()) }) }
+        Query::service_health(unit, check, seconds, None)
+    }
+
+    /// [`Query::health`] of a service that may exit by design, with the journal line that
+    /// says so.
+    pub fn service_health(unit: &str, check: String, seconds: u64, by_design: Option<&'static str>) -> Ask<Health> {
+        Ask {
+            query: Query::Health { unit: unit.to_string(), check, seconds, by_design },
+            parse: |o| {
+                let text = o.stdout_text().trim().to_string();
+                Ok(match (o.success(), text.is_empty()) {
+                    (true, true) => Health::Healthy,
+                    (true, false) => Health::HealthyAfterRestart(text),
+                    (false, _) => Health::Unhealthy(text),
+                })
+            },
+        }
     }
 
     /// The last `lines` lines of `unit`'s journal.
@@ -564,6 +596,36 @@ mod tests {
         let out = std::process::Command::new("sh").arg("-c").arg(ask.query().script()).env("PATH", format!("{}:/usr/bin:/bin", dir.path().display())).output().unwrap();
         let health = ask.parse(&output(out.status.code().unwrap_or(255) as u32, &String::from_utf8_lossy(&out.stdout))).unwrap();
         assert_eq!(health, Health::Unhealthy("kubelet restarted while starting (NRestarts 0 -> 1): it is crash-looping".into()));
+    }
+
+    /// A leader-elected service restarted once after `leaderelection lost` (in its journal):
+    /// waited out, and the answer says so; without that line, or restarted twice, it is
+    /// crash-looping. Stand-ins: `systemctl` answers the NRestarts of a list, one per call
+    /// (the last repeats); `journalctl` prints the given journal.
+    #[test]
+    fn one_restart_by_design_is_waited_out_and_said() {
+        let run = |restarts: &[u32], journal: &str| {
+            let dir = tempfile::tempdir().unwrap();
+            let calls = dir.path().join("calls");
+            let list: Vec<String> = restarts.iter().map(u32::to_string).collect();
+            let stub = |name: &str, body: String| {
+                let path = dir.path().join(name);
+                std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
+                std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+            };
+            stub("systemctl", format!("n=$(cat {c} 2>/dev/null || echo 0); echo $((n+1)) > {c}; set -- {l}; i=0; for v in \"$@\"; do last=$v; [ $i -eq $n ] && break; i=$((i+1)); done; echo NRestarts=$last", c = calls.display(), l = list.join(" ")));
+            stub("journalctl", format!("printf '%s\\n' '{journal}'"));
+            let ask = Query::service_health("kube-scheduler", "true".into(), 0, Some("leaderelection lost"));
+            let out = std::process::Command::new("sh").arg("-c").arg(ask.query().script()).env("PATH", format!("{}:/usr/bin:/bin", dir.path().display())).output().unwrap();
+            ask.parse(&output(out.status.code().unwrap_or(255) as u32, &String::from_utf8_lossy(&out.stdout))).unwrap()
+        };
+        let lost = "F1129 11:35:14 leaderelection.go:1] leaderelection lost";
+        assert_eq!(run(&[1, 2], lost), Health::HealthyAfterRestart("kube-scheduler restarted once during the check, after it exited by design (leaderelection lost), and is healthy again".into()));
+        assert_eq!(run(&[1, 1], lost), Health::Healthy);
+        assert_eq!(run(&[1, 2], "Error: unknown flag: --bad"), Health::Unhealthy("kube-scheduler restarted while starting (NRestarts 1 -> 2): it is crash-looping".into()));
+        assert_eq!(run(&[1, 2, 3], lost), Health::Unhealthy("kube-scheduler restarted while starting (NRestarts 2 -> 3): it is crash-looping".into()));
+        // Services without an exit by design never look at their journal.
+        assert!(!Query::health("kubelet", "true".into(), 0).query().script().contains("journalctl"));
     }
 
     #[test]

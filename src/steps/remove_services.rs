@@ -5,7 +5,7 @@
 //! needs it empty), and the membership marker removed last. Binaries, configuration and
 //! certificates stay on the host (a later `node add` rewrites them).
 
-use crate::components::{self, CONTAINERD_SOCKET, POD_ROUTES, POD_ROUTES_UNIT, UNIT_DIR, binary_path};
+use crate::components::{self, CONTAINERD, POD_ROUTES, POD_ROUTES_UNIT, STOP_UNIT, UNIT_DIR};
 use crate::facts::Query;
 use crate::inventory::{HostSpec, Role};
 use crate::runner::{HostContext, Read, Step, StepFuture};
@@ -69,19 +69,15 @@ impl Step for RemoveServices {
             let node: Vec<&String> = present.iter().filter(|u| ["kubelet", "kube-proxy"].contains(&u.as_str())).collect();
             let rest: Vec<&String> = present.iter().filter(|u| !node.contains(u)).collect();
             if !node.is_empty() {
-                let script = format!("systemctl disable --quiet --now {}", command(&node));
-                cx.command(&format!("stop and disable {}", join(&node)), &script, "node removed").await?;
+                cx.command(&format!("stop and disable {}", join(&node)), &stop_and_disable(&node), "node removed").await?;
             }
-            if present.iter().any(|u| u == "containerd") {
-                // Deleting a task kills its processes and ends its shim; containerd's unit
-                // (KillMode=process) would leave both running.
-                let ctr = format!("{} --address {} -n k8s.io", binary_path("ctr"), CONTAINERD_SOCKET);
-                let script = format!("for t in $({ctr} tasks ls -q 2>/dev/null); do {ctr} tasks rm -f \"$t\" >/dev/null 2>&1 || true; done");
-                cx.command("kill the pods' containers (ctr tasks rm -f)", &script, "node removed").await?;
+            // containerd's unit (KillMode=process) stops only the daemon: the pods'
+            // containers are deleted while it still answers, as reset does.
+            if let Some(delete) = CONTAINERD.leaves.before_stop.filter(|_| present.iter().any(|u| u == CONTAINERD.name)) {
+                cx.command(delete.what, &(delete.script)(), "node removed").await?;
             }
             if !rest.is_empty() {
-                let script = format!("systemctl disable --quiet --now {}", command(&rest));
-                cx.command(&format!("stop and disable {}", join(&rest)), &script, "node removed").await?;
+                cx.command(&format!("stop and disable {}", join(&rest)), &stop_and_disable(&rest), "node removed").await?;
             }
             if cx.host.has(Role::Etcd) && cx.query(&Query::marker_exists(ETCD_DATA_DIR)).await? {
                 let aside = format!("{ETCD_DATA_DIR}.removed-{}", self.stamp);
@@ -102,6 +98,11 @@ impl Step for RemoveServices {
             })
         })
     }
+}
+
+/// Each unit stopped with what it left in its control group ([`STOP_UNIT`]), then disabled.
+fn stop_and_disable(units: &[&String]) -> String {
+    format!("{STOP_UNIT}\nfor u in {units}; do stop_unit \"$u\" || exit 1; done\nsystemctl disable --quiet {units}", units = command(units))
 }
 
 fn join(units: &[&String]) -> String {
@@ -141,7 +142,7 @@ mod tests {
             plan,
             [
                 format!("{label}: would run stop and disable kube-proxy, kubelet (node removed)"),
-                format!("{label}: would run kill the pods' containers (ctr tasks rm -f) (node removed)"),
+                format!("{label}: would run delete every container and task (node removed)"),
                 format!("{label}: would run stop and disable containerd, api-proxy, kube-scheduler, kube-controller-manager, kube-apiserver, etcd (node removed)"),
                 format!("{label}: would run move /var/lib/etcd aside to /var/lib/etcd.removed-20261129T080000Z (its member was removed)"),
                 format!("{label}: would run remove the units of kube-proxy, kubelet, containerd, api-proxy, kube-scheduler, kube-controller-manager, kube-apiserver, etcd (node removed)"),

@@ -16,7 +16,7 @@ use anyhow::bail;
 
 use super::install_files::HOSTS;
 use super::membership::{MARKER, parse_marker};
-use crate::components::{Part, Teardown, teardown};
+use crate::components::{Part, STOP_UNIT, Teardown, teardown};
 use crate::facts::{Ask, Leftovers, Query};
 use crate::inventory::HostSpec;
 use crate::ops::hosts_file;
@@ -84,7 +84,7 @@ fn found<'a>(leftovers: &'a Leftovers, pattern: &'a str) -> impl Iterator<Item =
 pub fn commands(plan: &Teardown, leftovers: &Leftovers, data: Data) -> (Vec<FollowUp>, Vec<Kept>) {
     let change = |what: String, script: String, part: &Part| FollowUp { what, script, reason: part.component.name.to_string(), change: true };
     let present = |part: &Part| part.paths().any(|p| found(leftovers, p).next().is_some()) || part.units.iter().any(|u| leftovers.units.contains_key(&u.name));
-    let mut commands = Vec::new();
+    let mut commands = vec![FollowUp { what: "define stop_unit".into(), script: STOP_UNIT.into(), reason: String::new(), change: false }];
     for part in &plan.parts {
         for unit in &part.units {
             let Some(state) = leftovers.units.get(&unit.name) else { continue };
@@ -93,8 +93,8 @@ pub fn commands(plan: &Teardown, leftovers: &Leftovers, data: Data) -> (Vec<Foll
                 commands.push(change(before.what.to_string(), (before.script)(), part));
             }
             match (state.running(), state.enabled) {
-                (true, true) => commands.push(change(format!("stop and disable {}", unit.name), format!("systemctl stop {name}\nsystemctl disable -q {name}"), part)),
-                (true, false) => commands.push(change(format!("stop {}", unit.name), format!("systemctl stop {name}"), part)),
+                (true, true) => commands.push(change(format!("stop and disable {}", unit.name), format!("stop_unit {name}\nsystemctl disable -q {name}"), part)),
+                (true, false) => commands.push(change(format!("stop {}", unit.name), format!("stop_unit {name}"), part)),
                 (false, true) => commands.push(change(format!("disable {}", unit.name), format!("systemctl disable -q {name}"), part)),
                 (false, false) => {}
             }

@@ -95,6 +95,8 @@ pub async fn install_with(cx: &HostContext<'_>, state: &InstallState, services: 
     let mut summary = Vec::new();
     // Start everything first, then check health, so members that need each other come up together.
     let mut running = Vec::new();
+    // Restarts by design the health checks waited out, said at the end of the summary.
+    let mut restarts: Vec<String> = Vec::new();
     for service in services.iter().copied() {
         let Some(spec) = service.service() else { continue };
         let name = service.name;
@@ -124,7 +126,7 @@ pub async fn install_with(cx: &HostContext<'_>, state: &InstallState, services: 
                 cx.command(&format!("systemctl restart {name}"), &command, &reason).await?;
                 if apply {
                     cx.say(&format!("waiting for {name} to be healthy after its restart"));
-                    health(cx, state, service).await?;
+                    restarts.extend(health(cx, state, service).await?);
                 }
             } else {
                 let no_block = if spec.start == Start::Together { " --no-block" } else { "" };
@@ -147,7 +149,7 @@ pub async fn install_with(cx: &HostContext<'_>, state: &InstallState, services: 
         }
         if apply {
             cx.say(&format!("waiting for {name} to be healthy ({shows})"));
-            health(cx, state, service).await?;
+            restarts.extend(health(cx, state, service).await?);
         }
         // Says which check passed: a service is healthy only because its check said so.
         summary.push(match (outcome, apply) {
@@ -159,6 +161,7 @@ pub async fn install_with(cx: &HostContext<'_>, state: &InstallState, services: 
             (_, false) => format!("{name} would be restarted"),
         });
     }
+    summary.extend(restarts);
     Ok(format!("{} files changed; {}", changed.len(), summary.join("; ")))
 }
 
@@ -174,20 +177,27 @@ fn restart_state(probed: ServiceState, mut changed: Vec<String>) -> (bool, Vec<S
 /// How long a started service has to become healthy.
 const HEALTH_SECONDS: u64 = 90;
 
-async fn health(cx: &HostContext<'_>, state: &InstallState, service: &Component) -> anyhow::Result<()> {
+async fn health(cx: &HostContext<'_>, state: &InstallState, service: &Component) -> anyhow::Result<Option<String>> {
     health_within(cx, &state.bundle, service, HEALTH_SECONDS).await
 }
 
 /// The service's health check (see `Component::health_script`), retried on the host for up
-/// to `seconds`.
-pub async fn health_within(cx: &HostContext<'_>, bundle: &crate::bundle::BundleCheck, service: &Component, seconds: u64) -> anyhow::Result<()> {
+/// to `seconds`. A restart it waited out (an exit by design) is said as progress and returned.
+pub async fn health_within(cx: &HostContext<'_>, bundle: &crate::bundle::BundleCheck, service: &Component, seconds: u64) -> anyhow::Result<Option<String>> {
     let name = service.name;
     let check = service.health_script(cx.inventory, cx.host, bundle);
-    if let Health::Unhealthy(last) = cx.read_fresh(&Query::health(name, check, seconds)).await? {
-        let journal = cx.read_fresh(&Query::journal(name, 200)).await?;
-        bail!("{name} is not healthy (checked for up to {seconds} s): {last}\nfrom its journal:\n{}", crate::facts::journal_excerpt(&journal, 8));
+    let by_design = service.service().and_then(|s| s.exits_by_design);
+    match cx.read_fresh(&Query::service_health(name, check, seconds, by_design)).await? {
+        Health::Healthy => Ok(None),
+        Health::HealthyAfterRestart(why) => {
+            cx.say(&why);
+            Ok(Some(why))
+        }
+        Health::Unhealthy(last) => {
+            let journal = cx.read_fresh(&Query::journal(name, 200)).await?;
+            bail!("{name} is not healthy (checked for up to {seconds} s): {last}\nfrom its journal:\n{}", crate::facts::journal_excerpt(&journal, 8));
+        }
     }
-    Ok(())
 }
 
 #[cfg(test)]
