@@ -43,12 +43,15 @@ fn describe(held: &[(String, String)]) -> String {
     held.iter().map(|(host, holder)| format!("{host} (locked by {holder})")).collect::<Vec<_>>().join(", ")
 }
 
-/// The script that takes the lock for `owner` and holds it until its stdin ends.
+/// The script that takes the lock for `owner` and holds it until its stdin ends. A run that
+/// finds it held reads the holder from `lock.owner`, waiting up to 1 s for it: the holder
+/// writes it just after taking the lock (two runs started together met in between).
 pub fn lock_script(owner: &str) -> String {
     format!(
         "d={LOCK_DIR}; command -v flock >/dev/null || {{ echo 'flock (util-linux) is not installed' >&2; exit 2; }}\n\
          mkdir -p -m 0700 \"$d\" && exec 9>>\"$d/lock\" || exit 2\n\
          if flock -n 9; then printf '%s\\n' {owner} > \"$d/lock.owner\"; echo {LOCKED}; cat >/dev/null; : > \"$d/lock.owner\"; exit 0; fi\n\
+         for i in 1 2 3 4 5 6 7 8 9 10; do [ -s \"$d/lock.owner\" ] && break; sleep 0.1; done\n\
          echo {BUSY}; cat \"$d/lock.owner\" 2>/dev/null; exit 0",
         owner = quote(owner)
     )
