@@ -30,7 +30,7 @@ fn every_address_with_a_port_is_bracketed() {
     let c = &inv.cluster;
     let mut known = vec![Ipv6Addr::UNSPECIFIED, Ipv6Addr::LOCALHOST, c.nodelocaldns, c.api_service_ip, c.dns_service_ip];
     known.extend([c.service_cidr.network(), c.pod_cidr.network()]);
-    known.extend(c.upstream_dns.iter().copied());
+    known.extend(c.upstream_dns.servers().iter().copied());
     known.extend(inv.hosts.iter().flat_map(|h| [Some(h.address), h.gateway]).flatten());
     let rendered = rendered();
     for (file, text) in all_files(&rendered) {
@@ -241,6 +241,9 @@ fn a_host_without_gateway_accepts_router_advertisements() {
 /// Regression: flannel's DaemonSet listed every host's interface (`--iface=eth1
 /// --iface=eth2`), so a node with both NICs could pick the wrong one. Each node now takes
 /// the NIC holding its own address (status.hostIP, the kubelet's --node-ip) and publishes it.
+/// Regression: `--iface=<that address>` found the NIC, but flannel (v0.20's ipmatch) then
+/// made the vxlan tunnel's source the NIC's first IPv6 address, which on a NIC with a second
+/// address is not the node's; the anchored regex matches only the node's own address.
 #[test]
 fn flannel_picks_each_nodes_own_address() {
     let mut inv = field_report();
@@ -249,7 +252,7 @@ fn flannel_picks_each_nodes_own_address() {
     let daemon_set = document(cluster_file(&rendered, "flannel.yaml"), "DaemonSet", "kube-flannel-ds");
     let container = &daemon_set["spec"]["template"]["spec"]["containers"][0];
     let args: Vec<&str> = container["args"].as_array().unwrap().iter().map(|a| a.as_str().unwrap()).collect();
-    assert_eq!(args, ["--ip-masq", "--kube-subnet-mgr", "--iface=$(NODE_IP)", "--public-ipv6=$(NODE_IP)"]);
+    assert_eq!(args, ["--ip-masq", "--kube-subnet-mgr", "--iface-regex=^$(NODE_IP)$", "--public-ipv6=$(NODE_IP)"]);
     let env = container["env"].as_array().unwrap();
     let node_ip = env.iter().find(|e| e["name"] == "NODE_IP").expect("NODE_IP env");
     assert_eq!(node_ip["valueFrom"]["fieldRef"]["fieldPath"], "status.hostIP");

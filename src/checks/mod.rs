@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use crate::components::{self, Component};
 use crate::facts::Facts;
-use crate::inventory::{HostSpec, Inventory};
+use crate::inventory::{HostSpec, Inventory, PodNetwork};
 
 /// One preflight check (its name is what `--skip-check` takes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, clap::ValueEnum)]
@@ -26,6 +26,7 @@ pub enum Check {
     Systemd,
     Tools,
     Runtime,
+    PodNetwork,
 }
 
 impl Check {
@@ -45,6 +46,7 @@ impl Check {
             Check::Systemd => "systemd",
             Check::Tools => "tools",
             Check::Runtime => "runtime",
+            Check::PodNetwork => "pod-network",
         }
     }
 }
@@ -100,6 +102,7 @@ pub fn verdicts(inv: &Inventory, host: &HostSpec, facts: &Facts, skew: f64) -> V
         systemd(facts),
         tools(facts),
         runtime(facts),
+        pod_network(inv, facts),
     ]
 }
 
@@ -271,6 +274,34 @@ fn runtime(f: &Facts) -> Verdict {
         pass(Check::Runtime, "no containerd configuration in the way")
     }
 }
+
+/// A host already on the other pod network: moving a running cluster between flannel and
+/// host routes is refused (the pods' addresses, routes and bridge belong to the old one; a
+/// half-moved cluster would leave static routes beside flannel's tunnel).
+fn pod_network(inv: &Inventory, f: &Facts) -> Verdict {
+    let routes = f.managed_active.iter().any(|u| u == crate::components::POD_ROUTES_UNIT);
+    let flannel = f.interfaces.iter().any(|i| i.name == FLANNEL_LINK);
+    let fix = "keep the cluster's cluster.pod_network, or `v6deploy reset` the cluster and install it again";
+    match inv.cluster.pod_network {
+        PodNetwork::Flannel if routes => not_ok(
+            Check::PodNetwork,
+            Status::Fail,
+            "the host runs the host-routes pod network (v6deploy-pod-routes is active); moving a running cluster to flannel is not supported",
+            fix,
+        ),
+        PodNetwork::HostRoutes if flannel => not_ok(
+            Check::PodNetwork,
+            Status::Fail,
+            format!("the host runs flannel ({FLANNEL_LINK} exists); moving a running cluster to host routes is not supported"),
+            fix,
+        ),
+        PodNetwork::Flannel => pass(Check::PodNetwork, if flannel { "flannel (running)" } else { "flannel" }),
+        PodNetwork::HostRoutes => pass(Check::PodNetwork, if routes { "host routes (set)" } else { "host routes" }),
+    }
+}
+
+/// flannel's IPv6 vxlan device.
+const FLANNEL_LINK: &str = "flannel-v6.1";
 
 #[cfg(test)]
 mod tests;

@@ -38,6 +38,13 @@ enum LabCommand {
         /// [default: the lab's, debian for a new lab].
         #[arg(long, value_enum)]
         flavor: Option<Flavor>,
+        /// Where the network addons' upstream source archives are (flannel, cni-plugins,
+        /// kubernetes/dns, CoreDNS: see ../shared/lab-sources/README.md); built once and
+        /// cached. Without them the lab uses host routes and has no DNS pods [default:
+        /// $V6DEPLOY_LAB_SOURCES, else ../shared/lab-sources beside the project or beside the
+        /// checkout v6deploy was built from, else the copy an earlier build cached].
+        #[arg(long, value_name = "DIR")]
+        addon_sources: Option<PathBuf>,
         /// Do not print each command run.
         #[arg(short, long)]
         quiet: bool,
@@ -108,7 +115,7 @@ fn project() -> Result<PathBuf> {
 
 pub fn run(args: &Args) -> Result<ExitCode> {
     match &args.command {
-        LabCommand::Up { hosts, name, mirror, flavor, quiet } => up(*hosts, &name.parse()?, mirror, *flavor, *quiet),
+        LabCommand::Up { hosts, name, mirror, flavor, addon_sources, quiet } => up(*hosts, &name.parse()?, mirror, *flavor, addon_sources.clone(), *quiet),
         LabCommand::Down { name, all, purge, quiet } => {
             let purge = if *purge { Purge::Files } else { Purge::KeepFiles };
             let names = if *all { lab::all_names() } else { vec![name.parse()?] };
@@ -129,8 +136,8 @@ pub fn run(args: &Args) -> Result<ExitCode> {
     }
 }
 
-fn up(hosts: Option<u16>, name: &LabName, mirror: &str, flavor: Option<Flavor>, quiet: bool) -> Result<ExitCode> {
-    let options = UpOptions { name: name.clone(), hosts, project: project()?, mirror: mirror.to_string(), flavor };
+fn up(hosts: Option<u16>, name: &LabName, mirror: &str, flavor: Option<Flavor>, addon_sources: Option<PathBuf>, quiet: bool) -> Result<ExitCode> {
+    let options = UpOptions { name: name.clone(), hosts, project: project()?, mirror: mirror.to_string(), flavor, addon_sources };
     let report = lab::up(&runner(quiet), &options).with_context(|| format!("lab up --name {name}"))?;
     let files = &report.files;
     let relative = |path: PathBuf| path.strip_prefix(&files.project).map(Path::to_path_buf).unwrap_or(path);
@@ -161,6 +168,10 @@ fn up(hosts: Option<u16>, name: &LabName, mirror: &str, flavor: Option<Flavor>, 
             out!("  appended {} to {}", added.join(", "), inventory.display());
         }
         InventoryChange::Unchanged => out!("  {} already lists every machine", inventory.display()),
+    }
+    match &report.addons_missing {
+        None => out!("  network addons: flannel, CoreDNS and node-cache images in the bundle"),
+        Some(why) => out!("  network addons: {why}"),
     }
     let key = relative(files.key());
     let known_hosts = relative(files.known_hosts());

@@ -1,9 +1,9 @@
 //! flannel: the pod network (IPv6 vxlan; needs kernel >= 3.12), a DaemonSet on every node.
 
-use super::{Component, Leaves, Script, delete_link};
+use super::{Component, Leaves, Script, Workload, WorkloadKind, delete_link};
 use crate::inventory::PodNetwork;
 
-pub const FLANNEL: Component = Component::addon("flannel", "flannel.yaml.j2", "flannel.yaml", |inv| inv.cluster.pod_network == PodNetwork::Flannel, |inv| vec![inv.images.flannel.to_string(), inv.images.flannel_cni_plugin.to_string()])
+pub const FLANNEL: Component = Component::addon("flannel", "flannel.yaml.j2", "flannel.yaml", |inv| inv.cluster.pod_network == PodNetwork::Flannel, |inv| vec![inv.images.flannel.to_string(), inv.images.flannel_cni_plugin.to_string()], &[DAEMONSET])
     // Its pods write their subnet lease and the CNI configuration on every node and make the
     // vxlan interface and the pods' bridge there.
     .leaving(Leaves {
@@ -11,3 +11,6 @@ pub const FLANNEL: Component = Component::addon("flannel", "flannel.yaml.j2", "f
         undo: Some(Script { what: "remove the flannel-v6.1 and cni0 interfaces", script: || format!("{}\n{}", delete_link("flannel-v6.1"), delete_link("cni0")) }),
         ..Leaves::NOTHING
     });
+
+/// One flanneld per node; a node is Ready once its pod wrote the CNI configuration.
+const DAEMONSET: Workload = Workload { kind: WorkloadKind::DaemonSet, namespace: "kube-flannel", name: "kube-flannel-ds", selector: "app=flannel" };

@@ -28,6 +28,7 @@ mod nodelocaldns;
 mod pod_routes;
 mod registry;
 mod teardown;
+mod workloads;
 
 use std::cmp::Ordering;
 use std::net::Ipv6Addr;
@@ -42,6 +43,7 @@ pub use ifcfg::{IFCFG, IFCFG_DIR};
 pub use kube_apiserver::{KUBE_APISERVER, kubectl_local};
 pub use registry::*;
 pub use teardown::{Keep, Part, STOP_UNIT, Teardown, Unit, teardown};
+pub use workloads::{Workload, WorkloadKind, parse_ready, ready_script};
 pub use pod_routes::{CONFLIST as POD_NETWORK_CONFLIST, POD_ROUTES, ROUTES as POD_ROUTES_FILE, UNIT as POD_ROUTES_UNIT, conflist, routes};
 
 use crate::bundle::BundleCheck;
@@ -353,13 +355,22 @@ pub struct Manifest {
     pub wanted: fn(&Inventory) -> bool,
     /// The images its pods run (from the inventory).
     pub images: fn(&Inventory) -> Vec<String>,
+    /// The workloads it creates: it is healthy when every one has rolled out (its pods Ready).
+    pub workloads: &'static [Workload],
 }
 
 impl Component {
     /// A cluster addon: `template` rendered as `file` and applied when `wanted`; its pods run
-    /// `images`.
-    pub const fn addon(name: &'static str, template: &'static str, file: &'static str, wanted: fn(&Inventory) -> bool, images: fn(&Inventory) -> Vec<String>) -> Component {
-        Component { name, roles: &[], binaries: &[], bundle_dirs: &[], files: &[], certificates: &[], ports: &[], leaves: Leaves::NOTHING, kind: Kind::ClusterAddon(Manifest { template, file, wanted, images }) }
+    /// `images`, in `workloads`.
+    pub const fn addon(
+        name: &'static str,
+        template: &'static str,
+        file: &'static str,
+        wanted: fn(&Inventory) -> bool,
+        images: fn(&Inventory) -> Vec<String>,
+        workloads: &'static [Workload],
+    ) -> Component {
+        Component { name, roles: &[], binaries: &[], bundle_dirs: &[], files: &[], certificates: &[], ports: &[], leaves: Leaves::NOTHING, kind: Kind::ClusterAddon(Manifest { template, file, wanted, images, workloads }) }
     }
 
     /// The same component, leaving `leaves` on the hosts (an addon's pods do, on every node).

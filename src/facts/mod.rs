@@ -21,7 +21,7 @@ pub use etcd::{EtcdMember, etcdctl, parse_member_list, parse_raft_indexes};
 pub use gather::{SCRIPT, parse_sections};
 pub use network::{Interface, parse_default_routes, parse_interfaces, parse_listening_ports, parse_nameservers};
 pub use os::{OsRelease, parse_os_release};
-pub use query::{Ask, Boot, EtcdState, Health, Leftovers, MissingModules, PENDING_DIR, Query, QueryError, ServiceState, UnitState, journal_excerpt};
+pub use query::{AddonsReady, Ask, Boot, EtcdState, Health, Leftovers, MissingModules, PENDING_DIR, Query, QueryError, ServiceState, UnitState, journal_excerpt};
 pub use system::{parse_disk_free, parse_swaps, parse_systemd};
 
 use crate::kernel::KernelVersion;

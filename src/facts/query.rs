@@ -22,7 +22,8 @@ pub enum Query {
     ServiceState(String),
     /// Whether a path exists (e.g. a bootstrap marker such as etcd's data dir).
     MarkerExists(String),
-    /// Which of these kernel modules are not loaded, and whether this kernel can load them.
+    /// Which of these kernel modules this kernel lacks (neither loaded, built in, nor its
+    /// feature offered otherwise), and whether it can load them.
     MissingModules(Vec<String>),
     /// GRUB's entries and default, read now.
     Boot,
@@ -52,6 +53,9 @@ pub enum Query {
     /// The Node objects' names and pod subnets, through the API server of the control plane
     /// asking.
     NodePodCidrs,
+    /// Whether the addons' workloads rolled out (`components::ready_script`: it waits on the
+    /// control plane asking, through its own API server).
+    AddonsReady(String),
     /// Which of these paths exist (one ending in `*`: every match), and these units' state.
     Leftovers { paths: Vec<String>, units: Vec<String> },
     /// A script as is: only the snapshot's own tests need one that reads its stdin.
@@ -97,12 +101,13 @@ pub struct ServiceState {
     pub pending: Vec<String>,
 }
 
-/// Kernel modules that are not loaded.
+/// Kernel modules whose features the kernel does not offer yet.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct MissingModules {
-    /// This kernel has them: `modprobe` can load them.
+    /// Not loaded, and `modprobe` can load them.
     pub loadable: Vec<String>,
-    /// They cannot be loaded here (no module tree for the running kernel, or no such module).
+    /// The kernel lacks them: not loaded, not built in, not loadable (no module tree for the
+    /// running kernel, or no such module), and their feature does not work here.
     pub absent: Vec<String>,
 }
 
@@ -122,6 +127,14 @@ pub enum Health {
     HealthyAfterRestart(String),
     /// Still failing when the time was up, with the last attempt's output.
     Unhealthy(String),
+}
+
+/// The addons' workloads: those Ready (name, "ready/wanted" pods), and why the first one
+/// that is not, is not.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct AddonsReady {
+    pub ready: Vec<(String, String)>,
+    pub failure: Option<String>,
 }
 
 /// Parses `NAME PODCIDR` lines (the CIDR missing or unparsable: `None`).
@@ -165,6 +178,46 @@ pub fn journal_excerpt(journal: &str, wanted: usize) -> String {
     picked.join("\n")
 }
 
+/// Answers `Query::MissingModules` for the modules in `$@`, leaving nothing behind. A module
+/// is there (no line) when loaded or built in (`/sys/module/M`, which a built-in module without
+/// parameters lacks, or `modules.builtin`); else `load M` when `modprobe` can load it; else
+/// there when the kernel offers its feature: `shown` reads /proc (the bridge's ip6tables switch,
+/// the filesystem list, ip6tables' table list, conntrack's sysctl), `configured` reads
+/// `/proc/config.gz`, and `works` tries the feature in a scratch network namespace that dies
+/// with its process (`unshare -n`): an IPv6 vxlan device, a rule appended to the ip6tables
+/// table (not a listing: iptables-nft lists tables the kernel never made). What none of them
+/// finds is `absent M`; without `unshare`, only /proc and the config can tell. The probes run
+/// only for what `modprobe` cannot load, so they never make the kernel load a module.
+const MISSING_MODULES_SCRIPT: &str = r#"shown() { case $1 in
+ br_netfilter) [ -e /proc/sys/net/bridge/bridge-nf-call-ip6tables ];;
+ overlay) grep -qw overlay /proc/filesystems;;
+ ip6_tables) [ -e /proc/net/ip6_tables_names ];;
+ ip6table_filter|ip6table_nat|ip6table_mangle) grep -qx "${1#ip6table_}" /proc/net/ip6_tables_names;;
+ nf_conntrack) [ -e /proc/sys/net/netfilter/nf_conntrack_max ] || [ -e /proc/net/nf_conntrack ];;
+ *) false;;
+ esac 2>/dev/null; }
+configured() { case $1 in
+ br_netfilter) c=BRIDGE_NETFILTER;; overlay) c=OVERLAY_FS;; vxlan) c=VXLAN;; ip6_tables) c=IP6_NF_IPTABLES;;
+ ip6table_filter) c=IP6_NF_FILTER;; ip6table_nat) c=IP6_NF_NAT;; ip6table_mangle) c=IP6_NF_MANGLE;; nf_conntrack) c=NF_CONNTRACK;; *) return 1;;
+ esac; zcat /proc/config.gz 2>/dev/null | grep -qx "CONFIG_$c=y"; }
+works='for m; do case $m in
+ vxlan) ip -6 link add v6deploy-probe type vxlan id 1 dstport 4789 local ::1;;
+ ip6_tables|ip6table_filter) ip6tables -w -t filter -A INPUT -j ACCEPT;;
+ ip6table_nat) ip6tables -w -t nat -A POSTROUTING -j ACCEPT;;
+ ip6table_mangle) ip6tables -w -t mangle -A PREROUTING -j ACCEPT;;
+ *) false;;
+ esac >/dev/null 2>&1 && printf " %s " "$m"; done'
+d=/lib/modules/$(uname -r); rest=
+for m; do
+ [ -d "/sys/module/$m" ] && continue
+ [ -f "$d/modules.builtin" ] && grep -q "/$m\.ko\$" "$d/modules.builtin" && continue
+ if [ -d "$d" ] && modprobe -n -q "$m" 2>/dev/null; then echo "load $m"; continue; fi
+ shown "$m" || configured "$m" || rest="$rest $m"
+done
+[ -n "$rest" ] || exit 0
+ok=$(unshare -n sh -c "$works" sh $rest 2>/dev/null)
+for m in $rest; do case $ok in *" $m "*) ;; *) echo "absent $m";; esac; done"#;
+
 /// Reads GRUB's entries and default.
 const BOOT_SCRIPT: &str = "echo @@boot-entries; grubby --info=ALL 2>/dev/null; echo @@boot-default; grubby --default-kernel 2>/dev/null; echo @@grubenv; grub2-editenv list 2>/dev/null; true";
 
@@ -177,11 +230,7 @@ impl Query {
                 format!("cat {PENDING_DIR}/{name} 2>/dev/null; if systemctl is-active --quiet {}; then echo active; else echo inactive; fi", quote(name))
             }
             Query::MarkerExists(path) => format!("test -e {}", quote(path)),
-            Query::MissingModules(modules) => format!(
-                "k=$(uname -r); for m in {}; do [ -d \"/sys/module/$m\" ] && continue; \
-                 if [ -d \"/lib/modules/$k\" ] && modprobe -n -q \"$m\" 2>/dev/null; then echo \"load $m\"; else echo \"absent $m\"; fi; done",
-                command(modules)
-            ),
+            Query::MissingModules(modules) => format!("set -- {}\n{MISSING_MODULES_SCRIPT}", command(modules)),
             Query::Boot => BOOT_SCRIPT.to_string(),
             Query::InstalledKernels(package) => format!("rpm -q {} --qf '%{{NAME}} %{{VERSION}}-%{{RELEASE}}.%{{ARCH}}\\n'", quote(package)),
             Query::KernelRelease => "uname -r".to_string(),
@@ -227,6 +276,7 @@ impl Query {
             // Through the host's own API server: admin.conf names the first control plane,
             // which may be the host `node remove` just stopped.
             Query::NodePodCidrs => crate::components::kubectl_local(&["get", "nodes", "-o", "jsonpath={range .items[*]}{.metadata.name} {.spec.podCIDR}{\"\\n\"}{end}"]),
+            Query::AddonsReady(script) => script.clone(),
             Query::Leftovers { paths, units } => {
                 let patterns: Vec<String> = paths.iter().map(|p| p.strip_suffix('*').map_or_else(|| quote(p).into_owned(), |prefix| format!("{}*", quote(prefix)))).collect();
                 format!(
@@ -245,7 +295,7 @@ impl Query {
     /// Whether a non-zero exit is part of the answer; otherwise it fails the read.
     pub fn status_is_answer(&self) -> bool {
         match self {
-            Query::ServiceState(_) | Query::MarkerExists(_) | Query::MissingModules(_) | Query::Health { .. } | Query::Journal { .. } => true,
+            Query::ServiceState(_) | Query::MarkerExists(_) | Query::MissingModules(_) | Query::Health { .. } | Query::Journal { .. } | Query::AddonsReady(_) => true,
             Query::Facts | Query::Boot | Query::InstalledKernels(_) | Query::KernelRelease | Query::BootId | Query::EtcdMembers(_) | Query::EtcdStatus(_) | Query::EtcdHealth(_) | Query::Record(_) | Query::Images | Query::NodePodCidrs | Query::Leftovers { .. } => false,
             #[cfg(test)]
             Query::Script(_) => true,
@@ -267,7 +317,7 @@ impl Query {
         Ask { query: Query::MarkerExists(path.to_string()), parse: |o| Ok(o.success()) }
     }
 
-    /// Which of `modules` are not loaded.
+    /// Which of `modules` the kernel lacks, and which of those it can load.
     pub fn missing_modules(modules: &[&str]) -> Ask<MissingModules> {
         Ask { query: Query::MissingModules(modules.iter().map(|m| m.to_string()).collect()), parse: |o| Ok(parse_missing_modules(&o.stdout_text())) }
     }
@@ -332,6 +382,19 @@ impl Query {
     /// The last `lines` lines of `unit`'s journal.
     pub fn journal(unit: &str, lines: u32) -> Ask<String> {
         Ask { query: Query::Journal { unit: unit.to_string(), lines }, parse: |o| Ok(o.stdout_text().trim().to_string()) }
+    }
+
+    /// Whether the addons' workloads are Ready, waiting up to the script's time.
+    pub fn addons_ready(script: String) -> Ask<AddonsReady> {
+        Ask {
+            query: Query::AddonsReady(script),
+            parse: |o| {
+                let text = o.stdout_text();
+                let ready = crate::components::parse_ready(&text);
+                let failure = (!o.success()).then(|| text.lines().filter(|l| !l.starts_with("ready ")).collect::<Vec<_>>().join("\n"));
+                Ok(AddonsReady { ready, failure })
+            },
+        }
     }
 
     /// Each Node's name and pod subnet (`None` until the controller-manager allocated one).
@@ -518,10 +581,82 @@ mod tests {
 
     #[test]
     fn missing_modules_split_into_loadable_and_absent() {
-        let ask = Query::missing_modules(&["br_netfilter", "ip_vs"]);
-        let found = ask.parse(&output(0, "load br_netfilter\nabsent ip_vs\n")).unwrap();
+        let ask = Query::missing_modules(&["br_netfilter", "ip_vs", "vxlan"]);
+        let found = ask.parse(&output(0, "load br_netfilter\nabsent ip_vs\nbuiltin vxlan\n")).unwrap();
         assert_eq!(found, MissingModules { loadable: vec!["br_netfilter".into()], absent: vec!["ip_vs".into()] });
         assert_eq!(ask.parse(&output(0, "")).unwrap(), MissingModules::default());
+        assert!(ask.query().script().starts_with("set -- br_netfilter ip_vs vxlan\n"), "{}", ask.query().script());
+    }
+
+    /// The modules the host's modules-load.d file names, and one no kernel has.
+    const MODULES_WANTED: [&str; 9] = ["br_netfilter", "overlay", "vxlan", "ip6_tables", "ip6table_filter", "ip6table_nat", "ip6table_mangle", "nf_conntrack", "v6deploy_no_such_module"];
+
+    /// Runs the missing modules script for `modules` with the local `shell`, `PATH` starting
+    /// with `stubs`; its stdout, checked to be only `load M` and `absent M` lines for the
+    /// modules asked, and its answer.
+    fn missing_modules_here(shell: &str, modules: &[&str], stubs: Option<&std::path::Path>) -> MissingModules {
+        let ask = Query::missing_modules(modules);
+        let mut run = std::process::Command::new(shell);
+        run.arg("-c").arg(ask.query().script());
+        if let Some(stubs) = stubs {
+            run.env("PATH", format!("{}:{}", stubs.display(), std::env::var("PATH").unwrap_or_default()));
+        }
+        let out = run.output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{shell}: {stdout}{}", String::from_utf8_lossy(&out.stderr));
+        for line in stdout.lines() {
+            let (kind, module) = line.split_once(' ').unwrap_or((line, ""));
+            assert!(matches!(kind, "load" | "absent") && modules.contains(&module), "{shell}: unexpected line {line:?} in\n{stdout}");
+        }
+        ask.parse(&output(0, &stdout)).unwrap()
+    }
+
+    /// What `ip` lists: the named network namespaces and the vxlan devices (empty without `ip`).
+    fn network_namespaces_and_vxlans() -> String {
+        let ip = |args: &[&str]| std::process::Command::new("ip").args(args).output().map(|o| String::from_utf8_lossy(&o.stdout).into_owned()).unwrap_or_default();
+        ip(&["netns", "list"]) + &ip(&["-o", "link", "show", "type", "vxlan"])
+    }
+
+    /// The real script on this machine (whatever its kernel has): an answer for the modules
+    /// asked only, a made-up module absent, and no namespace or vxlan device left behind.
+    #[test]
+    fn the_missing_modules_script_runs_here_and_leaves_nothing_behind() {
+        let before = network_namespaces_and_vxlans();
+        for shell in ["sh", "bash"].into_iter().filter(|s| std::process::Command::new(s).arg("-c").arg("true").status().is_ok_and(|s| s.success())) {
+            let answer = missing_modules_here(shell, &MODULES_WANTED, None);
+            assert!(answer.absent.contains(&"v6deploy_no_such_module".to_string()), "{shell}: {answer:?}");
+            assert!(!answer.loadable.contains(&"v6deploy_no_such_module".to_string()), "{shell}: {answer:?}");
+        }
+        let after = network_namespaces_and_vxlans();
+        assert_eq!(before, after);
+        assert!(!after.contains("v6deploy-probe"), "{after}");
+    }
+
+    /// Regression (the preflight called modules missing on hosts whose kernel has them built
+    /// in, without /lib/modules): with `modprobe` and `/proc/config.gz` unusable, a table that
+    /// `ip6tables` can add a rule to is not absent, and `ip6tables` (a stand-in recording its
+    /// network namespace) only ever runs in a scratch namespace, never in this one. When this
+    /// machine cannot `unshare -n` (not root), only the second half holds.
+    #[test]
+    fn a_module_whose_feature_works_in_a_scratch_namespace_is_not_absent() {
+        let dir = tempfile::tempdir().unwrap();
+        let record = dir.path().join("namespaces");
+        let stub = |name: &str, body: String| {
+            let path = dir.path().join(name);
+            std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
+            std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+        };
+        stub("modprobe", "exit 1".into());
+        stub("zcat", "exit 1".into());
+        stub("ip6tables", format!("readlink /proc/self/ns/net >> {}", record.display()));
+        let answer = missing_modules_here("sh", &["ip6table_nat", "ip6table_mangle", "v6deploy_no_such_module"], Some(dir.path()));
+        assert!(answer.absent.contains(&"v6deploy_no_such_module".to_string()), "{answer:?}");
+        let here = std::fs::read_link("/proc/self/ns/net").unwrap();
+        let namespaces = std::fs::read_to_string(&record).unwrap_or_default();
+        assert!(namespaces.lines().all(|n| std::path::Path::new(n) != here), "{namespaces}");
+        if std::process::Command::new("unshare").args(["-n", "true"]).status().is_ok_and(|s| s.success()) {
+            assert_eq!(answer, MissingModules { loadable: vec![], absent: vec!["v6deploy_no_such_module".into()] });
+        }
     }
 
     #[test]

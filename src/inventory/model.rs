@@ -60,8 +60,8 @@ pub struct Cluster {
     pub dns_domain: DnsName,
     /// Address nodelocaldns binds on every node (never link-local).
     pub nodelocaldns: Ipv6Addr,
-    /// IPv6 resolvers CoreDNS forwards to; empty means the nodes' /etc/resolv.conf.
-    pub upstream_dns: Vec<Ipv6Addr>,
+    /// Where CoreDNS sends the names outside the cluster.
+    pub upstream_dns: UpstreamDns,
     /// Extra subject alternative names for the apiserver certificate.
     pub extra_sans: Vec<San>,
     /// Where clients off the hosts reach the API (a virtual IP or a DNS name in front of the
@@ -298,6 +298,28 @@ pub enum Snapshotter {
     /// Plain copies: works on any file system (e.g. a container's own overlay root), uses
     /// more disk.
     Native,
+}
+
+/// Where CoreDNS forwards the names it does not serve (`cluster.upstream_dns`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "mode", content = "servers", rename_all = "kebab-case")]
+pub enum UpstreamDns {
+    /// Not set: the resolvers of each node's `/etc/resolv.conf` (CoreDNS runs with the node's).
+    NodeResolvers,
+    /// A list of IPv6 resolvers.
+    Servers(Vec<Ipv6Addr>),
+    /// `[]`: nowhere; CoreDNS answers the cluster's names only (a site without DNS).
+    Nowhere,
+}
+
+impl UpstreamDns {
+    /// The resolvers named in the inventory.
+    pub fn servers(&self) -> &[Ipv6Addr] {
+        match self {
+            UpstreamDns::Servers(servers) => servers,
+            UpstreamDns::NodeResolvers | UpstreamDns::Nowhere => &[],
+        }
+    }
 }
 
 /// The pod network.

@@ -42,8 +42,7 @@ pub struct RawCluster {
     pub node_cidr_mask: Option<Spanned<u8>>,
     pub dns_domain: Option<Text>,
     pub nodelocaldns: Option<Text>,
-    #[serde(default)]
-    pub upstream_dns: Vec<Text>,
+    pub upstream_dns: Option<Vec<Text>>,
     #[serde(default)]
     pub extra_sans: Vec<Text>,
     pub api_endpoint: Option<Text>,

@@ -200,9 +200,11 @@ impl<'a> Validator<'a> {
             Some(text) => self.address(text, "cluster.nodelocaldns"),
             None => defaults::NODELOCALDNS.parse().ok(),
         };
-        let upstream_dns: Vec<Ipv6Addr> = c.upstream_dns.iter().enumerate()
-            .filter_map(|(i, text)| self.address(text, &format!("cluster.upstream_dns[{i}]")))
-            .collect();
+        let upstream_dns = match &c.upstream_dns {
+            None => UpstreamDns::NodeResolvers,
+            Some(list) if list.is_empty() => UpstreamDns::Nowhere,
+            Some(list) => UpstreamDns::Servers(list.iter().enumerate().filter_map(|(i, text)| self.address(text, &format!("cluster.upstream_dns[{i}]"))).collect()),
+        };
         let extra_sans = c.extra_sans.iter().enumerate().filter_map(|(i, text)| self.san(text, i)).collect();
         let api_endpoint = c.api_endpoint.as_ref().and_then(|text| self.api_endpoint(text));
         let service = service?;

@@ -8,6 +8,9 @@
 //!          kube-apiserver ... kubectl        built from Debian's kubernetes source (`kubernetes`)
 //! cni/     every plugin of Debian 12's containernetworking-plugins (/usr/lib/cni)
 //! images/  pause.tar busybox.tar             built locally (`images`)
+//!          flannel.tar flannel-cni-plugin.tar coredns.tar node-cache.tar
+//!                                            built from the upstream sources (`network_addons`),
+//!                                            when the archives are there
 //! ```
 //!
 //! Everything comes from caches under `/var/cache/v6deploy/lab/` and is hard-linked into the
@@ -22,6 +25,7 @@ use super::command::Runner;
 use super::debs;
 use super::images;
 use super::kubernetes;
+use super::network_addons::{self, Addons};
 
 /// (Debian package, files of it that go to the bundle's `bin/`).
 const PACKAGE_BINARIES: &[(&str, &[&str])] = &[
@@ -36,8 +40,10 @@ const PACKAGE_BINARIES: &[(&str, &[&str])] = &[
 const CNI_PACKAGE: (&str, &str) = ("containernetworking-plugins", "usr/lib/cni");
 
 /// Makes the bundle in `dir` complete, building or downloading into the caches what they lack.
-/// `mirror` is the fallback mirror for the Kubernetes build.
-pub fn ensure(runner: &Runner, dir: &Path, mirror: &str) -> Result<PathBuf, LabError> {
+/// `mirror` is the fallback mirror for the source builds; `sources` holds the network addons'
+/// archives. Answers what became of the network addons (without them, the bundle has no
+/// flannel, CoreDNS or node-cache image).
+pub fn ensure(runner: &Runner, dir: &Path, mirror: &str, sources: &[PathBuf]) -> Result<Addons, LabError> {
     let mut entries: Vec<(PathBuf, PathBuf)> = Vec::new();
     for (package, files) in PACKAGE_BINARIES {
         let tree = debs::unpacked(runner, package)?;
@@ -50,7 +56,15 @@ pub fn ensure(runner: &Runner, dir: &Path, mirror: &str) -> Result<PathBuf, LabE
     }
     let kubernetes_bin = kubernetes::ensure(runner, mirror)?;
     entries.extend(kubernetes::BINARIES.iter().map(|b| (kubernetes_bin.join(b), dir.join("bin").join(b))));
-    for tar in images::ensure(runner, &kubernetes::tree())? {
+    let addons = network_addons::ensure(runner, mirror, sources)?;
+    if let Addons::Missing(why) = &addons {
+        runner.note(format!("{why}: the lab's inventory uses the host-routes pod network, and the CoreDNS and node-local-dns pods stay pending (no image)"));
+    }
+    let addon_bin = match &addons {
+        Addons::Built(bin) => Some(bin.as_path()),
+        Addons::Missing(_) => None,
+    };
+    for tar in images::ensure(runner, &kubernetes::tree(), addon_bin)? {
         let name = tar.file_name().map(ToOwned::to_owned).unwrap_or_default();
         entries.push((tar, dir.join("images").join(name)));
     }
@@ -61,15 +75,26 @@ pub fn ensure(runner: &Runner, dir: &Path, mirror: &str) -> Result<PathBuf, LabE
             placed += 1;
         }
     }
+    // An image of an earlier bundle that this one no longer has (addons built before, their
+    // sources gone since) must not stay: the hosts would get it.
+    let images_dir = dir.join("images");
+    let wanted: Vec<&PathBuf> = entries.iter().map(|(_, target)| target).filter(|t| t.parent() == Some(images_dir.as_path())).collect();
+    if let Ok(listing) = fs::read_dir(&images_dir) {
+        for stale in listing.filter_map(Result::ok).map(|e| e.path()).filter(|p| !wanted.contains(&p)) {
+            fs::remove_file(&stale).map_err(LabError::io("remove", &stale))?;
+            placed += 1;
+        }
+    }
     if placed > 0 {
+        let references: Vec<&str> = images::BASE.iter().chain(if addon_bin.is_some() { &images::ADDONS[..] } else { &[][..] }).map(|i| i.reference).collect();
         runner.note(format!(
             "lab bundle: {} (etcd, containerd, runc, haproxy and CNI plugins from Debian 12; Kubernetes v{} built from source; images {})",
             dir.display(),
             kubernetes::VERSION,
-            images::ALL.map(|i| i.reference).join(", ")
+            references.join(", ")
         ));
     }
-    Ok(dir.to_path_buf())
+    Ok(addons)
 }
 
 /// Whether `target` is `source` (a hard link) or a copy at least as new and as long.

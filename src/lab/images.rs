@@ -1,15 +1,20 @@
-//! The lab's two container images, built locally (no registry is reachable) as
-//! "docker-archive" tars that `ctr -n k8s.io images import` loads: `layer.tar` (the files),
-//! `config.json` (entrypoint and the layer's digest) and `manifest.json` (the name).
+//! The lab's container images, built locally (no registry is reachable) as "docker-archive"
+//! tars that `ctr -n k8s.io images import` loads: one tar per layer, `config.json` (entrypoint
+//! and the layers' digests) and `manifest.json` (the name).
 //!
 //! - `pause.tar`, `v6deploy.lab/pause:3.2`: the pod sandbox, Kubernetes' `build/pause/linux/pause.c`
 //!   compiled with `gcc -Os -static` (the tree's file is pause 3.4's source, the same program;
 //!   3.2 is what kubelet 1.20 names by default).
 //! - `busybox.tar`, `v6deploy.lab/busybox:1.35`: Debian's `busybox-static` as `/bin/busybox`
 //!   with a link for each of its applets (sh, ls, ping6, nc, httpd, wget, ip, ...).
+//! - With the network addons built (`network_addons`): flannel, its CNI plugin, CoreDNS and
+//!   node-cache. flanneld and node-cache program the node's ip6tables through the `ip6tables`
+//!   command, so their images (and the CNI plugin's, which needs `cp`) share a first layer,
+//!   "netbase": Debian 12's iptables with the libraries it links (nft backend, as on a Debian
+//!   12 host) and busybox for `sh` and `cp`. containerd stores a shared layer once.
 //!
 //! Every tar is written with fixed times, owners and order, so an image's digest depends only
-//! on its files. Built once into `<cache>/images-v1/`.
+//! on its files. Built once into `<cache>/images-v2/`.
 
 use std::fmt::Write as _;
 use std::fs;
@@ -22,9 +27,10 @@ use super::LabError;
 use super::base_image::CACHE_ROOT;
 use super::command::Runner;
 use super::debs;
+use super::network_addons;
 
 /// Bumped whenever an image's recipe changes, so that older cached tars are not reused.
-const RECIPE: u32 = 1;
+const RECIPE: u32 = 2;
 
 /// One image of the lab.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,46 +40,129 @@ pub struct Image {
     /// `NAME:TAG` inside the tar.
     pub reference: &'static str,
     entrypoint: &'static str,
-    contents: Contents,
+    /// Its layers, lowest first.
+    layers: &'static [Layer],
 }
 
-/// What goes into an image's layer.
+/// What goes into one layer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Contents {
+enum Layer {
     Pause,
     Busybox,
+    /// Debian's iptables with its libraries, and busybox (see the module's doc).
+    NetBase,
+    /// A binary of the network addons' build, at `at`.
+    Addon { binary: &'static str, at: &'static str },
+}
+
+impl Layer {
+    /// The cached layer's file name.
+    fn file(self) -> String {
+        match self {
+            Layer::Pause => "pause".into(),
+            Layer::Busybox => "busybox".into(),
+            Layer::NetBase => "netbase".into(),
+            Layer::Addon { binary, .. } => format!("addon-{binary}"),
+        }
+    }
 }
 
 /// The pod sandbox image; containerd's `sandbox_image` and the lab inventory name it.
-pub const PAUSE: Image = Image { file: "pause.tar", reference: "v6deploy.lab/pause:3.2", entrypoint: "/pause", contents: Contents::Pause };
+pub const PAUSE: Image = Image { file: "pause.tar", reference: "v6deploy.lab/pause:3.2", entrypoint: "/pause", layers: &[Layer::Pause] };
 /// A small image for test pods.
-pub const BUSYBOX: Image = Image { file: "busybox.tar", reference: "v6deploy.lab/busybox:1.35", entrypoint: "/bin/sh", contents: Contents::Busybox };
+pub const BUSYBOX: Image = Image { file: "busybox.tar", reference: "v6deploy.lab/busybox:1.35", entrypoint: "/bin/sh", layers: &[Layer::Busybox] };
+/// flanneld at `/opt/bin/flanneld`, where upstream's image has it.
+pub const FLANNEL: Image = Image {
+    file: "flannel.tar",
+    reference: "v6deploy.lab/flannel:v0.20.2",
+    entrypoint: "/opt/bin/flanneld",
+    layers: &[Layer::NetBase, Layer::Addon { binary: "flanneld", at: "opt/bin/flanneld" }],
+};
+/// The flannel CNI plugin at `/flannel` (upstream's flannel-cni-plugin image), copied to the
+/// node by the DaemonSet's init container.
+pub const FLANNEL_CNI_PLUGIN: Image = Image {
+    file: "flannel-cni-plugin.tar",
+    reference: "v6deploy.lab/flannel-cni-plugin:v0.9.1",
+    entrypoint: "/bin/sh",
+    layers: &[Layer::NetBase, Layer::Addon { binary: "flannel", at: "flannel" }],
+};
+/// CoreDNS with the kubernetes plugin, alone in its image as upstream's is.
+pub const COREDNS: Image = Image { file: "coredns.tar", reference: "v6deploy.lab/coredns:v1.11.3", entrypoint: "/coredns", layers: &[Layer::Addon { binary: "coredns", at: "coredns" }] };
+/// NodeLocal DNSCache.
+pub const NODE_CACHE: Image = Image {
+    file: "node-cache.tar",
+    reference: "v6deploy.lab/k8s-dns-node-cache:1.26.2",
+    entrypoint: "/node-cache",
+    layers: &[Layer::NetBase, Layer::Addon { binary: "node-cache", at: "node-cache" }],
+};
 
-pub const ALL: [Image; 2] = [PAUSE, BUSYBOX];
+/// The images every lab has.
+pub const BASE: [Image; 2] = [PAUSE, BUSYBOX];
+/// The images of the network addons, when they are built.
+pub const ADDONS: [Image; 4] = [FLANNEL, FLANNEL_CNI_PLUGIN, COREDNS, NODE_CACHE];
 
-/// `/var/cache/v6deploy/lab/images-v1`.
+/// The Debian packages of the netbase layer: iptables and what it links, its protocol names,
+/// and busybox.
+const NETBASE_PACKAGES: &[&str] =
+    &["libc6", "iptables", "libip4tc2", "libip6tc2", "libxtables12", "libnftnl11", "libmnl0", "libnetfilter-conntrack3", "libnfnetlink0", "netbase", "busybox-static"];
+
+/// `/var/cache/v6deploy/lab/images-v2`.
 pub fn cache() -> PathBuf {
     Path::new(CACHE_ROOT).join(format!("images-v{RECIPE}"))
 }
 
-/// The cached tars of every image, building those that are missing. `kubernetes_tree` holds
+/// The cached tars of every image, building those that are missing: the base images always,
+/// the addons' when `addons` (the network addons' `bin/`) is given. `kubernetes_tree` holds
 /// `build/pause/linux/pause.c`.
-pub fn ensure(runner: &Runner, kubernetes_tree: &Path) -> Result<Vec<PathBuf>, LabError> {
+pub fn ensure(runner: &Runner, kubernetes_tree: &Path, addons: Option<&Path>) -> Result<Vec<PathBuf>, LabError> {
     let cache = cache();
-    fs::create_dir_all(&cache).map_err(LabError::io("create", &cache))?;
+    fs::create_dir_all(cache.join("layers")).map_err(LabError::io("create", &cache))?;
+    let images: Vec<Image> = BASE.iter().chain(addons.map_or(&[][..], |_| &ADDONS[..])).copied().collect();
     let mut tars = Vec::new();
-    for image in ALL {
+    for image in images {
         let tar = cache.join(image.file);
         if !tar.is_file() {
             runner.note(format!("building the image {} into {}", image.reference, tar.display()));
-            build(runner, image, &tar, |rootfs| match image.contents {
-                Contents::Pause => pause_files(runner, kubernetes_tree, rootfs),
-                Contents::Busybox => busybox_files(runner, rootfs),
-            })?;
+            let mut layers = Vec::new();
+            for layer in image.layers {
+                layers.push(ensure_layer(runner, &cache, *layer, kubernetes_tree, addons)?);
+            }
+            assemble(runner, image, &layers, &tar)?;
         }
         tars.push(tar);
     }
     Ok(tars)
+}
+
+/// The cached tar of `layer` (`<cache>/layers/NAME.tar`), built in a scratch directory first.
+fn ensure_layer(runner: &Runner, cache: &Path, layer: Layer, kubernetes_tree: &Path, addons: Option<&Path>) -> Result<PathBuf, LabError> {
+    let tar = cache.join("layers").join(format!("{}.tar", layer.file()));
+    if tar.is_file() {
+        return Ok(tar);
+    }
+    let scratch = tar.with_extension("building");
+    remove_tree(&scratch)?;
+    let rootfs = scratch.join("rootfs");
+    make_dir(&rootfs)?;
+    match layer {
+        Layer::Pause => pause_files(runner, kubernetes_tree, &rootfs)?,
+        Layer::Busybox => busybox_files(runner, &rootfs)?,
+        Layer::NetBase => netbase_files(runner, &rootfs)?,
+        Layer::Addon { binary, at } => {
+            let bin = addons.unwrap_or(&network_addons::cache()).join(binary);
+            let target = rootfs.join(at);
+            if let Some(dir) = target.parent() {
+                make_dir(dir)?;
+            }
+            fs::copy(&bin, &target).map_err(LabError::io("copy into", &target))?;
+            chmod(&target, 0o755)?;
+        }
+    }
+    let partial = tar.with_extension("partial");
+    reproducible_tar(runner, &rootfs, &partial)?;
+    fs::rename(&partial, &tar).map_err(LabError::io("rename into", &tar))?;
+    remove_tree(&scratch)?;
+    Ok(tar)
 }
 
 /// `/pause`, compiled from the Kubernetes tree.
@@ -85,6 +174,29 @@ fn pause_files(runner: &Runner, tree: &Path, rootfs: &Path) -> Result<(), LabErr
     runner.run("gcc", ["-Os", "-Wall", "-Werror", "-static", "-DVERSION=v3.2-v6deploy.lab", "-o", &output, &source])?;
     runner.run("strip", [&output])?;
     chmod(Path::new(&output), 0o755)
+}
+
+/// The netbase layer: busybox, then the files of [`NETBASE_PACKAGES`] (documentation left
+/// out), the `iptables`/`ip6tables` names a Debian 12 host's alternatives give (the nft
+/// backend), checked by running `ip6tables --version` in the tree.
+fn netbase_files(runner: &Runner, rootfs: &Path) -> Result<(), LabError> {
+    busybox_files(runner, rootfs)?;
+    for package in NETBASE_PACKAGES.iter().filter(|p| **p != "busybox-static") {
+        let tree = debs::unpacked(runner, package)?;
+        let (tree, root) = (format!("{}/.", tree.display()), rootfs.display().to_string());
+        runner.run("cp", ["-a", "--remove-destination", &tree, &root])?;
+    }
+    for dir in ["usr/share/doc", "usr/share/man", "usr/share/lintian", "usr/share/locale", "usr/share/bug", ".unpacked"] {
+        let path = rootfs.join(dir);
+        if path.is_dir() { remove_tree(&path)? } else { let _ = fs::remove_file(&path); }
+    }
+    for name in ["iptables", "iptables-save", "iptables-restore", "ip6tables", "ip6tables-save", "ip6tables-restore"] {
+        let link = rootfs.join("usr/sbin").join(name);
+        let _ = fs::remove_file(&link);
+        symlink(format!("{name}-nft").replace("-save-nft", "-nft-save").replace("-restore-nft", "-nft-restore"), &link).map_err(LabError::io("link", &link))?;
+    }
+    let root = rootfs.display().to_string();
+    runner.run("chroot", [root.as_str(), "/usr/sbin/ip6tables", "--version"]).map(|_| ())
 }
 
 /// `/bin/busybox` from Debian's busybox-static and a symlink for each applet.
@@ -107,26 +219,51 @@ fn busybox_files(runner: &Runner, rootfs: &Path) -> Result<(), LabError> {
     chmod(&rootfs.join("tmp"), 0o1777)
 }
 
-/// Builds `image` into `tar`: its files (made by `fill` in an empty root), the layer, the
-/// config and the manifest, written in a scratch directory and renamed into place.
-fn build(runner: &Runner, image: Image, tar: &Path, fill: impl FnOnce(&Path) -> Result<(), LabError>) -> Result<(), LabError> {
-    let scratch = tar.with_extension("building");
-    let _ = fs::remove_dir_all(&scratch);
-    let rootfs = scratch.join("rootfs");
-    let archive = scratch.join("archive");
-    make_dir(&rootfs)?;
+/// Puts `image` together in `tar`: its layers (as `layerN.tar`), the config naming their
+/// digests and the manifest, written in a scratch directory and renamed into place.
+fn assemble(runner: &Runner, image: Image, layers: &[PathBuf], tar: &Path) -> Result<(), LabError> {
+    let archive = tar.with_extension("building");
+    remove_tree(&archive)?;
     make_dir(&archive)?;
-    fill(&rootfs)?;
-    let layer = archive.join("layer.tar");
-    reproducible_tar(runner, &rootfs, &layer)?;
-    let bytes = fs::read(&layer).map_err(LabError::io("read", &layer))?;
-    let config = config_json(image.entrypoint, &hex(&Sha256::digest(&bytes)));
-    write_file(&archive.join("config.json"), &config)?;
-    write_file(&archive.join("manifest.json"), &manifest_json(image.reference))?;
+    let mut digests = Vec::new();
+    let mut names = Vec::new();
+    for (index, layer) in layers.iter().enumerate() {
+        let name = format!("layer{index}.tar");
+        let target = archive.join(&name);
+        if fs::hard_link(layer, &target).is_err() {
+            fs::copy(layer, &target).map_err(LabError::io("copy into", &target))?;
+        }
+        digests.push(sha256_file(layer)?);
+        names.push(name);
+    }
+    write_file(&archive.join("config.json"), &config_json(image.entrypoint, &digests))?;
+    write_file(&archive.join("manifest.json"), &manifest_json(image.reference, &names))?;
     let partial = tar.with_extension("partial");
     reproducible_tar(runner, &archive, &partial)?;
     fs::rename(&partial, tar).map_err(LabError::io("rename into", tar))?;
-    fs::remove_dir_all(&scratch).map_err(LabError::io("remove", &scratch))
+    remove_tree(&archive)
+}
+
+/// The sha256 of a file, read in pieces.
+fn sha256_file(path: &Path) -> Result<String, LabError> {
+    use std::io::Read as _;
+    let mut file = fs::File::open(path).map_err(LabError::io("open", path))?;
+    let mut hasher = Sha256::new();
+    let mut buffer = vec![0; 1 << 20];
+    loop {
+        let read = file.read(&mut buffer).map_err(LabError::io("read", path))?;
+        if read == 0 {
+            return Ok(hex(&hasher.finalize()));
+        }
+        hasher.update(&buffer[..read]);
+    }
+}
+
+fn remove_tree(dir: &Path) -> Result<(), LabError> {
+    match fs::remove_dir_all(dir) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(LabError::io("remove", dir)(e)),
+        _ => Ok(()),
+    }
 }
 
 /// A tar of everything in `dir` (without `./`), with fixed times, owners and order.
@@ -153,8 +290,8 @@ fn reproducible_tar(runner: &Runner, dir: &Path, tar: &Path) -> Result<(), LabEr
     runner.run("tar", args).map(|_| ())
 }
 
-/// The image config: entrypoint, a PATH, and the one layer's digest.
-pub fn config_json(entrypoint: &str, layer_sha256: &str) -> String {
+/// The image config: entrypoint, a PATH, and the layers' digests, lowest first.
+pub fn config_json(entrypoint: &str, layer_sha256: &[String]) -> String {
     serde_json::json!({
         "architecture": "amd64",
         "os": "linux",
@@ -162,14 +299,14 @@ pub fn config_json(entrypoint: &str, layer_sha256: &str) -> String {
             "Entrypoint": [entrypoint],
             "Env": ["PATH=/usr/sbin:/usr/bin:/sbin:/bin"],
         },
-        "rootfs": {"type": "layers", "diff_ids": [format!("sha256:{layer_sha256}")]},
+        "rootfs": {"type": "layers", "diff_ids": layer_sha256.iter().map(|d| format!("sha256:{d}")).collect::<Vec<_>>()},
     })
     .to_string()
 }
 
-/// The docker-archive manifest naming the image.
-pub fn manifest_json(reference: &str) -> String {
-    serde_json::json!([{"Config": "config.json", "RepoTags": [reference], "Layers": ["layer.tar"]}]).to_string()
+/// The docker-archive manifest naming the image and its layer files.
+pub fn manifest_json(reference: &str, layers: &[String]) -> String {
+    serde_json::json!([{"Config": "config.json", "RepoTags": [reference], "Layers": layers}]).to_string()
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -199,8 +336,9 @@ mod tests {
 
     #[test]
     fn the_config_names_the_layer_by_its_digest() {
-        let config: serde_json::Value = serde_json::from_str(&config_json("/pause", "ab12")).unwrap();
+        let config: serde_json::Value = serde_json::from_str(&config_json("/pause", &["ab12".into(), "cd34".into()])).unwrap();
         assert_eq!(config["rootfs"]["diff_ids"][0], "sha256:ab12");
+        assert_eq!(config["rootfs"]["diff_ids"][1], "sha256:cd34");
         assert_eq!(config["rootfs"]["type"], "layers");
         assert_eq!(config["config"]["Entrypoint"][0], "/pause");
         assert_eq!(config["os"], "linux");
@@ -208,7 +346,7 @@ mod tests {
 
     #[test]
     fn the_manifest_is_one_image_with_one_layer() {
-        assert_eq!(manifest_json(PAUSE.reference), r#"[{"Config":"config.json","Layers":["layer.tar"],"RepoTags":["v6deploy.lab/pause:3.2"]}]"#);
+        assert_eq!(manifest_json(PAUSE.reference, &["layer0.tar".into()]), r#"[{"Config":"config.json","Layers":["layer0.tar"],"RepoTags":["v6deploy.lab/pause:3.2"]}]"#);
     }
 
     #[test]

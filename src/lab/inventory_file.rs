@@ -31,8 +31,41 @@ pub fn host_entry(subnet: Subnet, host: HostNumber, indent: usize) -> String {
     )
 }
 
+/// The pod network a new lab's inventory names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LabNetwork {
+    /// flannel, CoreDNS and node-cache from the bundle's images (the addons were built).
+    Flannel,
+    /// Routes between the nodes; the DNS pods have no image.
+    HostRoutes,
+}
+
+impl LabNetwork {
+    /// The inventory lines of `cluster:` (indented) naming the pod network.
+    fn cluster_lines(self) -> &'static str {
+        match self {
+            LabNetwork::Flannel => "  # flannel's IPv6 vxlan between the nodes (its images built from source, in the bundle).\n  pod_network: flannel\n",
+            LabNetwork::HostRoutes => "  # No flannel image could be built (no source archives): routes between the nodes.\n  pod_network: host-routes\n",
+        }
+    }
+
+    /// The `images:` entries beyond the sandbox.
+    fn image_lines(self) -> String {
+        match self {
+            LabNetwork::Flannel => format!(
+                "  flannel: \"{}\"\n  flannel_cni_plugin: \"{}\"\n  coredns: \"{}\"\n  nodelocaldns: \"{}\"\n",
+                images::FLANNEL.reference,
+                images::FLANNEL_CNI_PLUGIN.reference,
+                images::COREDNS.reference,
+                images::NODE_CACHE.reference
+            ),
+            LabNetwork::HostRoutes => String::new(),
+        }
+    }
+}
+
 /// The whole file for a new lab. `hosts:` comes last so that later hosts can be appended.
-pub fn full_text(name: &LabName, subnet: Subnet, hosts: &[HostNumber]) -> String {
+pub fn full_text(name: &LabName, subnet: Subnet, hosts: &[HostNumber], network: LabNetwork) -> String {
     let mut text = format!(
         "\
 # The v6deploy lab \"{name}\": IPv6-only Debian machines (systemd-nspawn) on bridge {bridge},
@@ -49,11 +82,11 @@ cluster:
   node_cidr_mask: 64
   dns_domain: cluster.local
   nodelocaldns: \"2001:db8:169:254::a\"
+  # The lab has no DNS server: CoreDNS answers the cluster's names only.
+  upstream_dns: []
   # Lab only: the machines' systemd does not manage their cgroup v1 controllers.
   cgroup_driver: cgroupfs
-  # The machines share one link and no flannel image can be had: routes between the nodes.
-  pod_network: host-routes
-ssh:
+{network_lines}ssh:
   user: root
   port: 22
   private_key: ../.lab/{name}/id_ed25519
@@ -62,7 +95,8 @@ ssh:
 kernel:
   minimum: \"4.19\"
 # The lab bundle is complete: etcd, containerd, runc, haproxy and the CNI plugins from Debian 12,
-# Kubernetes built from Debian's source, the pause and busybox images built locally.
+# Kubernetes built from Debian's source, the images built locally (flannel, CoreDNS and
+# node-cache from their upstream sources, when those were there).
 bundle:
   path: ../.lab/{name}/bundle
   missing: refuse
@@ -78,16 +112,18 @@ containerd:
 # kubelet's default thresholds (10% and 15% free) allow; it would evict the imported images.
 kubelet:
   eviction_hard: {{nodefs.available: \"1%\", imagefs.available: \"1%\", memory.available: \"100Mi\"}}
-# No registry is reachable: the pod sandbox is the bundle's images/pause.tar.
+# No registry is reachable: every image is one of the bundle's images/*.tar, built here.
 images:
   sandbox: \"{sandbox}\"
-hosts:
+{image_lines}hosts:
 ",
         bridge = name.bridge(),
         net = subnet.net(),
         gateway = subnet.gateway(),
         kubernetes_version = kubernetes::VERSION,
         sandbox = images::PAUSE.reference,
+        network_lines = network.cluster_lines(),
+        image_lines = network.image_lines(),
     );
     for host in hosts {
         text.push_str(&host_entry(subnet, *host, 2));
@@ -104,9 +140,9 @@ pub enum Change {
 }
 
 /// Makes `path` list every one of `hosts`: creates the file, or appends the missing hosts.
-pub fn ensure(path: &Path, name: &LabName, subnet: Subnet, hosts: &[HostNumber]) -> Result<Change, LabError> {
+pub fn ensure(path: &Path, name: &LabName, subnet: Subnet, hosts: &[HostNumber], network: LabNetwork) -> Result<Change, LabError> {
     let (text, change) = match fs::read_to_string(path) {
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => (full_text(name, subnet, hosts), Change::Created),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => (full_text(name, subnet, hosts, network), Change::Created),
         Err(e) => return Err(LabError::io("read", path)(e)),
         Ok(existing) => match appended(path, &existing, subnet, hosts)? {
             Some((text, added)) => (text, Change::Appended(added)),
@@ -227,7 +263,7 @@ mod tests {
         let (name, subnet) = lab();
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("inventories/lab.yaml");
-        assert_eq!(ensure(&path, &name, subnet, &hosts(5)).unwrap(), Change::Created);
+        assert_eq!(ensure(&path, &name, subnet, &hosts(5), LabNetwork::Flannel).unwrap(), Change::Created);
         let loaded = inventory::load(&path).unwrap();
         assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
         let inv = loaded.inventory;
@@ -253,16 +289,16 @@ mod tests {
         let (name, subnet) = lab();
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("lab.yaml");
-        ensure(&path, &name, subnet, &hosts(3)).unwrap();
+        ensure(&path, &name, subnet, &hosts(3), LabNetwork::Flannel).unwrap();
         let edited = fs::read_to_string(&path).unwrap().replacen("interface: eth0", "interface: eth0  # edited by hand", 1);
         fs::write(&path, &edited).unwrap();
-        let change = ensure(&path, &name, subnet, &hosts(5)).unwrap();
+        let change = ensure(&path, &name, subnet, &hosts(5), LabNetwork::Flannel).unwrap();
         assert_eq!(change, Change::Appended(vec!["2001:db8:0:1::104".parse().unwrap(), "2001:db8:0:1::105".parse().unwrap()]));
         let grown = fs::read_to_string(&path).unwrap();
         assert!(grown.starts_with(&edited), "existing text changed");
         assert!(grown[edited.len()..].starts_with("  - address: \"2001:db8:0:1::104\"\n    roles: [worker]\n"));
         assert_eq!(inventory::load(&path).unwrap().inventory.hosts.len(), 5);
-        assert_eq!(ensure(&path, &name, subnet, &hosts(5)).unwrap(), Change::Unchanged);
+        assert_eq!(ensure(&path, &name, subnet, &hosts(5), LabNetwork::Flannel).unwrap(), Change::Unchanged);
     }
 
     /// Regression: after `lab down` of a 5-machine lab (inventory kept), `lab up --hosts 3`
@@ -272,19 +308,19 @@ mod tests {
         let (name, subnet) = lab();
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("lab.yaml");
-        fs::write(&path, full_text(&name, subnet, &hosts(5))).unwrap();
+        fs::write(&path, full_text(&name, subnet, &hosts(5), LabNetwork::Flannel)).unwrap();
         let removed = trim(&path, subnet, 3).unwrap();
         assert_eq!(removed, ["2001:db8:0:1::104".parse::<Ipv6Addr>().unwrap(), "2001:db8:0:1::105".parse().unwrap()]);
         let loaded = inventory::load(&path).unwrap().inventory;
         assert_eq!(loaded.hosts.len(), 3);
-        assert_eq!(fs::read_to_string(&path).unwrap(), full_text(&name, subnet, &hosts(3)));
+        assert_eq!(fs::read_to_string(&path).unwrap(), full_text(&name, subnet, &hosts(3), LabNetwork::Flannel));
         assert!(trim(&path, subnet, 3).unwrap().is_empty(), "nothing more to trim");
     }
 
     #[test]
     fn appended_entries_follow_the_file_s_indentation() {
         let (name, subnet) = lab();
-        let flush_left = full_text(&name, subnet, &hosts(3)).replace("\n  - address", "\n- address").replace("\n    ", "\n  ");
+        let flush_left = full_text(&name, subnet, &hosts(3), LabNetwork::Flannel).replace("\n  - address", "\n- address").replace("\n    ", "\n  ");
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("lab.yaml");
         let (text, added) = appended(&path, &flush_left, subnet, &hosts(4)).unwrap().unwrap();
@@ -295,7 +331,7 @@ mod tests {
     #[test]
     fn refuses_to_append_when_hosts_is_not_last() {
         let (name, subnet) = lab();
-        let moved = full_text(&name, subnet, &hosts(3)).replace("kernel:\n  minimum: \"4.19\"\n", "") + "kernel:\n  minimum: \"4.19\"\n";
+        let moved = full_text(&name, subnet, &hosts(3), LabNetwork::Flannel).replace("kernel:\n  minimum: \"4.19\"\n", "") + "kernel:\n  minimum: \"4.19\"\n";
         let dir = tempfile::tempdir().unwrap();
         let error = appended(&dir.path().join("lab.yaml"), &moved, subnet, &hosts(4)).unwrap_err();
         let text = error.to_string();
@@ -306,7 +342,7 @@ mod tests {
     fn named_labs_use_their_own_subnet_and_cluster_name() {
         let name = LabName::parse("exp").unwrap();
         let subnet = Subnet::new(7).unwrap();
-        let text = full_text(&name, subnet, &hosts(1));
+        let text = full_text(&name, subnet, &hosts(1), LabNetwork::Flannel);
         let loaded = inventory::parse(Path::new("inventories/lab-exp.yaml"), &text).unwrap();
         assert_eq!(loaded.inventory.cluster.name, "exp");
         assert_eq!(loaded.inventory.hosts[0].address.to_string(), "2001:db8:0:7::101");

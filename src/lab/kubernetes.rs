@@ -7,17 +7,14 @@
 //! whole output goes to `<cache>/build.log`. The script renames its result into place, so a
 //! failed or interrupted build leaves no half `bin/`.
 
-use std::collections::VecDeque;
-use std::fs::{self, File};
-use std::io::{BufRead, BufReader, Write};
+use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{ChildStdout, Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use super::LabError;
 use super::base_image::CACHE_ROOT;
-use super::command::{Echo, Runner};
+use super::build_script::{BuildScript, minutes};
+use super::command::Runner;
 
 /// The Kubernetes version built (Debian 12's `kubernetes` source package).
 pub const VERSION: &str = "1.20.2";
@@ -31,11 +28,6 @@ const SCRIPT: &str = include_str!("kubernetes/build.sh");
 /// The machine's own Debian sources, read for the mirror URL (never written).
 const SOURCES: &str = "/etc/apt/sources.list.d/debian.sources";
 
-/// Lines of the build's output kept for an error message.
-const TAIL: usize = 25;
-
-/// How often a silent build says it is still going.
-const HEARTBEAT: Duration = Duration::from_secs(60);
 
 /// `/var/cache/v6deploy/lab/kubernetes-1.20.2`: the sources, Go, the unpacked tree, the build
 /// caches and `bin/`.
@@ -70,67 +62,10 @@ pub fn ensure(runner: &Runner, fallback_mirror: &str) -> Result<PathBuf, LabErro
     Ok(bin)
 }
 
-/// Runs the script, showing its `== ` lines with the elapsed time and logging every line.
-fn build(runner: &Runner, cache: &Path, mirror: &str, log_path: &Path, started: Instant) -> Result<(), LabError> {
-    let mut command = Command::new("sh");
-    // stderr joins stdout, so the log keeps the order of what happened.
-    command.arg("-c").arg(format!("exec 2>&1\n{SCRIPT}")).arg("build.sh").arg(cache).arg(mirror).arg(VERSION);
-    command.stdin(Stdio::null()).stdout(Stdio::piped());
-    let line = format!("sh src/lab/kubernetes/build.sh {} {mirror} {VERSION}", cache.display());
-    if runner.echo == Echo::Commands {
-        eprintln!("lab: $ {line}");
-    }
-    let mut log = File::create(log_path).map_err(LabError::io("create", log_path))?;
-    let mut child = command.spawn().map_err(|source| LabError::Spawn { command: line.clone(), source })?;
-    let mut tail = VecDeque::with_capacity(TAIL);
-    let done = AtomicBool::new(false);
-    let read = std::thread::scope(|scope| {
-        // The compile step is silent for minutes: say that it is still going.
-        scope.spawn(|| {
-            let mut next = HEARTBEAT;
-            while !done.load(Ordering::Relaxed) {
-                std::thread::sleep(Duration::from_millis(250));
-                if started.elapsed() >= next {
-                    runner.note(format!("kubernetes [{}]: still building (output in {})", minutes(started.elapsed()), log_path.display()));
-                    next += HEARTBEAT;
-                }
-            }
-        });
-        let read = copy_output(runner, child.stdout.take(), &mut log, log_path, &mut tail, started);
-        done.store(true, Ordering::Relaxed);
-        read
-    });
-    if let Err(error) = read {
-        let _ = child.kill();
-        let _ = child.wait();
-        return Err(error);
-    }
-    let status = child.wait().map_err(|source| LabError::Spawn { command: line.clone(), source })?;
-    if status.success() {
-        return Ok(());
-    }
-    let last: Vec<String> = tail.into_iter().collect();
-    Err(LabError::Command { command: line, status: status.to_string(), stderr: format!("{}\n(the whole output is in {})", last.join("\n"), log_path.display()) })
-}
-
-/// Logs every line of the build's output, notes its `== ` lines and keeps the last ones.
-fn copy_output(runner: &Runner, stdout: Option<ChildStdout>, log: &mut File, log_path: &Path, tail: &mut VecDeque<String>, started: Instant) -> Result<(), LabError> {
-    let Some(stdout) = stdout else { return Ok(()) };
-    let mut reader = BufReader::new(stdout);
-    let mut bytes = Vec::new();
-    while reader.read_until(b'\n', &mut bytes).map_err(LabError::io("read the output of", "build.sh"))? > 0 {
-        let text = String::from_utf8_lossy(&bytes).trim_end().to_string();
-        bytes.clear();
-        log.write_all(format!("{text}\n").as_bytes()).map_err(LabError::io("write", log_path))?;
-        if let Some(step) = text.strip_prefix("== ") {
-            runner.note(format!("kubernetes [{}]: {step}", minutes(started.elapsed())));
-        }
-        if tail.len() == TAIL {
-            tail.pop_front();
-        }
-        tail.push_back(text);
-    }
-    Ok(())
+/// Runs the script (`== ` lines as progress, the whole output in `log`).
+fn build(runner: &Runner, cache: &Path, mirror: &str, log: &Path, started: Instant) -> Result<(), LabError> {
+    let args = vec![cache.as_os_str().to_owned(), mirror.into(), VERSION.into()];
+    BuildScript { name: "kubernetes", script: SCRIPT, file: "src/lab/kubernetes/build.sh", args }.run(runner, log, started)
 }
 
 /// The bookworm mirror named by a deb822 sources file: the `URIs:` of the first stanza whose
@@ -146,12 +81,6 @@ pub fn mirror_of(sources: &str) -> Option<String> {
         }
         field("URIs")?.split_whitespace().next().map(|uri| uri.trim_end_matches('/').to_string())
     })
-}
-
-/// `14 min 3 s`, or `42 s` under a minute.
-fn minutes(elapsed: Duration) -> String {
-    let seconds = elapsed.as_secs();
-    if seconds < 60 { format!("{seconds} s") } else { format!("{} min {} s", seconds / 60, seconds % 60) }
 }
 
 #[cfg(test)]
@@ -179,12 +108,6 @@ Components: main
         assert_eq!(mirror_of(security_first).as_deref(), Some("http://mirror.example/debian"));
         assert_eq!(mirror_of("Types: deb\nURIs: http://x/debian\nSuites: bullseye\n"), None);
         assert_eq!(mirror_of(""), None);
-    }
-
-    #[test]
-    fn elapsed_times_read_as_minutes() {
-        assert_eq!(minutes(Duration::from_secs(42)), "42 s");
-        assert_eq!(minutes(Duration::from_secs(843)), "14 min 3 s");
     }
 
     #[test]

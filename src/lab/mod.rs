@@ -13,6 +13,7 @@
 
 mod addressing;
 mod base_image;
+mod build_script;
 mod bundle;
 mod cgroup;
 mod command;
@@ -28,6 +29,7 @@ mod kubernetes;
 mod machine;
 mod mounts;
 mod network;
+mod network_addons;
 mod node;
 mod preflight;
 mod process;

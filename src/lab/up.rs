@@ -14,9 +14,10 @@ use super::cgroup;
 use super::flavor::{self, Flavor, MachineInfo};
 use super::command::Runner;
 use super::host_limits;
-use super::inventory_file::{self, Change};
+use super::inventory_file::{self, Change, LabNetwork};
 use super::machine::MachineDir;
 use super::network;
+use super::network_addons::{self, Addons};
 use super::node;
 use super::preflight;
 use super::process::ProcessId;
@@ -38,6 +39,9 @@ pub struct UpOptions {
     pub mirror: String,
     /// `--flavor`; `None` keeps the lab's (Debian for a new lab).
     pub flavor: Option<Flavor>,
+    /// `--addon-sources`: the network addons' source archives; `None`: looked for (see
+    /// `network_addons::source_dirs`).
+    pub addon_sources: Option<PathBuf>,
 }
 
 /// What `lab up` did.
@@ -54,6 +58,8 @@ pub struct UpReport {
     /// Asked for fewer machines than the lab has: none are removed.
     pub larger_than_asked: Option<u16>,
     pub inventory: Change,
+    /// Why flannel, CoreDNS and node-cache are not in the bundle (`None`: they are).
+    pub addons_missing: Option<String>,
     pub elapsed: Duration,
 }
 
@@ -106,7 +112,12 @@ pub fn up(runner: &Runner, options: &UpOptions) -> Result<UpReport, LabError> {
         }
     }
     let base = base_image::ensure(runner, &options.mirror, record.flavor)?;
-    bundle::ensure(runner, &files.bundle(), &options.mirror)?;
+    let sources = network_addons::source_dirs(&options.project, options.addon_sources.as_deref());
+    let addons = bundle::ensure(runner, &files.bundle(), &options.mirror, &sources)?;
+    let (network, addons_missing) = match addons {
+        Addons::Built(_) => (LabNetwork::Flannel, None),
+        Addons::Missing(why) => (LabNetwork::HostRoutes, Some(why)),
+    };
     if record.flavor == Flavor::Centos7Sim {
         test_kernel::ensure(runner, &files.bundle())?;
     }
@@ -146,7 +157,7 @@ pub fn up(runner: &Runner, options: &UpOptions) -> Result<UpReport, LabError> {
         known.push((subnet.host(host), MachineDir::new(lab.machine(host)).host_key()?));
     }
     ssh_files::write_known_hosts(&files.known_hosts(), &known)?;
-    let inventory = inventory_file::ensure(&files.inventory(), &options.name, subnet, &hosts)?;
+    let inventory = inventory_file::ensure(&files.inventory(), &options.name, subnet, &hosts, network)?;
     Ok(UpReport {
         name: options.name.clone(),
         flavor: record.flavor,
@@ -156,6 +167,7 @@ pub fn up(runner: &Runner, options: &UpOptions) -> Result<UpReport, LabError> {
         kept,
         larger_than_asked,
         inventory,
+        addons_missing,
         elapsed: started_at.elapsed(),
     })
 }

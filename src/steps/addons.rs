@@ -4,10 +4,11 @@
 
 use std::sync::Arc;
 
-use anyhow::Context;
+use anyhow::{Context, bail};
 
 use super::{ComponentOutcome, InstallState};
 use crate::components::{self, KUBE_APISERVER};
+use crate::facts::Query;
 use crate::inventory::{HostSpec, Role};
 use crate::runner::{HostContext, Mode, Read, Step, StepFuture};
 use crate::transport::files::FileSpec;
@@ -15,6 +16,10 @@ use crate::transport::quote::quote;
 
 /// Where the manifests go on the first control plane.
 pub const ADDONS_DIR: &str = "/etc/kubernetes/addons";
+
+/// How long the addons' pods have to be Ready (images are imported already; on a busy
+/// 2-core lab flannel, CoreDNS and node-local-dns on 3 nodes take about 30 s).
+pub const READY_SECONDS: u64 = 300;
 
 /// The "Addons" step.
 pub struct Addons {
@@ -30,6 +35,34 @@ impl Addons {
 }
 
 impl Addons {
+    /// The workloads to wait for: those of the wanted addons whose images the bundle holds
+    /// (without them, nothing could make the pods Ready).
+    fn checked(&self, cx: &HostContext<'_>) -> Vec<components::Workload> {
+        let mut workloads = Vec::new();
+        for addon in components::addons(cx.inventory) {
+            let Some(manifest) = components::manifest(addon) else { continue };
+            if (manifest.images)(cx.inventory).iter().all(|i| crate::bundle::holds(&self.state.images, i)) {
+                workloads.extend(manifest.workloads.iter().copied());
+            }
+        }
+        workloads
+    }
+
+    /// Waits for the addons' pods: "; ready: kube-flannel-ds 3/3, ..." or the error naming
+    /// the pods that are not, with their events and logs.
+    async fn wait_ready(&self, cx: &HostContext<'_>) -> anyhow::Result<String> {
+        let workloads = self.checked(cx);
+        if workloads.is_empty() || cx.gate.mode() == Mode::DryRun {
+            return Ok(String::new());
+        }
+        let answer = cx.read_fresh(&Query::addons_ready(components::ready_script(&workloads, READY_SECONDS))).await.context("wait for the addons' pods")?;
+        if let Some(why) = answer.failure {
+            bail!("the addons' pods are not Ready after {READY_SECONDS} s:\n{why}");
+        }
+        let ready: Vec<String> = answer.ready.iter().map(|(name, pods)| format!("{name} {pods}")).collect();
+        Ok(format!("; pods Ready: {}", ready.join(", ")))
+    }
+
     /// "; coredns: image not in bundle, pods pending until the nodes can pull ..." for every
     /// addon whose image the bundle lacks (nothing waits for those pods, and they do not make
     /// the cluster look healthy).
@@ -73,7 +106,8 @@ impl Step for Addons {
             }
             let pending = self.pending(cx);
             if changed.is_empty() {
-                return Ok(format!("{} applied, unchanged{pending}", names.join(", ")));
+                let ready = self.wait_ready(cx).await?;
+                return Ok(format!("{} applied, unchanged{ready}{pending}", names.join(", ")));
             }
             // The wanted manifests only: one left in the directory by another configuration
             // (flannel before host-routes) is not applied again.
@@ -81,7 +115,8 @@ impl Step for Addons {
             let apply = format!("{} --kubeconfig={} apply {}", components::binary_path("kubectl"), crate::pki::kubeconfig_path(crate::pki::KubeconfigUser::Admin), files.join(" "));
             cx.command(&format!("kubectl apply {}", names.join(", ")), &apply, "manifests changed").await.context("apply the addons")?;
             let verb = if cx.gate.mode() == Mode::Apply { "applied" } else { "would be applied" };
-            Ok(format!("{} {verb}{pending}", names.join(", ")))
+            let ready = self.wait_ready(cx).await?;
+            Ok(format!("{} {verb}{ready}{pending}", names.join(", ")))
         })
     }
 }

@@ -23,6 +23,29 @@ const APPLY_SYSCTL: &str = "grep -E '^[a-z]' /etc/sysctl.d/90-v6deploy.conf | wh
 /// Where the kernel says whether IPv6 forwarding is on.
 const FORWARDING: &str = "/proc/sys/net/ipv6/conf/all/forwarding";
 
+/// What fails without a module of the modules-load.d file (`templates/modules-load.conf.j2`).
+fn feature_of(module: &str) -> Option<&'static str> {
+    Some(match module {
+        "br_netfilter" => "ip6tables on bridged pod traffic",
+        "overlay" => "containerd's overlayfs snapshotter",
+        "vxlan" => "flannel's vxlan",
+        "ip6_tables" => "ip6tables",
+        "ip6table_filter" => "the ip6tables filter table",
+        "ip6table_nat" => "kube-proxy's ip6tables nat",
+        "ip6table_mangle" => "the ip6tables mangle table",
+        "nf_conntrack" => "connection tracking",
+        _ => return None,
+    })
+}
+
+/// The note on modules the kernel lacks (not built in, not loadable, their feature not
+/// working): each feature that will fail, with its module.
+fn lacking_note(absent: &[String]) -> String {
+    let lacking: Vec<String> = absent.iter().map(|m| feature_of(m).map_or_else(|| m.clone(), |feature| format!("{feature} ({m})"))).collect();
+    let which = if absent.len() == 1 { "this module" } else { "these modules" };
+    format!("the kernel lacks {}: load or build in {which} before kube-proxy and flannel run", lacking.join(", "))
+}
+
 /// The "Prepare hosts" step.
 pub struct PrepareHost {
     pub state: Arc<InstallState>,
@@ -81,7 +104,7 @@ impl Step for PrepareHost {
                     cx.command(&load, &load, "modules not loaded").await?;
                 }
                 if !absent.is_empty() {
-                    notes.push(format!("modules not available to this kernel here (needed once kube-proxy and flannel run): {}", absent.join(", ")));
+                    notes.push(lacking_note(&absent));
                 }
             }
 
@@ -94,5 +117,17 @@ impl Step for PrepareHost {
             }
             Ok(notes.join("; "))
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_note_on_lacking_modules_says_what_fails() {
+        let note = lacking_note(&["vxlan".into(), "ip6table_nat".into(), "ip_vs".into()]);
+        assert_eq!(note, "the kernel lacks flannel's vxlan (vxlan), kube-proxy's ip6tables nat (ip6table_nat), ip_vs: load or build in these modules before kube-proxy and flannel run");
+        assert!(lacking_note(&["overlay".into()]).ends_with("(overlay): load or build in this module before kube-proxy and flannel run"));
     }
 }

@@ -45,7 +45,7 @@ cluster:
   pod_cidr: "fd00:10:244::/56"       # REQUIRED: IPv6, disjoint from service_cidr
   # node_cidr_mask: 64               # [64] each node's pod subnet
   # dns_domain: cluster.local        # [cluster.local]
-  # upstream_dns: ["2001:db8::53"]   # [the nodes' resolv.conf]
+  # upstream_dns: ["2001:db8::53"]   # [the nodes' resolv.conf]; [] for none (CoreDNS answers cluster names only)
   # pod_network: flannel             # flannel | host-routes  [flannel]
   # api_endpoint: api.example.com    # [the first control plane] a VIP or DNS name in front of the apiservers: admin.conf's server
 ssh:
