@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # README's first command. As root, in a clone of this repository: installs the Debian
 # packages the lab needs when they are missing, builds v6deploy, creates the local IPv6 lab
-# (3 machines, with Kubernetes built from source once and cached) and installs onto it; ends
+# (3 machines, with Kubernetes and the network addons built from source once and cached) and
+# installs onto it (flannel, CoreDNS and NodeLocal DNSCache included); ends
 # with the recap and what `kubectl get nodes -o wide` and `kubectl get pods -A -o wide` show
 # from this machine. Idempotent: a second run leaves the lab as it is and changes nothing.
 #
@@ -41,7 +42,7 @@ step "v6deploy -i $inventory install"
 "$bin" -i "$inventory" install
 
 kubectl=(".lab/$lab/bundle/bin/kubectl" --kubeconfig "certs/$lab/admin.conf")
-step "waiting for the nodes to be Ready (the kubelets load the pod network's CNI configuration)"
+step "waiting for the nodes to be Ready"
 "${kubectl[@]}" wait --for=condition=Ready node --all --timeout=180s >/dev/null
 step "a demo workload: the lab's busybox image on every node (DaemonSet v6deploy-demo, HTTP on 8080)"
 "${kubectl[@]}" apply -f - >/dev/null <<'YAML'
@@ -65,3 +66,11 @@ step "kubectl get nodes -o wide (from this machine, over IPv6)"
 "${kubectl[@]}" get nodes -o wide
 step "kubectl get pods -A -o wide"
 "${kubectl[@]}" get pods -A -o wide
+if grep -q '^  coredns:' "$inventory"; then
+  pod=$("${kubectl[@]}" get pods -l app=v6deploy-demo -o jsonpath='{.items[0].metadata.name}')
+  nodelocal=$(sed -n 's/^  nodelocaldns: "\(.*\)"$/\1/p' "$inventory")
+  step "a DNS answer from a pod (its resolv.conf names NodeLocal DNSCache at $nodelocal)"
+  "${kubectl[@]}" exec "$pod" -- nslookup -type=AAAA kubernetes.default.svc.cluster.local
+else
+  echo "(no DNS answer to show: the lab was made without the network addons' images, see 'lab up' above)" >&2
+fi

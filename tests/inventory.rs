@@ -593,3 +593,33 @@ fn api_endpoint_ipv4_or_a_bad_name_is_refused() {
         assert_eq!(error_of(&text), format!("t.yaml:{line}:17: cluster.api_endpoint: {message}"));
     }
 }
+
+/// CoreDNS 1.11 watches only discovery.k8s.io/v1 EndpointSlices (Kubernetes 1.21+): on a 1.20
+/// cluster its pods never become Ready, so the inventory is refused at the image's line; a
+/// suffixed tag (a build of its own, like the lab's v1beta1 one) is not judged.
+#[test]
+fn coredns_1_11_on_kubernetes_1_20() {
+    let old = with("  kubernetes_version: \"1.27.15\"", "  kubernetes_version: \"1.20.2\"");
+    let text = format!("{old}images:\n  coredns: \"registry.k8s.io/coredns/coredns:v1.11.3\"\n");
+    let line = line_of(&text, "  coredns: ");
+    assert_eq!(
+        error_of(&text),
+        format!("t.yaml:{line}:12: images.coredns: \"registry.k8s.io/coredns/coredns:v1.11.3\": CoreDNS 1.11 and later watch only discovery.k8s.io/v1 EndpointSlices, which Kubernetes serves from 1.21: with this kubernetes_version use CoreDNS 1.10 (registry.k8s.io/coredns/coredns:v1.10.1)")
+    );
+    let custom = format!("{old}images:\n  coredns: \"v6deploy.lab/coredns:v1.11.3-endpointslice-v1beta1\"\n");
+    parse(Path::new("t.yaml"), &custom).expect("a suffixed tag is not judged");
+    parse(Path::new("t.yaml"), &old).expect("the default CoreDNS (1.10) runs on 1.20");
+    let new = format!("{BASE}images:\n  coredns: \"registry.k8s.io/coredns/coredns:v1.11.3\"\n");
+    parse(Path::new("t.yaml"), &new).expect("CoreDNS 1.11 on Kubernetes 1.27");
+}
+
+/// flannel before 0.16 has no IPv6-only mode.
+#[test]
+fn flannel_without_ipv6_only_mode() {
+    let text = format!("{BASE}images:\n  flannel: \"docker.io/flannel/flannel:v0.14.0\"\n");
+    let line = line_of(&text, "  flannel: ");
+    assert_eq!(
+        error_of(&text),
+        format!("t.yaml:{line}:12: images.flannel: \"docker.io/flannel/flannel:v0.14.0\": flannel before v0.16 cannot run an IPv6-only network (EnableIPv4: false): use v0.20 or later, e.g. docker.io/flannel/flannel:v0.25.5")
+    );
+}

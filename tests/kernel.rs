@@ -275,6 +275,9 @@ fn install_upgrade_kernel_upgrades_before_the_gate_and_applies_ifcfg() {
     let stopped = lab.v6deploy(&["install"]);
     assert_eq!(stopped.status.code(), Some(2), "{}", text(&stopped));
     assert!(stdout(&stopped).contains("kernel upgrade"), "{}", text(&stopped));
+    // The lab's pod network is flannel: the gate names what kernel 3.10 would break.
+    assert!(fs::read_to_string(lab.inventory()).unwrap().contains("pod_network: flannel"));
+    assert!(stdout(&stopped).contains("flannel's IPv6 vxlan needs >= 3.12"), "{}", text(&stopped));
     let install = lab.v6deploy(&["install", "--upgrade-kernel"]);
     assert!(install.status.success(), "{}", text(&install));
     let log = String::from_utf8_lossy(&install.stderr).into_owned();

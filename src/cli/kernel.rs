@@ -10,7 +10,7 @@ use clap::Subcommand;
 use v6deploy::exit;
 use v6deploy::facts::Facts;
 use v6deploy::inventory::{Inventory, Loaded};
-use v6deploy::workflows::gather::gather;
+use v6deploy::workflows::gather::{Addons, gather};
 use v6deploy::workflows::kernel::{self, Offer, Options, Plan, plan};
 use v6deploy::workflows::{HostStatus, Mode};
 
@@ -93,7 +93,7 @@ fn verdict(inv: &Inventory, facts: &Facts, offer: &Offer) -> (bool, String) {
 
 fn check(run: &RunArgs, inv: &Inventory, globals: &super::Globals) -> Result<ExitCode> {
     let remote = run.remote(globals)?;
-    let gathered = gather(&remote, inv)?;
+    let gathered = gather(&remote, inv, Addons::Skip)?;
     let (recap, facts) = (&gathered.recap, &gathered.facts);
     let offer = kernel::offer(inv)?;
     let mut below = 0;

@@ -4,10 +4,10 @@ use super::{Component, Leaves, Script, Workload, WorkloadKind, delete_link};
 use crate::inventory::PodNetwork;
 
 pub const FLANNEL: Component = Component::addon("flannel", "flannel.yaml.j2", "flannel.yaml", |inv| inv.cluster.pod_network == PodNetwork::Flannel, |inv| vec![inv.images.flannel.to_string(), inv.images.flannel_cni_plugin.to_string()], &[DAEMONSET])
-    // Its pods write their subnet lease and the CNI configuration on every node and make the
-    // vxlan interface and the pods' bridge there.
+    // Its pods write their subnet lease, the CNI configuration and the flannel CNI plugin on
+    // every node and make the vxlan interface and the pods' bridge there.
     .leaving(Leaves {
-        state: &["/run/flannel", "/etc/cni/net.d/10-flannel.conflist"],
+        state: &["/run/flannel", "/etc/cni/net.d/10-flannel.conflist", "/opt/cni/bin/flannel"],
         undo: Some(Script { what: "remove the flannel-v6.1 and cni0 interfaces", script: || format!("{}\n{}", delete_link("flannel-v6.1"), delete_link("cni0")) }),
         ..Leaves::NOTHING
     });

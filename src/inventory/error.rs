@@ -176,6 +176,9 @@ pub enum ProblemKind {
     /// A number out of its range.
     #[error("{value} is out of range: {expected}")]
     OutOfRange { value: u64, expected: &'static str },
+    /// An addon's release that cannot work with the cluster's settings.
+    #[error("{}: {why}", shown(value))]
+    Incompatible { value: String, why: &'static str },
 }
 
 /// What is doubtful but allowed.

@@ -132,6 +132,9 @@ impl<'a> Validator<'a> {
                 self.nodelocaldns_clear(&raw.cluster, cluster, &hosts);
             }
         }
+        if let Some(cluster) = &cluster {
+            self.addon_releases(&raw, cluster, &images);
+        }
         if !self.problems.is_empty() {
             return None;
         }

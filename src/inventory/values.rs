@@ -129,6 +129,21 @@ string_value! {
 const IMAGE: &str = "write an image reference [registry[:port]/]name[:tag][@sha256:digest] with lower-case name components, e.g. registry.k8s.io/pause:3.9";
 
 impl ImageRef {
+    /// The release its tag names, `(major, minor, patch)`: a plain `1.11.3`/`v1.11` tag only.
+    /// A tag with a suffix (`v1.11.3-custom`) is a build of its own, a digest or `latest` names
+    /// no release: `None`, and nothing is judged by it.
+    pub fn release(&self) -> Option<(u32, u32, u32)> {
+        let text = self.as_str().split('@').next()?;
+        let last_slash = text.rfind('/').map_or(0, |i| i + 1);
+        let tag = &text[last_slash..].rsplit_once(':')?.1;
+        let numbers: Vec<u32> = tag.strip_prefix('v').unwrap_or(tag).split('.').map(|n| n.parse().ok()).collect::<Option<_>>()?;
+        match numbers[..] {
+            [major, minor] => Some((major, minor, 0)),
+            [major, minor, patch] => Some((major, minor, patch)),
+            _ => None,
+        }
+    }
+
     /// Parses an image reference.
     pub fn parse(text: &str) -> Result<ImageRef, ValueError> {
         if text.is_empty() {

@@ -123,3 +123,16 @@ fn thresholds() {
         assert!(Threshold::parse(bad).is_err(), "{bad:?}");
     }
 }
+
+#[test]
+fn an_image_release_is_read_from_a_plain_tag_only() {
+    let release = |text: &str| ImageRef::parse(text).unwrap().release();
+    assert_eq!(release("registry.k8s.io/coredns/coredns:v1.11.3"), Some((1, 11, 3)));
+    assert_eq!(release("registry.k8s.io/dns/k8s-dns-node-cache:1.22.28"), Some((1, 22, 28)));
+    assert_eq!(release("[2001:db8::5]:5000/flannel/flannel:v0.20"), Some((0, 20, 0)));
+    assert_eq!(release("v6deploy.lab/coredns:v1.11.3-endpointslice-v1beta1"), None);
+    assert_eq!(release("docker.io/flannel/flannel-cni-plugin:v1.5.1-flannel1"), None);
+    assert_eq!(release("localhost:5000/coredns"), None);
+    assert_eq!(release("coredns:latest"), None);
+    assert_eq!(release(&format!("coredns:v1.11.3@sha256:{}", "a".repeat(64))), Some((1, 11, 3)));
+}

@@ -20,17 +20,18 @@ pub const SUITE: &str = "bookworm";
 /// Where debootstrap fetches packages unless `--mirror` says otherwise.
 pub const DEFAULT_MIRROR: &str = "http://deb.debian.org/debian";
 /// Bumped whenever `trim` or the packages change, so that an older cached image is not reused.
-const VERSION: u32 = 3;
+const VERSION: u32 = 4;
 /// Written last into a finished image.
 const MARKER: &str = "etc/v6deploy-lab-base";
 
 /// Packages beyond minbase: systemd to boot, sshd to be reached, and the tools a Kubernetes
 /// install expects on a node (the lab has no network to fetch them later), and the shared
 /// libraries of the bundle's `haproxy` (Debian 12's, linked against Lua and opentracing) that
-/// a minimal Debian lacks, as a host that runs Debian's haproxy has them.
+/// a minimal Debian lacks, as a host that runs Debian's haproxy has them; `dig` to ask the
+/// cluster's DNS from a node, as an operator would.
 const PACKAGES: &[&str] = &[
     "systemd", "systemd-sysv", "dbus", "openssh-server", "iproute2", "iputils-ping", "procps", "kmod", "iptables", "conntrack",
-    "socat", "ethtool", "ca-certificates", "curl", "liblua5.3-0", "libopentracing-c-wrapper0",
+    "socat", "ethtool", "ca-certificates", "curl", "liblua5.3-0", "libopentracing-c-wrapper0", "bind9-dnsutils",
 ];
 
 /// Units a lab machine does not need: consoles, timers, and networkd (addresses are set from

@@ -87,7 +87,14 @@ pub const FLANNEL_CNI_PLUGIN: Image = Image {
     layers: &[Layer::NetBase, Layer::Addon { binary: "flannel", at: "flannel" }],
 };
 /// CoreDNS with the kubernetes plugin, alone in its image as upstream's is.
-pub const COREDNS: Image = Image { file: "coredns.tar", reference: "v6deploy.lab/coredns:v1.11.3", entrypoint: "/coredns", layers: &[Layer::Addon { binary: "coredns", at: "coredns" }] };
+/// Its tag says what the build changed: it watches v1beta1 EndpointSlices, which the lab's
+/// Kubernetes 1.20 serves (upstream 1.11 watches only v1, served from 1.21).
+pub const COREDNS: Image = Image {
+    file: "coredns.tar",
+    reference: "v6deploy.lab/coredns:v1.11.3-endpointslice-v1beta1",
+    entrypoint: "/coredns",
+    layers: &[Layer::Addon { binary: "coredns", at: "coredns" }],
+};
 /// NodeLocal DNSCache.
 pub const NODE_CACHE: Image = Image {
     file: "node-cache.tar",
@@ -121,12 +128,12 @@ pub fn ensure(runner: &Runner, kubernetes_tree: &Path, addons: Option<&Path>) ->
     let mut tars = Vec::new();
     for image in images {
         let tar = cache.join(image.file);
-        if !tar.is_file() {
+        let mut layers = Vec::new();
+        for layer in image.layers {
+            layers.push(ensure_layer(runner, &cache, *layer, kubernetes_tree, addons)?);
+        }
+        if !fresh(&tar, &layers) {
             runner.note(format!("building the image {} into {}", image.reference, tar.display()));
-            let mut layers = Vec::new();
-            for layer in image.layers {
-                layers.push(ensure_layer(runner, &cache, *layer, kubernetes_tree, addons)?);
-            }
             assemble(runner, image, &layers, &tar)?;
         }
         tars.push(tar);
@@ -137,7 +144,12 @@ pub fn ensure(runner: &Runner, kubernetes_tree: &Path, addons: Option<&Path>) ->
 /// The cached tar of `layer` (`<cache>/layers/NAME.tar`), built in a scratch directory first.
 fn ensure_layer(runner: &Runner, cache: &Path, layer: Layer, kubernetes_tree: &Path, addons: Option<&Path>) -> Result<PathBuf, LabError> {
     let tar = cache.join("layers").join(format!("{}.tar", layer.file()));
-    if tar.is_file() {
+    // An addon's layer is made again when its binary was rebuilt since.
+    let source = match layer {
+        Layer::Addon { binary, .. } => vec![addon_binary(addons, binary)],
+        Layer::Pause | Layer::Busybox | Layer::NetBase => Vec::new(),
+    };
+    if fresh(&tar, &source) {
         return Ok(tar);
     }
     let scratch = tar.with_extension("building");
@@ -149,7 +161,7 @@ fn ensure_layer(runner: &Runner, cache: &Path, layer: Layer, kubernetes_tree: &P
         Layer::Busybox => busybox_files(runner, &rootfs)?,
         Layer::NetBase => netbase_files(runner, &rootfs)?,
         Layer::Addon { binary, at } => {
-            let bin = addons.unwrap_or(&network_addons::cache()).join(binary);
+            let bin = addon_binary(addons, binary);
             let target = rootfs.join(at);
             if let Some(dir) = target.parent() {
                 make_dir(dir)?;
@@ -242,6 +254,19 @@ fn assemble(runner: &Runner, image: Image, layers: &[PathBuf], tar: &Path) -> Re
     reproducible_tar(runner, &archive, &partial)?;
     fs::rename(&partial, tar).map_err(LabError::io("rename into", tar))?;
     remove_tree(&archive)
+}
+
+/// The network addons' `binary` (addon images are built only when `addons` is given; without
+/// it the path names the cache, where the copy then fails saying what is missing).
+fn addon_binary(addons: Option<&Path>, binary: &str) -> PathBuf {
+    addons.map_or_else(|| network_addons::cache().join("bin"), Path::to_path_buf).join(binary)
+}
+
+/// Whether `target` exists and is at least as new as each of `sources`.
+fn fresh(target: &Path, sources: &[PathBuf]) -> bool {
+    let modified = |p: &Path| fs::metadata(p).and_then(|m| m.modified()).ok();
+    let Some(made) = modified(target) else { return false };
+    sources.iter().all(|s| modified(s).is_some_and(|m| m <= made))
 }
 
 /// The sha256 of a file, read in pieces.

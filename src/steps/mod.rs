@@ -1,6 +1,7 @@
 //! Steps: one file each, named for what it does. Workflows (`crate::workflows`) list them in order.
 
 mod addons;
+mod addons_status;
 mod delete_nodes;
 mod drain_nodes;
 mod etcd_health;
@@ -28,6 +29,7 @@ mod state;
 mod verify;
 
 pub use addons::{ADDONS_DIR, Addons};
+pub use addons_status::{AddonsStatus, AddonsStore, CheckAddons};
 pub use delete_nodes::DeleteNodes;
 pub use drain_nodes::DrainNodes;
 pub use etcd_health::{EtcdHealthStore, ReadEtcdHealth};

@@ -4,7 +4,7 @@ use serde_saphyr::Spanned;
 
 use super::{Validator, defaults};
 use crate::inventory::ProblemKind;
-use crate::inventory::model::{Elasticsearch, HeapSize, ImageRef, Images, InterfaceName, Quantity};
+use crate::inventory::model::{Cluster, Elasticsearch, HeapSize, ImageRef, Images, InterfaceName, PodNetwork, Quantity};
 use crate::inventory::raw::{RawElasticsearch, RawImages, Text};
 
 impl Validator<'_> {
@@ -17,6 +17,33 @@ impl Validator<'_> {
             coredns: pick(|r| &r.coredns, "images.coredns", defaults::COREDNS_IMAGE),
             nodelocaldns: pick(|r| &r.nodelocaldns, "images.nodelocaldns", defaults::NODELOCALDNS_IMAGE),
             sandbox: pick(|r| &r.sandbox, "images.sandbox", defaults::SANDBOX_IMAGE),
+        }
+    }
+
+    /// Addon releases the cluster cannot run, judged by their plain release tags (the
+    /// manifests are written for flannel 0.20+, CoreDNS 1.8 to 1.11 and node-cache 1.22+):
+    /// flannel before 0.16 has no IPv6-only mode (`EnableIPv4: false`), and CoreDNS from
+    /// 1.11 on watches only discovery.k8s.io/v1 EndpointSlices, which Kubernetes serves from
+    /// 1.21 (before, it never syncs and its pods never become Ready).
+    pub(super) fn addon_releases(&mut self, raw: &crate::inventory::raw::RawInventory, cluster: &Cluster, images: &Images) {
+        let at = |f: fn(&RawImages) -> &Option<Text>| raw.images.as_ref().and_then(|r| f(r).as_ref());
+        if cluster.pod_network == PodNetwork::Flannel && images.flannel.release().is_some_and(|r| r < (0, 16, 0)) {
+            let why = "flannel before v0.16 cannot run an IPv6-only network (EnableIPv4: false): use v0.20 or later, e.g. docker.io/flannel/flannel:v0.25.5";
+            self.incompatible(at(|r| &r.flannel), &raw.cluster.value.kubernetes_version, "images.flannel", images.flannel.as_str(), why);
+        }
+        let old_kubernetes = (cluster.kubernetes_version.major, cluster.kubernetes_version.minor) < (1, 21);
+        if old_kubernetes && images.coredns.release().is_some_and(|r| r >= (1, 11, 0)) {
+            let why = "CoreDNS 1.11 and later watch only discovery.k8s.io/v1 EndpointSlices, which Kubernetes serves from 1.21: with this kubernetes_version use CoreDNS 1.10 (registry.k8s.io/coredns/coredns:v1.10.1)";
+            self.incompatible(at(|r| &r.coredns), &raw.cluster.value.kubernetes_version, "images.coredns", images.coredns.as_str(), why);
+        }
+    }
+
+    /// Reports `why` at the image's line, or at `kubernetes_version` for a default image.
+    fn incompatible(&mut self, image: Option<&Text>, version: &Text, field: &str, value: &str, why: &'static str) {
+        let kind = ProblemKind::Incompatible { value: value.to_string(), why };
+        match image {
+            Some(text) => self.report(text, field, kind),
+            None => self.report(version, format!("{field} (default)"), kind),
         }
     }
 

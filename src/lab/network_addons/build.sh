@@ -14,7 +14,8 @@
 #   CACHE/bin/node-cache  NodeLocal DNSCache from kubernetes/dns 1.26.2
 #   CACHE/bin/coredns     CoreDNS 1.11.3 with the kubernetes plugin, assembled in a copy of the
 #                         kubernetes/dns tree (its vendor/ holds CoreDNS's core, most plugins and
-#                         client-go; the plugins it lacks are added from the CoreDNS archive)
+#                         client-go; the plugins it lacks are added from the CoreDNS archive),
+#                         watching discovery.k8s.io/v1beta1 EndpointSlices (Kubernetes 1.20)
 # Builds only the binaries that are missing, each to a temporary name renamed into place once
 # it runs, so a rerun after a failure or an interruption builds only what is missing.
 # Prints `== step` lines for progress; the go tools' output goes to stdout.
@@ -224,6 +225,19 @@ if needs coredns; then
       echo "== client-go auth-provider imports remain in $vendored/plugin" >&2
       exit 1
     fi
+    # The lab's Kubernetes is 1.20, which serves EndpointSlices only as discovery.k8s.io/v1beta1;
+    # CoreDNS 1.11 dropped v1beta1 (coredns#6147) and would never sync (its `ready` plugin
+    # waits on "kubernetes" for ever). Its two files that name discovery/v1 are pointed at
+    # v1beta1 (same fields for what CoreDNS reads; the package is vendored for client-go's
+    # clientset); the binary says so in its version (`-version`: ...-endpointslice-v1beta1).
+    for f in kubernetes/controller.go kubernetes/object/endpoint.go; do
+      grep -q 'discovery "k8s.io/api/discovery/v1"' "$vendored/plugin/$f" || { echo "== $vendored/plugin/$f does not import discovery/v1" >&2; exit 1; }
+      sed -i -e 's|discovery "k8s.io/api/discovery/v1"|discovery "k8s.io/api/discovery/v1beta1"|' -e 's|\.DiscoveryV1()|.DiscoveryV1beta1()|g' "$vendored/plugin/$f"
+    done
+    if grep -rq 'k8s.io/api/discovery/v1"\|DiscoveryV1()' "$vendored/plugin"; then
+      echo "== discovery/v1 remains in $vendored/plugin" >&2
+      exit 1
+    fi
     # modules.txt: "# github.com/coredns/coredns v1.11.3", "## explicit; go 1.21", its
     # packages, then the next "# module" line; the packages are kept sorted.
     modules=$ctree.partial/vendor/modules.txt
@@ -240,7 +254,7 @@ if needs coredns; then
     # The plugins a cluster DNS Corefile uses, and the others CoreDNS's core here has.
     mkdir -p "$ctree.partial/cmd/coredns"
     {
-      echo '// CoreDNS 1.11.3 with the plugins vendored here; assembled by the lab (src/lab/addons/build.sh).'
+      echo '// CoreDNS 1.11.3 with the plugins vendored here; assembled by the lab (src/lab/network_addons/build.sh).'
       echo 'package main'
       echo
       echo 'import ('
@@ -265,7 +279,7 @@ if needs coredns; then
   use_go 1.24
   rm -f "$bin/.coredns.new"
   (cd "$ctree" && CGO_ENABLED=0 go build -o "$bin/.coredns.new" \
-    -ldflags '-s -w -X github.com/coredns/coredns/coremain.GitCommit=a7ed346-k8s.io/dns-1.26.2' ./cmd/coredns 2>&1)
+    -ldflags '-s -w -X github.com/coredns/coredns/coremain.GitCommit=a7ed346-k8s.io/dns-1.26.2-endpointslice-v1beta1' ./cmd/coredns 2>&1)
   out=$("$bin/.coredns.new" -version 2>&1) || reject coredns "-version: $out"
   case $out in CoreDNS-1.11.3*) ;; *) reject coredns "-version printed: $out" ;; esac
   plugins=$("$bin/.coredns.new" -plugins 2>&1) || reject coredns "-plugins: $plugins"
