@@ -92,3 +92,26 @@ fn health_check_tools_and_a_containerd_without_cri_are_reported() {
     let ours = text.replace("disabled_plugins = [\"cri\"]", "# Managed by v6deploy: containerd of x.\ndisabled_plugins = []");
     assert_eq!(by_check(&verdicts(&inv, &inv.hosts[0], &Facts::parse(&ours).unwrap(), 0.0))["runtime"].0, Status::Pass);
 }
+
+/// A running cluster does not move between pod networks: a host with the host-routes unit
+/// active fails `pod-network` under `flannel`, a host with flannel's device under
+/// `host-routes`; a fresh host passes either.
+#[test]
+fn a_host_on_the_other_pod_network_is_refused() {
+    let mut inv = inventory();
+    let routes = Facts::parse(&CENTOS7_HOST.replace("@@managed\n", "@@managed\n kubelet v6deploy-pod-routes\n")).unwrap();
+    let tunnel = Facts::parse(&CENTOS7_HOST.replace("@@addr\n", "@@addr\n9: flannel-v6.1    inet6 2002:db8:42:1::/128 scope global \\       valid_lft forever preferred_lft forever\n")).unwrap();
+    let fresh = Facts::parse(CENTOS7_HOST).unwrap();
+    let verdict = |inv: &Inventory, facts: &Facts| by_check(&verdicts(inv, &inv.hosts[0], facts, 0.0))["pod-network"].clone();
+    inv.cluster.pod_network = PodNetwork::Flannel;
+    let (status, detail) = verdict(&inv, &routes);
+    assert_eq!(status, Status::Fail);
+    assert!(detail.contains("v6deploy-pod-routes is active") && detail.contains("to flannel is not supported"), "{detail}");
+    assert_eq!(verdict(&inv, &tunnel), (Status::Pass, "flannel (running)".into()));
+    assert_eq!(verdict(&inv, &fresh), (Status::Pass, "flannel".into()));
+    inv.cluster.pod_network = PodNetwork::HostRoutes;
+    let (status, detail) = verdict(&inv, &tunnel);
+    assert_eq!(status, Status::Fail);
+    assert!(detail.contains("flannel-v6.1 exists"), "{detail}");
+    assert_eq!(verdict(&inv, &routes), (Status::Pass, "host routes (set)".into()));
+}

@@ -55,6 +55,12 @@ pub fn addons(inv: &Inventory) -> Vec<&'static Component> {
     ALL.iter().copied().filter(|c| matches!(&c.kind, Kind::ClusterAddon(_)) && c.wanted(inv)).collect()
 }
 
+/// The workloads of the addons the inventory wants whose manifest passes `include`, in apply
+/// order.
+pub fn addon_workloads(inv: &Inventory, include: impl Fn(&Manifest) -> bool) -> Vec<Workload> {
+    addons(inv).into_iter().filter_map(manifest).filter(|m| include(m)).flat_map(|m| m.workloads.iter().copied()).collect()
+}
+
 /// The manifest of an addon component.
 pub fn manifest(component: &Component) -> Option<&Manifest> {
     match &component.kind {

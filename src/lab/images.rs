@@ -113,6 +113,16 @@ pub const ADDONS: [Image; 4] = [FLANNEL, FLANNEL_CNI_PLUGIN, COREDNS, NODE_CACHE
 const NETBASE_PACKAGES: &[&str] =
     &["libc6", "iptables", "libip4tc2", "libip6tc2", "libxtables12", "libnftnl11", "libmnl0", "libnetfilter-conntrack3", "libnfnetlink0", "netbase", "busybox-static"];
 
+/// The names Debian's alternatives give the iptables commands on a Debian 12 host (nft).
+const IPTABLES_NFT: [(&str, &str); 6] = [
+    ("iptables", "iptables-nft"),
+    ("iptables-save", "iptables-nft-save"),
+    ("iptables-restore", "iptables-nft-restore"),
+    ("ip6tables", "ip6tables-nft"),
+    ("ip6tables-save", "ip6tables-nft-save"),
+    ("ip6tables-restore", "ip6tables-nft-restore"),
+];
+
 /// `/var/cache/v6deploy/lab/images-v2`.
 pub fn cache() -> PathBuf {
     Path::new(CACHE_ROOT).join(format!("images-v{RECIPE}"))
@@ -202,10 +212,10 @@ fn netbase_files(runner: &Runner, rootfs: &Path) -> Result<(), LabError> {
         let path = rootfs.join(dir);
         if path.is_dir() { remove_tree(&path)? } else { let _ = fs::remove_file(&path); }
     }
-    for name in ["iptables", "iptables-save", "iptables-restore", "ip6tables", "ip6tables-save", "ip6tables-restore"] {
+    for (name, target) in IPTABLES_NFT {
         let link = rootfs.join("usr/sbin").join(name);
         let _ = fs::remove_file(&link);
-        symlink(format!("{name}-nft").replace("-save-nft", "-nft-save").replace("-restore-nft", "-nft-restore"), &link).map_err(LabError::io("link", &link))?;
+        symlink(target, &link).map_err(LabError::io("link", &link))?;
     }
     let root = rootfs.display().to_string();
     runner.run("chroot", [root.as_str(), "/usr/sbin/ip6tables", "--version"]).map(|_| ())

@@ -38,14 +38,7 @@ impl Addons {
     /// The workloads to wait for: those of the wanted addons whose images the bundle holds
     /// (without them, nothing could make the pods Ready).
     fn checked(&self, cx: &HostContext<'_>) -> Vec<components::Workload> {
-        let mut workloads = Vec::new();
-        for addon in components::addons(cx.inventory) {
-            let Some(manifest) = components::manifest(addon) else { continue };
-            if (manifest.images)(cx.inventory).iter().all(|i| crate::bundle::holds(&self.state.images, i)) {
-                workloads.extend(manifest.workloads.iter().copied());
-            }
-        }
-        workloads
+        components::addon_workloads(cx.inventory, |m| (m.images)(cx.inventory).iter().all(|i| crate::bundle::holds(&self.state.images, i)))
     }
 
     /// Waits for the addons' pods: "; ready: kube-flannel-ds 3/3, ..." or the error naming

@@ -31,7 +31,7 @@ pub struct CheckAddons {
 
 /// Every workload of the addons the inventory wants, in apply order.
 fn workloads(inv: &Inventory) -> Vec<components::Workload> {
-    components::addons(inv).into_iter().filter_map(components::manifest).flat_map(|m| m.workloads.iter().copied()).collect()
+    components::addon_workloads(inv, |_| true)
 }
 
 /// The script: "no api server" unless the local API server is ready, else the addons' ready
