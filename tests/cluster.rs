@@ -102,14 +102,11 @@ fn wait_ready(lab: &TestLab, count: usize) {
 
 /// `kubectl exec` in a pod.
 fn exec(lab: &TestLab, pod: &str, command: &str) -> String {
-    lab.kubectl_ok(&["exec", pod, "--", "/bin/sh", "-c", command])
+    support::pod_exec(lab, pod, command)
 }
 
-/// An HTTP GET from inside a pod with busybox's `nc` (its static `wget` crashes resolving
-/// names): the last line of the answer.
 fn get_from_pod(lab: &TestLab, pod: &str, address: Ipv6Addr, port: u16, path: &str) -> String {
-    let answer = exec(lab, pod, &format!("printf 'GET {path} HTTP/1.0\\r\\n\\r\\n' | nc -w 5 {address} {port}"));
-    answer.lines().last().unwrap_or_default().trim().to_string()
+    support::get_from_pod(lab, pod, &address.to_string(), port, path)
 }
 
 #[test]

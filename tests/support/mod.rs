@@ -235,3 +235,15 @@ pub fn ok(lab: &TestLab, args: &[&str]) -> String {
     assert!(output.status.success(), "v6deploy {args:?}: {}", text(&output));
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
+
+/// `kubectl exec POD -- /bin/sh -c COMMAND` in the default namespace, which must succeed.
+pub fn pod_exec(lab: &TestLab, pod: &str, command: &str) -> String {
+    lab.kubectl_ok(&["exec", pod, "--", "/bin/sh", "-c", command])
+}
+
+/// An HTTP GET of `path` from inside a pod with busybox's `nc` (its static `wget` crashes
+/// resolving names): the last line of the answer.
+pub fn get_from_pod(lab: &TestLab, pod: &str, address: &str, port: u16, path: &str) -> String {
+    let answer = pod_exec(lab, pod, &format!("printf 'GET {path} HTTP/1.0\\r\\n\\r\\n' | nc -w 5 {address} {port}"));
+    answer.lines().last().unwrap_or_default().trim().to_string()
+}
