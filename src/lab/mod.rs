@@ -8,8 +8,9 @@
 //! One file per concern: `addressing` (pure names and addresses), `base_image`, `machine`
 //! (overlay and identity), `node` (what makes a machine able to run a kubelet), `network`,
 //! `supervisor`, `cgroup`, `state`, `inventory_file`, `ssh_files`, `status`, `teardown`; the
-//! bundle (`bundle`) and its caches: `kubernetes` (the source build), `debs` (Debian
-//! packages), `images`; and the workflows `up` and `down`.
+//! bundle (`bundle`) and its caches: `kubernetes` (the source build), `network_addons`
+//! (flannel, CoreDNS and node-cache from the upstream source archives), `build_script` (how
+//! both builds run), `debs` (Debian packages), `images`; and the workflows `up` and `down`.
 
 mod addressing;
 mod base_image;
