@@ -21,6 +21,12 @@ const TAIL: usize = 25;
 /// How often a silent build says it is still going.
 const HEARTBEAT: Duration = Duration::from_secs(60);
 
+/// The variables a build keeps from v6deploy's environment; every other is dropped. Make and
+/// the Go tools read many (`OUT_DIR`, which cargo sets for the tests, moved Kubernetes' whole
+/// `_output/` and failed its build; `GOFLAGS`, `GOPATH`, `CC`, ...): the scripts set what they
+/// need themselves.
+const KEPT_ENV: [&str; 8] = ["PATH", "TMPDIR", "http_proxy", "https_proxy", "no_proxy", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY"];
+
 /// One build script.
 pub struct BuildScript<'a> {
     /// What progress lines are prefixed with (`kubernetes`, `network addons`).
@@ -38,7 +44,12 @@ impl BuildScript<'_> {
         let mut command = Command::new("sh");
         // stderr joins stdout, so the log keeps the order of what happened.
         command.arg("-c").arg(format!("exec 2>&1\n{}", self.script)).arg(self.file).args(&self.args);
-        command.stdin(Stdio::null()).stdout(Stdio::piped());
+        command.stdin(Stdio::null()).stdout(Stdio::piped()).env_clear().env("LC_ALL", "C");
+        for name in KEPT_ENV {
+            if let Some(value) = std::env::var_os(name) {
+                command.env(name, value);
+            }
+        }
         let shown: Vec<String> = self.args.iter().map(|a| a.to_string_lossy().into_owned()).collect();
         let line = format!("sh {} {}", self.file, shown.join(" "));
         if runner.echo == Echo::Commands {
@@ -112,6 +123,20 @@ mod tests {
     fn elapsed_times_read_as_minutes() {
         assert_eq!(minutes(Duration::from_secs(42)), "42 s");
         assert_eq!(minutes(Duration::from_secs(843)), "14 min 3 s");
+    }
+
+    /// Regression: cargo sets `OUT_DIR` (and `CARGO_*`) for the tests; the Kubernetes build
+    /// inherited it through `lab up` and make put `_output/` there, failing the build on a
+    /// machine without the cache.
+    #[test]
+    fn a_build_sees_only_the_kept_environment() {
+        assert!(std::env::var_os("CARGO_PKG_NAME").is_some(), "cargo sets CARGO_PKG_NAME for tests");
+        let runner = Runner { echo: Echo::Quiet };
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("build.log");
+        let script = BuildScript { name: "test", script: "echo \"out=${OUT_DIR-unset} pkg=${CARGO_PKG_NAME-unset} lc=$LC_ALL\"; command -v sh >/dev/null", file: "t.sh", args: vec![] };
+        script.run(&runner, &log, Instant::now()).unwrap();
+        assert_eq!(std::fs::read_to_string(&log).unwrap(), "out=unset pkg=unset lc=C\n");
     }
 
     #[test]
