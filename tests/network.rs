@@ -126,6 +126,11 @@ fn flannel_vxlan_coredns_and_nodelocaldns_over_ipv6_and_node_add() {
     // nothing is missing.
     assert!(!install.contains("the kernel lacks"), "{install}");
 
+    // Every node Ready: flannel wrote its CNI configuration.
+    let nodes = json(&lab.kubectl_ok(&["get", "nodes", "-o", "json"]));
+    let ready = |n: &serde_json::Value| n["status"]["conditions"].as_array().unwrap().iter().any(|c| c["type"] == "Ready" && c["status"] == "True");
+    assert!(nodes["items"].as_array().unwrap().len() == 3 && nodes["items"].as_array().unwrap().iter().all(ready), "{nodes:#}");
+
     // `check` asks the first control plane: every addon's pods Ready.
     let checked = json(&ok(&lab, &["check", "--output", "json"]));
     assert_eq!(checked["addons"]["status"], "pass", "{checked:#}");

