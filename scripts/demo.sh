@@ -68,7 +68,7 @@ step "kubectl get pods -A -o wide"
 "${kubectl[@]}" get pods -A -o wide
 if grep -q '^  coredns:' "$inventory"; then
   pod=$("${kubectl[@]}" get pods -l app=v6deploy-demo -o jsonpath='{.items[0].metadata.name}')
-  nodelocal=$(sed -n 's/^  nodelocaldns: "\(.*\)"$/\1/p' "$inventory")
+  nodelocal=$(sed -n 's/^  nodelocaldns: "\(.*\)"$/\1/p' "$inventory" | head -n 1)
   step "a DNS answer from a pod (its resolv.conf names NodeLocal DNSCache at $nodelocal)"
   "${kubectl[@]}" exec "$pod" -- nslookup -type=AAAA kubernetes.default.svc.cluster.local
 else
