@@ -288,6 +288,38 @@ fn kubeconfig_prints_a_users_own_kubeconfig() {
     assert_eq!(bad.status.code(), Some(1));
 }
 
+/// The attacks of the security review on `kubeconfig`: user names that are paths replaced the
+/// store's CA certificate (`../ca`) and the apiserver's (`../apiserver`) or wrote outside the
+/// store (`../../x`); Kubernetes' own identities were issued silently. All are refused now,
+/// nothing in or beside the store changes, and `--allow-system-name` is the way to mean it.
+#[test]
+fn kubeconfig_refuses_path_user_names_and_kubernetes_identities() {
+    let dir = tempfile::tempdir().unwrap();
+    let inventory = dir.path().join("field-report.yaml");
+    std::fs::copy(concat!(env!("CARGO_MANIFEST_DIR"), "/inventories/field-report.yaml"), &inventory).unwrap();
+    let v6deploy = |args: &[&str]| Command::new(env!("CARGO_BIN_EXE_v6deploy")).arg("-i").arg(&inventory).args(args).current_dir(dir.path()).output().unwrap();
+    assert!(v6deploy(&["certs", "generate"]).status.success());
+    let before = read_tree(dir.path());
+    for user in ["../ca", "../../x", "../apiserver", "users/../../ca"] {
+        let refused = v6deploy(&["kubeconfig", "--user", user, "--file", "u.conf"]);
+        assert_eq!(refused.status.code(), Some(1), "--user {user}: {}", text(&refused));
+        assert!(String::from_utf8_lossy(&refused.stderr).contains("letters, digits"), "--user {user}: {}", text(&refused));
+    }
+    for (user, group) in [("system:kube-controller-manager", None), ("system:node:2002.0db8.0000.0001.0000.0000.0000.0101", Some("system:nodes")), ("system:anonymous", None), ("mallory", Some("system:nodes"))] {
+        let mut args = vec!["kubeconfig", "--user", user, "--file", "u.conf"];
+        args.extend(group.iter().flat_map(|g| ["--group", *g]));
+        let refused = v6deploy(&args);
+        assert_eq!(refused.status.code(), Some(1), "{args:?}: {}", text(&refused));
+        assert!(String::from_utf8_lossy(&refused.stderr).contains("--allow-system-name"), "{args:?}: {}", text(&refused));
+    }
+    assert_eq!(read_tree(dir.path()), before, "a refused kubeconfig changed files");
+    let meant = v6deploy(&["kubeconfig", "--user", "system:kube-scheduler", "--allow-system-name", "--file", "s.conf"]);
+    assert!(meant.status.success(), "{}", text(&meant));
+    let admin = v6deploy(&["kubeconfig", "--user", "alice", "--group", "system:masters", "--file", "a.conf"]);
+    assert!(admin.status.success(), "{}", text(&admin));
+    assert!(String::from_utf8_lossy(&admin.stderr).contains("every right on the cluster"), "{}", text(&admin));
+}
+
 /// `kubeconfig --dry-run` checks the CA and issues nothing; `--output json` gives the
 /// certificate's subject, serial (the one openssl reads in the store's copy) and end date,
 /// and the kubeconfig unless --file took it.

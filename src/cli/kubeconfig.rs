@@ -12,7 +12,7 @@ use time::format_description::well_known::Rfc3339;
 use super::run_args::OutputFormat;
 
 use v6deploy::inventory::Loaded;
-use v6deploy::pki::{Store, issue_user, outside_server, parse_cert, plan_user, valid_user_name};
+use v6deploy::pki::{MASTERS_GROUP, Store, SystemNames, UserName, issue_user, outside_server, parse_cert, parse_group, plan_user};
 use v6deploy::render::{Credentials, Kubeconfig, Templates};
 
 /// Issue a client certificate for a user (CN = the user, O = the group) from the cluster's
@@ -27,9 +27,16 @@ pub struct Args {
     /// The user name (the certificate's CN).
     #[arg(long, value_name = "NAME")]
     user: String,
-    /// The user's group (the certificate's O), e.g. system:masters.
+    /// The user's group (the certificate's O), e.g. a group bound with RBAC, or system:masters
+    /// (every right on the cluster, which RBAC cannot take away: only expiry or a CA rotation
+    /// ends it).
     #[arg(long, value_name = "GROUP")]
     group: Option<String>,
+    /// Allow a user or group name of Kubernetes' own identities (`system:...`: a component, a
+    /// node, `system:anonymous`; the group system:masters needs no flag). The certificate then
+    /// acts as that identity.
+    #[arg(long)]
+    allow_system_name: bool,
     /// Days the certificate is valid.
     #[arg(long, default_value_t = 365, value_name = "DAYS", value_parser = clap::value_parser!(u32).range(1..=3650))]
     days: u32,
@@ -66,10 +73,14 @@ struct Report<'a> {
 
 pub fn run(args: &Args, loaded: &Loaded, _globals: &super::Globals) -> Result<ExitCode> {
     let inv = &loaded.inventory;
-    for (what, name) in [("--user", Some(&args.user)), ("--group", args.group.as_ref())] {
-        if let Some(name) = name.filter(|n| !valid_user_name(n)) {
-            bail!("{what} {name:?}: use 1 to 64 printable characters without spaces, not starting with '-'");
-        }
+    let system = if args.allow_system_name { SystemNames::Allow } else { SystemNames::Refuse };
+    let user = UserName::parse(&args.user, system)?;
+    let group = args.group.as_deref().map(|g| parse_group(g, system)).transpose()?;
+    if group.as_deref() == Some(MASTERS_GROUP) {
+        eprintln!(
+            "note: --group {MASTERS_GROUP} grants every right on the cluster, and RBAC cannot take it away: only the certificate's expiry (--days {}) or a CA rotation ends it; prefer a group bound to a narrower role",
+            args.days
+        );
     }
     if inv.first_control_plane().is_none() {
         bail!("the inventory has no control-plane host");
@@ -78,7 +89,7 @@ pub fn run(args: &Args, loaded: &Loaded, _globals: &super::Globals) -> Result<Ex
     let root = store.root().display().to_string();
     let server = outside_server(inv);
     let now = OffsetDateTime::now_utc();
-    let group = args.group.as_deref();
+    let group = group.as_deref();
     let report = |subject: String, serial: Option<String>, not_after: OffsetDateTime, recorded: String, kubeconfig: Option<String>| Report {
         user: &args.user,
         group,
@@ -92,7 +103,7 @@ pub fn run(args: &Args, loaded: &Loaded, _globals: &super::Globals) -> Result<Ex
         kubeconfig,
     };
     if args.dry_run {
-        let plan = plan_user(&store, &args.user, group, args.days, now).with_context(|| format!("check the CA in {root} for {}", args.user))?;
+        let plan = plan_user(&store, &user, group, args.days, now).with_context(|| format!("check the CA in {root} for {}", args.user))?;
         let recorded = plan.recorded.display().to_string();
         if args.output == OutputFormat::Json {
             return super::out::json(&report(plan.subject, None, plan.not_after, recorded, None)).map(|()| ExitCode::SUCCESS);
@@ -105,9 +116,9 @@ pub fn run(args: &Args, loaded: &Loaded, _globals: &super::Globals) -> Result<Ex
         return Ok(ExitCode::SUCCESS);
     }
     let store = store.lock(&mut |holder| eprintln!("{root} is locked by {holder}; waiting for it"))?;
-    let issued = issue_user(&store, &args.user, group, args.days, now).with_context(|| format!("issue a certificate for {} from {root}", args.user))?;
+    let issued = issue_user(&store, &user, group, args.days, now).with_context(|| format!("issue a certificate for {} from {root}", args.user))?;
     let info = parse_cert(issued.cert_pem.as_bytes()).map_err(|e| anyhow::anyhow!("the certificate just issued: {e}"))?;
-    let recorded = format!("{root}/users/{}.crt", args.user);
+    let recorded = format!("{root}/users/{user}.crt");
     let credentials = Credentials::embedded(&issued.ca_pem, issued.cert_pem.as_bytes(), issued.key_pem.as_bytes());
     let kubeconfig = Kubeconfig { cluster_name: inv.cluster.name.to_string(), server: server.clone(), user: args.user.clone(), credentials };
     let text = kubeconfig.render(&Templates::embedded()?, "the kubeconfig")?;

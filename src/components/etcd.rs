@@ -17,6 +17,8 @@ pub const CLIENT_PORT: u16 = 2379;
 pub const PEER_PORT: u16 = 2380;
 /// Its data dir (`templates/etcd.conf.yml.j2`).
 pub const DATA_DIR: &str = "/var/lib/etcd";
+/// Where `node remove` moves a removed member's data dir: `/var/lib/etcd.removed-<UTC stamp>`.
+pub const REMOVED_DATA_PREFIX: &str = "/var/lib/etcd.removed-";
 
 /// An `etcdctl` command line against `endpoints` (TLS with the healthcheck client
 /// certificate), giving up after `timeout_seconds`.
@@ -59,10 +61,10 @@ pub const ETCD: Component = Component {
     ],
     ports: &[CLIENT_PORT, PEER_PORT],
     // Its data dir is the cluster's state: kept unless `reset --purge-data`, with the data
-    // dirs `etcd restore` kept beside it.
+    // dirs `etcd restore` and `node remove` kept beside it (each holds every Secret).
     leaves: Leaves {
         state: &["/etc/etcd", "/var/lib/etcd.restore", "/var/lib/v6deploy/etcd-snapshot.db", "/var/lib/v6deploy/etcd-restore.db"],
-        data: &[DATA_DIR, "/var/lib/etcd.before-restore-*"],
+        data: &[DATA_DIR, "/var/lib/etcd.before-restore-*", "/var/lib/etcd.removed-*"],
         ..Leaves::NOTHING
     },
     kind: Kind::Service(Service {

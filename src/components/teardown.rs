@@ -179,7 +179,10 @@ mod tests {
         assert!(plan.kept.iter().any(|k| k.path == "/var/lib/v6deploy/lock"));
         // etcd's data is data, not state; ca.key (control planes only) is among the PKI files.
         let etcd = plan.parts.iter().find(|p| p.component.name == "etcd").unwrap();
-        assert_eq!(etcd.data, ["/var/lib/etcd", "/var/lib/etcd.before-restore-*"]);
+        assert_eq!(etcd.data, ["/var/lib/etcd", "/var/lib/etcd.before-restore-*", "/var/lib/etcd.removed-*"]);
+        // What `node remove` moves aside is data too: `reset --purge-data` removes it.
+        let aside = format!("{}20261204T000000Z", crate::components::ETCD_REMOVED_DATA_PREFIX);
+        assert!(etcd.data.iter().any(|pattern| pattern.strip_suffix('*').is_some_and(|prefix| aside.starts_with(prefix))), "{aside} is in no data pattern");
         assert!(!removed.iter().any(|r| r.starts_with("/var/lib/etcd/") || *r == "/var/lib/etcd"));
         assert!(removed.iter().any(|r| *r == HostPki::KubernetesCaKey.cert()));
     }

@@ -8,6 +8,9 @@ use thiserror::Error;
 /// Why the PKI could not be read, made or imported.
 #[derive(Debug, Error)]
 pub enum PkiError {
+    /// A file name that would leave the store (never written).
+    #[error("refusing to write {relative:?}: it is not a file inside the store {}", store.display())]
+    OutsideStore { store: PathBuf, relative: String },
     /// A kubeconfig could not be rendered from its template.
     #[error("cannot render admin.conf: {reason}")]
     Kubeconfig { reason: String },

@@ -36,5 +36,5 @@ pub use kubeconfig::{APISERVER_PORT, KubeconfigCredentials, KubeconfigUser, admi
 pub use role::{AltName, CAS, CertRole, CertSpec, Subject, Usage, Validity};
 pub use rotate::{CA_ROTATION_FILE, CaPhase, CaRotation, Keys, LeafGroup, Reissued, backup, ca_rotation, ca_rotation_in_progress, ca_rotation_selects, copy_store, drop_old_ca, record_phase, reissue, reissue_from_new_ca, selected_leaves, selects, start_ca_rotation, timestamp, trust_bundle};
 pub use scratch::Scratch;
-pub use store::{Mode, Store, Written};
-pub use user::{UserCredentials, UserPlan, issue_user, plan_user, valid_name as valid_user_name};
+pub use store::{BACKUP_DIR, Mode, SNAPSHOTS_DIR, Store, Written};
+pub use user::{MASTERS_GROUP, NameError, SystemNames, UserCredentials, UserName, UserPlan, issue_user, parse_group, plan_user};

@@ -21,7 +21,7 @@ use super::issue::sign;
 use super::kubeconfig::admin_conf;
 use super::leaf::{KeyChoice, ensure_request, read_cert};
 use super::role::{CAS, CertRole, Validity};
-use super::store::{Mode, Store};
+use super::store::{BACKUP_DIR, Mode, Store};
 use super::host_files::{HostPki, KUBERNETES_DIR, is_host_pki, kubeconfig_path};
 use super::kubeconfig::KubeconfigUser;
 use crate::inventory::Inventory;
@@ -118,19 +118,19 @@ pub fn timestamp(now: OffsetDateTime) -> String {
 /// Copies every file of the store (not earlier backups) to `backup/<stamp>/`, modes kept;
 /// returns the backup directory. A second backup in the same second gets a `-2` suffix.
 pub fn backup(store: &Store, stamp: &str) -> Result<PathBuf, PkiError> {
-    let mut target = store.path(&format!("backup/{stamp}"));
+    let mut target = store.path(&format!("{BACKUP_DIR}/{stamp}"));
     let mut n = 2;
     while target.exists() {
-        target = store.path(&format!("backup/{stamp}-{n}"));
+        target = store.path(&format!("{BACKUP_DIR}/{stamp}-{n}"));
         n += 1;
     }
-    copy_tree(store.root(), &target, &[store.path("backup")]).map_err(|source| PkiError::Write { path: target.clone(), source })?;
+    copy_tree(store.root(), &target, &store.not_copied()).map_err(|source| PkiError::Write { path: target.clone(), source })?;
     Ok(target)
 }
 
 /// A copy of the store (without its backups) at `to`, e.g. for a dry run.
 pub fn copy_store(store: &Store, to: &Path) -> Result<Store, PkiError> {
-    copy_tree(store.root(), to, &[store.path("backup")]).map_err(|source| PkiError::Write { path: to.to_path_buf(), source })?;
+    copy_tree(store.root(), to, &store.not_copied()).map_err(|source| PkiError::Write { path: to.to_path_buf(), source })?;
     Ok(Store::at(to))
 }
 
@@ -331,7 +331,7 @@ pub fn drop_old_ca(inv: &Inventory, store: &Store, stamp: &str) -> Result<Option
     if !old.exists() {
         return Ok(None);
     }
-    let target = store.path(&format!("backup/{stamp}-old-ca"));
+    let target = store.path(&format!("{BACKUP_DIR}/{stamp}-old-ca"));
     copy_tree(&old, &target, &[]).map_err(|source| PkiError::Write { path: target.clone(), source })?;
     fs::remove_dir_all(&old).map_err(|source| PkiError::Write { path: old.clone(), source })?;
     if store.exists(&CertRole::Admin.cert_file()) {
@@ -370,6 +370,26 @@ mod tests {
         assert!(!selects(&[LeafGroup::Kubelet], "/etc/kubernetes/pki/ca.crt"));
         assert!(ca_rotation_selects("/etc/kubernetes/admin.conf"));
         assert!(!ca_rotation_selects("/etc/etcd/etcd.conf.yml"));
+    }
+
+    /// etcd snapshots (`backups/`, every Secret of the cluster) stay out of certificate backups
+    /// and scratch copies: neither `certs rotate`'s backup nor `render`'s copy carries them.
+    #[test]
+    fn backups_and_copies_leave_the_etcd_snapshots_out() {
+        let dir = tempfile::tempdir().unwrap();
+        let inv = field_report();
+        let store = Store::at(dir.path().join("demo"));
+        generate_at(&inv, &store, OffsetDateTime::now_utc()).unwrap();
+        let snapshot = store.path("backups/20261204T000000Z/snapshot.db");
+        fs::create_dir_all(snapshot.parent().unwrap()).unwrap();
+        fs::write(&snapshot, "every secret of the cluster").unwrap();
+        let saved = backup(&store, "20261205T000000Z").unwrap();
+        assert!(saved.join("ca.crt").exists());
+        assert!(!saved.join("backups").exists(), "the backup copied the etcd snapshots");
+        let copy = copy_store(&store, &dir.path().join("copy")).unwrap();
+        assert!(copy.path("ca.crt").exists());
+        assert!(!copy.path("backups").exists(), "the scratch copy copied the etcd snapshots");
+        assert!(snapshot.exists());
     }
 
     #[test]

@@ -3,14 +3,15 @@
 //! it would make, and the store still does not exist afterwards).
 
 use std::path::{Path, PathBuf};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::{PkiError, Store, copy_store};
+use crate::localfs::PrivateTempDir;
 
-/// A copy of a store in a private (0700) temporary directory, removed when dropped.
+/// A copy of a store in a private temporary directory ([`PrivateTempDir`]: fresh, 0700,
+/// unguessable), removed when dropped.
 #[derive(Debug)]
 pub struct Scratch {
-    dir: PathBuf,
+    dir: PrivateTempDir,
     /// The copy.
     pub store: Store,
     /// The store it copies.
@@ -20,33 +21,16 @@ pub struct Scratch {
 impl Scratch {
     /// Copies `store` (its backups left out); an empty scratch store when it does not exist.
     pub fn copy_of(store: &Store) -> Result<Scratch, PkiError> {
-        let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
-        let dir = std::env::temp_dir().join(format!("v6deploy-scratch-{}-{nanos}", std::process::id()));
-        let root = dir.join("store");
-        let write_error = |source| PkiError::Write { path: dir.clone(), source };
-        {
-            use std::os::unix::fs::DirBuilderExt;
-            std::fs::DirBuilder::new().mode(0o700).create(&dir).map_err(write_error)?;
-        }
-        let copy = if store.root().exists() { copy_store(store, &root) } else { Ok(Store::at(&root)) };
-        match copy {
-            Ok(copy) => Ok(Scratch { dir, store: copy, of: store.root().to_path_buf() }),
-            Err(error) => {
-                let _ = std::fs::remove_dir_all(&dir);
-                Err(error)
-            }
-        }
+        let dir = PrivateTempDir::new("scratch").map_err(|source| PkiError::Write { path: std::env::temp_dir(), source })?;
+        let root = dir.path().join("store");
+        // On an error `dir` is dropped, and with it whatever was copied.
+        let copy = if store.root().exists() { copy_store(store, &root)? } else { Store::at(&root) };
+        Ok(Scratch { dir, store: copy, of: store.root().to_path_buf() })
     }
 
     /// Where the copy lives (gone once this is dropped).
     pub fn path(&self) -> &Path {
-        &self.dir
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
+        self.dir.path()
     }
 }
 

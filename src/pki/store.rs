@@ -13,6 +13,11 @@ use std::sync::Arc;
 use super::PkiError;
 use crate::inventory::Inventory;
 
+/// Where certificate backups go (`backup/<stamp>/`), inside the store.
+pub const BACKUP_DIR: &str = "backup";
+/// Where `etcd backup` puts snapshots by default (`backups/<stamp>/`), inside the store.
+pub const SNAPSHOTS_DIR: &str = "backups";
+
 /// Who may read a file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
@@ -120,6 +125,12 @@ impl Store {
         self.root.join(relative)
     }
 
+    /// What copies of the store (backups, scratch copies) leave out: the earlier certificate
+    /// backups and the etcd snapshots (every Secret of the cluster, and large).
+    pub fn not_copied(&self) -> Vec<PathBuf> {
+        vec![self.path(BACKUP_DIR), self.path(SNAPSHOTS_DIR)]
+    }
+
     /// A file's bytes, or `None` when it does not exist.
     pub fn read(&self, relative: &str) -> Result<Option<Vec<u8>>, PkiError> {
         let path = self.path(relative);
@@ -142,7 +153,12 @@ impl Store {
 
     /// Writes a file atomically unless it already holds `contents`; creates directories 0700.
     /// The mode is set on the temporary file before any byte is written.
+    /// A `relative` that would leave the store (absolute, or with a `..`) is refused.
     pub fn write(&self, relative: &str, contents: &[u8], mode: Mode) -> Result<Written, PkiError> {
+        let inside = Path::new(relative).components().all(|c| matches!(c, std::path::Component::Normal(_)));
+        if !inside || relative.is_empty() {
+            return Err(PkiError::OutsideStore { store: self.root.clone(), relative: relative.to_string() });
+        }
         let path = self.path(relative);
         let existing = self.read(relative)?;
         if existing.as_deref() == Some(contents) {

@@ -5,16 +5,13 @@
 //! needs it empty), and the membership marker removed last. Binaries, configuration and
 //! certificates stay on the host (a later `node add` rewrites them).
 
-use crate::components::{self, CONTAINERD, POD_ROUTES, POD_ROUTES_UNIT, STOP_UNIT, UNIT_DIR};
+use crate::components::{self, CONTAINERD, ETCD_DATA_DIR, ETCD_REMOVED_DATA_PREFIX, POD_ROUTES, POD_ROUTES_UNIT, STOP_UNIT, UNIT_DIR};
 use crate::facts::Query;
 use crate::inventory::{HostSpec, Role};
 use crate::runner::{HostContext, Read, Step, StepFuture};
 use crate::transport::quote::{command, quote};
 
 use super::MARKER;
-
-/// Where etcd keeps its data.
-const ETCD_DATA_DIR: &str = "/var/lib/etcd";
 
 /// The "Stop and remove services" step: on the leaving hosts.
 pub struct RemoveServices {
@@ -80,7 +77,7 @@ impl Step for RemoveServices {
                 cx.command(&format!("stop and disable {}", join(&rest)), &stop_and_disable(&rest), "node removed").await?;
             }
             if cx.host.has(Role::Etcd) && cx.query(&Query::marker_exists(ETCD_DATA_DIR)).await? {
-                let aside = format!("{ETCD_DATA_DIR}.removed-{}", self.stamp);
+                let aside = format!("{ETCD_REMOVED_DATA_PREFIX}{}", self.stamp);
                 cx.command(&format!("move {ETCD_DATA_DIR} aside to {aside}"), &format!("mv {} {}", quote(ETCD_DATA_DIR), quote(&aside)), "its member was removed").await?;
             }
             if !present.is_empty() {

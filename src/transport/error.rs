@@ -24,6 +24,14 @@ pub enum TransportError {
     /// `known_as` is the host as known_hosts names it (`[address]:port` for a port other than 22).
     #[error("{host}: HOST KEY CHANGED: the host now presents {fingerprint}, but {} line {line} records a different key; if the host was reinstalled, remove that line (ssh-keygen -R {known_as} -f {}), otherwise do not connect", file.display(), file.display())]
     HostKeyChanged { host: String, known_as: String, file: PathBuf, line: usize, fingerprint: String },
+    /// known_hosts marks the host's key `@revoked`.
+    #[error("{host}: the host presents {fingerprint}, which {} line {line} marks @revoked: do not connect", file.display())]
+    HostKeyRevoked { host: String, file: PathBuf, line: usize, fingerprint: String },
+    /// A line of known_hosts names the host but cannot be used, and no usable line records a
+    /// key: neither strict nor accept-new can judge the key (accept-new would record a second
+    /// key beside one it could not read).
+    #[error("{host}: {} line {line} names this host but cannot be used ({reason}); fix or remove that line (ssh-keygen -F {host} -f {} shows it), then connect again", file.display(), file.display())]
+    KnownHostsLine { host: String, file: PathBuf, line: usize, reason: String },
     /// known_hosts could not be read or written.
     #[error("{host}: cannot use known_hosts file {}: {reason}", file.display())]
     KnownHosts { host: String, file: PathBuf, reason: String },

@@ -2,6 +2,9 @@
 //! `accept-new` records unknown keys and still refuses changed ones. A host with a recorded
 //! key of any type is known: a key of another type is a changed key, never a new one (a man
 //! in the middle offering only ECDSA for a host known by its ed25519 key is refused).
+//! known_hosts is read as OpenSSH reads it (`known_hosts`: tabs, wildcards, negation, hashed
+//! names, `@revoked`); a host named by a line that cannot be used is never "unknown", so
+//! `accept-new` never appends a key beside a line it could not read.
 
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::net::Ipv6Addr;
@@ -11,6 +14,7 @@ use russh::keys::{HashAlg, PublicKey};
 
 use super::TransportError;
 use super::error::HandlerError;
+use super::known_hosts;
 use crate::inventory::HostKeyCheck;
 
 /// The russh client handler: checks the server's key and nothing else.
@@ -51,9 +55,21 @@ impl HostKeyVerifier {
         let host = self.address.to_string();
         let fingerprint = key.fingerprint(HashAlg::Sha256).to_string();
         let file = self.known_hosts.clone();
-        let recorded = russh::keys::known_hosts::known_host_keys_path(&host, self.port, &file).map_err(|e| TransportError::KnownHosts { host: host.clone(), file: file.clone(), reason: e.to_string() })?;
-        match judge(key, &recorded) {
+        let text = match std::fs::read_to_string(&file) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+            Err(e) => return Err(TransportError::KnownHosts { host, file, reason: e.to_string() }),
+        };
+        let found = known_hosts::lookup(&known_hosts::parse(&text), self.address, self.port);
+        if let Some((line, _)) = found.revoked.iter().find(|(_, revoked)| revoked == key) {
+            return Err(TransportError::HostKeyRevoked { host, file, line: *line, fingerprint });
+        }
+        match judge(key, &found.keys) {
             Verdict::Known => Ok(()),
+            Verdict::Unknown if !found.unusable.is_empty() => {
+                let (line, reason) = found.unusable[0].clone();
+                Err(TransportError::KnownHostsLine { host, file, line, reason })
+            }
             Verdict::Unknown if self.check == HostKeyCheck::AcceptNew => {
                 learn(&host, self.port, key, &file).map_err(|reason| TransportError::KnownHosts { host, file, reason })
             }
@@ -145,6 +161,49 @@ mod tests {
         let fresh = HostKeyVerifier { address: "2001:db8::103".parse().unwrap(), ..verifier(&path, HostKeyCheck::AcceptNew) };
         fresh.verify(&ecdsa).unwrap();
         assert!(std::fs::read_to_string(&path).unwrap().ends_with(&format!("2001:db8::103 {ECDSA}\n")));
+    }
+
+    /// The attack of the security review: the host's real key recorded with a tab, with a
+    /// wildcard, or hashed; an impostor offers another key. It was treated as unknown
+    /// (accept-new appended the impostor's key and commands ran on it; strict said "not in
+    /// known_hosts"). Now it is a changed key in both modes and nothing is appended.
+    #[test]
+    fn a_key_recorded_with_a_tab_a_wildcard_or_hashed_is_known_and_an_impostor_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("known_hosts");
+        let impostor = PublicKey::from_openssh(OTHER).unwrap();
+        let real = PublicKey::from_openssh(KEY).unwrap();
+        let forms = [format!("2001:db8::101\t{KEY}\n"), format!("2001:db8::*,!2001:db8::1 {KEY}\n"), format!("2001:db8::10?\t\t{KEY}\n")];
+        for fixture in forms {
+            std::fs::write(&path, &fixture).unwrap();
+            for check in [HostKeyCheck::AcceptNew, HostKeyCheck::Strict] {
+                let error = verifier(&path, check).verify(&impostor).unwrap_err();
+                assert!(matches!(error, TransportError::HostKeyChanged { line: 1, .. }), "{fixture:?} {check:?}: {error}");
+                verifier(&path, check).verify(&real).unwrap();
+            }
+            assert_eq!(std::fs::read_to_string(&path).unwrap(), fixture, "accept-new appended a key");
+        }
+    }
+
+    /// A line that names the host but cannot be read (a key type this build does not know, a
+    /// broken key, a certificate authority) stops accept-new from recording a second key, and
+    /// a revoked key is refused.
+    #[test]
+    fn an_unreadable_line_for_the_host_stops_accept_new_and_revoked_keys_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("known_hosts");
+        let key = PublicKey::from_openssh(KEY).unwrap();
+        for fixture in ["2001:db8::101 ssh-ed25519 AAAAnot-a-key\n".to_string(), format!("@cert-authority 2001:db8::* {OTHER}\n")] {
+            std::fs::write(&path, &fixture).unwrap();
+            for check in [HostKeyCheck::AcceptNew, HostKeyCheck::Strict] {
+                let error = verifier(&path, check).verify(&key).unwrap_err();
+                assert!(matches!(error, TransportError::KnownHostsLine { line: 1, .. }), "{fixture:?} {check:?}: {error}");
+            }
+            assert_eq!(std::fs::read_to_string(&path).unwrap(), fixture);
+        }
+        std::fs::write(&path, format!("@revoked 2001:db8::101 {KEY}\n")).unwrap();
+        let error = verifier(&path, HostKeyCheck::AcceptNew).verify(&key).unwrap_err();
+        assert!(matches!(error, TransportError::HostKeyRevoked { line: 1, .. }), "{error}");
     }
 
     /// The `ssh-keygen -R` of a changed key names the host as known_hosts does: with its port

@@ -11,6 +11,7 @@ pub mod files;
 mod hostkeys;
 mod jump;
 mod keys;
+mod known_hosts;
 pub mod quote;
 mod ssh;
 

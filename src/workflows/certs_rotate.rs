@@ -116,8 +116,7 @@ pub fn run(remote: &Remote, inv: &Inventory, store: &Store, request: &Request<'_
     if stage == Stage::RolloutOnly {
         return rollout.run(store, "Rotate certificates (resume)", select, events);
     }
-    let scratch = Scratch::new();
-    let work = rollout.work_store(store, &scratch, events)?;
+    let (work, _scratch) = rollout.work_store(store, events)?;
     let reissued = pki::reissue(inv, &work, &roles, keys, now).with_context(|| format!("reissue certificates in {}", work.root().display()))?;
     events(Event::Reissued { certificates: &reissued, keys })?;
     if stage == Stage::ReissueOnly {
@@ -137,15 +136,16 @@ struct Rollout<'a> {
 }
 
 impl Rollout<'_> {
-    /// The store to change: in a dry run a copy (so the plan is the real one), else `store`
-    /// after a backup.
-    fn work_store(&self, store: &Store, scratch: &Scratch, events: &mut dyn FnMut(Event<'_>) -> Result<()>) -> Result<Store> {
+    /// The store to change: in a dry run a private scratch copy (so the plan is the real one;
+    /// it lives as long as the second value), else `store` after a backup.
+    fn work_store(&self, store: &Store, events: &mut dyn FnMut(Event<'_>) -> Result<()>) -> Result<(Store, Option<pki::Scratch>)> {
         if self.request.mode == Mode::DryRun {
-            return Ok(pki::copy_store(store, &scratch.0)?);
+            let scratch = pki::Scratch::copy_of(store)?;
+            return Ok((scratch.store.clone(), Some(scratch)));
         }
         let saved = pki::backup(store, &self.stamp).with_context(|| format!("back up {}", store.root().display()))?;
         events(Event::BackedUp { store: store.root(), to: saved })?;
-        Ok(store.clone())
+        Ok((store.clone(), None))
     }
 
     /// Pushes the selected files of the store to the hosts, one host at a time; returns the
@@ -184,8 +184,8 @@ fn rotate_cas(rollout: &Rollout<'_>, store: &Store, now: OffsetDateTime, stop_af
         }
         None => {}
     }
-    let scratch = Scratch::new();
-    let work = if dry_run { pki::copy_store(store, &scratch.0)? } else { store.clone() };
+    let scratch = if dry_run { Some(pki::Scratch::copy_of(store)?) } else { None };
+    let work = scratch.as_ref().map_or_else(|| store.clone(), |s| s.store.clone());
     loop {
         // Record first, then act: every local part is idempotent, so a re-run redoes it safely.
         if phase != CaPhase::Done {
@@ -235,17 +235,3 @@ fn rotate_cas(rollout: &Rollout<'_>, store: &Store, now: OffsetDateTime, stop_af
     }
 }
 
-/// A private directory for a dry run's copy of the store, removed when dropped.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new() -> Scratch {
-        Scratch(std::env::temp_dir().join(format!("v6deploy-dry-run-{}", std::process::id())))
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}

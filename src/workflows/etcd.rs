@@ -12,7 +12,7 @@ use time::OffsetDateTime;
 use crate::bundle;
 use crate::components::{ETCD, KUBE_APISERVER};
 use crate::inventory::{Inventory, Role};
-use crate::pki::{Store, timestamp};
+use crate::pki::{self, Store, timestamp};
 use crate::runner::{Mode, Recap, Step};
 use crate::steps::{EtcdSnapshot, RestoreMember, ServiceAction, ServiceActionKind, TakeSnapshot};
 
@@ -46,7 +46,7 @@ pub fn backup(remote: &Remote, inv: &Inventory, dir: Option<&Path>, mode: Mode) 
     let Some(snapshot) = snapshot else {
         return Ok(BackupReport { recap, dir: None, snapshot: None, sha256: None });
     };
-    let dir = dir.map_or_else(|| Store::for_inventory(inv).root().join("backups").join(timestamp(OffsetDateTime::now_utc())), Path::to_path_buf);
+    let dir = dir.map_or_else(|| Store::for_inventory(inv).root().join(pki::SNAPSHOTS_DIR).join(timestamp(OffsetDateTime::now_utc())), Path::to_path_buf);
     crate::localfs::create_private_dirs(&dir).with_context(|| format!("create {}", dir.display()))?;
     let sha256 = hex(&snapshot.bytes);
     let members: Vec<serde_json::Value> = snapshot.members.iter().map(|m| serde_json::json!({"id": m.id, "name": m.name, "peer_urls": m.peer_urls})).collect();
