@@ -11,7 +11,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use serde_json::Value;
-use support::{TestLab, json, ok, text, wait_for};
+use support::{TestLab, json, ok, run, text, wait_for};
 use v6deploy::components::{ALL, UNIT_DIR};
 use v6deploy::net::NodeName;
 
@@ -182,6 +182,17 @@ fn reset_one_host_then_all_then_install_again() {
     wait_for("3 Ready nodes after reinstalling", Duration::from_secs(180), || nodes_ready(&lab));
     let on_host = lab.ssh_ok(third, "cat /etc/kubernetes/pki/ca.crt");
     assert_eq!(on_host.as_bytes(), ca.as_slice());
+
+    // The attack of the security review: a host without this cluster's marker (here: removed
+    // by hand; in the field, a machine whose distribution runs containerd or etcd) was reset.
+    // Refused now, nothing stopped; --force resets it.
+    lab.ssh_ok(third, "rm /etc/v6deploy/member && rm -f /var/lib/v6deploy/reset-of");
+    let foreign = run(&lab, &["reset", "--hosts", &third.to_string(), "--yes"]);
+    assert_eq!(foreign.status.code(), Some(2), "{}", text(&foreign));
+    assert!(String::from_utf8_lossy(&foreign.stdout).contains("no membership marker of cluster") || String::from_utf8_lossy(&foreign.stderr).contains("no membership marker of cluster"), "{}", text(&foreign));
+    lab.ssh_ok(third, "systemctl is-active etcd kubelet containerd && test -f /etc/etcd/etcd.conf.yml");
+    ok(&lab, &["reset", "--hosts", &third.to_string(), "--yes", "--force"]);
+    assert_reset(&lab, third, &files(third));
 }
 
 /// Without a terminal to ask on, reset refuses before connecting anywhere unless --yes is

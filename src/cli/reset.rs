@@ -9,7 +9,7 @@ use anyhow::Result;
 use v6deploy::exit;
 use v6deploy::inventory::Loaded;
 use v6deploy::workflows::Mode;
-use v6deploy::workflows::reset::{self, Data, Report};
+use v6deploy::workflows::reset::{self, Data, Report, Unmarked};
 
 use super::run_args::{OutputFormat, RunArgs};
 
@@ -25,6 +25,13 @@ use super::run_args::{OutputFormat, RunArgs};
 /// modules-load files go), the run's lock file (/var/lib/v6deploy/lock), and this machine's
 /// PKI store (pki.dir/<cluster>/, so that a reinstall reuses the CAs and certificates).
 ///
+/// Only this cluster's hosts are reset: a host whose membership marker (/etc/v6deploy/member)
+/// names another cluster is refused, and so is a host with no marker (never fully installed
+/// by v6deploy, or not v6deploy's at all: its distribution's containerd or etcd would go)
+/// unless --force. A reset that keeps data records the cluster on the host
+/// (/var/lib/v6deploy/reset-of), so a later --purge-data of the same cluster needs no --force.
+/// Containers are deleted only in containerd's k8s.io namespace (the cluster's).
+///
 /// On a terminal reset asks for the cluster name (or 'yes'); otherwise it needs --yes and
 /// refuses without it (exit 2). One round trip per host reads what is there, one removes it.
 #[derive(Debug, clap::Args)]
@@ -39,6 +46,10 @@ pub struct Args {
     /// Show exactly what would be removed on each host; change nothing.
     #[arg(long)]
     dry_run: bool,
+    /// Also reset hosts that carry no membership marker of this cluster (an install or reset
+    /// of it that was interrupted there). A host of another cluster is refused even so.
+    #[arg(long)]
+    force: bool,
     #[command(flatten)]
     run: RunArgs,
 }
@@ -92,7 +103,8 @@ pub fn run(args: &Args, loaded: &Loaded, globals: &super::Globals) -> Result<Exi
     }
     let mode = if args.dry_run { Mode::DryRun } else { Mode::Apply };
     let data = if args.purge_data { Data::Purge } else { Data::Keep };
-    let report = reset::reset(&args.run.remote(globals)?, inv, data, mode)?;
+    let unmarked = if args.force { Unmarked::Reset } else { Unmarked::Refuse };
+    let report = reset::reset(&args.run.remote(globals)?, inv, data, unmarked, mode)?;
     print(&report, args)?;
     Ok(ExitCode::from(report.recap.exit_code()))
 }

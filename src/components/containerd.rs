@@ -15,17 +15,19 @@ fn health(_: &Inventory, _: &HostSpec) -> String {
     format!("{} --address {SOCKET} version", binary_path("ctr"))
 }
 
-/// Every task and container of every namespace deleted (tasks killed first), in passes until
+/// The containerd namespace of the CRI: the kubelet's pods, the images v6deploy imports.
+pub const CRI_NAMESPACE: &str = "k8s.io";
+
+/// Every task and container of the cluster's namespace ([`CRI_NAMESPACE`]; never another's,
+/// e.g. Docker's `moby` on a shared containerd) deleted (tasks killed first), in passes until
 /// one finds nothing: a request the kubelet made before it stopped may still be creating a
 /// pod (at most 20 passes, 0.5 s apart).
 fn delete_containers() -> String {
     format!(
-        "if systemctl is-active --quiet containerd; then c='{ctr} --address {SOCKET}'; pass=0\n\
+        "if systemctl is-active --quiet containerd; then c='{ctr} --address {SOCKET} -n {CRI_NAMESPACE}'; pass=0\n\
          while :; do found=''\n\
-         for ns in $($c namespaces ls -q); do\n\
-         for t in $($c -n \"$ns\" tasks ls -q); do found=1; $c -n \"$ns\" tasks delete -f \"$t\" >/dev/null 2>&1 || true; done\n\
-         for k in $($c -n \"$ns\" containers ls -q); do found=1; $c -n \"$ns\" containers delete \"$k\" >/dev/null 2>&1 || true; done\n\
-         done\n\
+         for t in $($c tasks ls -q); do found=1; $c tasks delete -f \"$t\" >/dev/null 2>&1 || true; done\n\
+         for k in $($c containers ls -q); do found=1; $c containers delete \"$k\" >/dev/null 2>&1 || true; done\n\
          [ -n \"$found\" ] || break\n\
          pass=$((pass + 1)); if [ $pass -ge 20 ]; then echo \"containerd still has containers after 20 passes of deleting them\" >&2; exit 1; fi\n\
          sleep 0.5\n\

@@ -36,7 +36,7 @@ use std::net::Ipv6Addr;
 pub use api_proxy::{API_PROXY, CONFIG as API_PROXY_CONFIG, PORT as API_PROXY_PORT};
 pub use etcd::{CLIENT_PORT as ETCD_CLIENT_PORT, DATA_DIR as ETCD_DATA_DIR, ETCD, REMOVED_DATA_PREFIX as ETCD_REMOVED_DATA_PREFIX, PEER_PORT as ETCD_PEER_PORT, etcdctl, health_command as etcd_health_command};
 pub use cni_plugins::CNI_BIN_DIR;
-pub use containerd::{CONTAINERD, SOCKET as CONTAINERD_SOCKET};
+pub use containerd::{CONTAINERD, CRI_NAMESPACE, SOCKET as CONTAINERD_SOCKET};
 pub use host::{MODULES, SYSCTL};
 pub use images::{IMAGES, IMAGES_BUNDLE_DIR, IMAGES_DIR};
 pub use ifcfg::{IFCFG, IFCFG_DIR};

@@ -47,9 +47,10 @@ impl Step for ImportImages {
                 }
                 let reason = if missing.is_empty() { "archive changed".to_string() } else { format!("containerd lacks {}", missing.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(", ")) };
                 let import = format!(
-                    "{} --address {} -n k8s.io images import --snapshotter {} {}",
+                    "{} --address {} -n {} images import --snapshotter {} {}",
                     components::binary_path("ctr"),
                     components::CONTAINERD_SOCKET,
+                    components::CRI_NAMESPACE,
                     snapshotter(cx),
                     quote(&path)
                 );

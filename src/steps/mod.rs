@@ -48,7 +48,7 @@ pub use preflight::Preflight;
 pub use prepare_host::PrepareHost;
 pub use push_files::PushFiles;
 pub use remove_services::RemoveServices;
-pub use reset_host::{Data, HostReset, Kept, ResetHost, ResetReports};
+pub use reset_host::{Data, HostReset, Kept, RESET_RECORD, ResetHost, ResetReports, Unmarked};
 pub use rotate_host::{KEEP_BACKUPS, RotateHost, RotateState, backup_path, services_to_restart};
 pub use start_services::StartServices;
 pub use state::{ComponentOutcome, InstallState};

@@ -7,6 +7,13 @@
 //! scripts (routes, interfaces, iptables rules, the pods' network namespaces), the files,
 //! binaries and directories removed (mounts below a directory unmounted first), systemd
 //! reloaded. Data (etcd's) stays unless purged; the host's network configuration stays.
+//!
+//! Only this cluster's hosts are reset: a host whose membership marker names another cluster
+//! is refused, and so is a host with no marker at all (a machine v6deploy never finished
+//! installing, or not v6deploy's: its distribution's containerd or etcd would be stopped and
+//! removed) unless `--force` ([`Unmarked::Reset`]). A reset that keeps data leaves a record of
+//! the cluster (`/var/lib/v6deploy/reset-of`), so that a later `reset --purge-data` of the same
+//! cluster needs no `--force`; a purge removes the record last.
 
 use std::collections::BTreeMap;
 use std::net::Ipv6Addr;
@@ -32,6 +39,40 @@ const PURGE: &str = "purge() {\n\
   awk -v d=\"$1/\" 'index($2, d) == 1 { print $2 }' /proc/mounts | sort -r | while read -r m; do umount \"$m\" 2>/dev/null || umount -l \"$m\"; done\n\
   if mountpoint -q \"$1\"; then find \"$1\" -xdev -mindepth 1 -delete; else rm -rf --one-file-system \"$1\"; fi\n\
 }";
+
+/// A host's record of the cluster it was reset out of (kept until its data is purged).
+pub const RESET_RECORD: &str = "/var/lib/v6deploy/reset-of";
+
+/// What to do with a host that carries no marker of this cluster (neither the membership
+/// marker nor the record of a reset).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unmarked {
+    /// Refuse it when there is anything to remove (the default).
+    Refuse,
+    /// Reset it anyway (`--force`).
+    Reset,
+}
+
+/// The cluster a marker or reset record names (`cluster: NAME`).
+fn named_cluster(text: Option<Vec<u8>>) -> Option<String> {
+    text.and_then(|b| parse_marker(&String::from_utf8_lossy(&b)))
+}
+
+/// Whether the host is this cluster's to reset: `Err` says why not.
+pub fn judge_host(cluster: &str, member: Option<&str>, record: Option<&str>, unmarked: Unmarked, anything_to_remove: bool) -> Result<(), String> {
+    match (member, record) {
+        (Some(other), _) if other != cluster => Err(format!("{MARKER} says this host belongs to cluster {other}, not {cluster}: not reset (reset it with that cluster's inventory)")),
+        (Some(_), _) => Ok(()),
+        (None, Some(other)) if other != cluster && unmarked == Unmarked::Refuse && anything_to_remove => {
+            Err(format!("{RESET_RECORD} says this host was reset out of cluster {other}, not {cluster}: not reset (use that cluster's inventory, or --force)"))
+        }
+        (None, Some(_)) => Ok(()),
+        (None, None) if unmarked == Unmarked::Refuse && anything_to_remove => Err(format!(
+            "no membership marker of cluster {cluster} ({MARKER}): this host is not known to be this cluster's, and a reset would stop and remove its containerd, kubelet and etcd units, whoever installed them; not reset. If v6deploy's install or reset of this cluster was interrupted on it, reset it with --force"
+        )),
+        (None, None) => Ok(()),
+    }
+}
 
 /// Whether data is removed too.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,7 +103,13 @@ pub type ResetReports = Arc<Mutex<BTreeMap<Ipv6Addr, HostReset>>>;
 /// The "Reset" step.
 pub struct ResetHost {
     pub data: Data,
+    pub unmarked: Unmarked,
     pub reports: ResetReports,
+}
+
+/// The record a reset that keeps data leaves.
+fn reset_record(cluster: &str) -> String {
+    format!("# Written by v6deploy reset: this host was reset out of the cluster below; its data is kept.\ncluster: {cluster}\n")
 }
 
 /// The question the snapshot asks: which paths of the plan exist, which units systemd knows.
@@ -141,19 +188,17 @@ impl Step for ResetHost {
     }
 
     fn reads(&self, host: &HostSpec) -> Vec<Read> {
-        vec![Read::query(&ask(&teardown(host))), Read::Contents(HOSTS.into()), Read::Probe(HOSTS.into()), Read::Contents(MARKER.into())]
+        vec![Read::query(&ask(&teardown(host))), Read::Contents(HOSTS.into()), Read::Probe(HOSTS.into()), Read::Contents(MARKER.into()), Read::Contents(RESET_RECORD.into())]
     }
 
     fn run<'a>(&'a self, cx: &'a HostContext<'a>) -> StepFuture<'a> {
         Box::pin(async move {
-            // A host installed into another cluster is not this inventory's to reset.
-            let member = cx.read_file(MARKER).await?.and_then(|m| parse_marker(&String::from_utf8_lossy(&m)));
-            if let Some(other) = member.filter(|c| c != cx.inventory.cluster.name.as_str()) {
-                bail!("{MARKER} says this host belongs to cluster {other}, not {}: not reset (reset it with that cluster's inventory)", cx.inventory.cluster.name);
-            }
+            let cluster = cx.inventory.cluster.name.as_str();
+            let member = named_cluster(cx.read_file(MARKER).await?);
+            let record = named_cluster(cx.read_file(RESET_RECORD).await?);
             let plan = teardown(cx.host);
             let leftovers = cx.query(&ask(&plan)).await?;
-            let (commands, kept) = commands(&plan, &leftovers, self.data);
+            let (mut commands, kept) = commands(&plan, &leftovers, self.data);
             let mut removed: Vec<String> = Vec::new();
             let mut specs = Vec::new();
             let hosts = cx.read_file(HOSTS).await?.unwrap_or_default();
@@ -162,6 +207,20 @@ impl Step for ResetHost {
                 removed.push(format!("v6deploy's node names from {HOSTS}"));
             }
             removed.extend(commands.iter().filter(|c| c.change).map(|c| c.what.clone()));
+            if let Err(why) = judge_host(cluster, member.as_deref(), record.as_deref(), self.unmarked, !removed.is_empty()) {
+                bail!("{why}");
+            }
+            // The record of the reset goes first (the marker goes with /etc/v6deploy), and is
+            // removed last when the data is purged.
+            match self.data {
+                Data::Keep if !removed.is_empty() => specs.push(FileSpec::root(RESET_RECORD, 0o644, reset_record(cluster).into_bytes())),
+                Data::Purge if record.is_some() => {
+                    let what = format!("remove {RESET_RECORD}");
+                    commands.push(FollowUp { what: what.clone(), script: format!("rm -f {}", quote(RESET_RECORD)), reason: "its data was purged".into(), change: true });
+                    removed.push(what);
+                }
+                _ => {}
+            }
             let nothing = removed.is_empty();
             if !nothing {
                 cx.files_then(&specs, |_| commands).await?;
@@ -225,7 +284,7 @@ mod tests {
         }
         assert!(!commands.iter().any(|c| c.script.contains("/var/lib/etcd'") || c.script.ends_with("/var/lib/etcd") || c.what.contains("ifcfg")), "{commands:#?}");
         let kept: Vec<&str> = kept.iter().map(|k| k.path.as_str()).collect();
-        assert_eq!(kept, ["/var/lib/etcd", "/var/lib/etcd.before-restore-20260101T000000Z", "/etc/sysconfig/network-scripts/ifcfg-ens160", "/var/lib/v6deploy/lock", "/var/lib/v6deploy/lock.owner"]);
+        assert_eq!(kept, ["/var/lib/etcd", "/var/lib/etcd.before-restore-20260101T000000Z", "/var/lib/etcd.removed-20260101T000000Z", "/etc/sysconfig/network-scripts/ifcfg-ens160", "/var/lib/v6deploy/lock", "/var/lib/v6deploy/lock.owner"]);
         let script: Vec<&str> = commands.iter().map(|c| c.script.as_str()).collect();
         let status = std::process::Command::new("sh").arg("-n").arg("-c").arg(script.join("\n")).status().unwrap();
         assert!(status.success());
@@ -240,6 +299,37 @@ mod tests {
         position(&commands, "remove /var/lib/etcd.before-restore-20260101T000000Z (etcd's data, --purge-data)");
         position(&commands, "remove /etc/v6deploy/pod-routes");
         assert!(!kept.iter().any(|k| k.path.starts_with("/var/lib/etcd")), "{kept:?}");
+    }
+
+    /// The attack of the security review: a host that is not this cluster's (no marker; its
+    /// distribution's containerd, kubelet or etcd running) was reset. Refused now unless
+    /// --force; a host of another cluster is refused even with it; a host this cluster reset
+    /// before (its record) may be purged; a host with nothing to remove is no error.
+    #[test]
+    fn hosts_without_this_clusters_marker_are_refused_unless_forced() {
+        let refused = judge_host("prod", None, None, Unmarked::Refuse, true).unwrap_err();
+        assert!(refused.contains("no membership marker of cluster prod") && refused.contains("--force"), "{refused}");
+        assert!(judge_host("prod", None, None, Unmarked::Reset, true).is_ok());
+        assert!(judge_host("prod", None, None, Unmarked::Refuse, false).is_ok(), "nothing to remove is no error");
+        assert!(judge_host("prod", Some("prod"), None, Unmarked::Refuse, true).is_ok());
+        for unmarked in [Unmarked::Refuse, Unmarked::Reset] {
+            let other = judge_host("prod", Some("staging"), None, unmarked, true).unwrap_err();
+            assert!(other.contains("belongs to cluster staging"), "{other}");
+        }
+        assert!(judge_host("prod", None, Some("prod"), Unmarked::Refuse, true).is_ok(), "reset before by this cluster");
+        assert!(judge_host("prod", None, Some("staging"), Unmarked::Refuse, true).unwrap_err().contains("reset out of cluster staging"));
+        assert!(judge_host("prod", None, Some("staging"), Unmarked::Reset, true).is_ok());
+        assert_eq!(named_cluster(Some(reset_record("prod").into_bytes())).as_deref(), Some("prod"));
+    }
+
+    /// Containers are deleted only in the namespace the cluster's kubelet uses (`k8s.io`):
+    /// Docker's `moby` and every other namespace of a shared containerd are left alone.
+    #[test]
+    fn containers_are_deleted_only_in_the_clusters_namespace() {
+        let plan = teardown(&crate::inventory::field_report().hosts[0]);
+        let (commands, _) = commands(&plan, &everything(&plan), Data::Keep);
+        let delete = &commands[position(&commands, "delete every container and task")].script;
+        assert!(delete.contains("-n k8s.io'") && !delete.contains("namespaces ls") && !delete.contains("$ns"), "{delete}");
     }
 
     /// A reset host has nothing left to change: no command is a change, so a second reset

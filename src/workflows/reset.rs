@@ -15,7 +15,7 @@ use crate::pki::Store;
 use crate::runner::{Mode, Recap, Step};
 use crate::steps::{HostReset, ResetHost};
 
-pub use crate::steps::Data;
+pub use crate::steps::{Data, Unmarked};
 
 use super::remote::Remote;
 
@@ -31,11 +31,12 @@ pub struct Report {
     pub warnings: Vec<String>,
 }
 
-/// Resets the hosts `--hosts` selects (every host without it).
-pub fn reset(remote: &Remote, inv: &Inventory, data: Data, mode: Mode) -> Result<Report> {
+/// Resets the hosts `--hosts` selects (every host without it); hosts without this cluster's
+/// marker as `unmarked` says.
+pub fn reset(remote: &Remote, inv: &Inventory, data: Data, unmarked: Unmarked, mode: Mode) -> Result<Report> {
     let selected = remote.select(inv)?;
     let reports = Arc::new(Mutex::new(BTreeMap::new()));
-    let steps: Vec<Box<dyn Step>> = vec![Box::new(ResetHost { data, reports: reports.clone() })];
+    let steps: Vec<Box<dyn Step>> = vec![Box::new(ResetHost { data, unmarked, reports: reports.clone() })];
     let recap = remote.run_steps(inv, mode, &steps)?;
     let hosts = std::mem::take(&mut *reports.lock().unwrap_or_else(|p| p.into_inner()));
     let mut warnings = Vec::new();
