@@ -41,6 +41,25 @@ struct RawMember {
     is_learner: bool,
 }
 
+impl EtcdMember {
+    /// The member's address, from its first peer URL (`https://[addr]:2380`).
+    pub fn address(&self) -> Option<Ipv6Addr> {
+        let url = self.peer_urls.first()?;
+        let rest = url.split_once("://").map_or(url.as_str(), |(_, r)| r);
+        rest.strip_prefix('[')?.split_once(']')?.0.parse().ok()
+    }
+}
+
+/// The voting members etcd lists (learners do not vote), by address; a member whose peer
+/// URL names no IPv6 address is an error that says which.
+pub fn voting_members(members: &[EtcdMember]) -> Result<Vec<Ipv6Addr>, String> {
+    members
+        .iter()
+        .filter(|m| !m.is_learner)
+        .map(|m| m.address().ok_or_else(|| format!("etcd lists member {} ({}) with peer URLs {:?}, which name no IPv6 address", m.id, m.name, m.peer_urls)))
+        .collect()
+}
+
 /// Parses `etcdctl member list -w json`.
 pub fn parse_member_list(json: &str) -> Result<Vec<EtcdMember>, serde_json::Error> {
     let list: MemberList = serde_json::from_str(json)?;
@@ -86,5 +105,22 @@ mod tests {
         // etcd 3.4.23's output on the lab.
         let json = r#"[{"Endpoint":"https://[2001:db8:0:1::101]:2379","Status":{"header":{"cluster_id":6487131958102119439,"member_id":12361841108146610902,"revision":1,"raft_term":8},"version":"3.4.23","dbSize":20480,"leader":1615688702981715586,"raftIndex":20,"raftTerm":8,"raftAppliedIndex":20,"dbSizeInUse":16384}}]"#;
         assert_eq!(parse_raft_indexes(json).unwrap(), [("https://[2001:db8:0:1::101]:2379".to_string(), 20)]);
+    }
+}
+
+#[cfg(test)]
+mod voting_tests {
+    use super::*;
+
+    fn member(id: &str, url: &str, learner: bool) -> EtcdMember {
+        EtcdMember { id: id.into(), name: id.into(), peer_urls: vec![url.into()], is_learner: learner }
+    }
+
+    #[test]
+    fn voting_members_are_read_off_the_peer_urls_without_learners() {
+        let listed = [member("a", "https://[2001:db8::101]:2380", false), member("b", "https://[2001:db8::104]:2380", false), member("c", "https://[2001:db8::105]:2380", true)];
+        assert_eq!(voting_members(&listed).unwrap(), ["2001:db8::101".parse::<Ipv6Addr>().unwrap(), "2001:db8::104".parse().unwrap()]);
+        let named = [member("d", "https://etcd-4.example:2380", false)];
+        assert!(voting_members(&named).unwrap_err().contains("etcd-4.example"));
     }
 }

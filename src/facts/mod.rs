@@ -17,7 +17,7 @@ use serde::Serialize;
 
 pub use boot::{BootEntry, InstalledKernel, parse_boot_default, parse_boot_entries, parse_installed_kernels, release_of_image};
 pub use certs::{CERTS_SCRIPT, HostCert, parse_host_certs};
-pub use etcd::{EtcdMember, etcdctl, parse_member_list, parse_raft_indexes};
+pub use etcd::{EtcdMember, etcdctl, parse_member_list, parse_raft_indexes, voting_members};
 pub use gather::{SCRIPT, parse_sections};
 pub use network::{Interface, parse_default_routes, parse_interfaces, parse_listening_ports, parse_nameservers};
 pub use os::{OsRelease, parse_os_release};

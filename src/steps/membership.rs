@@ -20,11 +20,27 @@ pub fn marker(inv: &Inventory, host: &HostSpec) -> String {
 
 /// The cluster a marker names.
 pub fn parse_marker(text: &str) -> Option<String> {
-    text.lines().find_map(|l| l.strip_prefix("cluster:")).map(|c| c.trim().to_string())
+    field(text, "cluster:")
 }
 
-/// Which cluster each host says it belongs to (`None`: no marker).
-pub type MembershipStore = Arc<Mutex<BTreeMap<Ipv6Addr, Option<String>>>>;
+/// The node name a marker recorded (markers of every version have it).
+pub fn parse_marker_node(text: &str) -> Option<String> {
+    field(text, "node:")
+}
+
+fn field(text: &str, name: &str) -> Option<String> {
+    text.lines().find_map(|l| l.strip_prefix(name)).map(|c| c.trim().to_string())
+}
+
+/// What a host's marker says: its cluster and the node name install gave it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Marker {
+    pub cluster: String,
+    pub node: Option<String>,
+}
+
+/// What each host's marker says (`None`: no marker).
+pub type MembershipStore = Arc<Mutex<BTreeMap<Ipv6Addr, Option<Marker>>>>;
 
 /// The "Read cluster membership" step (read-only).
 pub struct ReadMembership {
@@ -42,12 +58,13 @@ impl Step for ReadMembership {
 
     fn run<'a>(&'a self, cx: &'a HostContext<'a>) -> StepFuture<'a> {
         Box::pin(async move {
-            let cluster = cx.read_file(MARKER).await?.and_then(|b| parse_marker(&String::from_utf8_lossy(&b)));
-            let summary = match &cluster {
-                Some(c) => format!("member of cluster {c}"),
+            let text = cx.read_file(MARKER).await?.map(|b| String::from_utf8_lossy(&b).into_owned());
+            let marker = text.as_deref().and_then(|t| Some(Marker { cluster: parse_marker(t)?, node: parse_marker_node(t) }));
+            let summary = match &marker {
+                Some(m) => format!("member of cluster {}", m.cluster),
                 None => "not in a cluster".to_string(),
             };
-            self.store.lock().unwrap_or_else(|p| p.into_inner()).insert(cx.host.address, cluster);
+            self.store.lock().unwrap_or_else(|p| p.into_inner()).insert(cx.host.address, marker);
             Ok(summary)
         })
     }

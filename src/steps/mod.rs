@@ -40,7 +40,7 @@ pub use gather_facts::{FactsStore, GatherFacts};
 pub use import_images::ImportImages;
 pub use install_files::InstallFiles;
 pub use kernel_gate::KernelGate;
-pub use membership::{MARKER, MembershipStore, ReadMembership, RecordMembership, marker, parse_marker};
+pub use membership::{MARKER, Marker, MembershipStore, ReadMembership, RecordMembership, marker, parse_marker, parse_marker_node};
 pub use kernel_upgrade::KernelUpgrade;
 pub use network_apply::NetworkApply;
 pub use pod_network::{HostRoutes, ReadPodSubnets};

@@ -20,6 +20,8 @@ pub struct Membership {
     pub foreign: BTreeMap<Ipv6Addr, String>,
     /// Hosts that could not be asked, with why.
     pub unreachable: BTreeMap<Ipv6Addr, String>,
+    /// The node name each member's marker recorded (install's name for its Node).
+    pub nodes: BTreeMap<Ipv6Addr, String>,
 }
 
 /// Asks every host of `inv`, whatever `--hosts` says (read-only, one round trip each, no
@@ -28,7 +30,7 @@ pub fn read(remote: &Remote, inv: &Inventory) -> Result<Membership> {
     let store = MembershipStore::default();
     let recap = remote.run_steps_on_all(inv, Feedback::Silent, Mode::DryRun, &[Box::new(ReadMembership { store: store.clone() })])?;
     let said = store.lock().unwrap_or_else(|p| p.into_inner()).clone();
-    let mut membership = Membership { members: Vec::new(), foreign: BTreeMap::new(), unreachable: BTreeMap::new() };
+    let mut membership = Membership { members: Vec::new(), foreign: BTreeMap::new(), unreachable: BTreeMap::new(), nodes: BTreeMap::new() };
     for host in &recap.hosts {
         let Ok(address) = host.host.parse::<Ipv6Addr>() else { continue };
         if matches!(host.status, HostStatus::Failed | HostStatus::Unreachable) {
@@ -36,9 +38,14 @@ pub fn read(remote: &Remote, inv: &Inventory) -> Result<Membership> {
             continue;
         }
         match said.get(&address).cloned().flatten() {
-            Some(cluster) if inv.cluster.name == cluster.as_str() => membership.members.push(address),
+            Some(marker) if inv.cluster.name == marker.cluster.as_str() => {
+                membership.members.push(address);
+                if let Some(node) = marker.node {
+                    membership.nodes.insert(address, node);
+                }
+            }
             Some(other) => {
-                membership.foreign.insert(address, other);
+                membership.foreign.insert(address, other.cluster);
             }
             None => {}
         }

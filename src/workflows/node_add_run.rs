@@ -138,7 +138,7 @@ mod tests {
     }
 
     fn membership(members: &[u16]) -> Membership {
-        Membership { members: members.iter().map(|m| address(*m)).collect(), foreign: BTreeMap::new(), unreachable: BTreeMap::new() }
+        Membership { members: members.iter().map(|m| address(*m)).collect(), foreign: BTreeMap::new(), unreachable: BTreeMap::new(), nodes: BTreeMap::new() }
     }
 
     fn grow(members: &[u16], wanted: &[u16]) -> Result<Growth> {

@@ -12,6 +12,7 @@ use anyhow::{Result, bail};
 use crate::components::POD_ROUTES;
 use crate::exit::HostsError;
 use crate::facts::EtcdState;
+use crate::steps::MARKER;
 use crate::inventory::{HostSpec, Inventory, Role};
 use crate::runner::{Step, quorum};
 use crate::steps::{DeleteNodes, DrainNodes, EtcdRemove, RemoveServices};
@@ -69,6 +70,17 @@ impl Shrink {
             bail!("no host of {} is in cluster {}: there is nothing to remove from", inv.source.display(), inv.cluster.name);
         }
         let member = |a: &Ipv6Addr| membership.members.contains(a);
+        // drain and delete pick the Node by name: the inventory's must be the one install gave it.
+        for host in inv.hosts.iter().filter(|h| wanted.contains(&h.address) && member(&h.address)) {
+            if let Some(recorded) = membership.nodes.get(&host.address).filter(|n| n.as_str() != host.name.as_str()) {
+                bail!(
+                    "{}: the inventory names its Node {}, but the host's marker ({MARKER}) says install named it {recorded}: node remove drains and deletes the Node by name and would hit the wrong one; \
+                     make the inventory's name for it {recorded} again (or remove that Node by hand); nothing was changed",
+                    host.address,
+                    host.name
+                );
+            }
+        }
         let whole = Inventory { hosts: inv.hosts.iter().filter(|h| member(&h.address) || wanted.contains(&h.address)).cloned().collect(), ..inv.clone() };
         let staying = Inventory { hosts: whole.hosts.iter().filter(|h| member(&h.address) && !wanted.contains(&h.address)).cloned().collect(), ..inv.clone() };
         let leaving: Vec<HostSpec> = whole.hosts.iter().filter(|h| wanted.contains(&h.address)).cloned().collect();
@@ -175,7 +187,7 @@ mod tests {
     }
 
     fn membership(members: &[u16]) -> Membership {
-        Membership { members: members.iter().map(|m| address(*m)).collect(), foreign: BTreeMap::new(), unreachable: BTreeMap::new() }
+        Membership { members: members.iter().map(|m| address(*m)).collect(), foreign: BTreeMap::new(), unreachable: BTreeMap::new(), nodes: BTreeMap::new() }
     }
 
     fn shrink(members: &[u16], wanted: &[u16]) -> Result<Shrink> {
@@ -223,6 +235,17 @@ mod tests {
 
     /// A host removed by an earlier run is not a member any more: it is passed through (its
     /// removal steps find nothing to do), so a second run changes nothing.
+    #[test]
+    fn a_node_named_otherwise_than_install_named_it_is_refused() {
+        let inv = crate::inventory::field_report();
+        let mut membership = membership(&[0x101, 0x102, 0x103]);
+        membership.nodes.insert(address(0x103), "2002.0db8.0000.0001.0000.0000.0000.0104".into());
+        let error = Shrink::new(&inv, &membership, &[address(0x103)]).err().unwrap().to_string();
+        assert!(error.contains("says install named it 2002.0db8.0000.0001.0000.0000.0000.0104") && error.contains("wrong one"), "{error}");
+        membership.nodes.insert(address(0x103), inv.hosts[2].name.to_string());
+        assert!(Shrink::new(&inv, &membership, &[address(0x103)]).is_ok());
+    }
+
     #[test]
     fn a_host_removed_before_is_gone_not_refused() {
         let shrink = shrink(&[0x101, 0x102], &[0x103]).unwrap();
