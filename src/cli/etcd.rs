@@ -88,9 +88,23 @@ pub fn run(args: &Args, loaded: &Loaded, globals: &super::Globals) -> Result<Exi
             if !*yes && !*dry_run {
                 bail!("etcd restore replaces the cluster's data with {}: everything written since is lost; add --yes (or --dry-run to see the plan)", snapshot.display());
             }
-            let bytes = etcd::read_snapshot(snapshot)?;
+            // Checked here first, with etcd's own tool: nothing on a host is stopped for a
+            // snapshot that cannot be restored.
+            let bundle = v6deploy::bundle::check(inv)?;
+            let Some(etcdctl) = bundle.binary("etcdctl") else {
+                bail!("the bundle ({}) has no etcdctl to check {} with; nothing was changed", bundle.root.display(), snapshot.display());
+            };
+            let checked = etcd::check_snapshot(snapshot, inv.cluster.name.as_str(), etcdctl)?;
+            let from = checked.cluster.as_deref().map_or_else(|| " (no members.json beside it: the cluster it came from is not known)".to_string(), |c| format!(", taken from cluster {c}"));
+            eprintln!(
+                "checked {}: checksum matches, etcd reads it (revision {}, {} keys, {} bytes){from}",
+                snapshot.display(),
+                checked.status.revision,
+                checked.status.total_keys,
+                checked.status.total_size
+            );
             let mode = if *dry_run { Mode::DryRun } else { Mode::Apply };
-            let recap = etcd::restore(&run.remote(globals)?, inv, bytes, mode)?;
+            let recap = etcd::restore(&run.remote(globals)?, inv, checked.bytes, mode)?;
             super::print_recap(&recap, run.output)?;
             Ok(ExitCode::from(recap.exit_code()))
         }

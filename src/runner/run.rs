@@ -110,6 +110,9 @@ impl<'a> Runner<'a> {
                     stopped = Some(format!("step \"{title}\" failed during a rolling batch; later hosts were not touched"));
                     break;
                 }
+                if batch_failed && step.all_or_none() {
+                    stopped = Some(format!("step \"{title}\" failed on a host, and its later steps run on every host or on none: no later step ran"));
+                }
             }
             step.cleanup();
             ran.push((title, started.elapsed().as_millis() as u64));

@@ -142,6 +142,13 @@ pub trait Step: Send + Sync {
         Vec::new()
     }
 
+    /// Whether a failure on one host stops the whole run after this step (default: no, the
+    /// other hosts go on). For steps whose later steps must run on every host or on none,
+    /// e.g. restoring etcd members: starting some on diverging data splits the cluster.
+    fn all_or_none(&self) -> bool {
+        false
+    }
+
     /// Does the step's work on one host.
     fn run<'a>(&'a self, cx: &'a HostContext<'a>) -> StepFuture<'a>;
 

@@ -177,3 +177,36 @@ async fn a_connection_lost_mid_command_makes_the_host_unreachable() {
     assert!(recap.hosts[0].error.as_deref().unwrap().contains("connection lost"), "{:?}", recap.hosts[0].error);
     assert_eq!(recap.exit_code(), crate::exit::HOST_FAILED);
 }
+
+/// [`WriteConf`], whose failure on one host stops every host.
+struct WriteConfAllOrNone;
+
+impl Step for WriteConfAllOrNone {
+    fn title(&self) -> String {
+        "write conf (all or none)".into()
+    }
+    fn all_or_none(&self) -> bool {
+        true
+    }
+    fn run<'a>(&'a self, cx: &'a HostContext<'a>) -> StepFuture<'a> {
+        WriteConf.run(cx)
+    }
+}
+
+/// A step that fails on one host and must run on every host or none (an etcd restore): no
+/// later step runs on the hosts where it succeeded (they would start etcd on diverging data).
+#[tokio::test]
+async fn an_all_or_none_step_that_fails_on_one_host_stops_every_host() {
+    let inv = inventory();
+    let failing = Output { status: 1, stdout: Vec::new(), stderr: b"restore failed".to_vec() };
+    let fakes = vec![
+        Arc::new(FakeTransport::new("a").expect("sha256sum", "-\n").expect("sha256sum -c --quiet --strict -", "")),
+        Arc::new(FakeTransport::new("b").expect_output("sha256sum", failing, 1)),
+        Arc::new(FakeTransport::new("c").expect("sha256sum", "-\n").expect("sha256sum -c --quiet --strict -", "")),
+    ];
+    let recap = runner(&inv, Mode::Apply).run(connected(&inv, &fakes), &[Box::new(WriteConfAllOrNone), Box::new(Restart)]).await;
+    fakes.iter().for_each(|f| f.verify());
+    assert!(fakes.iter().all(|f| !f.log().iter().any(|l| l.contains("systemctl restart"))), "a later step ran");
+    assert!(recap.stopped.as_deref().unwrap().contains("no later step ran"), "{:?}", recap.stopped);
+    assert_eq!(recap.exit_code(), crate::exit::HOST_FAILED);
+}

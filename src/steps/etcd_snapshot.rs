@@ -102,6 +102,12 @@ impl Step for ServiceAction {
         self.service.runs_on(host)
     }
 
+    /// The restore goes on only when the service stopped everywhere (a member left running
+    /// keeps the old data while the others restore).
+    fn all_or_none(&self) -> bool {
+        self.action == Action::Stop
+    }
+
     fn run<'a>(&'a self, cx: &'a HostContext<'a>) -> StepFuture<'a> {
         Box::pin(async move {
             let name = self.service.name;
@@ -162,6 +168,12 @@ impl Step for RestoreMember {
 
     fn prepare(&self, host: &HostSpec) -> bool {
         host.has(Role::Etcd)
+    }
+
+    /// A member that fails its restore stops the run: etcd is not started on the others,
+    /// whose data would diverge from it.
+    fn all_or_none(&self) -> bool {
+        true
     }
 
     fn run<'a>(&'a self, cx: &'a HostContext<'a>) -> StepFuture<'a> {

@@ -58,17 +58,76 @@ pub fn backup(remote: &Remote, inv: &Inventory, dir: Option<&Path>, mode: Mode) 
     Ok(BackupReport { recap, dir: Some(dir), snapshot: Some(snapshot), sha256: Some(sha256) })
 }
 
-/// Reads a snapshot to restore; refuses one whose `.sha256` beside it does not match.
-pub fn read_snapshot(path: &Path) -> Result<Vec<u8>> {
+/// What etcd says of a snapshot file (`etcdctl snapshot status -w json`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+pub struct SnapshotStatus {
+    pub hash: u64,
+    pub revision: u64,
+    #[serde(rename = "totalKey")]
+    pub total_keys: u64,
+    #[serde(rename = "totalSize")]
+    pub total_size: u64,
+}
+
+/// A snapshot checked on this machine, before any host is touched.
+#[derive(Debug)]
+pub struct CheckedSnapshot {
+    pub bytes: Vec<u8>,
+    pub status: SnapshotStatus,
+    /// The cluster `members.json` beside it names (absent: no members.json).
+    pub cluster: Option<String>,
+}
+
+/// Checks a snapshot to restore into `cluster` on this machine, with the bundle's `etcdctl`:
+/// its `.sha256` beside it (required, and matching), `members.json` beside it (when there:
+/// the cluster it names must be this one), and `etcdctl snapshot status` (etcd itself reads
+/// the database). Refuses with what is wrong and what to do; nothing on a host changes.
+pub fn check_snapshot(path: &Path, cluster: &str, etcdctl: &Path) -> Result<CheckedSnapshot> {
     let bytes = std::fs::read(path).with_context(|| format!("read {}", path.display()))?;
-    let sums = path.with_file_name(format!("{}.sha256", path.file_name().and_then(|n| n.to_str()).unwrap_or(SNAPSHOT_FILE)));
-    if let Ok(text) = std::fs::read_to_string(&sums) {
-        let wanted = text.split_whitespace().next().unwrap_or_default();
-        if wanted != hex(&bytes) {
-            bail!("{} does not match its checksum in {}: the snapshot is damaged or was replaced", path.display(), sums.display());
-        }
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or(SNAPSHOT_FILE);
+    let sums = path.with_file_name(format!("{name}.sha256"));
+    let Ok(text) = std::fs::read_to_string(&sums) else {
+        bail!(
+            "{} has no checksum beside it ({}): etcd restore takes what `v6deploy etcd backup` wrote (snapshot.db, snapshot.db.sha256, members.json); \
+             for a snapshot from elsewhere, make sure where it came from, then write its checksum (sha256sum {name} > {name}.sha256); nothing was changed",
+            path.display(),
+            sums.display()
+        );
+    };
+    let wanted = text.split_whitespace().next().unwrap_or_default();
+    if wanted != hex(&bytes) {
+        bail!("{} does not match its checksum in {}: the snapshot is damaged or was replaced; nothing was changed", path.display(), sums.display());
     }
-    Ok(bytes)
+    let listing = path.with_file_name("members.json");
+    let taken_from = match std::fs::read_to_string(&listing) {
+        Ok(text) => {
+            let json: serde_json::Value = serde_json::from_str(&text).with_context(|| format!("{} is not JSON", listing.display()))?;
+            let named = json["cluster"].as_str().map(str::to_string);
+            match named.as_deref() {
+                Some(other) if other != cluster => bail!(
+                    "{} was taken from cluster {other} ({}), not {cluster}: restoring it would give this cluster another cluster's data; nothing was changed",
+                    path.display(),
+                    listing.display()
+                ),
+                Some(_) => {}
+                None => bail!("{} names no cluster: cannot tell which cluster {} was taken from; nothing was changed", listing.display(), path.display()),
+            }
+            named
+        }
+        Err(_) => None,
+    };
+    let output = std::process::Command::new(etcdctl)
+        .env("ETCDCTL_API", "3")
+        .args(["snapshot", "status", "-w", "json"])
+        .arg(path)
+        .output()
+        .with_context(|| format!("run {} to check the snapshot", etcdctl.display()))?;
+    if !output.status.success() {
+        let said = String::from_utf8_lossy(&output.stderr);
+        bail!("etcd cannot read {} as a snapshot ({}: {}); nothing was changed", path.display(), etcdctl.display(), said.trim());
+    }
+    let status: SnapshotStatus = serde_json::from_slice(&output.stdout).with_context(|| format!("{} snapshot status said {:?}", etcdctl.display(), String::from_utf8_lossy(&output.stdout)))?;
+    Ok(CheckedSnapshot { bytes, status, cluster: taken_from })
 }
 
 /// Restores `snapshot` on every etcd member: the API servers and etcd stopped, the data
@@ -85,4 +144,57 @@ pub fn restore(remote: &Remote, inv: &Inventory, snapshot: Vec<u8>, mode: Mode) 
         action(&KUBE_APISERVER, ServiceActionKind::Start, "etcd is restored"),
     ];
     remote.run_steps_on_all(inv, remote.settings.feedback, mode, &steps)
+}
+
+#[cfg(test)]
+mod check_tests {
+    use super::*;
+
+    /// A stand-in for the bundle's etcdctl: `snapshot status` of a file that starts with
+    /// "bolt" prints a status, of anything else fails as etcd does on a file that is not a
+    /// database.
+    fn etcdctl(dir: &Path) -> PathBuf {
+        let path = dir.join("etcdctl");
+        std::fs::write(
+            &path,
+            "#!/bin/sh\nfor f; do :; done\nif head -c 4 \"$f\" | grep -q bolt; then echo '{\"hash\":1,\"revision\":7,\"totalKey\":3,\"totalSize\":4096}'; else echo 'Error: invalid database' >&2; exit 1; fi\n",
+        )
+        .unwrap();
+        std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+        path
+    }
+
+    fn write_with_sum(path: &Path, bytes: &[u8]) {
+        std::fs::write(path, bytes).unwrap();
+        std::fs::write(path.with_file_name("snapshot.db.sha256"), format!("{}  snapshot.db\n", hex(bytes))).unwrap();
+    }
+
+    /// The attack of the security review: a random 100-byte snapshot.db without a checksum
+    /// passed the local check and the run went on to stop every API server and etcd. Now it
+    /// is refused here: without a checksum, with one (etcd cannot read it), and a snapshot of
+    /// another cluster (members.json) too.
+    #[test]
+    fn snapshots_are_checked_here_before_any_host_is_touched() {
+        let dir = tempfile::tempdir().unwrap();
+        let etcdctl = etcdctl(dir.path());
+        let path = dir.path().join("snapshot.db");
+        let random: Vec<u8> = (0..100u8).map(|b| b.wrapping_mul(37).wrapping_add(11)).collect();
+        std::fs::write(&path, &random).unwrap();
+        let unsummed = check_snapshot(&path, "lab", &etcdctl).unwrap_err().to_string();
+        assert!(unsummed.contains("has no checksum beside it"), "{unsummed}");
+        write_with_sum(&path, &random);
+        let unreadable = check_snapshot(&path, "lab", &etcdctl).unwrap_err().to_string();
+        assert!(unreadable.contains("etcd cannot read") && unreadable.contains("invalid database"), "{unreadable}");
+        std::fs::write(&path, b"tampered").unwrap();
+        assert!(check_snapshot(&path, "lab", &etcdctl).unwrap_err().to_string().contains("does not match its checksum"));
+
+        write_with_sum(&path, b"bolt database of cluster lab");
+        let checked = check_snapshot(&path, "lab", &etcdctl).unwrap();
+        assert_eq!((checked.status.revision, checked.status.total_keys, checked.cluster), (7, 3, None));
+        std::fs::write(dir.path().join("members.json"), r#"{"schema": 1, "cluster": "staging", "members": []}"#).unwrap();
+        let other = check_snapshot(&path, "lab", &etcdctl).unwrap_err().to_string();
+        assert!(other.contains("taken from cluster staging") && other.contains("not lab"), "{other}");
+        std::fs::write(dir.path().join("members.json"), r#"{"schema": 1, "cluster": "lab", "members": []}"#).unwrap();
+        assert_eq!(check_snapshot(&path, "lab", &etcdctl).unwrap().cluster.as_deref(), Some("lab"));
+    }
 }
