@@ -22,6 +22,7 @@ mod nodename;
 mod push;
 mod render;
 mod reset;
+mod unlock;
 mod run_args;
 
 use std::path::{Path, PathBuf};
@@ -115,6 +116,8 @@ pub enum Command {
     Kubeconfig(kubeconfig::Args),
     /// Stop and remove everything v6deploy installed on the hosts (etcd's data kept unless --purge-data).
     Reset(reset::Args),
+    /// Show who holds the hosts' run locks, and release them (--yes).
+    Unlock(unlock::Args),
     /// Apply the hosts' ifcfg files under a rollback timer (network.manage: true).
     Network(network::Args),
     /// Copy a local directory's files to a directory on every host (atomic, skips identical files).
@@ -145,6 +148,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Kubeconfig(args) => kubeconfig::run(args, &inventory()?, &globals),
         Command::Network(args) => network::run(args, &inventory()?, &globals),
         Command::Reset(args) => reset::run(args, &inventory()?, &globals),
+        Command::Unlock(args) => unlock::run(args, &inventory()?, &globals),
         Command::Push(args) => push::run(args, &inventory()?, &globals),
         Command::Inventory(args) => inventory::run(args, &inventory()?),
         Command::Render(args) => render::run(args, &inventory()?, &globals),

@@ -4,8 +4,14 @@
 //! against the host is refused, told who holds it (`pid@machine (command) since time`, kept
 //! in `/var/lib/v6deploy/lock.owner` while the lock is held).
 //!
-//! A reboot (kernel upgrade) ends the holding command with the host: the run then continues
-//! without the host's lock.
+//! The holder is kept alive by the run: the SSH transport writes a heartbeat byte to the
+//! holding command every few seconds, and the command gives the lock up after
+//! [`SILENCE_SECONDS`] without one, so the lock of a run that died with its connection (a
+//! laptop lid closed, a cut network: nothing that sshd notices for hours) goes within a minute.
+//! When the transport reconnects (after a reboot or a network change) it takes the lock again
+//! for the same owner, waiting for its own old holder to give up; a host another run locked
+//! meanwhile fails. `v6deploy unlock` shows the holder (`lock.owner`, and the holding
+//! command's pid in `lock.pid`) and ends it.
 
 use std::sync::Arc;
 
@@ -21,6 +27,8 @@ pub const LOCK_DIR: &str = "/var/lib/v6deploy";
 const LOCKED: &str = "v6deploy-locked";
 /// The line it prints, followed by the holder, when another run holds it.
 const BUSY: &str = "v6deploy-busy";
+/// How long the holding command waits for a heartbeat before it gives the lock up.
+pub const SILENCE_SECONDS: u64 = 45;
 
 /// Why a run could not lock its hosts.
 #[derive(Debug, Error)]
@@ -43,19 +51,36 @@ fn describe(held: &[(String, String)]) -> String {
     held.iter().map(|(host, holder)| format!("{host} (locked by {holder})")).collect::<Vec<_>>().join(", ")
 }
 
-/// The script that takes the lock for `owner` and holds it until its stdin ends. A run that
-/// finds it held reads the holder from `lock.owner`, waiting up to 1 s for it: the holder
-/// writes it just after taking the lock (two runs started together met in between).
+/// The script that takes the lock for `owner` and holds it while its stdin brings a byte at
+/// least every [`SILENCE_SECONDS`] (it ends at the end of stdin, or after that silence). A
+/// lock held under the same owner (this run, before a reconnect) is waited for, up to 60 s.
+/// A run that finds it held by another reads the holder from `lock.owner`, waiting up to 1 s
+/// for it: the holder writes it just after taking the lock (two runs started together met in
+/// between).
 pub fn lock_script(owner: &str) -> String {
+    lock_script_with(owner, SILENCE_SECONDS)
+}
+
+fn lock_script_with(owner: &str, silence: u64) -> String {
     format!(
         "d={LOCK_DIR}; command -v flock >/dev/null || {{ echo 'flock (util-linux) is not installed' >&2; exit 2; }}\n\
          mkdir -p -m 0700 \"$d\" && exec 9>>\"$d/lock\" || exit 2\n\
-         if flock -n 9; then printf '%s\\n' {owner} > \"$d/lock.owner\"; echo {LOCKED}; cat >/dev/null; : > \"$d/lock.owner\"; exit 0; fi\n\
+         if flock -n 9 || {{ [ \"$(cat \"$d/lock.owner\" 2>/dev/null)\" = {owner} ] && flock -w 60 9; }}; then\n\
+         printf '%s\\n' {owner} > \"$d/lock.owner\"; echo $$ > \"$d/lock.pid\"; echo {LOCKED}\n\
+         while [ \"$(timeout {silence} head -c 1 9>&- | wc -c)\" -eq 1 ]; do :; done\n\
+         : > \"$d/lock.owner\"; rm -f \"$d/lock.pid\"; exit 0; fi\n\
          for i in 1 2 3 4 5 6 7 8 9 10; do [ -s \"$d/lock.owner\" ] && break; sleep 0.1; done\n\
          echo {BUSY}; cat \"$d/lock.owner\" 2>/dev/null; exit 0",
         owner = quote(owner)
     )
 }
+
+/// Ends the command holding the host's lock (only a process whose fd 9 is the lock file), and
+/// waits up to 5 s for the lock to be free.
+pub const UNLOCK_SCRIPT: &str = "d=/var/lib/v6deploy; p=$(cat \"$d/lock.pid\" 2>/dev/null)\n\
+    if [ -n \"$p\" ] && [ \"$(readlink \"/proc/$p/fd/9\" 2>/dev/null)\" = \"$d/lock\" ]; then kill \"$p\" 2>/dev/null || true; fi\n\
+    for i in $(seq 50); do if flock -n \"$d/lock\" true; then : > \"$d/lock.owner\"; rm -f \"$d/lock.pid\"; exit 0; fi; sleep 0.1; done\n\
+    echo \"the lock is still held (by a process that is not v6deploy's holder: see fuser $d/lock)\" >&2; exit 1";
 
 /// A host's lock, held until dropped.
 pub struct HostLock {
@@ -172,5 +197,55 @@ mod tests {
         assert!(first.wait().unwrap().success());
         let third = std::process::Command::new("sh").arg("-c").arg(local("3@c (third) since t")).stdin(std::process::Stdio::null()).output().unwrap();
         assert_eq!(String::from_utf8_lossy(&third.stdout), format!("{LOCKED}\n"));
+    }
+
+    /// The attacks of the security review on the lock: a run that died without closing its
+    /// connection kept the lock until sshd noticed (hours); a reconnecting run lost its lock to
+    /// whoever came next. Now the holder gives the lock up after a silence on its stdin (here
+    /// 1 s instead of 45), keeps it while heartbeats come, and the same owner takes it again,
+    /// waiting for its old holder, while another owner is refused.
+    #[test]
+    fn the_lock_goes_after_a_silence_and_the_same_owner_takes_it_again() {
+        if std::process::Command::new("sh").arg("-c").arg("command -v flock && command -v timeout").output().map(|o| !o.status.success()).unwrap_or(true) {
+            return; // no flock/timeout here (util-linux and coreutils are on every supported host)
+        }
+        use std::io::Write as _;
+        let dir = tempfile::tempdir().unwrap();
+        let local = |owner: &str, silence: u64| lock_script_with(owner, silence).replace(LOCK_DIR, &dir.path().display().to_string());
+        let holder = |owner: &str, silence: u64| {
+            let mut child = std::process::Command::new("sh").arg("-c").arg(local(owner, silence)).stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::piped()).spawn().unwrap();
+            let mut line = String::new();
+            std::io::BufRead::read_line(&mut std::io::BufReader::new(child.stdout.as_mut().unwrap()), &mut line).unwrap();
+            (child, line)
+        };
+        // Heartbeats keep it; a dead run (stdin open, silent) loses it after the silence.
+        let (mut dead, line) = holder("1@a (dead run) since t", 1);
+        assert_eq!(line, format!("{LOCKED}\n"));
+        let pid = std::fs::read_to_string(dir.path().join("lock.pid")).unwrap();
+        assert_eq!(pid.trim(), dead.id().to_string(), "lock.pid names the holding shell");
+        for _ in 0..3 {
+            dead.stdin.as_mut().unwrap().write_all(b"\n").unwrap();
+            std::thread::sleep(std::time::Duration::from_millis(400));
+        }
+        let busy = std::process::Command::new("sh").arg("-c").arg(local("2@b (other) since t", 1)).stdin(std::process::Stdio::null()).output().unwrap();
+        assert!(String::from_utf8_lossy(&busy.stdout).starts_with(BUSY), "heartbeats keep the lock: {busy:?}");
+        let started = std::time::Instant::now();
+        assert!(dead.wait().unwrap().success());
+        assert!(started.elapsed() < std::time::Duration::from_secs(3), "the silent holder gave up after {:?}", started.elapsed());
+        assert!(!dir.path().join("lock.pid").exists());
+
+        // A reconnecting run takes its own lock again, waiting for its old holder; another
+        // owner is still refused.
+        let (mut old, _) = holder("3@c (run) since t", 30);
+        let again = std::thread::spawn({
+            let script = local("3@c (run) since t", 30);
+            move || std::process::Command::new("sh").arg("-c").arg(script).stdin(std::process::Stdio::null()).output().unwrap()
+        });
+        let other = std::process::Command::new("sh").arg("-c").arg(local("4@d (other) since t", 30)).stdin(std::process::Stdio::null()).output().unwrap();
+        assert!(String::from_utf8_lossy(&other.stdout).starts_with(&format!("{BUSY}\n3@c (run)")), "{other:?}");
+        drop(old.stdin.take());
+        assert!(old.wait().unwrap().success());
+        let again = again.join().unwrap();
+        assert_eq!(String::from_utf8_lossy(&again.stdout), format!("{LOCKED}\n"), "the same owner took the lock again");
     }
 }

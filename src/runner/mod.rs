@@ -15,7 +15,7 @@ mod step;
 
 pub use connect::connect_all;
 pub use interrupt::Interrupt;
-pub use host_lock::{HostLock, HostLockError, LOCK_DIR, lock_hosts, lock_script};
+pub use host_lock::{HostLock, HostLockError, LOCK_DIR, UNLOCK_SCRIPT, lock_hosts, lock_script};
 pub use gate::{Change, ChangeKind, FollowUp, Gate};
 pub use progress::Progress;
 pub use quorum::{DownAtOnce, batches, quorum};

@@ -27,6 +27,7 @@ mod service;
 mod start_services;
 mod state;
 mod verify;
+mod unlock_host;
 
 pub use addons::{ADDONS_DIR, Addons};
 pub use addons_status::{AddonsStatus, AddonsStore, CheckAddons};
@@ -48,6 +49,7 @@ pub use preflight::Preflight;
 pub use prepare_host::PrepareHost;
 pub use push_files::PushFiles;
 pub use remove_services::RemoveServices;
+pub use unlock_host::{Holders as LockHolders, UnlockHost};
 pub use reset_host::{Data, HostReset, Kept, RESET_RECORD, ResetHost, ResetReports, Unmarked};
 pub use rotate_host::{KEEP_BACKUPS, RotateHost, RotateState, backup_path, services_to_restart};
 pub use start_services::StartServices;

@@ -32,6 +32,9 @@ pub enum TransportError {
     /// key beside one it could not read).
     #[error("{host}: {} line {line} names this host but cannot be used ({reason}); fix or remove that line (ssh-keygen -F {host} -f {} shows it), then connect again", file.display(), file.display())]
     KnownHostsLine { host: String, file: PathBuf, line: usize, reason: String },
+    /// After a new connection, the run's lock on the host could not be taken again.
+    #[error("{host}: the connection was renewed and the host's lock could not be taken again ({said}): another v6deploy run may be working on it; this host is stopped here")]
+    LockLost { host: String, said: String },
     /// known_hosts could not be read or written.
     #[error("{host}: cannot use known_hosts file {}: {reason}", file.display())]
     KnownHosts { host: String, file: PathBuf, reason: String },

@@ -48,24 +48,63 @@ pub struct SshSession {
     label: String,
     handle: Mutex<Arc<Handle<HostKeyVerifier>>>,
     channels: Semaphore,
+    /// The commands held on this host (`hold`: the run's lock), taken again on every new
+    /// connection, with the holders of those retakes.
+    holds: std::sync::Mutex<Vec<(String, String)>>,
+    reheld: std::sync::Mutex<Vec<Box<dyn Held>>>,
 }
+
+/// How often a held command gets a heartbeat byte (the lock gives up after a silence, see
+/// `runner::host_lock`).
+const HEARTBEAT: Duration = Duration::from_secs(10);
 
 impl SshSession {
     /// Connects, verifies the host key and authenticates.
     pub async fn connect(endpoint: Endpoint) -> Result<SshSession, TransportError> {
         let label = endpoint.address.to_string();
         let handle = open(&endpoint).await?;
-        Ok(SshSession { endpoint, label, handle: Mutex::new(Arc::new(handle)), channels: Semaphore::new(MAX_CHANNELS) })
+        Ok(SshSession {
+            endpoint,
+            label,
+            handle: Mutex::new(Arc::new(handle)),
+            channels: Semaphore::new(MAX_CHANNELS),
+            holds: std::sync::Mutex::default(),
+            reheld: std::sync::Mutex::default(),
+        })
     }
 
-    /// The current connection, reconnecting once if it was dropped.
+    /// The current connection, reconnecting once if it was dropped (and holding again what
+    /// was held: the run's lock goes with a lost connection).
     async fn handle(&self) -> Result<Arc<Handle<HostKeyVerifier>>, TransportError> {
         let mut guard = self.handle.lock().await;
         if guard.is_closed() {
             tracing::warn!(host = %self.label, "connection lost, reconnecting");
-            *guard = Arc::new(open(&self.endpoint).await?);
+            let fresh = Arc::new(open(&self.endpoint).await?);
+            self.hold_again(&fresh).await?;
+            *guard = fresh;
         }
         Ok(Arc::clone(&guard))
+    }
+
+    /// Runs every held command again on `handle` (a new connection); a command that does not
+    /// become ready (the lock taken by another run meanwhile) fails the host.
+    async fn hold_again(&self, handle: &Handle<HostKeyVerifier>) -> Result<(), TransportError> {
+        let holds = self.holds.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let mut reheld = Vec::new();
+        for (command, ready) in &holds {
+            match self.hold_with(handle, command, ready).await? {
+                Holding::Held(held) => reheld.push(held),
+                Holding::Ended(output) => {
+                    let said = format!("{} {}", output.stdout_text().trim(), output.stderr_text().trim()).trim().replace('\n', " ");
+                    return Err(TransportError::LockLost { host: self.label.clone(), said });
+                }
+            }
+        }
+        if !holds.is_empty() {
+            tracing::info!(host = %self.label, "the connection was renewed; its lock is held again");
+        }
+        *self.reheld.lock().unwrap_or_else(|p| p.into_inner()) = reheld;
+        Ok(())
     }
 
     /// Closes the connection politely.
@@ -104,6 +143,7 @@ impl Transport for SshSession {
             // Opened before the lock is taken, so a slow connect does not hold up the others;
             // the old connection ends when its last user drops it.
             let fresh = open(&self.endpoint).await?;
+            self.hold_again(&fresh).await?;
             *self.handle.lock().await = Arc::new(fresh);
             Ok(())
         })
@@ -122,8 +162,18 @@ impl SshSession {
     /// See `Transport::hold`. The held channel takes no permit: it is the one session above
     /// `MAX_CHANNELS` that OpenSSH's MaxSessions (10) leaves room for.
     async fn hold_on_channel(&self, command: &str, ready: &str) -> Result<Holding, TransportError> {
-        let command = self.wrapped(command);
         let handle = self.handle().await?;
+        let holding = self.hold_with(&handle, command, ready).await?;
+        if matches!(holding, Holding::Held(_)) {
+            self.holds.lock().unwrap_or_else(|p| p.into_inner()).push((command.to_string(), ready.to_string()));
+        }
+        Ok(holding)
+    }
+
+    /// `hold` on a given connection; the held command gets a heartbeat byte every
+    /// [`HEARTBEAT`] until the holder is dropped.
+    async fn hold_with(&self, handle: &Handle<HostKeyVerifier>, command: &str, ready: &str) -> Result<Holding, TransportError> {
+        let command = self.wrapped(command);
         let channel = handle.channel_open_session().await.map_err(|e| self.ssh_error(e))?;
         channel.exec(true, command.as_bytes()).await.map_err(|e| self.ssh_error(e))?;
         let (mut reader, writer) = channel.split();
@@ -133,7 +183,7 @@ impl SshSession {
                 ChannelMsg::Data { data } => {
                     output.stdout.extend_from_slice(&data);
                     if output.stdout_text().lines().any(|l| l == ready) {
-                        return Ok(Holding::Held(Box::new(HeldChannel { writer: Some(writer), _reader: reader })));
+                        return Ok(Holding::Held(Box::new(HeldChannel::beating(writer, reader))));
                     }
                 }
                 ChannelMsg::ExtendedData { data, .. } => output.stderr.extend_from_slice(&data),
@@ -207,22 +257,38 @@ impl SshSession {
 
 /// A command kept running on its channel; dropped, it gets end-of-file on stdin and the
 /// channel is closed (and if that cannot be sent, the connection's end does the same).
+/// A held command: a task writes its heartbeats and, once this is dropped, ends its stdin and
+/// closes the channel.
 struct HeldChannel {
-    writer: Option<russh::ChannelWriteHalf<client::Msg>>,
+    _stop: tokio::sync::oneshot::Sender<()>,
     _reader: russh::ChannelReadHalf,
 }
 
-impl Held for HeldChannel {}
-
-impl Drop for HeldChannel {
-    fn drop(&mut self) {
-        let (Some(writer), Ok(runtime)) = (self.writer.take(), tokio::runtime::Handle::try_current()) else { return };
-        runtime.spawn(async move {
+impl HeldChannel {
+    fn beating(writer: russh::ChannelWriteHalf<client::Msg>, reader: russh::ChannelReadHalf) -> HeldChannel {
+        let (stop, mut stopped) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(async move {
+            let mut beat = tokio::time::interval(HEARTBEAT);
+            beat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tokio::select! {
+                    // Dropped (or sent): the holder is gone.
+                    _ = &mut stopped => break,
+                    _ = beat.tick() => {
+                        if writer.data(&b"\n"[..]).await.is_err() {
+                            break;
+                        }
+                    }
+                }
+            }
             let _ = writer.eof().await;
             let _ = writer.close().await;
         });
+        HeldChannel { _stop: stop, _reader: reader }
     }
 }
+
+impl Held for HeldChannel {}
 
 /// What a command reads on stdin.
 #[derive(Clone, Copy)]

@@ -18,6 +18,7 @@ pub mod node_remove;
 pub mod node_remove_run;
 pub mod push;
 pub mod reset;
+pub mod unlock;
 pub mod remote;
 pub mod rotate;
 

@@ -74,15 +74,21 @@ impl Remote {
 
     /// Connects to the selected hosts and runs `steps`; Ctrl-C stops before the next step.
     pub fn run_steps(&self, inv: &Inventory, mode: Mode, steps: &[Box<dyn Step>]) -> Result<Recap> {
-        self.run_on(inv, &self.select(inv)?, self.settings.feedback, mode, steps)
+        self.run_on(inv, &self.select(inv)?, self.settings.feedback, mode, steps, Lock::Take)
     }
 
     /// Runs `steps` on every host of `inv`, whatever `--hosts` says.
     pub fn run_steps_on_all(&self, inv: &Inventory, feedback: Feedback, mode: Mode, steps: &[Box<dyn Step>]) -> Result<Recap> {
-        self.run_on(inv, &inv.hosts, feedback, mode, steps)
+        self.run_on(inv, &inv.hosts, feedback, mode, steps, Lock::Take)
     }
 
-    fn run_on(&self, inv: &Inventory, hosts: &[HostSpec], feedback: Feedback, mode: Mode, steps: &[Box<dyn Step>]) -> Result<Recap> {
+    /// [`Remote::run_steps`] without taking the hosts' run lock: for `unlock` only, whose
+    /// work is that lock.
+    pub fn run_steps_without_lock(&self, inv: &Inventory, mode: Mode, steps: &[Box<dyn Step>]) -> Result<Recap> {
+        self.run_on(inv, &self.select(inv)?, self.settings.feedback, mode, steps, Lock::Leave)
+    }
+
+    fn run_on(&self, inv: &Inventory, hosts: &[HostSpec], feedback: Feedback, mode: Mode, steps: &[Box<dyn Step>], lock: Lock) -> Result<Recap> {
         self.block_on(async {
             let progress = match feedback {
                 Feedback::Progress => Progress::auto(),
@@ -104,7 +110,7 @@ impl Remote {
                     return Err(anyhow::Error::new(crate::exit::Interrupted("while connecting; nothing was changed")));
                 }
             };
-            if mode == Mode::Apply {
+            if mode == Mode::Apply && lock == Lock::Take {
                 self.lock(&connected).await?;
             }
             Ok(runner.run(connected, steps).await)
@@ -279,4 +285,11 @@ mod tests {
         let error = remote(&["2001:db8::9"]).select(&inv).unwrap_err().to_string();
         assert!(error.starts_with("--hosts 2001:db8::9: not in the inventory"), "{error}");
     }
+}
+
+/// Whether a run takes the hosts' run lock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Lock {
+    Take,
+    Leave,
 }
