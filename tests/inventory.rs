@@ -353,17 +353,15 @@ fn nodelocaldns_inside_a_cidr_or_on_a_host_is_refused() {
     }
 }
 
-/// Regression: a host without a gateway whose peers are off-link was accepted; it has no
-/// route to them.
+/// Hosts without `gateway` on different prefixes are accepted: their routes may come from
+/// router advertisements (v6deploy sets accept_ra 2 so a forwarding host keeps them) or a
+/// routing daemon. Whether each host reaches the others is the preflight check `routes`, on
+/// the host itself (the security review found such sites could not be described at all).
 #[test]
-fn a_host_without_gateway_and_off_link_peers_is_refused() {
-    let hosts = "  - address: \"2001:db8:1::1\"\n    roles: [control-plane, etcd, worker]\n    interface: eth0\n  - address: \"2001:db8:2::1\"\n    roles: [worker]\n    interface: eth0\n    gateway: \"2001:db8:2::fffe\"\n";
-    let error = error_of(&minimal(hosts));
-    assert!(error.contains("hosts[0].gateway") && error.contains("no gateway and 2001:db8:2::1 lie outside its prefix 2001:db8:1::/64"), "{error}");
-    assert!(!error.contains("hosts[1]"), "the host with a gateway is fine: {error}");
-    // On one link, no gateway is needed.
-    let on_link = "  - address: \"2001:db8:1::1\"\n    roles: [control-plane, etcd, worker]\n    interface: eth0\n  - address: \"2001:db8:1::2\"\n    roles: [worker]\n    interface: eth0\n";
-    assert!(parse(Path::new("t.yaml"), &minimal(on_link)).is_ok());
+fn hosts_without_gateway_on_different_prefixes_load() {
+    let hosts = "  - address: \"2001:db8:1::1\"\n    roles: [control-plane, etcd, worker]\n    interface: eth0\n  - address: \"2001:db8:2::1\"\n    roles: [worker]\n    interface: eth0\n";
+    let loaded = parse(Path::new("t.yaml"), &minimal(hosts)).unwrap();
+    assert!(loaded.inventory.hosts.iter().all(|h| h.gateway.is_none()));
 }
 
 /// Hostile interface names are refused at load with the place, the value and what to write.

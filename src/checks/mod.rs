@@ -27,6 +27,7 @@ pub enum Check {
     Tools,
     Runtime,
     PodNetwork,
+    Routes,
 }
 
 impl Check {
@@ -47,6 +48,7 @@ impl Check {
             Check::Tools => "tools",
             Check::Runtime => "runtime",
             Check::PodNetwork => "pod-network",
+            Check::Routes => "routes",
         }
     }
 }
@@ -103,7 +105,39 @@ pub fn verdicts(inv: &Inventory, host: &HostSpec, facts: &Facts, skew: f64) -> V
         tools(facts),
         runtime(facts),
         pod_network(inv, facts),
+        routes(host, facts),
     ]
+}
+
+/// The host's own routing table must reach every other host (whatever made the routes: the
+/// inventory's gateway, router advertisements, a routing daemon), and a default route learned
+/// from router advertisements must survive forwarding: a forwarding interface ignores
+/// advertisements unless its accept_ra is 2, which v6deploy sets on the host's interface
+/// only (the route would expire some minutes after install).
+fn routes(host: &HostSpec, f: &Facts) -> Verdict {
+    let Some(routes) = &f.peer_routes else {
+        return pass(Check::Routes, "not read");
+    };
+    let missing: Vec<String> = routes.peers.iter().filter(|r| !r.reachable).map(|r| format!("{} ({})", r.address, r.said)).collect();
+    if !missing.is_empty() {
+        return not_ok(
+            Check::Routes,
+            Status::Fail,
+            format!("no route to {}", missing.join(", ")),
+            "give the host a route to every other host: hosts[].gateway (the router on its link), router advertisements, or put the hosts on one prefix; `ip -6 route get ADDRESS` on the host must name a route",
+        );
+    }
+    let lost: Vec<String> = routes.ra_defaults.iter().filter(|(dev, accept)| host.interface != dev.as_str() && *accept != Some(2)).map(|(dev, accept)| format!("{dev} (accept_ra {})", accept.map_or("unknown".to_string(), |a| a.to_string()))).collect();
+    if !lost.is_empty() {
+        return not_ok(
+            Check::Routes,
+            Status::Fail,
+            format!("the default route comes from router advertisements on {}, which a forwarding host ignores there", lost.join(", ")),
+            format!("set net.ipv6.conf.<interface>.accept_ra=2 on that interface (v6deploy sets it on {} only), or give hosts[].gateway", host.interface),
+        );
+    }
+    let via_ra = if routes.ra_defaults.is_empty() { String::new() } else { format!("; the default route from router advertisements stays (accept_ra 2 on {})", host.interface) };
+    pass(Check::Routes, format!("a route to each of the {} other hosts{via_ra}", routes.peers.len()))
 }
 
 fn os(f: &Facts) -> Verdict {

@@ -115,3 +115,31 @@ fn a_host_on_the_other_pod_network_is_refused() {
     assert!(detail.contains("flannel-v6.1 exists"), "{detail}");
     assert_eq!(verdict(&inv, &routes), (Status::Pass, "host routes (set)".into()));
 }
+
+/// What the host's own routing table says decides: a peer without a route fails (whatever the
+/// inventory says about gateways); a default route from router advertisements on the host's
+/// interface stays (v6deploy sets accept_ra 2 there); on another interface it would be lost.
+#[test]
+fn routes_are_judged_on_the_host() {
+    let inv = inventory();
+    let host = &inv.hosts[0];
+    let mut facts = Facts::parse(CENTOS7_HOST).unwrap();
+    let judged = |facts: &Facts| by_check(&verdicts(&inv, host, facts, 0.0))["routes"].clone();
+    assert_eq!(judged(&facts), (Status::Pass, "not read".into()));
+    let peer = |address: &str, said: &str, reachable| crate::facts::PeerRoute { address: address.parse().unwrap(), said: said.into(), reachable };
+    facts.peer_routes = Some(crate::facts::PeerRoutes {
+        peers: vec![peer("2002:db8:0:2::102", "2002:db8:0:2::102 via fe80::1 dev ens160 proto ra", true), peer("2002:db8:0:3::103", "RTNETLINK answers: Network is unreachable", false)],
+        ra_defaults: vec![],
+    });
+    let (status, detail) = judged(&facts);
+    assert_eq!(status, Status::Fail);
+    assert!(detail.contains("no route to 2002:db8:0:3::103 (RTNETLINK answers: Network is unreachable)"), "{detail}");
+    facts.peer_routes = Some(crate::facts::PeerRoutes { peers: vec![peer("2002:db8:0:2::102", "via fe80::1", true)], ra_defaults: vec![("ens160".into(), Some(1))] });
+    let (status, detail) = judged(&facts);
+    assert_eq!(status, Status::Pass);
+    assert!(detail.contains("stays (accept_ra 2 on ens160)"), "{detail}");
+    facts.peer_routes = Some(crate::facts::PeerRoutes { peers: vec![], ra_defaults: vec![("ens192".into(), Some(1))] });
+    let (status, detail) = judged(&facts);
+    assert_eq!(status, Status::Fail);
+    assert!(detail.contains("router advertisements on ens192 (accept_ra 1)"), "{detail}");
+}

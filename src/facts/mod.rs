@@ -19,7 +19,7 @@ pub use boot::{BootEntry, InstalledKernel, parse_boot_default, parse_boot_entrie
 pub use certs::{CERTS_SCRIPT, HostCert, parse_host_certs};
 pub use etcd::{EtcdMember, etcdctl, parse_member_list, parse_raft_indexes, voting_members};
 pub use gather::{SCRIPT, parse_sections};
-pub use network::{Interface, parse_default_routes, parse_interfaces, parse_listening_ports, parse_nameservers};
+pub use network::{Interface, PeerRoute, PeerRoutes, parse_default_routes, parse_interfaces, parse_listening_ports, parse_nameservers, parse_peer_routes, peer_routes_script};
 pub use os::{OsRelease, parse_os_release};
 pub use query::{AddonsReady, Ask, Boot, EtcdState, Health, Leftovers, MissingModules, PENDING_DIR, Query, QueryError, ServiceState, UnitState, journal_excerpt};
 pub use system::{parse_disk_free, parse_swaps, parse_systemd};
@@ -37,6 +37,9 @@ pub struct Facts {
     pub ipv6_forwarding: Option<bool>,
     /// Default IPv6 routes (`via` addresses; `None` for a device route).
     pub default_routes: Vec<Option<Ipv6Addr>>,
+    /// The routes to the other hosts of the inventory (read with the facts by `Gather facts`;
+    /// `None` when not read).
+    pub peer_routes: Option<PeerRoutes>,
     /// Nameservers in /etc/resolv.conf, as written.
     pub nameservers: Vec<String>,
     /// Active swap devices/files.
@@ -96,6 +99,7 @@ impl Facts {
                 _ => None,
             },
             default_routes: parse_default_routes(section("route")?),
+            peer_routes: None,
             nameservers: parse_nameservers(section("resolv")?),
             swaps: parse_swaps(section("swaps")?),
             clock: section("clock")?.trim().parse().unwrap_or(0.0),

@@ -41,6 +41,58 @@ pub fn parse_default_routes(output: &str) -> Vec<Option<Ipv6Addr>> {
         .collect()
 }
 
+/// What the host's own routing table says about its peers, and where its default routes
+/// come from (`Query::PeerRoutes`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct PeerRoutes {
+    pub peers: Vec<PeerRoute>,
+    /// Default routes learned from router advertisements (`proto ra`): the device and its
+    /// `accept_ra` now.
+    pub ra_defaults: Vec<(String, Option<u8>)>,
+}
+
+/// What `ip -6 route get PEER` said.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct PeerRoute {
+    pub address: Ipv6Addr,
+    /// Its first line: the route picked, or the error.
+    pub said: String,
+    /// A usable route (not unreachable, prohibited, a blackhole or an error).
+    pub reachable: bool,
+}
+
+/// The script of `Query::PeerRoutes`: `peer ADDRESS ROUTE-OR-ERROR` lines, then `ra DEVICE
+/// ACCEPT_RA` for each default route from router advertisements.
+pub fn peer_routes_script(peers: &[Ipv6Addr]) -> String {
+    let list: Vec<String> = peers.iter().map(ToString::to_string).collect();
+    format!(
+        "for a in {}; do printf 'peer %s %s\\n' \"$a\" \"$(ip -6 route get \"$a\" 2>&1 | head -n 1)\"; done\n\
+         ip -6 route show default proto ra 2>/dev/null | while read -r l; do set -- $l; d=''; while [ $# -gt 0 ]; do [ \"$1\" = dev ] && d=$2; shift; done\n\
+         [ -n \"$d\" ] && printf 'ra %s %s\\n' \"$d\" \"$(cat /proc/sys/net/ipv6/conf/$d/accept_ra 2>/dev/null)\"; done; true",
+        if list.is_empty() { "''".to_string() } else { list.join(" ") }
+    )
+}
+
+/// Parses the output of [`peer_routes_script`]: a route line that names `unreachable`,
+/// `prohibit`, `blackhole` or an error is no route.
+pub fn parse_peer_routes(output: &str) -> PeerRoutes {
+    let mut routes = PeerRoutes::default();
+    for line in output.lines() {
+        let mut fields = line.splitn(3, ' ');
+        match (fields.next(), fields.next(), fields.next().unwrap_or("").trim()) {
+            (Some("peer"), Some(address), route) => {
+                let Ok(address) = address.parse::<Ipv6Addr>() else { continue };
+                let first = route.split_whitespace().next().unwrap_or("");
+                let broken = route.is_empty() || ["unreachable", "prohibit", "blackhole", "RTNETLINK", "Error:"].contains(&first) || route.contains("unreachable");
+                routes.peers.push(PeerRoute { address, said: route.to_string(), reachable: !broken });
+            }
+            (Some("ra"), Some(device), accept) => routes.ra_defaults.push((device.to_string(), accept.parse().ok())),
+            _ => {}
+        }
+    }
+    routes
+}
+
 /// The `nameserver` lines of resolv.conf, as written.
 pub fn parse_nameservers(resolv: &str) -> Vec<String> {
     resolv
@@ -81,6 +133,21 @@ mod tests {
         assert_eq!(ifs[1].name, "eth0");
         assert_eq!(ifs[1].addresses[0], ("2001:db8:0:1::101".parse().unwrap(), 64));
         assert_eq!(ifs[1].addresses.len(), 2);
+    }
+
+    #[test]
+    fn peer_routes_and_ra_defaults() {
+        let out = "peer 2001:db8:1::2 2001:db8:1::2 dev eth0 proto kernel src 2001:db8:1::1 metric 256 pref medium\n\
+                   peer 2001:db8:2::1 2001:db8:2::1 from :: via fe80::1 dev eth0 proto ra src 2001:db8:1::1 metric 1024 pref medium\n\
+                   peer 2001:db8:3::1 RTNETLINK answers: Network is unreachable\n\
+                   peer 2001:db8:4::1 unreachable 2001:db8::/32 dev lo table main proto kernel metric 1024 error -113 pref medium\n\
+                   ra eth1 1\n";
+        let routes = parse_peer_routes(out);
+        let ok: Vec<bool> = routes.peers.iter().map(|r| r.reachable).collect();
+        assert_eq!(ok, [true, true, false, false]);
+        assert_eq!(routes.ra_defaults, [("eth1".to_string(), Some(1))]);
+        let script = peer_routes_script(&["2001:db8:1::2".parse().unwrap()]);
+        assert!(std::process::Command::new("sh").arg("-n").arg("-c").arg(&script).status().unwrap().success(), "{script}");
     }
 
     #[test]

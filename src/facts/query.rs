@@ -40,6 +40,8 @@ pub enum Query {
     /// How each of these etcd endpoints answers (`endpoint health`, else `endpoint status`),
     /// one by one.
     EtcdHealth(Vec<Ipv6Addr>),
+    /// The routes to these peers, and the default routes from router advertisements.
+    PeerRoutes(Vec<Ipv6Addr>),
     /// A service's health check script, retried on the host for up to `seconds`; the unit
     /// must not restart meanwhile, but once when its journal says it exited by design
     /// (`by_design`, see [`crate::components::Service::exits_by_design`]).
@@ -237,6 +239,7 @@ impl Query {
             Query::BootId => "cat /proc/sys/kernel/random/boot_id".to_string(),
             Query::EtcdMembers(endpoints) => super::etcdctl(endpoints, &["member", "list", "-w", "json"]),
             Query::EtcdStatus(endpoints) => super::etcdctl(endpoints, &["endpoint", "status", "-w", "json"]),
+            Query::PeerRoutes(peers) => super::peer_routes_script(peers),
             Query::EtcdHealth(endpoints) => endpoints
                 .iter()
                 .map(|e| {
@@ -296,7 +299,7 @@ impl Query {
     pub fn status_is_answer(&self) -> bool {
         match self {
             Query::ServiceState(_) | Query::MarkerExists(_) | Query::MissingModules(_) | Query::Health { .. } | Query::Journal { .. } | Query::AddonsReady(_) => true,
-            Query::Facts | Query::Boot | Query::InstalledKernels(_) | Query::KernelRelease | Query::BootId | Query::EtcdMembers(_) | Query::EtcdStatus(_) | Query::EtcdHealth(_) | Query::Record(_) | Query::Images | Query::NodePodCidrs | Query::Leftovers { .. } => false,
+            Query::Facts | Query::Boot | Query::InstalledKernels(_) | Query::KernelRelease | Query::BootId | Query::EtcdMembers(_) | Query::EtcdStatus(_) | Query::EtcdHealth(_) | Query::PeerRoutes(_) | Query::Record(_) | Query::Images | Query::NodePodCidrs | Query::Leftovers { .. } => false,
             #[cfg(test)]
             Query::Script(_) => true,
         }
@@ -350,6 +353,11 @@ impl Query {
     /// The raft index of each of `endpoints` (as `https://[addr]:2379`).
     pub fn etcd_status(endpoints: &[Ipv6Addr]) -> Ask<Vec<(String, u64)>> {
         Ask { query: Query::EtcdStatus(endpoints.to_vec()), parse: |o| Ok(parse_raft_indexes(&o.stdout_text())?) }
+    }
+
+    /// The host's routes to `peers` and its default routes from router advertisements.
+    pub fn peer_routes(peers: &[Ipv6Addr]) -> Ask<super::PeerRoutes> {
+        Ask { query: Query::PeerRoutes(peers.to_vec()), parse: |o| Ok(super::parse_peer_routes(&o.stdout_text())) }
     }
 
     /// How each of `endpoints` answers (asked one at a time, so one that does not answer

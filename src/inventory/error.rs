@@ -161,9 +161,6 @@ pub enum ProblemKind {
     /// A nodelocaldns address that another part of the cluster already uses.
     #[error("{address} is {clash}: node-local-dns binds it on every node; use an address outside the pod and service CIDRs and the hosts, e.g. fd00:169:254::a")]
     NodeLocalDnsClash { address: Ipv6Addr, clash: String },
-    /// A host without a gateway whose peers are not on its link.
-    #[error("this host has no gateway and {peers} lie outside its prefix {net}: it has no route to them (a forwarding host ignores router advertisements); set gateway to the router on its link, or put the hosts on one prefix")]
-    PeersOffLink { net: Ipv6Net, peers: String },
     /// A value that must be one of a few words.
     #[error("{} is not one of: {}", shown(value), allowed.join(", "))]
     NotOneOf { value: String, allowed: &'static [&'static str] },

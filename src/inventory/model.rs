@@ -34,6 +34,11 @@ pub struct Inventory {
 }
 
 impl Inventory {
+    /// Every host's address, in inventory order.
+    pub fn addresses(&self) -> Vec<Ipv6Addr> {
+        self.hosts.iter().map(|h| h.address).collect()
+    }
+
     /// The first control-plane host in inventory order: where `admin.conf` points, the API
     /// server of worker-only hosts, and where the addons are applied. Validation makes sure
     /// there is one; an inventory narrowed by hand may have none.

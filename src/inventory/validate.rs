@@ -127,7 +127,6 @@ impl<'a> Validator<'a> {
         self.roles_present(&raw.hosts, &hosts);
         self.bastion_apart(raw.ssh.as_ref(), &ssh, &hosts);
         if hosts.len() == raw.hosts.value.len() {
-            self.peers_on_link(&raw.hosts.value, &hosts);
             if let Some(cluster) = &cluster {
                 self.nodelocaldns_clear(&raw.cluster, cluster, &hosts);
             }

@@ -18,6 +18,13 @@ pub type FactsStore = Arc<Mutex<BTreeMap<Ipv6Addr, (Facts, f64)>>>;
 /// The "Gather facts" step.
 pub struct GatherFacts {
     pub store: FactsStore,
+    /// Every host of the cluster: each host's routes to the others are read too.
+    pub peers: Vec<Ipv6Addr>,
+}
+
+/// The hosts `host` must reach.
+fn peers(all: &[Ipv6Addr], host: &HostSpec) -> Vec<Ipv6Addr> {
+    all.iter().copied().filter(|a| *a != host.address).collect()
 }
 
 fn now() -> f64 {
@@ -29,15 +36,15 @@ impl Step for GatherFacts {
         "Gather facts".into()
     }
 
-    fn reads(&self, _: &HostSpec) -> Vec<Read> {
-        vec![Read::query(&Query::facts())]
+    fn reads(&self, host: &HostSpec) -> Vec<Read> {
+        vec![Read::query(&Query::facts()), Read::query(&Query::peer_routes(&peers(&self.peers, host)))]
     }
 
     fn run<'a>(&'a self, cx: &'a HostContext<'a>) -> StepFuture<'a> {
         Box::pin(async move {
             // Read with the run's snapshot when there was one (the skew is measured around it).
             let ask = Query::facts();
-            let (facts, (before, after)): (Facts, _) = match (cx.snapshot.query(ask.query()), cx.snapshot.window()) {
+            let (mut facts, (before, after)): (Facts, _) = match (cx.snapshot.query(ask.query()), cx.snapshot.window()) {
                 (Some(output), Some(window)) if output.success() => (ask.parse(&output).context("read facts")?, window),
                 _ => {
                     let before = now();
@@ -46,6 +53,8 @@ impl Step for GatherFacts {
                 }
             };
             let skew = facts.clock - (before + after) / 2.0;
+            // Read, not required: an answer missing here leaves the routes unjudged.
+            facts.peer_routes = cx.query(&Query::peer_routes(&peers(&self.peers, cx.host))).await.ok();
             let summary = format!("{}, kernel {}", facts.os.pretty, facts.kernel_release);
             self.store.lock().unwrap_or_else(|p| p.into_inner()).insert(cx.host.address, (facts, skew));
             Ok(summary)

@@ -37,7 +37,7 @@ pub enum Addons {
 pub fn gather(remote: &Remote, inv: &Inventory, addons: Addons) -> Result<Gathered> {
     let store = FactsStore::default();
     let addons_store = AddonsStore::default();
-    let mut steps: Vec<Box<dyn Step>> = vec![Box::new(GatherFacts { store: store.clone() })];
+    let mut steps: Vec<Box<dyn Step>> = vec![Box::new(GatherFacts { store: store.clone(), peers: inv.addresses() })];
     if let (Addons::Ask, Some(first)) = (addons, inv.first_control_plane()) {
         steps.push(Box::new(CheckAddons { store: addons_store.clone(), first_control_plane: first.address }));
     }

@@ -20,7 +20,7 @@ pub struct Options {
 /// The steps of `install`, in order. The ifcfg files are applied only with
 /// `network.manage: true`.
 pub fn steps(inv: &Inventory, state: &Arc<InstallState>, options: &Options) -> Result<Vec<Box<dyn Step>>, BundleError> {
-    let mut steps: Vec<Box<dyn Step>> = vec![Box::new(GatherFacts { store: state.facts.clone() })];
+    let mut steps: Vec<Box<dyn Step>> = vec![Box::new(GatherFacts { store: state.facts.clone(), peers: inv.addresses() })];
     if let Some(upgrade) = &options.upgrade_kernel {
         let (parallel, _) = kernel::safe_parallel(inv, upgrade.parallel);
         steps.push(Box::new(KernelUpgrade {

@@ -75,7 +75,7 @@ pub fn safe_parallel(inv: &Inventory, requested: usize) -> (usize, Option<String
 pub fn steps(inv: &Inventory, facts: &FactsStore, options: &Options) -> Result<Vec<Box<dyn Step>>> {
     let (parallel, _) = safe_parallel(inv, options.parallel);
     Ok(vec![
-        Box::new(GatherFacts { store: facts.clone() }),
+        Box::new(GatherFacts { store: facts.clone(), peers: inv.addresses() }),
         Box::new(KernelUpgrade { facts: facts.clone(), offer: offer(inv)?, rpms_dir: rpms_dir(inv), parallel, reboot_timeout: options.reboot_timeout }),
     ])
 }

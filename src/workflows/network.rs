@@ -27,7 +27,7 @@ pub fn desired_ifcfg(rendered: &Rendered) -> BTreeMap<Ipv6Addr, String> {
 
 /// The steps of `network apply`.
 pub fn steps(facts: &FactsStore, rendered: &Rendered) -> Vec<Box<dyn Step>> {
-    vec![Box::new(GatherFacts { store: facts.clone() }), Box::new(NetworkApply { facts: facts.clone(), desired: desired_ifcfg(rendered) })]
+    vec![Box::new(GatherFacts { store: facts.clone(), peers: Vec::new() }), Box::new(NetworkApply { facts: facts.clone(), desired: desired_ifcfg(rendered) })]
 }
 
 /// Applies the selected hosts' ifcfg files under a rollback timer (or, in a dry run, plans

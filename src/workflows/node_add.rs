@@ -13,7 +13,7 @@ use super::cluster::{self, Joining};
 /// added; `running_etcd` are the etcd members before the run; `joining` the hosts added.
 pub fn steps(inv: &Inventory, state: &Arc<InstallState>, running_etcd: Vec<Ipv6Addr>, joining: Vec<Ipv6Addr>) -> Vec<Box<dyn Step>> {
     let mut steps: Vec<Box<dyn Step>> = vec![
-        Box::new(GatherFacts { store: state.facts.clone() }),
+        Box::new(GatherFacts { store: state.facts.clone(), peers: inv.addresses() }),
         Box::new(Preflight { state: state.clone() }),
         Box::new(KernelGate { state: state.clone(), upgrade_planned: false }),
     ];

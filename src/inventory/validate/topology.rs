@@ -1,12 +1,12 @@
-//! Checks across hosts and the cluster's addresses: where nodelocaldns may bind, and whether
-//! a host without a gateway can reach its peers.
+//! Checks across hosts and the cluster's addresses: where nodelocaldns may bind. (Whether a
+//! host reaches its peers is judged on the host, by the preflight check `routes`: routes may
+//! come from router advertisements or a routing daemon the inventory does not describe.)
 
-use ipnet::Ipv6Net;
 use serde_saphyr::Spanned;
 
 use super::Validator;
 use crate::inventory::model::{Cluster, HostSpec};
-use crate::inventory::raw::{RawCluster, RawHost};
+use crate::inventory::raw::RawCluster;
 use crate::inventory::ProblemKind;
 
 impl Validator<'_> {
@@ -29,24 +29,6 @@ impl Validator<'_> {
             match &raw.value.nodelocaldns {
                 Some(text) => self.report(text, "cluster.nodelocaldns", kind),
                 None => self.report(raw, "cluster.nodelocaldns", kind),
-            }
-        }
-    }
-
-    /// A host without `gateway` has no default route of v6deploy's making (and, forwarding,
-    /// takes one from router advertisements only with accept_ra 2): every peer must be on its
-    /// link. Refused rather than warned about: the install would otherwise fail half-way with
-    /// etcd or the API server unreachable, and the fix is one key.
-    pub(super) fn peers_on_link(&mut self, raw: &[RawHost], hosts: &[HostSpec]) {
-        for (i, (host, raw_host)) in hosts.iter().zip(raw).enumerate() {
-            if host.gateway.is_some() {
-                continue;
-            }
-            let Ok(net) = Ipv6Net::new(host.address, host.prefix_length).map(|n| n.trunc()) else { continue };
-            let off_link: Vec<String> = hosts.iter().filter(|peer| !net.contains(&peer.address)).map(|peer| peer.address.to_string()).collect();
-            if !off_link.is_empty() {
-                let kind = ProblemKind::PeersOffLink { net, peers: off_link.join(", ") };
-                self.report(&raw_host.address, format!("hosts[{i}].gateway"), kind);
             }
         }
     }
