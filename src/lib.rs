@@ -16,6 +16,7 @@ pub mod ops;
 pub mod pki;
 pub mod render;
 pub mod runner;
+pub mod shell;
 pub mod steps;
 pub mod transport;
 pub mod workflows;

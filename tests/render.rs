@@ -400,3 +400,23 @@ fn a_joining_etcd_member_bootstraps_with_existing_state() {
     let plain = render(&inv, &templates).unwrap();
     assert_eq!(host_file(&rendered, third, "/etc/etcd/etcd.conf.yml"), host_file(&plain, third, "/etc/etcd/etcd.conf.yml"));
 }
+
+/// Layering: rendering, the component catalog and the PKI are pure and import nothing from
+/// the transport (shell quoting lives at the bottom, in `shell`).
+#[test]
+fn rendering_the_catalog_and_the_pki_import_nothing_from_the_transport() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut pending: Vec<std::path::PathBuf> = ["render", "components", "pki", "shell.rs"].iter().map(|p| root.join(p)).collect();
+    let mut offenders = Vec::new();
+    while let Some(path) = pending.pop() {
+        if path.is_dir() {
+            pending.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            let text = std::fs::read_to_string(&path).unwrap();
+            if text.lines().any(|l| l.trim_start().starts_with("use ") && l.contains("transport")) || text.contains("crate::transport::") {
+                offenders.push(path.display().to_string());
+            }
+        }
+    }
+    assert!(offenders.is_empty(), "these import the transport: {offenders:?}");
+}

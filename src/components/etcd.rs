@@ -9,7 +9,7 @@ use std::net::Ipv6Addr;
 use crate::inventory::{HostSpec, Role};
 use crate::net::url;
 use crate::pki::{HostPki, PkiUse};
-use crate::transport::quote::command;
+use crate::shell::command;
 
 /// The client port.
 pub const CLIENT_PORT: u16 = 2379;

@@ -21,7 +21,7 @@ pub fn kubectl_local(args: &[&str]) -> String {
         format!("--server={}", url("https", std::net::Ipv6Addr::LOCALHOST, APISERVER_PORT)),
     ];
     words.extend(args.iter().map(|a| a.to_string()));
-    crate::transport::quote::command(&words)
+    crate::shell::command(&words)
 }
 
 pub const KUBE_APISERVER: Component = Component {

@@ -7,7 +7,7 @@ use std::net::Ipv6Addr;
 
 use super::{BootEntry, EtcdMember, Facts, FactsError, InstalledKernel, parse_boot_default, parse_boot_entries, parse_installed_kernels, parse_member_list, parse_raft_indexes, parse_sections};
 use crate::transport::Output;
-use crate::transport::quote::{command, quote};
+use crate::shell::{command, quote};
 
 /// Where a host records the services whose restart is due, one file each listing the
 /// changed files they read.

@@ -5,7 +5,7 @@ use std::ffi::OsStr;
 use std::process::{Command, Stdio};
 
 use super::LabError;
-use crate::transport::quote::quote;
+use crate::shell::quote;
 
 /// Whether commands are echoed to stderr.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -4,7 +4,7 @@
 
 use crate::facts::{BootEntry, Facts, InstalledKernel};
 use crate::kernel::{KernelPackage, KernelVersion};
-use crate::transport::quote::{command, quote};
+use crate::shell::{command, quote};
 
 /// Where uploaded packages go on the host.
 pub const UPLOAD_DIR: &str = "/var/tmp/v6deploy/rpms";

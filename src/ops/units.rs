@@ -5,7 +5,7 @@
 //! warning systemd only logs (`Unknown key ..., ignoring`), since it means the unit is not what
 //! the template meant.
 
-use crate::transport::quote::quote;
+use crate::shell::quote;
 
 /// A shell pipeline stage (awk) that drops the acceptable lines of `systemd-analyze verify`
 /// output read on stdin and prints the problems: empty lines, the missing-binary lines of

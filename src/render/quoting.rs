@@ -71,7 +71,7 @@ pub fn ifcfg(value: &str) -> Result<String, QuoteError> {
     if value.chars().any(char::is_control) {
         return Err(QuoteError::IfcfgControl { value: value.to_string() });
     }
-    Ok(crate::transport::quote::quote(value).into_owned())
+    Ok(crate::shell::quote(value).into_owned())
 }
 
 /// One word of a systemd command line (`ExecStart=`), whole: bare when it only has

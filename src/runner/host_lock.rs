@@ -17,7 +17,7 @@ use std::sync::Arc;
 
 use thiserror::Error;
 
-use crate::transport::quote::quote;
+use crate::shell::quote;
 use crate::transport::{Held, Holding, Transport, TransportError};
 
 /// The directory of the lock on a host.

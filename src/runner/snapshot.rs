@@ -17,7 +17,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::facts::{Ask, Query};
 use crate::transport::files::{FileSpec, Probed, Quick, parse_probed, probe_script_with};
-use crate::transport::quote::quote;
+use crate::shell::quote;
 use crate::transport::{Output, Transport, TransportError};
 
 /// One thing a step will read on a host.

@@ -12,7 +12,7 @@ use crate::facts::Query;
 use crate::inventory::{HostSpec, Role};
 use crate::runner::{HostContext, Mode, Read, Step, StepFuture};
 use crate::transport::files::FileSpec;
-use crate::transport::quote::quote;
+use crate::shell::quote;
 
 /// Where the manifests go on the first control plane.
 pub const ADDONS_DIR: &str = "/etc/kubernetes/addons";

@@ -17,7 +17,7 @@ use crate::inventory::{HostSpec, Role};
 use crate::net::url;
 use crate::runner::{Batch, HostContext, Mode, Step, StepFuture};
 use crate::transport::files::FileSpec;
-use crate::transport::quote::command;
+use crate::shell::command;
 
 /// Where a snapshot is written on a member while it is taken.
 const SNAPSHOT: &str = "/var/lib/v6deploy/etcd-snapshot.db";

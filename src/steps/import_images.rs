@@ -10,7 +10,7 @@ use crate::components::{self, CONTAINERD, IMAGES, IMAGES_DIR};
 use crate::facts::Query;
 use crate::inventory::HostSpec;
 use crate::runner::{HostContext, Mode, Step, StepFuture};
-use crate::transport::quote::quote;
+use crate::shell::quote;
 
 /// The "Import images" step.
 pub struct ImportImages {

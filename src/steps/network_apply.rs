@@ -16,7 +16,7 @@ use crate::facts::Query;
 use crate::ops::ifcfg;
 use crate::runner::{Batch, HostContext, Mode, Step, StepFuture};
 use crate::transport::files::FileSpec;
-use crate::transport::quote::quote;
+use crate::shell::quote;
 
 /// Where the previous file and the rollback record are kept on the host.
 pub const STATE_DIR: &str = "/var/lib/v6deploy/network";

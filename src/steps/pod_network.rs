@@ -19,7 +19,7 @@ use crate::facts::{Health, Query};
 use crate::inventory::HostSpec;
 use crate::runner::{HostContext, Mode, Read, Step, StepFuture};
 use crate::transport::files::FileSpec;
-use crate::transport::quote::quote;
+use crate::shell::quote;
 
 /// How long the controller-manager has to give every node a podCIDR.
 const ALLOCATION_SECONDS: u64 = 60;

@@ -9,7 +9,7 @@ use super::InstallState;
 use crate::facts::{MissingModules, Query};
 use crate::inventory::HostSpec;
 use crate::runner::{HostContext, Read, Step, StepFuture};
-use crate::transport::quote::command;
+use crate::shell::command;
 
 // The files this step applies (the host component's; `InstallFiles` writes them).
 use crate::components::{MODULES, SYSCTL};

@@ -9,7 +9,7 @@ use crate::components::{self, CONTAINERD, ETCD_DATA_DIR, ETCD_REMOVED_DATA_PREFI
 use crate::facts::Query;
 use crate::inventory::{HostSpec, Role};
 use crate::runner::{HostContext, Read, Step, StepFuture};
-use crate::transport::quote::{command, quote};
+use crate::shell::{command, quote};
 
 use super::MARKER;
 

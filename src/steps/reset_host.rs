@@ -29,7 +29,7 @@ use crate::inventory::HostSpec;
 use crate::ops::hosts_file;
 use crate::runner::{FollowUp, HostContext, Read, Step, StepFuture};
 use crate::transport::files::FileSpec;
-use crate::transport::quote::quote;
+use crate::shell::quote;
 
 /// Removes a file or a directory with all it holds: the mounts below it unmounted first
 /// (the kubelet's pod volumes, containerd's sandbox memory), never crossing into another

@@ -16,7 +16,7 @@ use crate::inventory::HostSpec;
 use crate::render::Rendered;
 use crate::runner::{Batch, HostContext, Mode, Step, StepFuture};
 use crate::transport::files::{FileSpec, FileState};
-use crate::transport::quote::quote;
+use crate::shell::quote;
 
 /// What every host of one rollout shares.
 pub struct RotateState {

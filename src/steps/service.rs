@@ -16,7 +16,7 @@ pub use crate::facts::PENDING_DIR;
 use crate::facts::{Health, Query, ServiceState};
 use crate::inventory::HostSpec;
 use crate::runner::{FollowUp, HostContext, Mode, Read};
-use crate::transport::quote::command;
+use crate::shell::command;
 
 /// Records on the host, through the gate, that its services which read one of `changed`
 /// must restart (staged services never run, so they are left out). Steps call it right after

@@ -18,7 +18,7 @@ use crate::inventory::HostSpec;
 use crate::transport::files::FileSpec;
 use crate::ops::units::problems_filter;
 use crate::runner::{HostContext, Mode, Read, Step, StepFuture};
-use crate::transport::quote::{command, quote};
+use crate::shell::{command, quote};
 
 /// What the host verified last (see the module docs).
 pub const RECORD: &str = "/var/lib/v6deploy/verified-units";

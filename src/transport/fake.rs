@@ -259,7 +259,7 @@ fn written_paths(script: &str) -> Option<(Vec<String>, String)> {
     Some((paths, then.join("\n")))
 }
 
-/// Splits words quoted by `quote::quote` (bare, or in single quotes with `'\''` inside).
+/// Splits words quoted by `shell::quote` (bare, or in single quotes with `'\''` inside).
 fn shell_words(text: &str) -> Vec<String> {
     let mut words = Vec::new();
     let mut word: Option<String> = None;

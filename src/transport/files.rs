@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
 
-use super::quote::quote;
+use crate::shell::quote;
 use super::{Transport, TransportError};
 
 /// A file as it should be on the host. Contents are shared (a binary pushed to 50 hosts is

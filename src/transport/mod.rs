@@ -12,7 +12,6 @@ mod hostkeys;
 mod jump;
 mod keys;
 mod known_hosts;
-pub mod quote;
 mod ssh;
 
 use std::future::Future;

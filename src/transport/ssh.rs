@@ -20,7 +20,7 @@ use tokio::sync::{Mutex, Semaphore};
 use super::error::HandlerError;
 use super::hostkeys::HostKeyVerifier;
 use super::jump::Jump;
-use super::quote::quote;
+use crate::shell::quote;
 use super::{BoxFuture, Credentials, Held, Holding, Output, Transport, TransportError};
 use crate::inventory::{Become, HostKeyCheck};
 

@@ -1,4 +1,6 @@
-//! POSIX shell quoting: every remote command argument goes through here.
+//! POSIX shell quoting: every remote command argument goes through here. Pure (strings in,
+//! strings out), at the bottom of the crate: rendering, the component catalog, the PKI and the
+//! transport all use it, and it uses none of them.
 
 use std::borrow::Cow;
 
