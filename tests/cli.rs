@@ -42,6 +42,20 @@ fn project(hosts: &str) -> (tempfile::TempDir, PathBuf) {
 /// An address no host answers on (documentation prefix), reached within a second or refused.
 const NOBODY: &str = "2001:db8:ffff::7";
 
+/// No test reaches a host outside the lab: with the suite's V6DEPLOY_CONNECT_ONLY (the lab's
+/// range, .cargo/config.toml), the field report's hosts (2002:db8::/32, a real 6to4 range)
+/// are refused before a packet is sent, as unreachable.
+#[test]
+fn tests_never_connect_outside_the_lab() {
+    assert_eq!(std::env::var("V6DEPLOY_CONNECT_ONLY").as_deref(), Ok("2001:db8:0::/48"), "cargo test sets it (.cargo/config.toml)");
+    let (dir, inventory) = project("2002:db8:0:1::101");
+    let started = std::time::Instant::now();
+    let check = v6deploy(dir.path(), &["-i", inventory.to_str().unwrap(), "check", "--connect-timeout", "30"]);
+    assert_eq!(check.status.code(), Some(2), "{}", text(&check));
+    assert!(text(&check).contains("2002:db8:0:1::101 UNREACHABLE: not connecting: V6DEPLOY_CONNECT_ONLY=2001:db8:0::/48"), "{}", text(&check));
+    assert!(started.elapsed() < std::time::Duration::from_secs(10), "it waited for a connection: {:?}", started.elapsed());
+}
+
 #[test]
 fn exit_codes_follow_one_table() {
     let (dir, inventory) = project(NOBODY);
@@ -221,7 +235,8 @@ fn a_terminal_shows_the_wait_and_ctrl_c_ends_it() {
     std::fs::write(&inventory, yaml).unwrap();
     let session = format!("v6deploy-ux-{}", std::process::id());
     let done = dir.path().join("exit");
-    let script = format!("{} -i {} check --connect-timeout 60; echo $? > {}; sleep 60", env!("CARGO_BIN_EXE_v6deploy"), inventory.display(), done.display());
+    // This machine's own address: allowed beside the lab's range (see .cargo/config.toml).
+    let script = format!("V6DEPLOY_CONNECT_ONLY={address}/128 {} -i {} check --connect-timeout 60; echo $? > {}; sleep 60", env!("CARGO_BIN_EXE_v6deploy"), inventory.display(), done.display());
     let tmux = |args: &[&str]| Command::new("tmux").args(args).output().unwrap();
     assert!(tmux(&["new-session", "-d", "-s", &session, "-x", "150", "-y", "20", &script]).status.success());
     let pane = || String::from_utf8_lossy(&tmux(&["capture-pane", "-p", "-t", &session]).stdout).into_owned();

@@ -32,6 +32,9 @@ pub enum TransportError {
     /// key beside one it could not read).
     #[error("{host}: {} line {line} names this host but cannot be used ({reason}); fix or remove that line (ssh-keygen -F {host} -f {} shows it), then connect again", file.display(), file.display())]
     KnownHostsLine { host: String, file: PathBuf, line: usize, reason: String },
+    /// The address is outside the prefixes `V6DEPLOY_CONNECT_ONLY` allows (nothing was sent).
+    #[error("{host}: not connecting: V6DEPLOY_CONNECT_ONLY={allowed} does not include this address")]
+    NotAllowed { host: String, allowed: String },
     /// After a new connection, the run's lock on the host could not be taken again.
     #[error("{host}: the connection was renewed and the host's lock could not be taken again ({said}): another v6deploy run may be working on it; this host is stopped here")]
     LockLost { host: String, said: String },
@@ -86,7 +89,7 @@ pub enum TransportError {
 impl TransportError {
     /// Whether the error means the host could not be reached at all (for the recap).
     pub fn is_unreachable(&self) -> bool {
-        matches!(self, TransportError::Connect { .. } | TransportError::Timeout { .. } | TransportError::Handshake { .. } | TransportError::Bastion { .. } | TransportError::Tunnel { .. } | TransportError::Ssh { .. } | TransportError::ConnectionLost { .. })
+        matches!(self, TransportError::NotAllowed { .. } | TransportError::Connect { .. } | TransportError::Timeout { .. } | TransportError::Handshake { .. } | TransportError::Bastion { .. } | TransportError::Tunnel { .. } | TransportError::Ssh { .. } | TransportError::ConnectionLost { .. })
     }
 }
 

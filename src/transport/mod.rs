@@ -20,7 +20,7 @@ use std::pin::Pin;
 pub use error::TransportError;
 pub use keys::Credentials;
 pub use jump::Jump;
-pub use ssh::{Endpoint, SshSession};
+pub use ssh::{CONNECT_ONLY, Endpoint, SshSession};
 
 /// What a remote command produced.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

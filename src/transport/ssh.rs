@@ -317,10 +317,27 @@ fn connection_gone(error: &russh::Error) -> bool {
     )
 }
 
+/// The environment variable that limits where v6deploy connects: comma-separated IPv6
+/// prefixes; when set, any other address is refused before a packet is sent. The test suite
+/// sets it (`.cargo/config.toml`) to the lab's range, so that no test can reach a real host
+/// (the field report's 2002:db8::/32 is a real 6to4 range); an operator may set it too.
+pub const CONNECT_ONLY: &str = "V6DEPLOY_CONNECT_ONLY";
+
+/// Refuses `address` when [`CONNECT_ONLY`] is set and no prefix of it holds the address.
+fn allowed(address: Ipv6Addr) -> Result<(), TransportError> {
+    let Ok(value) = std::env::var(CONNECT_ONLY) else { return Ok(()) };
+    let nets: Vec<ipnet::Ipv6Net> = value.split(',').filter_map(|n| n.trim().parse().ok()).collect();
+    if nets.iter().any(|n| n.contains(&address)) {
+        return Ok(());
+    }
+    Err(TransportError::NotAllowed { host: address.to_string(), allowed: value })
+}
+
 /// Opens one authenticated connection: through the bastion's connection when the endpoint
 /// has one, else straight to the host.
 async fn open(endpoint: &Endpoint) -> Result<Handle<HostKeyVerifier>, TransportError> {
     let Some(jump) = &endpoint.jump else { return open_direct(endpoint).await };
+    allowed(endpoint.address)?;
     let host = endpoint.address.to_string();
     let stream = jump.tunnel(&host, SocketAddrV6::new(endpoint.address, endpoint.port, 0, 0)).await?;
     let mut handle = handshake(endpoint, stream).await?;
@@ -331,6 +348,7 @@ async fn open(endpoint: &Endpoint) -> Result<Handle<HostKeyVerifier>, TransportE
 /// Opens one authenticated connection over TCP straight to the endpoint (a host, or the
 /// bastion itself).
 pub(super) async fn open_direct(endpoint: &Endpoint) -> Result<Handle<HostKeyVerifier>, TransportError> {
+    allowed(endpoint.address)?;
     let host = endpoint.address.to_string();
     let target = SocketAddr::V6(SocketAddrV6::new(endpoint.address, endpoint.port, 0, 0));
     let timeout = || TransportError::Timeout { host: host.clone(), port: endpoint.port, seconds: endpoint.connect_timeout.as_secs() };
