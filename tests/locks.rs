@@ -103,7 +103,7 @@ fn a_reconnect_takes_the_lock_again_and_unlock_releases_it() {
         assert!(output.status.success(), "{script}: {}", text(&output));
         String::from_utf8_lossy(&output.stdout).trim().to_string()
     };
-    let cut_ssh = || on_host("pkill -f 'sshd: root@notty' || true; sleep 0.5");
+    let cut_ssh = || on_host("pkill -f 'sshd: root@[n]otty' || true; sleep 0.5");
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
     runtime.block_on(async {
         let first: std::sync::Arc<dyn Transport> = std::sync::Arc::new(SshSession::connect(endpoint.clone()).await.unwrap());
