@@ -9,7 +9,7 @@ set -euo pipefail
 lab_only=false
 [[ ${1:-} == --lab ]] && lab_only=true
 
-packages=(systemd-container debootstrap iproute2 openssl openssh-client rpm rsync jq make gcc libc6-dev binutils tmux)
+packages=(systemd-container debootstrap iproute2 openssl openssh-client rpm rsync jq make gcc libc6-dev binutils tmux python3)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
