@@ -12,6 +12,8 @@
 #                  [Disruptive] tests run afterwards in a pass of their own
 #   --reimport     import the test images on every machine again (after a rebuild)
 #   V6DEPLOY_LAB   the lab (default: lab); it must be up and installed (scripts/demo.sh)
+#   V6DEPLOY_PROJECT  the directory holding its inventories/, certs/ and .lab/ (default: this
+#                  checkout); V6DEPLOY_BIN the v6deploy binary (default: target/debug/v6deploy)
 #
 # The first run builds e2e.test, ginkgo and agnhost from the cached Kubernetes tree and the
 # test images (scripts/conformance/build-*.sh) into /var/cache/v6deploy/lab/conformance-1.20.2
@@ -20,7 +22,7 @@
 # exits 1 when a test failed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-here=$PWD
+checkout=$PWD
 
 usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; }
 focus='' skip='' nodes=4 reimport=false
@@ -42,10 +44,11 @@ fi
 
 step() { printf '\n== %s\n' "$*" >&2; }
 lab=${V6DEPLOY_LAB:-lab}
-if [[ $lab == lab ]]; then inventory=inventories/lab.yaml; else inventory=inventories/lab-$lab.yaml; fi
+here=$(realpath "${V6DEPLOY_PROJECT:-$checkout}")
+if [[ $lab == lab ]]; then inventory=$here/inventories/lab.yaml; else inventory=$here/inventories/lab-$lab.yaml; fi
 kubeconfig=$here/certs/$lab/admin.conf
 kubectl=$here/.lab/$lab/bundle/bin/kubectl
-v6deploy=$(realpath "${CARGO_TARGET_DIR:-target}/debug/v6deploy")
+v6deploy=$(realpath "${V6DEPLOY_BIN:-${CARGO_TARGET_DIR:-target}/debug/v6deploy}")
 for file in "$inventory" "$kubeconfig" "$kubectl" "$v6deploy"; do
   if [[ ! -e $file ]]; then
     echo "conformance: $file is missing: make and install the lab first (scripts/demo.sh, with V6DEPLOY_LAB=$lab)" >&2
@@ -146,5 +149,5 @@ step "results (JUnit reports in $run)"
 args=(--reports "$run" --list "$list" --wall "$wall" --network "$network")
 [[ -n $focus ]] && args+=(--focus "$focus")
 [[ -n $skip ]] && args+=(--skip "$skip")
-[[ -z $focus && -z $skip ]] && args+=(--doc docs/conformance.md)
+[[ -z $focus && -z $skip ]] && args+=(--doc "$checkout/docs/conformance.md")
 python3 scripts/conformance/report.py "${args[@]}"
