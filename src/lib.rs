@@ -10,6 +10,7 @@ pub mod facts;
 pub mod inventory;
 pub mod kernel;
 pub mod lab;
+pub mod lint;
 pub mod localfs;
 pub mod net;
 pub mod ops;

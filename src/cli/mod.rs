@@ -16,6 +16,7 @@ mod inventory;
 mod kernel;
 mod kubeconfig;
 mod lab;
+mod lint;
 mod network;
 mod node;
 mod nodename;
@@ -116,6 +117,8 @@ pub enum Command {
     Kubeconfig(kubeconfig::Args),
     /// Stop and remove everything v6deploy installed on the hosts (etcd's data kept unless --purge-data).
     Reset(reset::Args),
+    /// Find the field report's IPv6 pitfalls in application configuration (read-only, offline).
+    Lint(lint::Args),
     /// Show who holds the hosts' run locks, and release them (--yes).
     Unlock(unlock::Args),
     /// Apply the hosts' ifcfg files under a rollback timer (network.manage: true).
@@ -149,6 +152,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Network(args) => network::run(args, &inventory()?, &globals),
         Command::Reset(args) => reset::run(args, &inventory()?, &globals),
         Command::Unlock(args) => unlock::run(args, &inventory()?, &globals),
+        Command::Lint(args) => lint::run(args),
         Command::Push(args) => push::run(args, &inventory()?, &globals),
         Command::Inventory(args) => inventory::run(args, &inventory()?),
         Command::Render(args) => render::run(args, &inventory()?, &globals),
