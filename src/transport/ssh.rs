@@ -318,14 +318,18 @@ fn connection_gone(error: &russh::Error) -> bool {
 }
 
 /// The environment variable that limits where v6deploy connects: comma-separated IPv6
-/// prefixes; when set, any other address is refused before a packet is sent. The test suite
+/// prefixes; when set, any other address but loopback is refused before a packet is sent. The test suite
 /// sets it (`.cargo/config.toml`) to the lab's range, so that no test can reach a real host
 /// (the field report's 2002:db8::/32 is a real 6to4 range); an operator may set it too.
 pub const CONNECT_ONLY: &str = "V6DEPLOY_CONNECT_ONLY";
 
-/// Refuses `address` when [`CONNECT_ONLY`] is set and no prefix of it holds the address.
+/// Refuses `address` when [`CONNECT_ONLY`] is set and no prefix of it holds the address
+/// (loopback, which never leaves this machine, is always allowed).
 fn allowed(address: Ipv6Addr) -> Result<(), TransportError> {
     let Ok(value) = std::env::var(CONNECT_ONLY) else { return Ok(()) };
+    if address.is_loopback() {
+        return Ok(());
+    }
     let nets: Vec<ipnet::Ipv6Net> = value.split(',').filter_map(|n| n.trim().parse().ok()).collect();
     if nets.iter().any(|n| n.contains(&address)) {
         return Ok(());
