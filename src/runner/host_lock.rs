@@ -53,7 +53,9 @@ fn describe(held: &[(String, String)]) -> String {
 
 /// The script that takes the lock for `owner` and holds it while its stdin brings a byte at
 /// least every [`SILENCE_SECONDS`] (it ends at the end of stdin, or after that silence). A
-/// lock held under the same owner (this run, before a reconnect) is waited for, up to 60 s.
+/// lock held under the same owner (this run's holder on its previous connection) counts as
+/// held at once, and the script takes it over when that holder goes (up to 120 s): a
+/// reconnect never waits for it.
 /// A run that finds it held by another reads the holder from `lock.owner`, waiting up to 1 s
 /// for it: the holder writes it just after taking the lock (two runs started together met in
 /// between).
@@ -65,8 +67,9 @@ fn lock_script_with(owner: &str, silence: u64) -> String {
     format!(
         "d={LOCK_DIR}; command -v flock >/dev/null || {{ echo 'flock (util-linux) is not installed' >&2; exit 2; }}\n\
          mkdir -p -m 0700 \"$d\" && exec 9>>\"$d/lock\" || exit 2\n\
-         if flock -n 9 || {{ [ \"$(cat \"$d/lock.owner\" 2>/dev/null)\" = {owner} ] && flock -w 60 9; }}; then\n\
-         printf '%s\\n' {owner} > \"$d/lock.owner\"; echo $$ > \"$d/lock.pid\"; echo {LOCKED}\n\
+         got=''; if flock -n 9; then got=now\n\
+         elif [ \"$(cat \"$d/lock.owner\" 2>/dev/null)\" = {owner} ]; then echo {LOCKED}; flock -w 120 9 || exit 0; got=after; fi\n\
+         if [ -n \"$got\" ]; then printf '%s\\n' {owner} > \"$d/lock.owner\"; echo $$ > \"$d/lock.pid\"; [ $got = now ] && echo {LOCKED}\n\
          while [ \"$(timeout {silence} head -c 1 9>&- | wc -c)\" -eq 1 ]; do :; done\n\
          : > \"$d/lock.owner\"; rm -f \"$d/lock.pid\"; exit 0; fi\n\
          for i in 1 2 3 4 5 6 7 8 9 10; do [ -s \"$d/lock.owner\" ] && break; sleep 0.1; done\n\

@@ -52,6 +52,9 @@ pub struct SshSession {
     /// connection, with the holders of those retakes.
     holds: std::sync::Mutex<Vec<(String, String)>>,
     reheld: std::sync::Mutex<Vec<Box<dyn Held>>>,
+    /// Bumped on every new connection: the held commands of the old one get their end of
+    /// input (when it still carries anything), so the host's lock passes to the new holder.
+    generation: tokio::sync::watch::Sender<u64>,
 }
 
 /// How often a held command gets a heartbeat byte (the lock gives up after a silence, see
@@ -70,6 +73,7 @@ impl SshSession {
             channels: Semaphore::new(MAX_CHANNELS),
             holds: std::sync::Mutex::default(),
             reheld: std::sync::Mutex::default(),
+            generation: tokio::sync::watch::Sender::new(0),
         })
     }
 
@@ -89,6 +93,7 @@ impl SshSession {
     /// Runs every held command again on `handle` (a new connection); a command that does not
     /// become ready (the lock taken by another run meanwhile) fails the host.
     async fn hold_again(&self, handle: &Handle<HostKeyVerifier>) -> Result<(), TransportError> {
+        self.generation.send_modify(|g| *g += 1);
         let holds = self.holds.lock().unwrap_or_else(|p| p.into_inner()).clone();
         let mut reheld = Vec::new();
         for (command, ready) in &holds {
@@ -183,7 +188,7 @@ impl SshSession {
                 ChannelMsg::Data { data } => {
                     output.stdout.extend_from_slice(&data);
                     if output.stdout_text().lines().any(|l| l == ready) {
-                        return Ok(Holding::Held(Box::new(HeldChannel::beating(writer, reader))));
+                        return Ok(Holding::Held(Box::new(HeldChannel::beating(writer, reader, self.generation.subscribe()))));
                     }
                 }
                 ChannelMsg::ExtendedData { data, .. } => output.stderr.extend_from_slice(&data),
@@ -265,7 +270,7 @@ struct HeldChannel {
 }
 
 impl HeldChannel {
-    fn beating(writer: russh::ChannelWriteHalf<client::Msg>, reader: russh::ChannelReadHalf) -> HeldChannel {
+    fn beating(writer: russh::ChannelWriteHalf<client::Msg>, reader: russh::ChannelReadHalf, mut generation: tokio::sync::watch::Receiver<u64>) -> HeldChannel {
         let (stop, mut stopped) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(async move {
             let mut beat = tokio::time::interval(HEARTBEAT);
@@ -274,6 +279,8 @@ impl HeldChannel {
                 tokio::select! {
                     // Dropped (or sent): the holder is gone.
                     _ = &mut stopped => break,
+                    // A new connection holds it now.
+                    _ = generation.changed() => break,
                     _ = beat.tick() => {
                         if writer.data(&b"\n"[..]).await.is_err() {
                             break;
