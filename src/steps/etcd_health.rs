@@ -35,8 +35,15 @@ impl Step for ReadEtcdHealth {
 
     fn run<'a>(&'a self, cx: &'a HostContext<'a>) -> StepFuture<'a> {
         Box::pin(async move {
-            let listed = cx.read_fresh(&Query::etcd_members(&[self.on])).await?;
-            let members = voting_members(&listed).map_err(anyhow::Error::msg)?;
+            // Asked of every member the inventory knows (the first that answers lists them);
+            // when none answers, the inventory's list is all there is (and all are down).
+            let members = match cx.read_fresh(&Query::etcd_members(&self.members)).await {
+                Ok(listed) => in_inventory_order(voting_members(&listed).map_err(anyhow::Error::msg)?, &self.members),
+                Err(error) => {
+                    tracing::debug!(%error, "no etcd member lists the members; judging the inventory's");
+                    self.members.clone()
+                }
+            };
             let health = cx.read_fresh(&Query::etcd_health(&members)).await?;
             let healthy = health.iter().filter(|(_, s)| *s == EtcdState::Healthy).count();
             *self.store.lock().unwrap_or_else(|p| p.into_inner()) = health;
@@ -45,6 +52,14 @@ impl Step for ReadEtcdHealth {
             Ok(format!("{healthy} of {} members healthy{extra}", members.len()))
         })
     }
+}
+
+/// `listed` with the inventory's members first, in its order (messages stay stable), then
+/// the members only etcd knows.
+fn in_inventory_order(listed: Vec<Ipv6Addr>, inventory: &[Ipv6Addr]) -> Vec<Ipv6Addr> {
+    let mut ordered: Vec<Ipv6Addr> = inventory.iter().copied().filter(|m| listed.contains(m)).collect();
+    ordered.extend(listed.into_iter().filter(|m| !inventory.contains(m)));
+    ordered
 }
 
 #[cfg(test)]
@@ -68,7 +83,7 @@ mod tests {
         let json = serde_json::json!({"members": listed.iter().map(|m| serde_json::json!({"ID": *m as u64, "name": format!("m{m:x}"), "peerURLs": [format!("https://[{}]:2380", address(*m))]})).collect::<Vec<_>>()}).to_string();
         let members: Vec<Ipv6Addr> = listed.iter().map(|m| address(*m)).collect();
         let health = format!("healthy {}\nhealthy {}\nhealthy {}\ndown {}\ndown {}\n", members[0], members[1], members[2], members[3], members[4]);
-        let fake = FakeTransport::new("a").answer(&Query::etcd_members(&[host.address]), &json).answer(&Query::etcd_health(&members), &health);
+        let fake = FakeTransport::new("a").answer(&Query::etcd_members(&members[..3]), &json).answer(&Query::etcd_health(&members), &health);
         let store = EtcdHealthStore::default();
         let step = ReadEtcdHealth { on: host.address, members: members[..3].to_vec(), store: store.clone() };
         let gate = Gate::new(Mode::DryRun);
