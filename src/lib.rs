@@ -7,6 +7,7 @@ pub mod components;
 pub mod desired;
 pub mod exit;
 pub mod facts;
+pub mod hash_cache;
 pub mod inventory;
 pub mod kernel;
 pub mod lab;

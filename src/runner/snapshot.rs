@@ -123,8 +123,14 @@ impl Snapshot {
     pub fn written(&self, spec: &FileSpec) {
         let mut taken = self.lock();
         taken.probes.insert(spec.path.clone(), Some(Probed::of(spec)));
-        if let Some(contents) = taken.contents.get_mut(&spec.path) {
-            *contents = Some(spec.contents.to_vec());
+        // A local file's contents are not held: a later read asks the host.
+        match spec.contents.in_memory() {
+            Some(bytes) => {
+                if let Some(contents) = taken.contents.get_mut(&spec.path) {
+                    *contents = Some(bytes.to_vec());
+                }
+            }
+            None => drop(taken.contents.remove(&spec.path)),
         }
     }
 

@@ -60,12 +60,11 @@ impl Step for KernelUpgrade {
                 None => target,
                 Some(Install::Bundle(bundle)) => {
                     cx.say(&format!("installing {} from the bundle", bundle.file));
-                    let mut specs = Vec::new();
-                    for file in std::iter::once(&bundle.file).chain(&bundle.companions) {
-                        let local = self.rpms_dir.join(file);
-                        let contents = std::fs::read(&local).with_context(|| format!("read {}", local.display()))?;
-                        specs.push(FileSpec::root(format!("{UPLOAD_DIR}/{file}"), 0o644, contents));
-                    }
+                    // Hashed (or taken from the checksum cache), read only while sent.
+                    let names: Vec<&String> = std::iter::once(&bundle.file).chain(&bundle.companions).collect();
+                    let locals: Vec<std::path::PathBuf> = names.iter().map(|file| self.rpms_dir.join(file)).collect();
+                    let (hashed, _) = crate::hash_cache::hash_files(&locals, crate::hash_cache::cache_file().as_deref())?;
+                    let specs: Vec<FileSpec> = names.iter().zip(&hashed).map(|(file, h)| FileSpec::local(format!("{UPLOAD_DIR}/{file}"), 0o644, h)).collect();
                     cx.files(&specs).await?;
                     let remote: Vec<String> = specs.iter().map(|s| s.path.clone()).collect();
                     cx.command(&format!("yum install {}", bundle.file), &install_bundle_command(&remote), &reason).await?;

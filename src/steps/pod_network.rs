@@ -177,8 +177,8 @@ mod tests {
         let changes: Vec<String> = gate.changes().iter().map(|c| format!("{} ({})", c.target, c.reason)).collect();
         assert_eq!(changes, [format!("{POD_NETWORK_CONFLIST} (new file)"), format!("{POD_ROUTES_FILE} (new file)"), "set the routes to 2 other nodes' pod subnets (routes changed)".into()]);
         let specs = step.files(host).unwrap();
-        let routes = String::from_utf8(specs[1].contents.to_vec()).unwrap();
+        let routes = String::from_utf8(specs[1].contents.in_memory().unwrap().to_vec()).unwrap();
         assert_eq!(routes, format!("2001:cafe:42::/64 {}\n2001:cafe:42:2::/64 {}\n", inv.hosts[0].address, inv.hosts[2].address));
-        assert!(String::from_utf8(specs[0].contents.to_vec()).unwrap().contains("\"subnet\": \"2001:cafe:42:1::/64\""));
+        assert!(String::from_utf8(specs[0].contents.in_memory().unwrap().to_vec()).unwrap().contains("\"subnet\": \"2001:cafe:42:1::/64\""));
     }
 }

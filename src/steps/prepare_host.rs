@@ -55,7 +55,7 @@ impl PrepareHost {
     /// The modules the host's modules-load.d file names.
     fn wanted_modules(&self, host: &HostSpec) -> Vec<String> {
         let file = self.state.files(host.address, |p| p == MODULES);
-        let text = file.first().map(|s| String::from_utf8_lossy(&s.contents).into_owned()).unwrap_or_default();
+        let text = file.first().map(|s| String::from_utf8_lossy(s.contents.in_memory().unwrap_or_default()).into_owned()).unwrap_or_default();
         text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).map(str::to_string).collect()
     }
 }

@@ -3,11 +3,13 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv6Addr;
+use std::path::PathBuf;
 use std::sync::Mutex;
 
 use crate::bundle::{BundleCheck, BundleImage};
 use crate::components::{Component, binary_path};
 use crate::checks::Check;
+use crate::hash_cache;
 use crate::render::{HostFiles, Rendered};
 use crate::transport::files::FileSpec;
 
@@ -75,19 +77,25 @@ pub struct InstallState {
 }
 
 impl InstallState {
-    /// Reads the bundle's binaries once.
+    /// Hashes the bundle's binaries and directory files (from the checksum cache when they
+    /// are unchanged since an earlier run, see `hash_cache`); their contents are read only when sent.
     pub fn new(desired: Rendered, bundle: BundleCheck, skip_checks: Vec<Check>) -> std::io::Result<InstallState> {
+        let mut paths: Vec<PathBuf> = bundle.present.iter().map(|(_, path)| path.clone()).collect();
+        paths.extend(bundle.dirs.iter().flat_map(|(_, files)| files.iter().map(|(_, path)| path.clone())));
+        let (hashed, stats) = hash_cache::hash_files(&paths, hash_cache::cache_file().as_deref())?;
+        tracing::debug!("bundle: {} files, {} hashed ({} bytes), the rest from the checksum cache", stats.files, stats.hashed, stats.bytes_hashed);
+        let mut hashed = hashed.iter();
         let mut binaries = BTreeMap::new();
-        for (name, path) in &bundle.present {
-            let contents = std::fs::read(path).map_err(|e| std::io::Error::new(e.kind(), format!("read {}: {e}", path.display())))?;
-            binaries.insert(*name, FileSpec::root(binary_path(name), 0o755, contents));
+        for (name, _) in &bundle.present {
+            let file = hashed.next().ok_or_else(|| std::io::Error::other("bundle hashing lost a file"))?;
+            binaries.insert(*name, FileSpec::local(binary_path(name), 0o755, file));
         }
         let mut bundle_files = BTreeMap::new();
         for (dir, files) in &bundle.dirs {
             let mut specs = Vec::new();
-            for (name, path) in files {
-                let contents = std::fs::read(path).map_err(|e| std::io::Error::new(e.kind(), format!("read {}: {e}", path.display())))?;
-                specs.push(FileSpec::root(format!("{}/{name}", dir.host_dir), dir.mode, contents));
+            for (name, _) in files {
+                let file = hashed.next().ok_or_else(|| std::io::Error::other("bundle hashing lost a file"))?;
+                specs.push(FileSpec::local(format!("{}/{name}", dir.host_dir), dir.mode, file));
             }
             bundle_files.insert(dir.dir, specs);
         }

@@ -13,11 +13,14 @@ use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
 
+pub use super::contents::{Contents, LocalFile};
+use crate::hash_cache::Hashed;
 use crate::shell::quote;
 use super::{Transport, TransportError};
 
-/// A file as it should be on the host. Contents are shared (a binary pushed to 50 hosts is
-/// read and hashed once) and their SHA-256 is computed when the spec is made.
+/// A file as it should be on the host. Its SHA-256 is known when the spec is made; contents
+/// in memory are shared, a local file (the bundle's) is read only while it is sent, so a
+/// binary pushed to 50 hosts is hashed once and never held whole.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileSpec {
     /// Absolute path on the host.
@@ -26,16 +29,16 @@ pub struct FileSpec {
     pub mode: u32,
     /// `user:group`, e.g. `root:root`.
     pub owner: String,
-    pub contents: Arc<[u8]>,
+    pub contents: Contents,
     sha256: String,
 }
 
 impl FileSpec {
-    /// A file owned by `owner` (`user:group`).
+    /// A file owned by `owner` (`user:group`), from bytes in memory.
     pub fn new(path: impl Into<String>, mode: u32, owner: impl Into<String>, contents: impl Into<Arc<[u8]>>) -> FileSpec {
-        let contents = contents.into();
+        let contents: Arc<[u8]> = contents.into();
         let sha256 = hex(&Sha256::digest(&contents));
-        FileSpec { path: path.into(), mode, owner: owner.into(), contents, sha256 }
+        FileSpec { path: path.into(), mode, owner: owner.into(), contents: Contents::Memory(contents), sha256 }
     }
 
     /// A root-owned file.
@@ -43,9 +46,14 @@ impl FileSpec {
         FileSpec::new(path, mode, "root:root", contents)
     }
 
+    /// A root-owned file whose contents are a hashed local file (see `hash_cache`).
+    pub fn local(path: impl Into<String>, mode: u32, hashed: &Hashed) -> FileSpec {
+        FileSpec { path: path.into(), mode, owner: "root:root".into(), contents: Contents::Local(Arc::clone(&hashed.file)), sha256: hashed.sha256.clone() }
+    }
+
     /// The same contents at another path.
     pub fn at(&self, path: impl Into<String>, mode: u32) -> FileSpec {
-        FileSpec { path: path.into(), mode, owner: self.owner.clone(), contents: Arc::clone(&self.contents), sha256: self.sha256.clone() }
+        FileSpec { path: path.into(), mode, owner: self.owner.clone(), contents: self.contents.clone(), sha256: self.sha256.clone() }
     }
 
     /// Hex SHA-256 of the contents.
@@ -89,12 +97,12 @@ impl FileState {
 /// the bundle's binaries (hundreds of MB per host with Kubernetes) on every run cost more
 /// host CPU than all the rest of a no-change run. Anything else that changes such a file
 /// gives it a new modification time, so it is hashed and compared again.
-pub const QUICK_CHECK_BYTES: usize = 1 << 20;
+pub const QUICK_CHECK_BYTES: u64 = 1 << 20;
 
 /// The size and modification time a large file was written with (see `QUICK_CHECK_BYTES`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Quick {
-    pub size: usize,
+    pub size: u64,
     /// Seconds since the epoch: 2000-01-01 plus up to ~31 years, from the checksum.
     pub mtime: u64,
     pub sha256: String,
@@ -357,12 +365,12 @@ pub async fn write_then(transport: &dyn Transport, specs: &[&FileSpec], then: &s
     }
     // Streamed piece by piece: contents shared by many hosts (the bundle's binaries) are
     // never copied per host.
-    let mut pieces: Vec<Arc<[u8]>> = specs.iter().map(|s| Arc::clone(&s.contents)).collect();
+    let mut pieces: Vec<Contents> = specs.iter().map(|s| s.contents.clone()).collect();
     let mut script = if specs.is_empty() {
         String::from("set -eu\n")
     } else {
         let written = write_script(specs);
-        pieces.push(Arc::from(written.sums.into_bytes()));
+        pieces.push(Contents::from(written.sums.into_bytes()));
         written.script
     };
     if !then.is_empty() {

@@ -36,7 +36,7 @@ fn scripts_write_atomically_and_probe_back_the_same() {
     let refs: Vec<&FileSpec> = specs.iter().collect();
     assert!(run_write(&refs).success());
     for s in &specs {
-        assert_eq!(std::fs::read(&s.path).unwrap(), &*s.contents);
+        assert_eq!(std::fs::read(&s.path).unwrap(), &*s.contents.load().unwrap());
     }
     let leftovers: Vec<_> = walk(dir.path()).into_iter().filter(|p| p.contains(".v6deploy.")).collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
@@ -85,7 +85,7 @@ fn short_stdin_leaves_no_file_and_no_temp() {
 fn large_files_are_quick_checked_by_size_and_time() {
     let dir = tempfile::tempdir().unwrap();
     let owner = String::from_utf8(std::process::Command::new("sh").arg("-c").arg("echo $(id -un):$(id -gn)").output().unwrap().stdout).unwrap().trim().to_string();
-    let big = FileSpec::new(format!("{}/bin/big", dir.path().display()), 0o755, owner, vec![7u8; QUICK_CHECK_BYTES]);
+    let big = FileSpec::new(format!("{}/bin/big", dir.path().display()), 0o755, owner, vec![7u8; QUICK_CHECK_BYTES as usize]);
     let quick = big.quick().expect("large enough");
     assert!(run_write(&[&big]).success());
     let mtime = std::fs::metadata(&big.path).unwrap().modified().unwrap().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
@@ -96,7 +96,7 @@ fn large_files_are_quick_checked_by_size_and_time() {
     };
     assert_eq!(probe(Some(&quick)), [FileState::Same]);
     // Same size, same time, other bytes: trusted (the quick check is size and time only).
-    std::fs::write(&big.path, vec![8u8; QUICK_CHECK_BYTES]).unwrap();
+    std::fs::write(&big.path, vec![8u8; QUICK_CHECK_BYTES as usize]).unwrap();
     let touch = |when: &str| assert!(std::process::Command::new("touch").args(["-m", "-d", when, &big.path]).status().unwrap().success());
     touch(&format!("@{}", quick.mtime));
     assert_eq!(probe(Some(&quick)), [FileState::Same]);
@@ -115,7 +115,7 @@ fn run_write(specs: &[&FileSpec]) -> std::process::ExitStatus {
 /// `run_write` in the working directory `cwd`.
 fn run_write_in(specs: &[&FileSpec], cwd: &std::path::Path) -> std::process::ExitStatus {
     let written = write_script(specs);
-    let mut stdin: Vec<u8> = specs.iter().flat_map(|s| s.contents.iter().copied()).collect();
+    let mut stdin: Vec<u8> = specs.iter().flat_map(|s| s.contents.load().unwrap().to_vec()).collect();
     stdin.extend_from_slice(written.sums.as_bytes());
     let mut child = std::process::Command::new("sh")
         .arg("-c")
@@ -157,7 +157,7 @@ fn hostile_file_names_never_run_as_script() {
     assert!(run_write_in(&tame, dir.path()).success());
     assert!(!dir.path().join("pwned").exists(), "a file name ran as a command");
     for spec in &tame {
-        assert_eq!(std::fs::read(&spec.path).unwrap(), &*spec.contents, "{}", spec.path);
+        assert_eq!(std::fs::read(&spec.path).unwrap(), &*spec.contents.load().unwrap(), "{}", spec.path);
     }
     assert_eq!(walk(dir.path()).len(), tame.len());
 }

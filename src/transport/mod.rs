@@ -6,6 +6,7 @@
 //! atomic, checksum-verified uploads from one implementation.
 
 mod error;
+pub mod contents;
 pub mod fake;
 pub mod files;
 mod hostkeys;
@@ -79,9 +80,13 @@ pub trait Transport: Send + Sync {
     /// `exec` with stdin given as pieces sent one after the other (file contents shared with
     /// the specs): a transport that streams them never holds a copy of a large upload. The
     /// default concatenates them.
-    fn exec_pieces<'a>(&'a self, command: &'a str, pieces: &'a [std::sync::Arc<[u8]>]) -> BoxFuture<'a, Result<Output, TransportError>> {
+    fn exec_pieces<'a>(&'a self, command: &'a str, pieces: &'a [contents::Contents]) -> BoxFuture<'a, Result<Output, TransportError>> {
         Box::pin(async move {
-            let stdin: Vec<u8> = pieces.iter().flat_map(|p| p.iter().copied()).collect();
+            let mut stdin: Vec<u8> = Vec::new();
+            for piece in pieces {
+                let bytes = piece.load().map_err(|source| TransportError::LocalFile { host: self.label().to_string(), source })?;
+                stdin.extend_from_slice(&bytes);
+            }
             self.exec(command, &stdin).await
         })
     }

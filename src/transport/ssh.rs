@@ -17,6 +17,7 @@ use russh::client::{self, Handle};
 use russh::keys::PrivateKeyWithHashAlg;
 use tokio::sync::{Mutex, Semaphore};
 
+use super::contents::{CHUNK, Contents, LocalFile};
 use super::error::HandlerError;
 use super::hostkeys::HostKeyVerifier;
 use super::jump::Jump;
@@ -135,7 +136,7 @@ impl Transport for SshSession {
         Box::pin(self.exec_on_channel(command, Stdin::Bytes(stdin)))
     }
 
-    fn exec_pieces<'a>(&'a self, command: &'a str, pieces: &'a [Arc<[u8]>]) -> BoxFuture<'a, Result<Output, TransportError>> {
+    fn exec_pieces<'a>(&'a self, command: &'a str, pieces: &'a [Contents]) -> BoxFuture<'a, Result<Output, TransportError>> {
         Box::pin(self.exec_on_channel(command, Stdin::Pieces(pieces)))
     }
 
@@ -211,15 +212,31 @@ impl SshSession {
         // ended: russh's `data_bytes` waits for window space with no regard for the
         // connection, so a connection killed mid-upload, or a command that exits without
         // reading its stdin, would otherwise hang the run forever.
+        // A local file that cannot be read (or changed size) while it is sent stops the send;
+        // the command then sees its stdin end short and fails its checksum, and the read error
+        // is what the caller is told.
+        let mut local_error: Option<std::io::Error> = None;
         let sending = async {
             match stdin {
                 Stdin::Bytes(bytes) if !bytes.is_empty() => writer.data_bytes(bytes.to_vec()).await?,
                 Stdin::Bytes(_) => {}
-                // Zero-copy: every packet is a slice of the shared contents, and the channel's
-                // window bounds what is in flight, so a 20 MB binary pushed to 50 hosts is held once.
+                // Contents in memory go as slices of the shared bytes; a local file is read a
+                // chunk at a time. The channel's window bounds what is in flight, so a 20 MB
+                // binary pushed to 50 hosts is never held whole.
                 Stdin::Pieces(pieces) => {
                     for piece in pieces.iter().filter(|p| !p.is_empty()) {
-                        writer.data_bytes(bytes::Bytes::from_owner(SharedBytes(Arc::clone(piece)))).await?;
+                        match piece {
+                            Contents::Memory(bytes) => writer.data_bytes(bytes::Bytes::from_owner(SharedBytes(Arc::clone(bytes)))).await?,
+                            Contents::Local(file) => {
+                                if let Err(e) = send_file(&writer, file).await {
+                                    match e {
+                                        SendError::Local(e) => local_error = Some(e),
+                                        SendError::Ssh(e) => return Err(e),
+                                    }
+                                    break;
+                                }
+                            }
+                        }
                     }
                 }
             }
@@ -253,6 +270,9 @@ impl SshSession {
         };
         // sshd always reports how a command ended; a channel that closes without saying so
         // went down with the connection (the host died, rebooted or lost its network).
+        if let Some(source) = local_error {
+            return Err(TransportError::LocalFile { host: self.label.clone(), source });
+        }
         if !ended {
             return Err(TransportError::ConnectionLost { host: self.label.clone() });
         }
@@ -302,7 +322,45 @@ impl Held for HeldChannel {}
 enum Stdin<'a> {
     Bytes(&'a [u8]),
     /// Sent one after the other, never concatenated (see `Transport::exec_pieces`).
-    Pieces(&'a [Arc<[u8]>]),
+    Pieces(&'a [Contents]),
+}
+
+/// Why sending a local file stopped.
+enum SendError {
+    Local(std::io::Error),
+    Ssh(russh::Error),
+}
+
+/// Sends a local file a chunk at a time, read on the blocking pool; exactly `file.len` bytes
+/// or an error.
+async fn send_file(writer: &russh::ChannelWriteHalf<client::Msg>, file: &Arc<LocalFile>) -> Result<(), SendError> {
+    use std::io::Read;
+    let opened = Arc::clone(file);
+    let mut handle = tokio::task::spawn_blocking(move || opened.open()).await.map_err(|e| SendError::Local(std::io::Error::other(e)))?.map_err(SendError::Local)?;
+    let mut sent: u64 = 0;
+    loop {
+        let (back, chunk) = tokio::task::spawn_blocking(move || {
+            let mut chunk = vec![0u8; CHUNK];
+            let n = handle.read(&mut chunk);
+            (handle, n.map(|n| {
+                chunk.truncate(n);
+                chunk
+            }))
+        })
+        .await
+        .map_err(|e| SendError::Local(std::io::Error::other(e)))?;
+        handle = back;
+        let chunk = chunk.map_err(|e| SendError::Local(super::contents::with_path(e, &file.path, "read")))?;
+        if chunk.is_empty() {
+            break;
+        }
+        sent += chunk.len() as u64;
+        if sent > file.len {
+            break;
+        }
+        writer.data_bytes(chunk).await.map_err(SendError::Ssh)?;
+    }
+    file.check_len(sent).map_err(SendError::Local)
 }
 
 /// Shared file contents as the owner of a `Bytes`.

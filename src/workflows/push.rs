@@ -1,7 +1,7 @@
 //! Push: copy a local directory's files to a directory on every host (atomic, skipping
 //! identical files).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 
@@ -20,27 +20,29 @@ pub fn push(remote: &Remote, inv: &Inventory, local: &Path, remote_dir: &str, mo
     remote.run_steps(inv, run, &[Box::new(PushFiles { files })])
 }
 
-/// The files under `local` as they go to `remote_dir`, sorted by path.
+/// The files under `local` as they go to `remote_dir`, sorted by path: hashed (in parallel),
+/// read again only when sent.
 fn files(local: &Path, remote_dir: &str, mode: u32) -> Result<Vec<FileSpec>> {
-    let mut files = Vec::new();
-    collect(local, local, remote_dir, mode, &mut files)?;
-    files.sort_by(|a, b| a.path.cmp(&b.path));
-    Ok(files)
+    let mut found = Vec::new();
+    collect(local, local, remote_dir, &mut found)?;
+    found.sort();
+    let paths: Vec<PathBuf> = found.iter().map(|(_, path)| path.clone()).collect();
+    let (hashed, _) = crate::hash_cache::hash_files(&paths, None)?;
+    Ok(found.iter().zip(&hashed).map(|((target, _), h)| FileSpec::local(target.clone(), mode, h)).collect())
 }
 
-fn collect(root: &Path, dir: &Path, remote: &str, mode: u32, out: &mut Vec<FileSpec>) -> Result<()> {
+/// (target path, local path) of every file under `dir`.
+fn collect(root: &Path, dir: &Path, remote: &str, out: &mut Vec<(String, PathBuf)>) -> Result<()> {
     for entry in std::fs::read_dir(dir).with_context(|| format!("read {}", dir.display()))? {
         let path = entry?.path();
         if path.is_dir() {
-            collect(root, &path, remote, mode, out)?;
+            collect(root, &path, remote, out)?;
         } else {
             let relative = path.strip_prefix(root).context("path under root")?;
             let Some(relative) = relative.to_str().filter(|r| !has_control_characters(r)) else {
                 bail!("refusing to push {}: its name holds a control character or is not UTF-8; rename it", path.display());
             };
-            let contents = std::fs::read(&path).with_context(|| format!("read {}", path.display()))?;
-            let target = format!("{}/{relative}", remote.trim_end_matches('/'));
-            out.push(FileSpec::root(target, mode, contents));
+            out.push((format!("{}/{relative}", remote.trim_end_matches('/')), path));
         }
     }
     Ok(())

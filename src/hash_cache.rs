@@ -1,0 +1,277 @@
+//! SHA-256 checksums of local files, remembered between runs while a file is unchanged, as
+//! rsync and git do: a file whose device, inode, size, modification time and change time
+//! (to the nanosecond) are those it had when it was hashed is not read again. Hashing the
+//! bundle (hundreds of MB of binaries and image archives) was most of a no-change run.
+//!
+//! The cache is one text file, `file-hashes` in `$V6DEPLOY_CACHE_DIR`, else
+//! `$XDG_CACHE_HOME/v6deploy`, else `~/.cache/v6deploy`; a line per file:
+//! `SHA256 DEV INODE SIZE MTIME_NS CTIME_NS PATH`. It is only a cache: unreadable or
+//! missing, every file is hashed; not writable, the run goes on without it. A file changed
+//! behind the cache's back without touching any of those values still cannot reach a host
+//! wrongly: the host checks every file it receives against the checksum sent with it.
+//!
+//! A file changed less than [`RACY`] before it was hashed is not remembered (git's "racily
+//! clean" entries): file times advance in clock ticks, so a write in the same tick as the
+//! hash would leave every value above unchanged.
+//!
+//! Files not in the cache are hashed in parallel, a megabyte at a time, never held whole.
+
+use std::collections::HashMap;
+use std::io::Read;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use sha2::{Digest, Sha256};
+
+use crate::transport::contents::{LocalFile, with_path};
+
+/// The environment variable naming the cache directory.
+pub const CACHE_DIR: &str = "V6DEPLOY_CACHE_DIR";
+
+/// How long before its hash a file must have last changed for the hash to be remembered.
+pub const RACY: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// At most this many files are remembered (the most recently used first).
+const MAX_ENTRIES: usize = 20_000;
+
+/// What identifies a file's version without reading it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Identity {
+    dev: u64,
+    ino: u64,
+    size: u64,
+    mtime_ns: i128,
+    ctime_ns: i128,
+}
+
+impl Identity {
+    fn of(meta: &std::fs::Metadata) -> Identity {
+        Identity {
+            dev: meta.dev(),
+            ino: meta.ino(),
+            size: meta.size(),
+            mtime_ns: i128::from(meta.mtime()) * 1_000_000_000 + i128::from(meta.mtime_nsec()),
+            ctime_ns: i128::from(meta.ctime()) * 1_000_000_000 + i128::from(meta.ctime_nsec()),
+        }
+    }
+}
+
+/// A hashed local file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hashed {
+    pub file: Arc<LocalFile>,
+    /// Hex SHA-256.
+    pub sha256: String,
+}
+
+/// What one `hash_files` call did, for the log.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct HashStats {
+    pub files: usize,
+    /// Files read and hashed (not in the cache, or changed).
+    pub hashed: usize,
+    pub bytes_hashed: u64,
+}
+
+/// The cache file's path (`None`: no home and no cache directory given).
+pub fn cache_file() -> Option<PathBuf> {
+    let var = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty()).map(PathBuf::from);
+    let dir = var(CACHE_DIR).or_else(|| var("XDG_CACHE_HOME").map(|d| d.join("v6deploy"))).or_else(|| var("HOME").map(|h| h.join(".cache/v6deploy")))?;
+    Some(dir.join("file-hashes"))
+}
+
+/// Hashes `paths` (each a regular file), from the cache at `cache` where a file is unchanged,
+/// and records the result there.
+pub fn hash_files(paths: &[PathBuf], cache: Option<&Path>) -> std::io::Result<(Vec<Hashed>, HashStats)> {
+    hash_files_with(paths, cache, RACY)
+}
+
+/// `hash_files`, remembering only files changed at least `racy` before the hashing started.
+fn hash_files_with(paths: &[PathBuf], cache: Option<&Path>, racy: std::time::Duration) -> std::io::Result<(Vec<Hashed>, HashStats)> {
+    let started = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as i128);
+    let settled = |id: &Identity| id.mtime_ns.max(id.ctime_ns) < started - racy.as_nanos() as i128;
+    let known = cache.map(load).unwrap_or_default();
+    let mut identities = Vec::with_capacity(paths.len());
+    for path in paths {
+        let meta = std::fs::metadata(path).map_err(|e| with_path(e, path, "read"))?;
+        identities.push(Identity::of(&meta));
+    }
+    let sums: Vec<Option<String>> = paths.iter().zip(&identities).map(|(path, id)| known.get(path).filter(|(k, _)| k == id).map(|(_, sum)| sum.clone())).collect();
+    let misses: Vec<usize> = (0..paths.len()).filter(|&i| sums[i].is_none()).collect();
+    let computed = hash_in_parallel(&misses.iter().map(|&i| paths[i].as_path()).collect::<Vec<_>>())?;
+    let mut sums = sums;
+    for (&i, sum) in misses.iter().zip(computed) {
+        sums[i] = Some(sum);
+    }
+    let stats = HashStats { files: paths.len(), hashed: misses.len(), bytes_hashed: misses.iter().map(|&i| identities[i].size).sum() };
+    let hashed: Vec<Hashed> = paths
+        .iter()
+        .zip(&identities)
+        .zip(sums)
+        .map(|((path, id), sum)| Hashed { file: Arc::new(LocalFile::new(path, id.size)), sha256: sum.unwrap_or_default() })
+        .collect();
+    if let Some(cache) = cache.filter(|_| !misses.is_empty()) {
+        let mut entries: Vec<(PathBuf, Identity, String)> =
+            paths.iter().zip(&identities).zip(&hashed).filter(|((_, id), _)| settled(id)).map(|((p, id), h)| (p.clone(), *id, h.sha256.clone())).collect();
+        // Older entries of files still there, unchanged, are kept after this run's.
+        for (path, (id, sum)) in known {
+            if entries.len() >= MAX_ENTRIES {
+                break;
+            }
+            if !paths.contains(&path) && std::fs::metadata(&path).is_ok_and(|m| Identity::of(&m) == id) {
+                entries.push((path, id, sum));
+            }
+        }
+        if let Err(e) = save(cache, &entries) {
+            tracing::debug!("not remembering file checksums in {}: {e}", cache.display());
+        }
+    }
+    Ok((hashed, stats))
+}
+
+/// Hashes files on as many threads as there are CPUs (at most one per file).
+fn hash_in_parallel(paths: &[&Path]) -> std::io::Result<Vec<String>> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(paths.len());
+    let next = AtomicUsize::new(0);
+    let mut results: Vec<Option<std::io::Result<String>>> = (0..paths.len()).map(|_| None).collect();
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut done = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(path) = paths.get(i) else { break };
+                        done.push((i, sha256_file(path)));
+                    }
+                    done
+                })
+            })
+            .collect();
+        for worker in workers {
+            for (i, result) in worker.join().unwrap_or_default() {
+                results[i] = Some(result);
+            }
+        }
+    });
+    results.into_iter().map(|r| r.unwrap_or_else(|| Err(std::io::Error::other("a hashing thread failed")))).collect()
+}
+
+/// The hex SHA-256 of a file, read a megabyte at a time.
+pub fn sha256_file(path: &Path) -> std::io::Result<String> {
+    let mut file = std::fs::File::open(path).map_err(|e| with_path(e, path, "open"))?;
+    let mut hasher = Sha256::new();
+    let mut buffer = vec![0u8; 1 << 20];
+    loop {
+        let n = file.read(&mut buffer).map_err(|e| with_path(e, path, "read"))?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buffer[..n]);
+    }
+    Ok(hasher.finalize().iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// The cache's entries; a line that does not read is skipped.
+fn load(cache: &Path) -> HashMap<PathBuf, (Identity, String)> {
+    let Ok(text) = std::fs::read_to_string(cache) else { return HashMap::new() };
+    text.lines()
+        .filter_map(|line| {
+            let mut fields = line.splitn(7, ' ');
+            let sum = fields.next().filter(|s| s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit()))?.to_string();
+            let mut number = || fields.next()?.parse::<i128>().ok();
+            let id = Identity { dev: number()? as u64, ino: number()? as u64, size: number()? as u64, mtime_ns: number()?, ctime_ns: number()? };
+            let path = PathBuf::from(fields.next()?);
+            Some((path, (id, sum)))
+        })
+        .collect()
+}
+
+fn save(cache: &Path, entries: &[(PathBuf, Identity, String)]) -> std::io::Result<()> {
+    use std::fmt::Write as _;
+    let mut text = String::new();
+    for (path, id, sum) in entries {
+        // A path the line format cannot hold is simply not remembered.
+        let Some(path) = path.to_str().filter(|p| !p.contains('\n')) else { continue };
+        let _ = writeln!(text, "{sum} {} {} {} {} {} {path}", id.dev, id.ino, id.size, id.mtime_ns, id.ctime_ns);
+    }
+    crate::localfs::write_atomic(cache, text.as_bytes(), 0o600)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, UNIX_EPOCH};
+
+    const EMPTY: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+
+    #[test]
+    fn files_are_hashed_once_then_read_from_the_cache_until_they_change() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = dir.path().join("cache/file-hashes");
+        let a = dir.path().join("a");
+        let b = dir.path().join("b");
+        std::fs::write(&a, b"abc").unwrap();
+        std::fs::write(&b, b"").unwrap();
+        let paths = vec![a.clone(), b.clone()];
+        let (first, stats) = hash_files_with(&paths, Some(&cache), Duration::ZERO).unwrap();
+        assert_eq!(first[0].sha256, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+        assert_eq!(first[1].sha256, EMPTY);
+        assert_eq!((first[0].file.len, first[0].file.path.clone()), (3, a.clone()));
+        assert_eq!(stats, HashStats { files: 2, hashed: 2, bytes_hashed: 3 });
+        let (again, stats) = hash_files_with(&paths, Some(&cache), Duration::ZERO).unwrap();
+        assert_eq!(again, first);
+        assert_eq!(stats.hashed, 0, "unchanged files are not read again");
+        std::fs::write(&a, b"abcd").unwrap();
+        let (changed, stats) = hash_files_with(&paths, Some(&cache), Duration::ZERO).unwrap();
+        assert_eq!(stats.hashed, 1);
+        assert_eq!(changed[0].sha256, sha256_file(&a).unwrap());
+        assert_ne!(changed[0].sha256, first[0].sha256);
+    }
+
+    #[test]
+    fn a_cache_entry_with_a_wrong_checksum_is_used_only_while_the_file_is_unchanged() {
+        // Shows the cache is what answers: an entry planted for the file's current identity
+        // is believed; touching the file makes it be read again.
+        let dir = tempfile::tempdir().unwrap();
+        let cache = dir.path().join("file-hashes");
+        let a = dir.path().join("a");
+        std::fs::write(&a, b"abc").unwrap();
+        let id = Identity::of(&std::fs::metadata(&a).unwrap());
+        save(&cache, &[(a.clone(), id, EMPTY.to_string())]).unwrap();
+        let (hashed, _) = hash_files_with(std::slice::from_ref(&a), Some(&cache), Duration::ZERO).unwrap();
+        assert_eq!(hashed[0].sha256, EMPTY);
+        // Another modification time (set exactly, so no clock tick can hide it).
+        std::fs::File::options().write(true).open(&a).unwrap().set_modified(UNIX_EPOCH + Duration::from_secs(1_000_000)).unwrap();
+        let (hashed, stats) = hash_files_with(std::slice::from_ref(&a), Some(&cache), Duration::ZERO).unwrap();
+        assert_eq!((stats.hashed, hashed[0].sha256.as_str()), (1, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"));
+    }
+
+    #[test]
+    fn a_file_changed_just_before_its_hash_is_not_remembered() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = dir.path().join("file-hashes");
+        let a = dir.path().join("a");
+        std::fs::write(&a, b"abc").unwrap();
+        hash_files_with(std::slice::from_ref(&a), Some(&cache), Duration::from_secs(3600)).unwrap();
+        let (_, stats) = hash_files_with(std::slice::from_ref(&a), Some(&cache), Duration::from_secs(3600)).unwrap();
+        assert_eq!(stats.hashed, 1, "a file written within the racy window is hashed again");
+    }
+
+    #[test]
+    fn no_cache_and_an_unreadable_cache_hash_every_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = dir.path().join("a");
+        std::fs::write(&a, b"abc").unwrap();
+        let (_, stats) = hash_files(std::slice::from_ref(&a), None).unwrap();
+        assert_eq!(stats.hashed, 1);
+        let cache = dir.path().join("garbage");
+        std::fs::write(&cache, "not a cache\n\u{0}\n").unwrap();
+        let (hashed, stats) = hash_files(std::slice::from_ref(&a), Some(&cache)).unwrap();
+        assert_eq!((stats.hashed, hashed[0].sha256.len()), (1, 64));
+        let missing = hash_files(&[dir.path().join("nope")], Some(&cache)).unwrap_err().to_string();
+        assert!(missing.contains("nope"), "{missing}");
+    }
+}
