@@ -75,11 +75,63 @@ pub struct HashStats {
     pub bytes_hashed: u64,
 }
 
+/// The cache directory (`None`: no home and no cache directory given).
+fn cache_dir() -> Option<PathBuf> {
+    let var = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty()).map(PathBuf::from);
+    var(CACHE_DIR).or_else(|| var("XDG_CACHE_HOME").map(|d| d.join("v6deploy"))).or_else(|| var("HOME").map(|h| h.join(".cache/v6deploy")))
+}
+
 /// The cache file's path (`None`: no home and no cache directory given).
 pub fn cache_file() -> Option<PathBuf> {
-    let var = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty()).map(PathBuf::from);
-    let dir = var(CACHE_DIR).or_else(|| var("XDG_CACHE_HOME").map(|d| d.join("v6deploy"))).or_else(|| var("HOME").map(|h| h.join(".cache/v6deploy")))?;
-    Some(dir.join("file-hashes"))
+    Some(cache_dir()?.join("file-hashes"))
+}
+
+/// The checksum of one local file (from the cache when it is unchanged).
+pub fn sha256_of(path: &Path) -> std::io::Result<String> {
+    let (hashed, _) = hash_files(&[path.to_path_buf()], cache_file().as_deref())?;
+    Ok(hashed.into_iter().next().map(|h| h.sha256).unwrap_or_default())
+}
+
+/// What was learnt from a file's contents (a binary's `--version`, an image archive's
+/// references), remembered by their checksum in `file-facts` beside the checksums (a line
+/// `SHA256 KIND VALUE`): the same bytes always say the same, and asking costs a process
+/// (a Go binary's start-up, a read of a whole archive) on every run otherwise.
+pub fn remembered(kind: &str, sha256: &str) -> Option<String> {
+    remembered_in(&cache_dir()?, kind, sha256)
+}
+
+fn remembered_in(dir: &Path, kind: &str, sha256: &str) -> Option<String> {
+    let text = std::fs::read_to_string(dir.join("file-facts")).ok()?;
+    text.lines().find_map(|l| {
+        let (sum, rest) = l.split_once(' ')?;
+        let (k, value) = rest.split_once(' ')?;
+        (sum == sha256 && k == kind).then(|| value.to_string())
+    })
+}
+
+/// Records what `kind` says of the contents with checksum `sha256` (best effort; a value or
+/// kind with a newline or a space in the kind is not recorded).
+pub fn remember(kind: &str, sha256: &str, value: &str) {
+    if let Some(dir) = cache_dir() {
+        remember_in(&dir, kind, sha256, value);
+    }
+}
+
+fn remember_in(dir: &Path, kind: &str, sha256: &str, value: &str) {
+    let file = dir.join("file-facts");
+    if kind.contains([' ', '\n']) || value.contains('\n') {
+        return;
+    }
+    let old = std::fs::read_to_string(&file).unwrap_or_default();
+    let prefix = format!("{sha256} {kind} ");
+    let mut lines: Vec<&str> = old.lines().filter(|l| !l.starts_with(&prefix)).collect();
+    // The newest first; the oldest go beyond a few thousand lines.
+    let line = format!("{prefix}{value}");
+    lines.insert(0, &line);
+    lines.truncate(MAX_ENTRIES);
+    if let Err(e) = crate::localfs::write_atomic(&file, (lines.join("\n") + "\n").as_bytes(), 0o600) {
+        tracing::debug!("not remembering {kind} of {sha256}: {e}");
+    }
 }
 
 /// Hashes `paths` (each a regular file), from the cache at `cache` where a file is unchanged,
@@ -258,6 +310,20 @@ mod tests {
         hash_files_with(std::slice::from_ref(&a), Some(&cache), Duration::from_secs(3600)).unwrap();
         let (_, stats) = hash_files_with(std::slice::from_ref(&a), Some(&cache), Duration::from_secs(3600)).unwrap();
         assert_eq!(stats.hashed, 1, "a file written within the racy window is hashed again");
+    }
+
+    #[test]
+    fn facts_are_remembered_by_checksum_and_kind() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(remembered_in(dir.path(), "kubernetes-version", EMPTY), None);
+        remember_in(dir.path(), "kubernetes-version", EMPTY, "1.20.2");
+        remember_in(dir.path(), "image-references", EMPTY, "v6deploy.lab/pause:3.2 v6deploy.lab/pause:latest");
+        remember_in(dir.path(), "kubernetes-version", EMPTY, "1.20.3");
+        remember_in(dir.path(), "bad", EMPTY, "two\nlines");
+        assert_eq!(remembered_in(dir.path(), "kubernetes-version", EMPTY).as_deref(), Some("1.20.3"));
+        assert_eq!(remembered_in(dir.path(), "image-references", EMPTY).as_deref(), Some("v6deploy.lab/pause:3.2 v6deploy.lab/pause:latest"));
+        assert_eq!(remembered_in(dir.path(), "bad", EMPTY), None);
+        assert_eq!(remembered_in(dir.path(), "kubernetes-version", &"0".repeat(64)), None);
     }
 
     #[test]

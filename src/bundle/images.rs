@@ -85,9 +85,26 @@ pub fn references(path: &Path) -> Result<Vec<String>, BundleError> {
 }
 
 /// Every archive of the bundle's `images/` the inventory's hosts get.
+/// The references of each archive are remembered by its checksum (`hash_cache::remembered`):
+/// finding `manifest.json` reads a whole archive.
 pub fn images(check: &BundleCheck) -> Result<Vec<BundleImage>, BundleError> {
     let files: &[(String, PathBuf)] = check.dir_files(&IMAGES_BUNDLE_DIR);
-    files.iter().map(|(name, path)| Ok(BundleImage { file: name.clone(), references: references(path)? })).collect()
+    files.iter().map(|(name, path)| Ok(BundleImage { file: name.clone(), references: references_cached(path)? })).collect()
+}
+
+/// The kind of fact an archive's references are remembered as.
+const REFERENCES_FACT: &str = "image-references";
+
+fn references_cached(path: &Path) -> Result<Vec<String>, BundleError> {
+    let sum = crate::hash_cache::sha256_of(path).ok();
+    if let Some(list) = sum.as_deref().and_then(|s| crate::hash_cache::remembered(REFERENCES_FACT, s)) {
+        return Ok(list.split(' ').map(str::to_string).collect());
+    }
+    let found = references(path)?;
+    if let Some(sum) = sum.filter(|_| found.iter().all(|r| !r.is_empty() && !r.contains([' ', '\n']))) {
+        crate::hash_cache::remember(REFERENCES_FACT, &sum, &found.join(" "));
+    }
+    Ok(found)
 }
 
 /// Whether `reference` (as written in the inventory) is in one of `images`.

@@ -28,11 +28,28 @@ fn is_kubernetes(name: &str) -> bool {
     name.starts_with("kube")
 }
 
+/// What the binary reports, or the version remembered for the same contents (see
+/// `hash_cache::remembered`: six Go binaries starting cost a second of every run).
+fn reported_cached(path: &Path, name: &str) -> Option<String> {
+    let sum = crate::hash_cache::sha256_of(path).ok();
+    if let Some(version) = sum.as_deref().and_then(|s| crate::hash_cache::remembered(VERSION_FACT, s)) {
+        return Some(format!("v{version}"));
+    }
+    let text = reported(path, name)?;
+    if let (Some(sum), Some(version)) = (sum, version_in(&text)) {
+        crate::hash_cache::remember(VERSION_FACT, &sum, &version.to_string());
+    }
+    Some(text)
+}
+
+/// The kind of fact a binary's version is remembered as.
+const VERSION_FACT: &str = "kubernetes-version";
+
 /// Checks every present Kubernetes binary; returns notes for those that cannot run here.
 pub fn check_versions(check: &BundleCheck, wanted: KubernetesVersion) -> Result<Vec<String>, BundleError> {
     let mut notes = Vec::new();
     for (name, path) in check.present.iter().filter(|(name, _)| is_kubernetes(name)) {
-        match reported(path, name) {
+        match reported_cached(path, name) {
             None => notes.push(format!("{}: cannot run it on this machine to check its version (another architecture?)", path.display())),
             Some(text) => match version_in(&text) {
                 Some(found) if found == wanted => {}

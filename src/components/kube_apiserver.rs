@@ -1,6 +1,7 @@
 //! kube-apiserver on every control-plane host, `https://[addr]:6443`; health is `/healthz`
-//! over `https://[::1]:6443` with `admin.conf` (the certificate carries `::1`). Restarted one
-//! host at a time. It also carries `kubectl` (its health check and the addons use it) and the
+//! over `https://[::1]:6443`, the server's certificate verified against the cluster CA (so it
+//! must carry `::1`), asked anonymously as kubeadm's probes do (`curl`: a fraction of
+//! `kubectl`'s start-up on every run's health check). Restarted one host at a time. It also carries `kubectl` (its health check and the addons use it) and the
 //! admin kubeconfig.
 
 use super::{Leaves, Component, Health, HostFile, Identity, Kind, Restart, Server, Service, Stage, binary_path};
@@ -9,7 +10,7 @@ use crate::net::url;
 use crate::pki::{APISERVER_PORT, HostPki, KubeconfigUser, PkiUse, kubeconfig_path};
 
 fn health(_: &Inventory, _: &HostSpec) -> String {
-    kubectl_local(&["get", "--raw=/healthz"])
+    super::curl(&format!("https://[::1]:{APISERVER_PORT}/healthz"), &format!("--cacert {}", HostPki::KubernetesCa.cert()))
 }
 
 /// `kubectl` on a control-plane host, as the cluster admin, against the host's own apiserver
@@ -48,7 +49,7 @@ pub const KUBE_APISERVER: Component = Component {
     leaves: Leaves::NOTHING,
     kind: Kind::Service(Service {
         restart: Restart::Rolling,
-        health: Health::Script { needs: &["kubectl"], script: health, shows: "GET https://[::1]:6443/healthz" },
+        health: Health::Script { needs: &[], script: health, shows: "GET https://[::1]:6443/healthz" },
         ..Service::new(Stage::ControlPlane, "kube-apiserver")
     }),
 };

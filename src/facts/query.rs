@@ -46,6 +46,8 @@ pub enum Query {
     /// must not restart meanwhile, but once when its journal says it exited by design
     /// (`by_design`, see [`crate::components::Service::exits_by_design`]).
     Health { unit: String, check: String, seconds: u64, by_design: Option<&'static str> },
+    /// A service's health check tried once, now (for the run's snapshot).
+    HealthNow { unit: String, check: String },
     /// The last lines of a unit's journal.
     Journal { unit: String, lines: u32 },
     /// The text of a small record file (empty when there is none).
@@ -228,9 +230,12 @@ impl Query {
     pub fn script(&self) -> String {
         match self {
             Query::Facts => super::SCRIPT.to_string(),
-            Query::ServiceState(name) => {
-                format!("cat {PENDING_DIR}/{name} 2>/dev/null; if systemctl is-active --quiet {}; then echo active; else echo inactive; fi", quote(name))
-            }
+            // The record is read by the shell itself (no process when, as usual, there is none).
+            Query::ServiceState(name) => format!(
+                "f={}; if [ -f \"$f\" ]; then while IFS= read -r l || [ -n \"$l\" ]; do printf '%s\\n' \"$l\"; done < \"$f\"; fi; if systemctl is-active --quiet {}; then echo active; else echo inactive; fi",
+                quote(&format!("{PENDING_DIR}/{name}")),
+                quote(name)
+            ),
             Query::MarkerExists(path) => format!("test -e {}", quote(path)),
             Query::MissingModules(modules) => format!("set -- {}\n{MISSING_MODULES_SCRIPT}", command(modules)),
             Query::Boot => BOOT_SCRIPT.to_string(),
@@ -255,6 +260,8 @@ impl Query {
             // counts are empty. Once, a restart after an exit by design (its journal of the
             // last 3 minutes has the `by_design` line) is waited out: the new process must
             // pass the check, and the answer says so.
+            // Tried once (the run's snapshot): no wait, so no restart to watch for.
+            Query::HealthNow { check, .. } => format!("out=$({{ {check}\n}} 2>&1) || {{ echo \"$out\"; exit 1; }}"),
             Query::Health { unit, check, seconds, by_design } => {
                 let unit = quote(unit);
                 let forgive = by_design.map_or(String::new(), |line| {
@@ -298,7 +305,7 @@ impl Query {
     /// Whether a non-zero exit is part of the answer; otherwise it fails the read.
     pub fn status_is_answer(&self) -> bool {
         match self {
-            Query::ServiceState(_) | Query::MarkerExists(_) | Query::MissingModules(_) | Query::Health { .. } | Query::Journal { .. } | Query::AddonsReady(_) => true,
+            Query::ServiceState(_) | Query::MarkerExists(_) | Query::MissingModules(_) | Query::Health { .. } | Query::HealthNow { .. } | Query::Journal { .. } | Query::AddonsReady(_) => true,
             Query::Facts | Query::Boot | Query::InstalledKernels(_) | Query::KernelRelease | Query::BootId | Query::EtcdMembers(_) | Query::EtcdStatus(_) | Query::EtcdHealth(_) | Query::PeerRoutes(_) | Query::Record(_) | Query::Images | Query::NodePodCidrs | Query::Leftovers { .. } => false,
             #[cfg(test)]
             Query::Script(_) => true,
@@ -384,6 +391,14 @@ impl Query {
                     (false, _) => Health::Unhealthy(text),
                 })
             },
+        }
+    }
+
+    /// A service's health check tried once, without waiting (healthy, or the check's output).
+    pub fn health_now(unit: &str, check: String) -> Ask<Health> {
+        Ask {
+            query: Query::HealthNow { unit: unit.to_string(), check },
+            parse: |o| Ok(if o.success() { Health::Healthy } else { Health::Unhealthy(o.stdout_text().trim().to_string()) }),
         }
     }
 
@@ -576,7 +591,17 @@ mod tests {
         assert_eq!(ask.parse(&output(0, "inactive\n")).unwrap(), ServiceState { active: false, pending: vec![] });
         assert_eq!(ask.parse(&output(0, "/b\n/a\n  \nactive\n")).unwrap(), ServiceState { active: true, pending: vec!["/b".into(), "/a".into()] });
         assert_eq!(ask.parse(&output(0, "")).unwrap(), ServiceState::default());
-        assert!(ask.query().script().starts_with("cat /var/lib/v6deploy/restart-pending/etcd 2>/dev/null;"));
+        assert!(ask.query().script().starts_with("f=/var/lib/v6deploy/restart-pending/etcd; if [ -f \"$f\" ]"), "{}", ask.query().script());
+        // Run for real against a stand-in systemctl: the record's lines, then the state.
+        let dir = tempfile::tempdir().unwrap();
+        let stub = dir.path().join("systemctl");
+        std::fs::write(&stub, "#!/bin/sh\nexit 0\n").unwrap();
+        std::fs::set_permissions(&stub, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+        let record = dir.path().join("etcd");
+        std::fs::write(&record, "/etc/etcd/etcd.conf.yml\n/etc/kubernetes/pki/etcd/server.crt").unwrap();
+        let script = ask.query().script().replace("/var/lib/v6deploy/restart-pending/etcd", &record.display().to_string());
+        let out = std::process::Command::new("sh").arg("-c").arg(script).env("PATH", format!("{}:/usr/bin:/bin", dir.path().display())).output().unwrap();
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "/etc/etcd/etcd.conf.yml\n/etc/kubernetes/pki/etcd/server.crt\nactive\n");
     }
 
     #[test]
@@ -724,6 +749,19 @@ mod tests {
     fn node_pod_cidrs_parse_with_and_without_an_allocation() {
         let nodes = parse_node_pod_cidrs("a 2001:db8:42:1::/64\nb\n\n");
         assert_eq!(nodes, [("a".to_string(), Some("2001:db8:42:1::/64".parse().unwrap())), ("b".to_string(), None)]);
+    }
+
+    /// The snapshot's check: run once, its output is the reason when it fails.
+    #[test]
+    fn a_health_check_tried_once_says_why_it_failed() {
+        let run = |check: &str| {
+            let ask = Query::health_now("kubelet", check.into());
+            let out = std::process::Command::new("sh").arg("-c").arg(ask.query().script()).output().unwrap();
+            ask.parse(&output(out.status.code().unwrap_or(255) as u32, &String::from_utf8_lossy(&out.stdout))).unwrap()
+        };
+        assert_eq!(run("true"), Health::Healthy);
+        assert_eq!(run("echo 'connection refused' >&2; false"), Health::Unhealthy("connection refused".into()));
+        assert!(Query::health_now("kubelet", "true".into()).query().status_is_answer());
     }
 
     /// A unit that crashed and was restarted by systemd while the check ran fails, even if

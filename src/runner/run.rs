@@ -145,7 +145,7 @@ impl<'a> Runner<'a> {
     /// hosts at once); returns whether any step declared a read. A snapshot that fails is
     /// left empty: the steps then read for themselves and meet the problem there.
     async fn read_hosts(&self, runs: &mut [HostRun], steps: &[Box<dyn Step>]) -> bool {
-        let reads: Vec<Vec<Read>> = runs.iter().map(|r| steps.iter().filter(|s| s.prepare(&r.host)).flat_map(|s| s.reads(&r.host)).collect()).collect();
+        let reads: Vec<Vec<Read>> = runs.iter().map(|r| steps.iter().filter(|s| s.prepare(&r.host)).flat_map(|s| s.reads(self.inventory, &r.host)).collect()).collect();
         if reads.iter().all(Vec::is_empty) {
             return false;
         }

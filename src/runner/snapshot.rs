@@ -81,9 +81,11 @@ impl Snapshot {
         }
         let boundary = format!("--v6deploy-{:x}-{:x}--", std::process::id(), SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos()));
         let (script, items) = build(reads, &boundary);
+        tracing::trace!(host = transport.label(), "snapshot script:\n{script}");
         let before = now();
         let output = transport.exec(&script, &[]).await?;
         let after = now();
+        tracing::debug!(host = transport.label(), "snapshot of {} reads in {:.3} s", reads.len(), after - before);
         let sections = split(&output.stdout, &boundary);
         let mut taken = snapshot.lock();
         taken.window = Some((before, after));
@@ -142,6 +144,12 @@ impl Snapshot {
     /// The output of `query`'s script (`None`: not read).
     pub fn query(&self, query: &Query) -> Option<Output> {
         self.lock().queries.get(query).cloned()
+    }
+
+    /// Records a query's output as if the snapshot had read it (tests of steps).
+    #[cfg(test)]
+    pub fn seed(&self, query: &Query, output: Output) {
+        self.lock().queries.insert(query.clone(), output);
     }
 
     /// This machine's clock just before and after the snapshot was read.

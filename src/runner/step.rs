@@ -77,6 +77,15 @@ impl<'a> HostContext<'a> {
         }
     }
 
+    /// The snapshot's answer to a query (`None`: the snapshot did not read it, or it failed
+    /// and its status is not the answer); never reads the host.
+    pub fn snapshot_answer<T>(&self, ask: &Ask<T>) -> Option<anyhow::Result<T>> {
+        match self.snapshot.query(ask.query()) {
+            Some(output) if output.success() || ask.query().status_is_answer() => Some(ask.parse(&output).map_err(anyhow::Error::from)),
+            _ => None,
+        }
+    }
+
     /// The answer to a query read now, never from the snapshot (health after a restart, the
     /// kernel after a reboot, etcd's members).
     pub async fn read_fresh<T>(&self, ask: &Ask<T>) -> anyhow::Result<T> {
@@ -137,8 +146,8 @@ pub trait Step: Send + Sync {
     /// What the step will read on `host` (only asked when `prepare` chose the host). The
     /// runner reads it for every step in one round trip before the first step; the step gets
     /// it through `HostContext::files`, `read_file` and `query`.
-    fn reads(&self, host: &HostSpec) -> Vec<Read> {
-        let _ = host;
+    fn reads(&self, inv: &Inventory, host: &HostSpec) -> Vec<Read> {
+        let _ = (inv, host);
         Vec::new()
     }
 

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use anyhow::{Context, bail};
 
 use super::{ComponentOutcome, InstallState};
+use crate::inventory::Inventory;
 use crate::components::{self, KUBE_APISERVER};
 use crate::facts::Query;
 use crate::inventory::{HostSpec, Role};
@@ -82,7 +83,7 @@ impl Step for Addons {
         host.has(Role::ControlPlane) && host.address == self.first_control_plane
     }
 
-    fn reads(&self, _: &HostSpec) -> Vec<Read> {
+    fn reads(&self, _: &Inventory, _: &HostSpec) -> Vec<Read> {
         self.specs().into_iter().map(|f| Read::probe(&f)).collect()
     }
 

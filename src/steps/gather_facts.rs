@@ -8,6 +8,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
 
+use crate::inventory::Inventory;
 use crate::facts::{Facts, Query};
 use crate::inventory::HostSpec;
 use crate::runner::{HostContext, Read, Step, StepFuture};
@@ -36,7 +37,7 @@ impl Step for GatherFacts {
         "Gather facts".into()
     }
 
-    fn reads(&self, host: &HostSpec) -> Vec<Read> {
+    fn reads(&self, _: &Inventory, host: &HostSpec) -> Vec<Read> {
         vec![Read::query(&Query::facts()), Read::query(&Query::peer_routes(&peers(&self.peers, host)))]
     }
 

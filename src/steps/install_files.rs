@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use super::service::pending_restarts;
 use super::{InstallState, verify};
+use crate::inventory::Inventory;
 use crate::components::{self, Bootstrap, Join, Kind};
 use crate::inventory::HostSpec;
 use crate::facts::Query;
@@ -67,7 +68,7 @@ impl Step for InstallFiles {
         "Install files (configuration, certificates, binaries)".into()
     }
 
-    fn reads(&self, host: &HostSpec) -> Vec<Read> {
+    fn reads(&self, _: &Inventory, host: &HostSpec) -> Vec<Read> {
         let mut reads: Vec<Read> = self.rendered(host).into_iter().chain(self.binaries(host)).map(|f| Read::probe(&f)).collect();
         reads.extend([Read::Contents(HOSTS.into()), Read::Probe(HOSTS.into()), Read::Contents(verify::RECORD.into())]);
         if self.marker {

@@ -52,7 +52,7 @@ impl Step for ReadMembership {
         "Read cluster membership".into()
     }
 
-    fn reads(&self, _: &HostSpec) -> Vec<Read> {
+    fn reads(&self, _: &Inventory, _: &HostSpec) -> Vec<Read> {
         vec![Read::Contents(MARKER.into())]
     }
 
@@ -78,7 +78,7 @@ impl Step for RecordMembership {
         "Record cluster membership".into()
     }
 
-    fn reads(&self, _: &HostSpec) -> Vec<Read> {
+    fn reads(&self, _: &Inventory, _: &HostSpec) -> Vec<Read> {
         vec![Read::Probe(MARKER.into())]
     }
 

@@ -14,6 +14,7 @@ use anyhow::{Context, bail};
 use ipnet::Ipv6Net;
 
 use super::InstallState;
+use crate::inventory::Inventory;
 use crate::components::{self, KUBE_APISERVER, POD_NETWORK_CONFLIST, POD_ROUTES_FILE, POD_ROUTES_UNIT};
 use crate::facts::{Health, Query};
 use crate::inventory::HostSpec;
@@ -104,7 +105,7 @@ impl Step for HostRoutes {
         "Pod network (host routes)".into()
     }
 
-    fn reads(&self, _: &HostSpec) -> Vec<Read> {
+    fn reads(&self, _: &Inventory, _: &HostSpec) -> Vec<Read> {
         vec![Read::Probe(POD_NETWORK_CONFLIST.into()), Read::Probe(POD_ROUTES_FILE.into()), Read::query(&Query::service_state(POD_ROUTES_UNIT))]
     }
 

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use anyhow::{Context, bail};
 
 use super::InstallState;
+use crate::inventory::Inventory;
 use crate::facts::{MissingModules, Query};
 use crate::inventory::HostSpec;
 use crate::runner::{HostContext, Read, Step, StepFuture};
@@ -65,7 +66,7 @@ impl Step for PrepareHost {
         "Prepare hosts (sysctl, modules, swap)".into()
     }
 
-    fn reads(&self, host: &HostSpec) -> Vec<Read> {
+    fn reads(&self, _: &Inventory, host: &HostSpec) -> Vec<Read> {
         let mut reads = vec![Read::Contents(FORWARDING.into())];
         let wanted = self.wanted_modules(host);
         if !wanted.is_empty() {

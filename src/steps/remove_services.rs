@@ -5,6 +5,7 @@
 //! needs it empty), and the membership marker removed last. Binaries, configuration and
 //! certificates stay on the host (a later `node add` rewrites them).
 
+use crate::inventory::Inventory;
 use crate::components::{self, CONTAINERD, ETCD_DATA_DIR, ETCD_REMOVED_DATA_PREFIX, POD_ROUTES, POD_ROUTES_UNIT, STOP_UNIT, UNIT_DIR};
 use crate::facts::Query;
 use crate::inventory::{HostSpec, Role};
@@ -49,7 +50,7 @@ impl Step for RemoveServices {
         self.leaving.contains(&host.address)
     }
 
-    fn reads(&self, host: &HostSpec) -> Vec<Read> {
+    fn reads(&self, _: &Inventory, host: &HostSpec) -> Vec<Read> {
         let mut paths: Vec<String> = self.units(host).iter().map(|u| Self::unit_path(u)).collect();
         paths.extend([MARKER.to_string(), ETCD_DATA_DIR.to_string()]);
         paths.iter().map(|p| Read::query(&Query::marker_exists(p))).collect()

@@ -23,6 +23,7 @@ use anyhow::bail;
 
 use super::install_files::HOSTS;
 use super::membership::{MARKER, parse_marker};
+use crate::inventory::Inventory;
 use crate::components::{Part, STOP_UNIT, Teardown, teardown};
 use crate::facts::{Ask, Leftovers, Query};
 use crate::inventory::HostSpec;
@@ -187,7 +188,7 @@ impl Step for ResetHost {
         "Reset".into()
     }
 
-    fn reads(&self, host: &HostSpec) -> Vec<Read> {
+    fn reads(&self, _: &Inventory, host: &HostSpec) -> Vec<Read> {
         vec![Read::query(&ask(&teardown(host))), Read::Contents(HOSTS.into()), Read::Probe(HOSTS.into()), Read::Contents(MARKER.into()), Read::Contents(RESET_RECORD.into())]
     }
 

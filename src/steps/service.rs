@@ -14,7 +14,7 @@ use super::{ComponentOutcome, InstallState};
 use crate::components::{self, Component, Restart, Start};
 pub use crate::facts::PENDING_DIR;
 use crate::facts::{Health, Query, ServiceState};
-use crate::inventory::HostSpec;
+use crate::inventory::{HostSpec, Inventory};
 use crate::runner::{FollowUp, HostContext, Mode, Read};
 use crate::shell::command;
 
@@ -49,11 +49,27 @@ pub fn pending_restarts(host: &HostSpec, state: &InstallState, changed: &[String
 
 /// What `install` reads on a host, for the run's snapshot: every file the services own,
 /// their bootstrap markers, and the pending restarts and state of those that run.
-pub fn reads(state: &InstallState, host: &HostSpec, services: &[&'static Component]) -> Vec<Read> {
+/// and each running service's health check, tried once (see `first_health`).
+pub fn reads(state: &InstallState, inv: &Inventory, host: &HostSpec, services: &[&'static Component]) -> Vec<Read> {
     let mut reads: Vec<Read> = state.files(host.address, |p| services.iter().any(|c| c.owns(host, p))).into_iter().map(|f| Read::probe(&f)).collect();
     reads.extend(services.iter().filter_map(|c| c.service()?.bootstrap).map(|b| Read::query(&Query::marker_exists(b.marker))));
-    reads.extend(services.iter().filter(|c| !c.is_staged(&state.bundle)).map(|c| Read::query(&Query::service_state(c.name))));
+    let running = services.iter().filter(|c| !c.is_staged(&state.bundle));
+    reads.extend(running.clone().map(|c| Read::query(&Query::service_state(c.name))));
+    reads.extend(running.map(|c| Read::query(&health_once(inv, host, &state.bundle, c))));
     reads
+}
+
+/// The service's health check tried once, without waiting: read with the run's snapshot, it
+/// answers for a service nothing in the run has touched on its host.
+fn health_once(inv: &Inventory, host: &HostSpec, bundle: &crate::bundle::BundleCheck, service: &Component) -> crate::facts::Ask<Health> {
+    Query::health_now(service.name, service.health_script(inv, host, bundle))
+}
+
+/// Whether the snapshot's health check already says `service` is healthy, and it still
+/// counts: nothing on the host changed or restarted in this run before the check is due (a
+/// no-change run checks every service of a host in the snapshot's one round trip).
+fn healthy_in_snapshot(cx: &HostContext<'_>, state: &InstallState, service: &Component) -> bool {
+    state.untouched(cx.host.address) && cx.snapshot_answer(&health_once(cx.inventory, cx.host, &state.bundle, service)).is_some_and(|h| matches!(h, Ok(Health::Healthy)))
 }
 
 /// Whether `install_with` waits for the services' health checks.
@@ -139,7 +155,8 @@ pub async fn install_with(cx: &HostContext<'_>, state: &InstallState, services: 
         state.set_outcome(address, service, outcome);
     }
     // Every running service is checked, not only those (re)started now: one left unhealthy
-    // by an earlier run that failed must not pass as "unchanged".
+    // by an earlier run that failed must not pass as "unchanged". When nothing on the host
+    // changed, the check the snapshot made (once, at the run's start) answers.
     for (service, outcome) in &running {
         let name = service.name;
         let shows = service.health(&state.bundle).shows();
@@ -147,7 +164,7 @@ pub async fn install_with(cx: &HostContext<'_>, state: &InstallState, services: 
             summary.push(format!("{name} {}", if *outcome == ComponentOutcome::Unchanged { "running, unchanged" } else { "started" }));
             continue;
         }
-        if apply {
+        if apply && !healthy_in_snapshot(cx, state, service) {
             cx.say(&format!("waiting for {name} to be healthy ({shows})"));
             restarts.extend(health(cx, state, service).await?);
         }
@@ -298,6 +315,35 @@ mod tests {
         assert_eq!(fake.queries(), [Query::service_state("etcd").query().clone(), healthy().query().clone()]);
         let outcome = &state.outcomes()[&inv.hosts[0].address][&SERVICE];
         assert_eq!(*outcome, ComponentOutcome::Restarted { changed: vec!["/etc/etcd/etcd.conf.yml".into()] });
+    }
+
+    /// A host where nothing changes: the health check the snapshot made (once, in its round
+    /// trip) answers; no check of its own is run, no channel opened for it.
+    #[tokio::test]
+    async fn an_untouched_host_is_answered_by_the_snapshots_health_check() {
+        let inv = inventory();
+        let state = state(&inv);
+        let fake = FakeTransport::new("a").has_file(&FileSpec::root("/etc/etcd/etcd.conf.yml", 0o644, CONF.as_bytes()));
+        let gate = Gate::new(Mode::Apply);
+        let snapshot = Snapshot::default();
+        let ok = |text: &str| crate::transport::Output { status: 0, stdout: text.as_bytes().to_vec(), stderr: Vec::new() };
+        snapshot.seed(Query::service_state("etcd").query(), ok("active\n"));
+        let once = health_once(&inv, &inv.hosts[0], &state.bundle, &SERVICE);
+        assert!(reads(&state, &inv, &inv.hosts[0], &[&SERVICE]).contains(&Read::query(&once)), "the snapshot reads the check");
+        snapshot.seed(once.query(), ok(""));
+        let cx = HostContext::new(&inv, &inv.hosts[0], &fake, &gate, &Progress::Silent, &snapshot);
+        let summary = install(&cx, &state, &[&SERVICE]).await.unwrap();
+        assert_eq!(summary, "0 files changed; etcd running, unchanged, healthy (systemctl is-active only)");
+        assert!(fake.queries().is_empty(), "{:?}", fake.queries());
+        // The same check failing in the snapshot is not believed either way: checked live, with its wait.
+        let state = super::tests::state(&inv);
+        let snapshot = Snapshot::default();
+        snapshot.seed(Query::service_state("etcd").query(), ok("active\n"));
+        snapshot.seed(once.query(), crate::transport::Output { status: 1, stdout: b"inactive".to_vec(), stderr: Vec::new() });
+        let fake = FakeTransport::new("a").has_file(&FileSpec::root("/etc/etcd/etcd.conf.yml", 0o644, CONF.as_bytes())).answer(&healthy(), "");
+        let cx = HostContext::new(&inv, &inv.hosts[0], &fake, &gate, &Progress::Silent, &snapshot);
+        install(&cx, &state, &[&SERVICE]).await.unwrap();
+        assert_eq!(fake.queries(), [healthy().query().clone()]);
     }
 
     #[test]

@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use super::InstallState;
 use super::service::{install, reads};
+use crate::inventory::Inventory;
 use crate::components::{self, Component, Join, Stage};
 use crate::inventory::HostSpec;
 use crate::runner::{HostContext, Read, Step, StepFuture};
@@ -41,8 +42,8 @@ impl Step for StartServices {
         !self.services(host).is_empty()
     }
 
-    fn reads(&self, host: &HostSpec) -> Vec<Read> {
-        reads(&self.state, host, &self.services(host))
+    fn reads(&self, inv: &Inventory, host: &HostSpec) -> Vec<Read> {
+        reads(&self.state, inv, host, &self.services(host))
     }
 
     fn run<'a>(&'a self, cx: &'a HostContext<'a>) -> StepFuture<'a> {

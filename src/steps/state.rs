@@ -143,6 +143,14 @@ impl InstallState {
         self.changed.lock().unwrap_or_else(|p| p.into_inner()).get(&address).map(|s| s.iter().filter(|p| select(p)).cloned().collect()).unwrap_or_default()
     }
 
+    /// Whether the run has changed nothing on a host so far: no file written, no service
+    /// started or restarted.
+    pub fn untouched(&self, address: Ipv6Addr) -> bool {
+        let no_files = self.changed.lock().unwrap_or_else(|p| p.into_inner()).get(&address).is_none_or(|c| c.is_empty());
+        let outcomes = self.outcomes.lock().unwrap_or_else(|p| p.into_inner());
+        no_files && outcomes.get(&address).is_none_or(|o| o.values().all(|o| matches!(o, ComponentOutcome::Unchanged | ComponentOutcome::Staged)))
+    }
+
     /// Records that a host's units, as this run wrote them, passed `systemd-analyze verify`.
     pub fn mark_units_verified(&self, address: Ipv6Addr) {
         self.units_verified.lock().unwrap_or_else(|p| p.into_inner()).insert(address);

@@ -6,6 +6,7 @@ use std::net::Ipv6Addr;
 use std::sync::{Arc, Mutex};
 use std::collections::BTreeMap;
 
+use crate::inventory::Inventory;
 use crate::runner::{HostContext, LOCK_DIR, Read, Step, StepFuture, UNLOCK_SCRIPT};
 use crate::inventory::HostSpec;
 
@@ -30,7 +31,7 @@ impl Step for UnlockHost {
         "Unlock".into()
     }
 
-    fn reads(&self, _: &HostSpec) -> Vec<Read> {
+    fn reads(&self, _: &Inventory, _: &HostSpec) -> Vec<Read> {
         vec![Read::Contents(owner_file()), Read::Contents(pid_file())]
     }
 

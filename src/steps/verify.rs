@@ -14,6 +14,7 @@ use std::sync::Arc;
 use anyhow::bail;
 
 use super::{ComponentOutcome, InstallState};
+use crate::inventory::Inventory;
 use crate::inventory::HostSpec;
 use crate::transport::files::FileSpec;
 use crate::ops::units::problems_filter;
@@ -33,7 +34,7 @@ impl Step for Verify {
         "Verify units and services".into()
     }
 
-    fn reads(&self, _: &HostSpec) -> Vec<Read> {
+    fn reads(&self, _: &Inventory, _: &HostSpec) -> Vec<Read> {
         vec![Read::Contents(RECORD.into())]
     }
 

@@ -120,57 +120,66 @@ impl FileSpec {
 }
 
 /// The probe script: one line per path, `-` when missing, else `MODE USER:GROUP SHA256`.
-/// One `stat` and one `sha256sum` read every file and `awk` puts their lines together: a
-/// process per file costs a small host more than the round trip does.
+/// One `stat` reads every file, one `sha256sum` hashes those that need it, and one `awk`
+/// puts their lines together: a process per file costs a small host more than the round
+/// trip does.
 pub fn probe_script(paths: &[&str]) -> String {
     let targets: Vec<(&str, Option<&Quick>)> = paths.iter().map(|p| (*p, None)).collect();
     probe_script_with(&targets)
 }
 
 /// `probe_script` where a file given with its `Quick` values is not hashed when its size and
-/// modification time are those values: its line is printed from them (one `stat` each).
+/// modification time are those values: its line is made from them and its `stat` line.
 pub fn probe_script_with(targets: &[(&str, Option<&Quick>)]) -> String {
     let mut script = String::from("{ set --; for p in");
     for (path, _) in targets {
         let _ = write!(script, " {}", quote(path));
     }
-    script.push_str("; do if [ -f \"$p\" ]; then\n");
-    let quick: Vec<(&str, &Quick)> = targets.iter().filter_map(|(p, q)| q.map(|q| (*p, q))).collect();
-    if !quick.is_empty() {
-        script.push_str("case \"$p\" in\n");
-        for (path, q) in quick {
-            let _ = writeln!(
-                script,
-                "{}) l=$(stat -c '%s %Y %a %U:%G' -- \"$p\") && case \"$l\" in '{} {} '*) echo \"@${{l#* * }} {}\"; continue;; esac;;",
-                quote(path),
-                q.size,
-                q.mtime,
-                q.sha256
-            );
+    script.push_str("; do if [ -f \"$p\" ]; then set -- \"$@\" \"$p\"; echo +; else echo -; fi; done\n");
+    script.push_str("echo =\nif [ $# -gt 0 ]; then stat -c '%s %Y %a %U:%G %n' -- \"$@\" || echo '!'; fi\n} | awk ");
+    let mut program = String::from("BEGIN {");
+    for (path, quick) in targets {
+        if let Some(q) = quick {
+            let _ = write!(program, " q[\"{0}\"] = \"{1} {2}\"; qs[\"{0}\"] = \"{3}\";", awk_string(path), q.size, q.mtime, q.sha256);
         }
-        script.push_str("esac\n");
     }
-    script.push_str(PROBE_TAIL);
+    program.push_str(" }\n");
+    program.push_str(PROBE_AWK);
+    script.push_str(&quote(&program));
     script
 }
 
-/// After the paths: a `+` or `-` line per path (or `@` and the whole line of a quick-checked
-/// file), `=`, then the `stat` lines and the `sha256sum` lines of the present files (`!` if
-/// either failed), joined by awk. sha256sum starts a line with a backslash when it escapes the
-/// file's name.
-const PROBE_TAIL: &str = r#"set -- "$@" "$p"; echo +; else echo -; fi; done
-echo =
-if [ $# -gt 0 ]; then stat -c '%a %U:%G' -- "$@" && sha256sum -- "$@" || echo '!'; fi
-} | awk '
-!separated { if ($0 == "=") separated = 1; else marks[n++] = $0; if ($0 == "+") present++; next }
+/// `text` inside an awk string literal.
+fn awk_string(text: &str) -> String {
+    text.replace('\\', "\\\\").replace('"', "\\\"")
+}
+
+/// After the `q`/`qs` table of quick-check values: reads the `+`/`-` marks, `=`, and the
+/// `stat` lines (`!` if stat failed); hashes, with one `sha256sum`, every present file the
+/// quick check does not vouch for (sha256sum starts a line with a backslash when it escapes
+/// the name); prints a line per path.
+const PROBE_AWK: &str = r#"function sq(s) { gsub(/'/, "'\\''", s); return "'" s "'" }
+!separated { if ($0 == "=") separated = 1; else { marks[n++] = $0; if ($0 == "+") present++ }; next }
 $0 == "!" { failed = 1; next }
-a < present { attributes[a++] = $0; next }
-{ h = $1; sub(/^\\/, "", h); hashes[b++] = h }
+{ lines[a++] = $0 }
 END {
-  if (failed || a != present || b != present) exit 1
+  if (failed || a != present) exit 1
+  cmd = "sha256sum --"; k = 0
+  for (j = 0; j < a; j++) {
+    split(lines[j], f, " ")
+    name = substr(lines[j], length(f[1]) + length(f[2]) + length(f[3]) + length(f[4]) + 5)
+    attributes[j] = f[3] " " f[4]
+    if ((name in q) && q[name] == f[1] " " f[2]) sums[j] = qs[name]; else { hash[k++] = j; cmd = cmd " " sq(name) }
+  }
+  if (k > 0) {
+    i = 0
+    while ((cmd | getline l) > 0) { h = l; sub(/ .*/, "", h); sub(/^\\/, "", h); if (i < k) sums[hash[i]] = h; i++ }
+    close(cmd)
+    if (i != k) exit 1
+  }
   j = 0
-  for (i = 0; i < n; i++) if (marks[i] == "-") print "-"; else if (marks[i] ~ /^@/) print substr(marks[i], 2); else { print attributes[j] " " hashes[j]; j++ }
-}'"#;
+  for (i = 0; i < n; i++) if (marks[i] == "-") print "-"; else { print attributes[j] " " sums[j]; j++ }
+}"#;
 
 /// A regular file as the probe found it.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -197,3 +197,30 @@ fn walk(dir: &std::path::Path) -> Vec<String> {
     }
     found
 }
+
+/// Names with quotes, backslashes and spaces are probed (hashed, and quick-checked) as any
+/// other: they reach `stat`, `sha256sum` and the awk table intact.
+#[test]
+fn odd_names_are_probed_and_quick_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let owner = String::from_utf8(std::process::Command::new("sh").arg("-c").arg("echo $(id -un):$(id -gn)").output().unwrap().stdout).unwrap().trim().to_string();
+    let names = ["it's", "say \"hi\"", "back\\slash", "two  spaces"];
+    let specs: Vec<FileSpec> = names.iter().map(|n| FileSpec::new(format!("{}/{n}", dir.path().display()), 0o644, owner.clone(), n.as_bytes())).collect();
+    for spec in &specs {
+        std::fs::write(&spec.path, spec.contents.load().unwrap()).unwrap();
+        std::fs::set_permissions(&spec.path, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
+    }
+    let missing = FileSpec::new(format!("{}/it's not there", dir.path().display()), 0o644, owner.clone(), &b""[..]);
+    let all: Vec<FileSpec> = specs.iter().cloned().chain([missing]).collect();
+    let paths: Vec<&str> = all.iter().map(|s| s.path.as_str()).collect();
+    let out = std::process::Command::new("sh").arg("-c").arg(probe_script(&paths)).output().unwrap();
+    let states = parse_probe(&String::from_utf8(out.stdout).unwrap(), &all).unwrap();
+    assert_eq!(states, [FileState::Same, FileState::Same, FileState::Same, FileState::Same, FileState::Missing]);
+    // Quick-checked by a (made-up) size and time that match: its line comes from the table.
+    let meta = std::fs::metadata(&specs[0].path).unwrap();
+    let quick = Quick { size: meta.len(), mtime: std::os::unix::fs::MetadataExt::mtime(&meta) as u64, sha256: "f".repeat(64) };
+    let out = std::process::Command::new("sh").arg("-c").arg(probe_script_with(&[(&specs[0].path, Some(&quick)), (&specs[1].path, None)])).output().unwrap();
+    let found = parse_probed(&String::from_utf8(out.stdout).unwrap(), &[&specs[0].path, &specs[1].path]).unwrap();
+    assert_eq!(found[0].as_ref().unwrap().sha256, "f".repeat(64));
+    assert_eq!(found[1].as_ref().unwrap().sha256, specs[1].sha256());
+}
