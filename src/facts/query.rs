@@ -261,7 +261,12 @@ impl Query {
             // last 3 minutes has the `by_design` line) is waited out: the new process must
             // pass the check, and the answer says so.
             // Tried once (the run's snapshot): no wait, so no restart to watch for.
-            Query::HealthNow { check, .. } => format!("out=$({{ {check}\n}} 2>&1) || {{ echo \"$out\"; exit 1; }}"),
+            // A unit that is not active is not asked (its check would wait out its timeouts).
+            Query::HealthNow { unit, check } => format!(
+                "systemctl is-active --quiet {unit} || {{ echo {} not active; exit 1; }}; out=$({{ {check}\n}} 2>&1) || {{ echo \"$out\"; exit 1; }}",
+                quote(unit),
+                unit = quote(unit)
+            ),
             Query::Health { unit, check, seconds, by_design } => {
                 let unit = quote(unit);
                 let forgive = by_design.map_or(String::new(), |line| {
@@ -754,13 +759,19 @@ mod tests {
     /// The snapshot's check: run once, its output is the reason when it fails.
     #[test]
     fn a_health_check_tried_once_says_why_it_failed() {
-        let run = |check: &str| {
+        // A stand-in `systemctl` says whether the unit is active.
+        let run = |active: bool, check: &str| {
+            let dir = tempfile::tempdir().unwrap();
+            let stub = dir.path().join("systemctl");
+            std::fs::write(&stub, format!("#!/bin/sh\nexit {}\n", if active { 0 } else { 3 })).unwrap();
+            std::fs::set_permissions(&stub, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
             let ask = Query::health_now("kubelet", check.into());
-            let out = std::process::Command::new("sh").arg("-c").arg(ask.query().script()).output().unwrap();
+            let out = std::process::Command::new("sh").arg("-c").arg(ask.query().script()).env("PATH", format!("{}:/usr/bin:/bin", dir.path().display())).output().unwrap();
             ask.parse(&output(out.status.code().unwrap_or(255) as u32, &String::from_utf8_lossy(&out.stdout))).unwrap()
         };
-        assert_eq!(run("true"), Health::Healthy);
-        assert_eq!(run("echo 'connection refused' >&2; false"), Health::Unhealthy("connection refused".into()));
+        assert_eq!(run(true, "true"), Health::Healthy);
+        assert_eq!(run(true, "echo 'connection refused' >&2; false"), Health::Unhealthy("connection refused".into()));
+        assert_eq!(run(false, "sleep 30"), Health::Unhealthy("kubelet not active".into()), "not asked when not active");
         assert!(Query::health_now("kubelet", "true".into()).query().status_is_answer());
     }
 

@@ -286,11 +286,22 @@ pub struct Containerd {
 }
 
 /// Kubelet settings beyond the defaults.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct Kubelet {
     /// `evictionHard` of the kubelet's configuration (signal -> threshold, e.g.
     /// `nodefs.available: "5%"`); empty: the kubelet's defaults.
     pub eviction_hard: std::collections::BTreeMap<&'static str, Threshold>,
+    /// `imageGCHighThresholdPercent`: the disk usage above which the kubelet deletes unused
+    /// images. 100 (the default) turns that off: on an offline site the images come from the
+    /// bundle and no registry can give a deleted one back, so a pod whose image was collected
+    /// never starts again (seen on the lab: its shared disk at 85 % deleted test images).
+    pub image_gc_high_percent: u8,
+}
+
+impl Default for Kubelet {
+    fn default() -> Kubelet {
+        Kubelet { eviction_hard: Default::default(), image_gc_high_percent: 100 }
+    }
 }
 
 /// containerd's snapshotter.

@@ -129,6 +129,7 @@ pub struct RawContainerd {
 pub struct RawKubelet {
     #[serde(default)]
     pub eviction_hard: std::collections::BTreeMap<String, Text>,
+    pub image_gc_high_percent: Option<Spanned<u64>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -112,7 +112,7 @@ const IMAGES: &[Key] = &[
 
 const CONTAINERD: &[Key] = &[optional("snapshotter", Shape::Text), optional("restrict_oom_score_adj", Shape::Flag)];
 
-const KUBELET: &[Key] = &[optional("eviction_hard", Shape::Table)];
+const KUBELET: &[Key] = &[optional("eviction_hard", Shape::Table), optional("image_gc_high_percent", Shape::Number(100))];
 
 const ELASTICSEARCH: &[Key] = &[
     optional("replicas", Shape::Number(u16::MAX as u64)),

@@ -53,12 +53,38 @@ impl Step for GatherFacts {
                     (facts, (before, now()))
                 }
             };
-            let skew = facts.clock - (before + after) / 2.0;
+            let skew = skew_within(facts.clock, before, after);
             // Read, not required: an answer missing here leaves the routes unjudged.
             facts.peer_routes = cx.query(&Query::peer_routes(&peers(&self.peers, cx.host))).await.ok();
             let summary = format!("{}, kernel {}", facts.os.pretty, facts.kernel_release);
             self.store.lock().unwrap_or_else(|p| p.into_inner()).insert(cx.host.address, (facts, skew));
             Ok(summary)
         })
+    }
+}
+
+/// The least clock skew consistent with a host reading `clock` at some moment between this
+/// machine's `before` and `after`: none when it falls in that window, else its distance to
+/// the nearer end. (Measured from the window's middle, a snapshot that took long — a busy
+/// host, a health check waiting — would look like a skew of half its time.)
+fn skew_within(clock: f64, before: f64, after: f64) -> f64 {
+    if clock < before {
+        clock - before
+    } else if clock > after {
+        clock - after
+    } else {
+        0.0
+    }
+}
+
+#[cfg(test)]
+mod skew_tests {
+    use super::skew_within;
+
+    #[test]
+    fn a_clock_read_inside_the_window_has_no_skew_and_outside_it_the_distance() {
+        assert_eq!(skew_within(105.0, 100.0, 113.0), 0.0, "a 13 s snapshot is no skew");
+        assert_eq!(skew_within(90.0, 100.0, 101.0), -10.0);
+        assert_eq!(skew_within(111.5, 100.0, 101.0), 10.5);
     }
 }

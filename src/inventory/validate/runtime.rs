@@ -43,7 +43,16 @@ impl Validator<'_> {
                 eviction_hard.insert(*signal, threshold);
             }
         }
-        Kubelet { eviction_hard }
+        let image_gc_high_percent = match raw.and_then(|k| k.image_gc_high_percent.as_ref()) {
+            None => 100,
+            Some(p) if (2..=100).contains(&p.value) => p.value as u8,
+            Some(p) => {
+                let kind = ProblemKind::OutOfRange { value: p.value, expected: "a disk usage percentage, 2 to 100 (100, the default, never deletes the bundle's images; the kubelet's own default is 85)" };
+                self.report(p, "kubelet.image_gc_high_percent", kind);
+                100
+            }
+        };
+        Kubelet { eviction_hard, image_gc_high_percent }
     }
 
     /// The `containerd:` section.
@@ -92,6 +101,17 @@ mod tests {
         let lab = load("  cgroup_driver: cgroupfs\ncontainerd:\n  snapshotter: native\n  restrict_oom_score_adj: true\n", "1.20.2").unwrap();
         assert_eq!((lab.cluster.cgroup_driver, lab.containerd.snapshotter, lab.containerd.restrict_oom_score_adj), (CgroupDriver::Cgroupfs, Snapshotter::Native, true));
         assert!(load("containerd:\n  snapshotter: zfs\n", "1.27.15").unwrap_err().contains("containerd.snapshotter"));
+    }
+
+    /// The bundle's images are never collected unless the inventory says otherwise.
+    #[test]
+    fn image_garbage_collection_is_off_by_default_and_a_percentage_when_set() {
+        assert_eq!(load("", "1.27.15").unwrap().kubelet.image_gc_high_percent, 100);
+        assert_eq!(load("kubelet:\n  image_gc_high_percent: 90\n", "1.27.15").unwrap().kubelet.image_gc_high_percent, 90);
+        let error = load("kubelet:\n  image_gc_high_percent: 101\n", "1.27.15").unwrap_err();
+        assert!(error.contains("kubelet.image_gc_high_percent") && error.contains("0 to 100"), "{error}");
+        let error = load("kubelet:\n  image_gc_high_percent: 1\n", "1.27.15").unwrap_err();
+        assert!(error.contains("kubelet.image_gc_high_percent") && error.contains("2 to 100"), "{error}");
     }
 
     #[test]
