@@ -2,14 +2,59 @@
 # The test command: installs what the tests need, then runs every test. The tests against the
 # real IPv6 lab are `#[ignore]`d (they boot machines and need root): as root this runs them too
 # (`--include-ignored`); otherwise `cargo test` reports them as ignored.
+#
+# As root the test binaries run side by side, V6DEPLOY_TEST_JOBS at a time (default 2), the
+# longest first (every lab test has a lab of its own, so they do not meet): most of a lab
+# test's time is machines booting and services starting, not this machine's CPU. Each binary
+# runs its tests V6DEPLOY_TEST_THREADS at a time (default 4). The closing lines give each
+# binary's time and result; the run fails if any binary failed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup-deps.sh
 cargo build --quiet --bins
-if [[ $(id -u) -eq 0 ]]; then
-  cargo test --no-fail-fast -- --include-ignored --test-threads="${V6DEPLOY_TEST_THREADS:-4}"
-else
+threads=${V6DEPLOY_TEST_THREADS:-4}
+if [[ $(id -u) -ne 0 ]]; then
   echo "test: not root: the lab tests (real sshd, systemd, etcd in network namespaces) are ignored; run this as root to include them" >&2
-  cargo test --no-fail-fast -- --test-threads="${V6DEPLOY_TEST_THREADS:-4}"
+  cargo test --no-fail-fast -- --test-threads="$threads"
+  tests/validate-manifests.sh
+  exit 0
 fi
-tests/validate-manifests.sh
+
+jobs=${V6DEPLOY_TEST_JOBS:-2}
+# What cargo sets for the processes it runs (.cargo/config.toml's [env]); run directly, the
+# binaries get it here.
+export V6DEPLOY_CONNECT_ONLY=${V6DEPLOY_CONNECT_ONLY:-2001:db8:0::/48}
+started=$(date +%s)
+binaries=$(cargo test --no-run --message-format=json 2>/dev/null | python3 -c '
+import json, sys
+for line in sys.stdin:
+    m = json.loads(line)
+    if m.get("reason") == "compiler-artifact" and m.get("profile", {}).get("test") and m.get("executable"):
+        print(m["target"]["name"] + "\t" + m["executable"])')
+[[ -n $binaries ]] || { echo "test: cargo built no test binary" >&2; exit 1; }
+# The longest first (seconds in a serial run on 2 cores), so the last to start are short.
+order="conformance node_remove cluster ha reset network kernel kubernetes day2 node_add rotate install ssh locks redis_moved lab"
+rank() { local i=0; for n in $order; do [[ $n == "$1" ]] && { echo "$i"; return; }; i=$((i + 1)); done; echo 99; }
+list=$(while IFS=$'\t' read -r name exe; do printf '%s\t%s\t%s\n' "$(rank "$name")" "$name" "$exe"; done <<<"$binaries" | sort -n -k1,1 | cut -f2-)
+logs=$(mktemp -d /tmp/v6deploy-test.XXXXXX)
+echo "test: $(wc -l <<<"$list") test binaries, $jobs at a time, $threads tests each at a time; logs in $logs"
+run_one() {
+  local name=$1 exe=$2 log=$logs/$1.log start status
+  start=$(date +%s)
+  status=0
+  "$exe" --include-ignored --test-threads="$threads" >"$log" 2>&1 || status=$?
+  local result
+  result=$(grep '^test result:' "$log" | tail -1 || true)
+  printf '%s\t%s\t%s s\t%s\n' "$([[ $status -eq 0 ]] && echo ok || echo FAILED)" "$name" "$(($(date +%s) - start))" "${result:-no result (exit $status)}" | tee -a "$logs/summary"
+  [[ $status -eq 0 ]] || { echo "---- $name failed: the end of its output ($log) ----"; grep -v '^test .* ok$' "$log" | tail -80; }
+  return "$status"
+}
+export -f run_one
+export logs threads
+status=0
+printf '%s\n' "$list" | xargs -P "$jobs" -d '\n' -n 1 bash -c 'IFS=$'"'"'\t'"'"' read -r name exe <<<"$1"; run_one "$name" "$exe"' _ || status=$?
+echo "test: every binary ran in $(($(date +%s) - started)) s; by binary:"
+sort -k3 -n -r "$logs/summary" | sed 's/^/  /'
+cargo test --quiet --doc || status=1
+tests/validate-manifests.sh || status=1
+exit "$status"

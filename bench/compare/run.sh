@@ -1,5 +1,10 @@
 #!/usr/bin/env bash
-# The same install job done by v6deploy, tuned Ansible and pyinfra on fresh lab machines.
+# The same configure job done by v6deploy, tuned Ansible and pyinfra on fresh lab machines:
+# every file `v6deploy render` writes for each host (certificates, kubeconfigs, configuration,
+# units, the addons' manifests), the etcd binaries on the etcd members, sysctl and modules,
+# /etc/hosts, the membership marker, and the 3-member etcd cluster started and healthy; the
+# other components configured but not started. v6deploy gets that job from a bundle holding
+# only etcd and etcdctl (`bundle.missing: stage`: what lacks its binary is staged).
 #
 #   bench/compare/run.sh [N...]          (default: 3 10 30 50)
 #
@@ -66,6 +71,12 @@ for N in "${SIZES[@]}"; do
   rm -rf "$WORK"; mkdir -p "$WORK"
   INV=inventories/lab-$LAB.yaml
   $V lab up --name $LAB --hosts "$N" >"$WORK/lab-up.log" 2>&1 || { cat "$WORK/lab-up.log"; exit 1; }
+  # v6deploy's inventory for the job: the lab's, with a bundle of etcd's binaries only.
+  mkdir -p "$WORK/bundle/bin"
+  cp .lab/$LAB/bundle/bin/etcd .lab/$LAB/bundle/bin/etcdctl "$WORK/bundle/bin/"
+  VINV=inventories/lab-$LAB-configure.yaml
+  sed -e "s|^  path: \.\./\.lab/$LAB/bundle\$|  path: $ROOT/$WORK/bundle|" -e 's|^  missing: refuse$|  missing: stage|' $INV >$VINV
+  grep -q "path: $ROOT/$WORK/bundle" $VINV && grep -q 'missing: stage' $VINV || { echo "bench: could not point $VINV at the etcd-only bundle" >&2; exit 1; }
   $V -i $INV certs generate >/dev/null
   $V -i $INV render -o "$WORK/render" --force >/dev/null
   python3 $HERE/gen.py $INV "$WORK/render" .lab/$LAB/bundle/bin "$WORK" .lab/$LAB
@@ -81,7 +92,7 @@ for N in "${SIZES[@]}"; do
       python3 $HERE/hosts.py "$WORK" wipe
       close_masters
       case $tool in
-        v6deploy) cmd=($V -i $INV install --forks "$N") ;;
+        v6deploy) cmd=($V -i $VINV install --forks "$N") ;;
         ansible) cmd=(env ANSIBLE_CONFIG=$HERE/ansible.cfg $VENV/bin/ansible-playbook -i "$WORK/hosts.yml" $HERE/playbook.yml -f "$N" -u root
                       --private-key "$KEY" --ssh-extra-args "-o UserKnownHostsFile=$KNOWN -o StrictHostKeyChecking=yes") ;;
         pyinfra) cmd=(env BENCH_WORK="$WORK" $VENV/bin/pyinfra -y --parallel "$N" "$WORK/inventory.py" $HERE/deploy.py) ;;
@@ -92,6 +103,7 @@ for N in "${SIZES[@]}"; do
   done
   close_masters
   $V lab down --name $LAB --purge >/dev/null 2>&1
+  rm -f $VINV
   LAB=""
 done
 python3 $HERE/report.py "$RESULTS" > "$WORKROOT/table.md"

@@ -59,7 +59,9 @@ pub fn down(runner: &Runner, name: &LabName, purge: Purge, project: &Path) -> Re
         return Err(LabError::NoSuchLab { name: name.to_string() });
     }
     runner.note(format!("stopping {} machine(s) of lab {name}", hosts.len()));
-    teardown::stop_machines(runner, &lab, &hosts)?;
+    // Purged machines are killed at once: nothing on their disks is kept.
+    let grace = if purge == Purge::Files { Duration::ZERO } else { teardown::HALT_SECONDS };
+    teardown::stop_machines_within(runner, &lab, &hosts, grace)?;
     teardown::end_processes(runner, &teardown::lab_processes(&lab), Duration::from_secs(10))?;
     let subnet = record.as_ref().map(|r| r.subnet());
     for &host in &hosts {

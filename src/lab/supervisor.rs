@@ -295,7 +295,8 @@ pub fn stop_all(runner: &Runner, dirs: &[PathBuf], timeout: Duration) -> Result<
         let mut running = Vec::new();
         for files in &all {
             if let Some(nspawn) = ProcessId::running(&files.nspawn_pid()) {
-                if !signalled.contains(&nspawn) {
+                // No grace: straight to SIGKILL below.
+                if !signalled.contains(&nspawn) && !timeout.is_zero() {
                     runner.note(format!("halting {} (SIGTERM to systemd-nspawn pid {})", files.dir.display(), nspawn.pid));
                     nspawn.signal(Signal::SIGTERM);
                     signalled.push(nspawn);

@@ -95,8 +95,18 @@ pub fn remove_controller_cgroups(dir: &Path) -> Result<(), LabError> {
 /// still in their cgroups; a machine whose nspawn was killed keeps running without it,
 /// and only its cgroup still finds it.
 pub fn stop_machines(runner: &Runner, lab: &LabDir, hosts: &[HostNumber]) -> Result<(), LabError> {
+    stop_machines_within(runner, lab, hosts, HALT_SECONDS)
+}
+
+/// How long a machine has to halt cleanly before it is killed.
+pub const HALT_SECONDS: Duration = Duration::from_secs(20);
+
+/// `stop_machines`, giving the machines `grace` to halt cleanly (zero: killed at once, for a
+/// machine whose disk is thrown away next: a pod that ignores SIGTERM would hold a clean halt
+/// for the whole grace).
+pub fn stop_machines_within(runner: &Runner, lab: &LabDir, hosts: &[HostNumber], grace: Duration) -> Result<(), LabError> {
     let dirs: Vec<_> = hosts.iter().map(|h| lab.machine(*h)).collect();
-    supervisor::stop_all(runner, &dirs, Duration::from_secs(20))?;
+    supervisor::stop_all(runner, &dirs, grace)?;
     let me = std::process::id();
     let mut left = Vec::new();
     for &host in hosts {
