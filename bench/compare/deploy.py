@@ -42,4 +42,4 @@ if job["etcd"]:
                  _if=changed(etcd_files + binaries[:1]))
 server.shell(name="verify units", _if=changed(etcd_files + units), commands=[
     "for u in " + " ".join(job["units"]) + "; do n=$(basename \"$u\" .service); o=$(systemd-analyze verify \"$u\" 2>&1) && continue; "
-    "printf '%s\\n' \"$o\" | grep -v -e \"/usr/local/bin/$n is not executable\" -e 'Unit configuration has fatal error' | grep . && { echo \"$u fails verify\"; exit 1; }; done; true"])
+    "printf '%s\\n' \"$o\" | grep -v -e \"Command /usr/local/bin/[^ ]* is not executable\" -e 'Unit configuration has fatal error' | grep . && { echo \"$u fails verify\"; exit 1; }; done; true"])
