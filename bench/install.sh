@@ -33,7 +33,7 @@ project=$(mktemp -d /tmp/v6deploy-bench.XXXXXX)
 labs=()
 cleanup() {
   cd "$project"
-  for lab in "${labs[@]}"; do "$bin" lab down --name "$lab" --purge --quiet >/dev/null 2>&1 || echo "bench: could not remove lab $lab" >&2; done
+  for lab in "${labs[@]}"; do [[ -d .lab/$lab ]] || continue; "$bin" lab down --name "$lab" --purge --quiet >/dev/null 2>&1 || echo "bench: could not remove lab $lab" >&2; done
   cd / && rm -rf "$project"
 }
 trap cleanup EXIT
