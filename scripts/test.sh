@@ -25,6 +25,8 @@ jobs=${V6DEPLOY_TEST_JOBS:-2}
 # binaries get it here.
 export V6DEPLOY_CONNECT_ONLY=${V6DEPLOY_CONNECT_ONLY:-2001:db8:0::/48}
 started=$(date +%s)
+# Built first with cargo's own messages (a compile error shows here), then listed.
+cargo test --no-run --quiet
 binaries=$(cargo test --no-run --message-format=json 2>/dev/null | python3 -c '
 import json, sys
 for line in sys.stdin:
