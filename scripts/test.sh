@@ -21,9 +21,12 @@ if [[ $(id -u) -ne 0 ]]; then
 fi
 
 jobs=${V6DEPLOY_TEST_JOBS:-2}
-# What cargo sets for the processes it runs (.cargo/config.toml's [env]); run directly, the
-# binaries get it here.
+# What cargo sets for the processes it runs (.cargo/config.toml's [env], the package's
+# variables); run directly, the binaries get it here.
 export V6DEPLOY_CONNECT_ONLY=${V6DEPLOY_CONNECT_ONLY:-2001:db8:0::/48}
+export CARGO_PKG_NAME=v6deploy CARGO_MANIFEST_DIR=$PWD CARGO=${CARGO:-$(command -v cargo)}
+CARGO_PKG_VERSION=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
+export CARGO_PKG_VERSION
 started=$(date +%s)
 # Built first with cargo's own messages (a compile error shows here), then listed.
 cargo test --no-run --quiet
@@ -41,14 +44,15 @@ list=$(while IFS=$'\t' read -r name exe; do printf '%s\t%s\t%s\n' "$(rank "$name
 logs=$(mktemp -d /tmp/v6deploy-test.XXXXXX)
 echo "test: $(wc -l <<<"$list") test binaries, $jobs at a time, $threads tests each at a time; logs in $logs"
 run_one() {
-  local name=$1 exe=$2 log=$logs/$1.log start status
+  # The library's and the binary's unit tests are both named v6deploy: logs by file name.
+  local name=$1 exe=$2 log=$logs/${2##*/}.log start status
   start=$(date +%s)
   status=0
   "$exe" --include-ignored --test-threads="$threads" >"$log" 2>&1 || status=$?
   local result
   result=$(grep '^test result:' "$log" | tail -1 || true)
   printf '%s\t%s\t%s s\t%s\n' "$([[ $status -eq 0 ]] && echo ok || echo FAILED)" "$name" "$(($(date +%s) - start))" "${result:-no result (exit $status)}" | tee -a "$logs/summary"
-  [[ $status -eq 0 ]] || { echo "---- $name failed: the end of its output ($log) ----"; grep -v '^test .* ok$' "$log" | tail -80; }
+  [[ $status -eq 0 ]] || { echo "---- $name failed: the end of its output ($log) ----"; grep -av '^test .* ok$' "$log" | tail -80; }
   return "$status"
 }
 export -f run_one
