@@ -18,14 +18,13 @@
 
 use std::collections::HashMap;
 use std::io::Read;
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use sha2::{Digest, Sha256};
 
-use crate::transport::contents::{LocalFile, with_path};
+use crate::transport::contents::{LocalFile, Stamp, with_path};
 
 /// The environment variable naming the cache directory.
 pub const CACHE_DIR: &str = "V6DEPLOY_CACHE_DIR";
@@ -35,28 +34,6 @@ pub const RACY: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// At most this many files are remembered (the most recently used first).
 const MAX_ENTRIES: usize = 20_000;
-
-/// What identifies a file's version without reading it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Identity {
-    dev: u64,
-    ino: u64,
-    size: u64,
-    mtime_ns: i128,
-    ctime_ns: i128,
-}
-
-impl Identity {
-    fn of(meta: &std::fs::Metadata) -> Identity {
-        Identity {
-            dev: meta.dev(),
-            ino: meta.ino(),
-            size: meta.size(),
-            mtime_ns: i128::from(meta.mtime()) * 1_000_000_000 + i128::from(meta.mtime_nsec()),
-            ctime_ns: i128::from(meta.ctime()) * 1_000_000_000 + i128::from(meta.ctime_nsec()),
-        }
-    }
-}
 
 /// A hashed local file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -143,12 +120,12 @@ pub fn hash_files(paths: &[PathBuf], cache: Option<&Path>) -> std::io::Result<(V
 /// `hash_files`, remembering only files changed at least `racy` before the hashing started.
 fn hash_files_with(paths: &[PathBuf], cache: Option<&Path>, racy: std::time::Duration) -> std::io::Result<(Vec<Hashed>, HashStats)> {
     let started = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as i128);
-    let settled = |id: &Identity| id.mtime_ns.max(id.ctime_ns) < started - racy.as_nanos() as i128;
+    let settled = |id: &Stamp| id.mtime_ns.max(id.ctime_ns) < started - racy.as_nanos() as i128;
     let known = cache.map(load).unwrap_or_default();
     let mut identities = Vec::with_capacity(paths.len());
     for path in paths {
         let meta = std::fs::metadata(path).map_err(|e| with_path(e, path, "read"))?;
-        identities.push(Identity::of(&meta));
+        identities.push(Stamp::of(&meta));
     }
     let sums: Vec<Option<String>> = paths.iter().zip(&identities).map(|(path, id)| known.get(path).filter(|(k, _)| k == id).map(|(_, sum)| sum.clone())).collect();
     let misses: Vec<usize> = (0..paths.len()).filter(|&i| sums[i].is_none()).collect();
@@ -162,17 +139,17 @@ fn hash_files_with(paths: &[PathBuf], cache: Option<&Path>, racy: std::time::Dur
         .iter()
         .zip(&identities)
         .zip(sums)
-        .map(|((path, id), sum)| Hashed { file: Arc::new(LocalFile::new(path, id.size)), sha256: sum.unwrap_or_default() })
+        .map(|((path, id), sum)| Hashed { file: Arc::new(LocalFile::stamped(path, *id)), sha256: sum.unwrap_or_default() })
         .collect();
     if let Some(cache) = cache.filter(|_| !misses.is_empty()) {
-        let mut entries: Vec<(PathBuf, Identity, String)> =
+        let mut entries: Vec<(PathBuf, Stamp, String)> =
             paths.iter().zip(&identities).zip(&hashed).filter(|((_, id), _)| settled(id)).map(|((p, id), h)| (p.clone(), *id, h.sha256.clone())).collect();
         // Older entries of files still there, unchanged, are kept after this run's.
         for (path, (id, sum)) in known {
             if entries.len() >= MAX_ENTRIES {
                 break;
             }
-            if !paths.contains(&path) && std::fs::metadata(&path).is_ok_and(|m| Identity::of(&m) == id) {
+            if !paths.contains(&path) && std::fs::metadata(&path).is_ok_and(|m| Stamp::of(&m) == id) {
                 entries.push((path, id, sum));
             }
         }
@@ -227,21 +204,21 @@ pub fn sha256_file(path: &Path) -> std::io::Result<String> {
 }
 
 /// The cache's entries; a line that does not read is skipped.
-fn load(cache: &Path) -> HashMap<PathBuf, (Identity, String)> {
+fn load(cache: &Path) -> HashMap<PathBuf, (Stamp, String)> {
     let Ok(text) = std::fs::read_to_string(cache) else { return HashMap::new() };
     text.lines()
         .filter_map(|line| {
             let mut fields = line.splitn(7, ' ');
             let sum = fields.next().filter(|s| s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit()))?.to_string();
             let mut number = || fields.next()?.parse::<i128>().ok();
-            let id = Identity { dev: number()? as u64, ino: number()? as u64, size: number()? as u64, mtime_ns: number()?, ctime_ns: number()? };
+            let id = Stamp { dev: number()? as u64, ino: number()? as u64, size: number()? as u64, mtime_ns: number()?, ctime_ns: number()? };
             let path = PathBuf::from(fields.next()?);
             Some((path, (id, sum)))
         })
         .collect()
 }
 
-fn save(cache: &Path, entries: &[(PathBuf, Identity, String)]) -> std::io::Result<()> {
+fn save(cache: &Path, entries: &[(PathBuf, Stamp, String)]) -> std::io::Result<()> {
     use std::fmt::Write as _;
     let mut text = String::new();
     for (path, id, sum) in entries {
@@ -291,7 +268,7 @@ mod tests {
         let cache = dir.path().join("file-hashes");
         let a = dir.path().join("a");
         std::fs::write(&a, b"abc").unwrap();
-        let id = Identity::of(&std::fs::metadata(&a).unwrap());
+        let id = Stamp::of(&std::fs::metadata(&a).unwrap());
         save(&cache, &[(a.clone(), id, EMPTY.to_string())]).unwrap();
         let (hashed, _) = hash_files_with(std::slice::from_ref(&a), Some(&cache), Duration::ZERO).unwrap();
         assert_eq!(hashed[0].sha256, EMPTY);

@@ -224,7 +224,7 @@ fn push_and_bundle_file_names_are_refused_or_inert() {
     assert!(syntax.status.success(), "sh -n: {}", String::from_utf8_lossy(&syntax.stderr));
     let mut child = Command::new("sh").arg("-c").arg(&written.script).current_dir(dir.path()).stdin(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
     let mut stdin: Vec<u8> = specs.iter().flat_map(|s| s.contents.load().unwrap().to_vec()).collect();
-    stdin.extend_from_slice(written.sums.as_bytes());
+    stdin.extend_from_slice(written.trailer.as_bytes());
     std::io::Write::write_all(child.stdin.as_mut().unwrap(), &stdin).unwrap();
     let output = child.wait_with_output().unwrap();
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));

@@ -2,8 +2,8 @@
 //! publishes each pod's IPv6 address (`network.publish_host: _eth0:ipv6_`, the field report's
 //! fix) and brackets its seed hosts.
 
-use super::{Component, Workload, WorkloadKind};
+use super::{AddonNetwork, Component, Workload, WorkloadKind};
 
-pub const ELASTICSEARCH: Component = Component::addon("elasticsearch", "elasticsearch.yaml.j2", "elasticsearch.yaml", |inv| inv.elasticsearch.is_some(), |inv| inv.elasticsearch.iter().map(|es| es.image.to_string()).collect(), &[STATEFULSET]);
+pub const ELASTICSEARCH: Component = Component::addon("elasticsearch", "elasticsearch.yaml.j2", "elasticsearch.yaml", |inv| inv.elasticsearch.is_some(), |inv| inv.elasticsearch.iter().map(|es| es.image.to_string()).collect(), &[STATEFULSET], AddonNetwork::Pod);
 
 const STATEFULSET: Workload = Workload { kind: WorkloadKind::StatefulSet, namespace: "elasticsearch", name: "elasticsearch", selector: "app=elasticsearch" };

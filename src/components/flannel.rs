@@ -1,9 +1,9 @@
 //! flannel: the pod network (IPv6 vxlan; needs kernel >= 3.12), a DaemonSet on every node.
 
-use super::{Component, Leaves, Script, Workload, WorkloadKind, delete_link};
+use super::{AddonNetwork, Component, Leaves, Script, Workload, WorkloadKind, delete_link};
 use crate::inventory::PodNetwork;
 
-pub const FLANNEL: Component = Component::addon("flannel", "flannel.yaml.j2", "flannel.yaml", |inv| inv.cluster.pod_network == PodNetwork::Flannel, |inv| vec![inv.images.flannel.to_string(), inv.images.flannel_cni_plugin.to_string()], &[DAEMONSET])
+pub const FLANNEL: Component = Component::addon("flannel", "flannel.yaml.j2", "flannel.yaml", |inv| inv.cluster.pod_network == PodNetwork::Flannel, |inv| vec![inv.images.flannel.to_string(), inv.images.flannel_cni_plugin.to_string()], &[DAEMONSET], AddonNetwork::Host)
     // Its pods write their subnet lease, the CNI configuration and the flannel CNI plugin on
     // every node and make the vxlan interface and the pods' bridge there.
     .leaving(Leaves {

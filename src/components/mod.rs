@@ -357,11 +357,24 @@ pub struct Manifest {
     pub images: fn(&Inventory) -> Vec<String>,
     /// The workloads it creates: it is healthy when every one has rolled out (its pods Ready).
     pub workloads: &'static [Workload],
+    /// Which network its pods use: those on the pod network are applied once the nodes are
+    /// Ready (before, the scheduler refuses them and backs off for up to 10 s).
+    pub network: AddonNetwork,
+}
+
+/// The network an addon's pods use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AddonNetwork {
+    /// `hostNetwork: true`, tolerating a node that is not Ready: flannel (which makes the nodes
+    /// Ready) and the node-local DNS cache.
+    Host,
+    /// The pod network: CoreDNS, Elasticsearch.
+    Pod,
 }
 
 impl Component {
     /// A cluster addon: `template` rendered as `file` and applied when `wanted`; its pods run
-    /// `images`, in `workloads`.
+    /// `images`, in `workloads`, on `network`.
     pub const fn addon(
         name: &'static str,
         template: &'static str,
@@ -369,8 +382,9 @@ impl Component {
         wanted: fn(&Inventory) -> bool,
         images: fn(&Inventory) -> Vec<String>,
         workloads: &'static [Workload],
+        network: AddonNetwork,
     ) -> Component {
-        Component { name, roles: &[], binaries: &[], bundle_dirs: &[], files: &[], certificates: &[], ports: &[], leaves: Leaves::NOTHING, kind: Kind::ClusterAddon(Manifest { template, file, wanted, images, workloads }) }
+        Component { name, roles: &[], binaries: &[], bundle_dirs: &[], files: &[], certificates: &[], ports: &[], leaves: Leaves::NOTHING, kind: Kind::ClusterAddon(Manifest { template, file, wanted, images, workloads, network }) }
     }
 
     /// The same component, leaving `leaves` on the hosts (an addon's pods do, on every node).

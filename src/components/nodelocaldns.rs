@@ -6,7 +6,7 @@
 //! exactly it from `lo` (its pods stop with the runtime; node-cache's own teardown cannot
 //! delete `lo`, and leaves the address).
 
-use super::{Component, HostFile, Leaves, Script, Workload, WorkloadKind, delete_link};
+use super::{AddonNetwork, Component, HostFile, Leaves, Script, Workload, WorkloadKind, delete_link};
 use crate::inventory::Role;
 
 /// The cache's address, one line, for `reset`.
@@ -15,7 +15,7 @@ pub const ADDRESS_FILE: &str = "/etc/v6deploy/nodelocaldns-address";
 pub const NODELOCALDNS: Component = Component {
     roles: &Role::ALL,
     files: &[HostFile::config(ADDRESS_FILE, "nodelocaldns-address.j2").without_restart()],
-    ..Component::addon("nodelocaldns", "nodelocaldns.yaml.j2", "nodelocaldns.yaml", |_| true, |inv| vec![inv.images.nodelocaldns.to_string()], &[DAEMONSET])
+    ..Component::addon("nodelocaldns", "nodelocaldns.yaml.j2", "nodelocaldns.yaml", |_| true, |inv| vec![inv.images.nodelocaldns.to_string()], &[DAEMONSET], AddonNetwork::Host)
 }
 .leaving(Leaves { undo: Some(Script { what: "remove the cache's address from lo (and an older dummy interface)", script: remove_address }), ..Leaves::NOTHING });
 

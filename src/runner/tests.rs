@@ -78,9 +78,9 @@ async fn apply_writes_changed_files_only() {
     let inv = inventory();
     let same = FileSpec::root("/etc/v6deploy/test.conf", 0o644, &b"x\n"[..]).sha256().to_string();
     let fakes = vec![
-        Arc::new(FakeTransport::new("a").expect("sha256sum", "-\n").expect("sha256sum -c --quiet --strict -", "")),
+        Arc::new(FakeTransport::new("a").expect("sha256sum", "-\n").expect("IFS= read -r sent", "")),
         Arc::new(FakeTransport::new("b").expect("sha256sum", &format!("644 root:root {same}\n"))),
-        Arc::new(FakeTransport::new("c").expect("sha256sum", &format!("600 root:root {same}\n")).expect("sha256sum -c --quiet --strict -", "")),
+        Arc::new(FakeTransport::new("c").expect("sha256sum", &format!("600 root:root {same}\n")).expect("IFS= read -r sent", "")),
     ];
     let recap = runner(&inv, Mode::Apply).run(connected(&inv, &fakes), &[Box::new(WriteConf)]).await;
     fakes.iter().for_each(|f| f.verify());
@@ -95,9 +95,9 @@ async fn a_failed_host_drops_out_and_the_others_finish() {
     let inv = inventory();
     let failing = Output { status: 1, stdout: Vec::new(), stderr: b"disk full".to_vec() };
     let fakes = vec![
-        Arc::new(FakeTransport::new("a").expect("sha256sum", "-\n").expect("sha256sum -c --quiet --strict -", "").expect("systemctl", "")),
+        Arc::new(FakeTransport::new("a").expect("sha256sum", "-\n").expect("IFS= read -r sent", "").expect("systemctl", "")),
         Arc::new(FakeTransport::new("b").expect_output("sha256sum", failing, 1)),
-        Arc::new(FakeTransport::new("c").expect("sha256sum", "-\n").expect("sha256sum -c --quiet --strict -", "").expect("systemctl", "")),
+        Arc::new(FakeTransport::new("c").expect("sha256sum", "-\n").expect("IFS= read -r sent", "").expect("systemctl", "")),
     ];
     let recap = runner(&inv, Mode::Apply).run(connected(&inv, &fakes), &[Box::new(WriteConf), Box::new(Restart)]).await;
     fakes.iter().for_each(|f| f.verify());
@@ -113,7 +113,7 @@ async fn a_failed_host_drops_out_and_the_others_finish() {
 #[tokio::test]
 async fn unreachable_host_is_reported_and_others_proceed() {
     let inv = inventory();
-    let fakes: Vec<Arc<FakeTransport>> = (0..3).map(|i| Arc::new(FakeTransport::new(&i.to_string()).expect("sha256sum", "-\n").expect("sha256sum -c --quiet --strict -", ""))).collect();
+    let fakes: Vec<Arc<FakeTransport>> = (0..3).map(|i| Arc::new(FakeTransport::new(&i.to_string()).expect("sha256sum", "-\n").expect("IFS= read -r sent", ""))).collect();
     let mut hosts = connected(&inv, &fakes);
     hosts[0].transport = Err(TransportError::Timeout { host: "2002:db8:0:1::101".into(), port: 22, seconds: 5 });
     let recap = runner(&inv, Mode::Apply).run(hosts, &[Box::new(WriteConf)]).await;
@@ -126,7 +126,7 @@ async fn unreachable_host_is_reported_and_others_proceed() {
 #[tokio::test]
 async fn max_fail_percent_stops_everyone() {
     let inv = inventory();
-    let fakes: Vec<Arc<FakeTransport>> = (0..3).map(|i| Arc::new(FakeTransport::new(&i.to_string()).expect("sha256sum", "-\n").expect("sha256sum -c --quiet --strict -", ""))).collect();
+    let fakes: Vec<Arc<FakeTransport>> = (0..3).map(|i| Arc::new(FakeTransport::new(&i.to_string()).expect("sha256sum", "-\n").expect("IFS= read -r sent", ""))).collect();
     let mut hosts = connected(&inv, &fakes);
     hosts[0].transport = Err(TransportError::Timeout { host: "x".into(), port: 22, seconds: 5 });
     let mut r = runner(&inv, Mode::Apply);
@@ -200,9 +200,9 @@ async fn an_all_or_none_step_that_fails_on_one_host_stops_every_host() {
     let inv = inventory();
     let failing = Output { status: 1, stdout: Vec::new(), stderr: b"restore failed".to_vec() };
     let fakes = vec![
-        Arc::new(FakeTransport::new("a").expect("sha256sum", "-\n").expect("sha256sum -c --quiet --strict -", "")),
+        Arc::new(FakeTransport::new("a").expect("sha256sum", "-\n").expect("IFS= read -r sent", "")),
         Arc::new(FakeTransport::new("b").expect_output("sha256sum", failing, 1)),
-        Arc::new(FakeTransport::new("c").expect("sha256sum", "-\n").expect("sha256sum -c --quiet --strict -", "")),
+        Arc::new(FakeTransport::new("c").expect("sha256sum", "-\n").expect("IFS= read -r sent", "")),
     ];
     let recap = runner(&inv, Mode::Apply).run(connected(&inv, &fakes), &[Box::new(WriteConfAllOrNone), Box::new(Restart)]).await;
     fakes.iter().for_each(|f| f.verify());

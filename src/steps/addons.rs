@@ -8,7 +8,7 @@ use anyhow::{Context, bail};
 
 use super::{ComponentOutcome, InstallState};
 use crate::inventory::Inventory;
-use crate::components::{self, KUBE_APISERVER};
+use crate::components::{self, AddonNetwork, KUBE_APISERVER};
 use crate::facts::Query;
 use crate::inventory::{HostSpec, Role};
 use crate::runner::{HostContext, Mode, Read, Step, StepFuture};
@@ -21,6 +21,37 @@ pub const ADDONS_DIR: &str = "/etc/kubernetes/addons";
 /// How long the addons' pods have to be Ready (images are imported already; on a busy
 /// 2-core lab flannel, CoreDNS and node-local-dns on 3 nodes take about 30 s).
 pub const READY_SECONDS: u64 = 300;
+
+/// How long the apply waits for every node to be Ready between the host-network addons
+/// (flannel makes the nodes Ready) and those on the pod network; then it applies them anyway
+/// and the wait for their pods says what is wrong.
+pub const NODES_READY_SECONDS: u64 = 120;
+
+/// The network of the addon whose manifest is `file` (a file of no addon: the pod network).
+fn network_of(inv: &Inventory, file: &str) -> AddonNetwork {
+    components::addons(inv).into_iter().filter_map(components::manifest).find(|m| m.file == file).map_or(AddonNetwork::Pod, |m| m.network)
+}
+
+/// The script that applies the manifests `on_host` (file names under the addons directory),
+/// waits up to [`NODES_READY_SECONDS`] for every node to be Ready, then applies `on_pods`:
+/// created on nodes that are not Ready yet, pods on the pod network would only be refused by
+/// the scheduler, which then backs off for up to 10 s after the nodes are Ready.
+fn apply_script(on_host: &[&str], on_pods: &[&str]) -> String {
+    let kubectl = format!("{} --kubeconfig={}", components::binary_path("kubectl"), crate::pki::kubeconfig_path(crate::pki::KubeconfigUser::Admin));
+    let apply = |files: &[&str]| {
+        let files: Vec<String> = files.iter().map(|n| format!("-f {}", quote(&format!("{ADDONS_DIR}/{n}")))).collect();
+        format!("{kubectl} apply {}", files.join(" "))
+    };
+    match (on_host.is_empty(), on_pods.is_empty()) {
+        (true, _) => apply(on_pods),
+        (false, true) => apply(on_host),
+        (false, false) => format!(
+            "{} && {{ {kubectl} wait --for=condition=Ready node --all --timeout={NODES_READY_SECONDS}s >/dev/null 2>&1 || echo 'not every node Ready after {NODES_READY_SECONDS} s: applying the rest anyway'; }} && {}",
+            apply(on_host),
+            apply(on_pods)
+        ),
+    }
+}
 
 /// The "Addons" step.
 pub struct Addons {
@@ -105,12 +136,45 @@ impl Step for Addons {
             }
             // The wanted manifests only: one left in the directory by another configuration
             // (flannel before host-routes) is not applied again.
-            let files: Vec<String> = names.iter().map(|n| format!("-f {}", quote(&format!("{ADDONS_DIR}/{n}")))).collect();
-            let apply = format!("{} --kubeconfig={} apply {}", components::binary_path("kubectl"), crate::pki::kubeconfig_path(crate::pki::KubeconfigUser::Admin), files.join(" "));
-            cx.command(&format!("kubectl apply {}", names.join(", ")), &apply, "manifests changed").await.context("apply the addons")?;
+            let on_host: Vec<&str> = names.iter().copied().filter(|n| network_of(cx.inventory, n) == AddonNetwork::Host).collect();
+            let on_pods: Vec<&str> = names.iter().copied().filter(|n| network_of(cx.inventory, n) == AddonNetwork::Pod).collect();
+            cx.command(&format!("kubectl apply {}", names.join(", ")), &apply_script(&on_host, &on_pods), "manifests changed").await.context("apply the addons")?;
             let verb = if cx.gate.mode() == Mode::Apply { "applied" } else { "would be applied" };
             let ready = self.wait_ready(cx).await?;
             Ok(format!("{} {verb}{ready}{pending}", names.join(", ")))
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Host-network addons first, then the wait for the nodes, then the rest; one group alone
+    /// is one apply; the script is valid shell.
+    #[test]
+    fn pod_network_addons_are_applied_once_the_nodes_are_ready() {
+        let both = apply_script(&["flannel.yaml", "nodelocaldns.yaml"], &["coredns.yaml"]);
+        let first = both.find("apply -f /etc/kubernetes/addons/flannel.yaml -f /etc/kubernetes/addons/nodelocaldns.yaml &&").unwrap();
+        let wait = both.find("wait --for=condition=Ready node --all --timeout=120s").unwrap();
+        let then = both.find("apply -f /etc/kubernetes/addons/coredns.yaml").unwrap();
+        assert!(first < wait && wait < then, "{both}");
+        assert!(!apply_script(&[], &["coredns.yaml"]).contains(" wait "));
+        assert!(!apply_script(&["flannel.yaml"], &[]).contains(" wait "));
+        for script in [both, apply_script(&[], &["coredns.yaml"]), apply_script(&["flannel.yaml"], &[])] {
+            assert!(std::process::Command::new("sh").arg("-n").arg("-c").arg(&script).status().unwrap().success(), "{script}");
+        }
+    }
+
+    /// Each shipped addon says which network it uses: flannel and the node-local cache the
+    /// host's, CoreDNS and Elasticsearch the pods'.
+    #[test]
+    fn the_addons_networks() {
+        let inv = crate::inventory::parse(std::path::Path::new("field-report.yaml"), include_str!("../../inventories/field-report.yaml")).unwrap().inventory;
+        assert!(inv.elasticsearch.is_some());
+        assert_eq!(network_of(&inv, "flannel.yaml"), AddonNetwork::Host);
+        assert_eq!(network_of(&inv, "nodelocaldns.yaml"), AddonNetwork::Host);
+        assert_eq!(network_of(&inv, "coredns.yaml"), AddonNetwork::Pod);
+        assert_eq!(network_of(&inv, "elasticsearch.yaml"), AddonNetwork::Pod);
     }
 }

@@ -26,6 +26,32 @@ pub enum Contents {
 pub struct LocalFile {
     pub path: PathBuf,
     pub len: u64,
+    /// What its `stat` said then (`None`: only its size is known).
+    pub stamp: Option<Stamp>,
+}
+
+/// What identifies a file's version without reading it: any write changes its change time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stamp {
+    pub dev: u64,
+    pub ino: u64,
+    pub size: u64,
+    pub mtime_ns: i128,
+    pub ctime_ns: i128,
+}
+
+impl Stamp {
+    /// The stamp of a file's metadata.
+    pub fn of(meta: &std::fs::Metadata) -> Stamp {
+        use std::os::unix::fs::MetadataExt;
+        Stamp {
+            dev: meta.dev(),
+            ino: meta.ino(),
+            size: meta.size(),
+            mtime_ns: i128::from(meta.mtime()) * 1_000_000_000 + i128::from(meta.mtime_nsec()),
+            ctime_ns: i128::from(meta.ctime()) * 1_000_000_000 + i128::from(meta.ctime_nsec()),
+        }
+    }
 }
 
 impl Contents {
@@ -68,7 +94,12 @@ impl Contents {
 impl LocalFile {
     /// A local file of `len` bytes.
     pub fn new(path: impl Into<PathBuf>, len: u64) -> LocalFile {
-        LocalFile { path: path.into(), len }
+        LocalFile { path: path.into(), len, stamp: None }
+    }
+
+    /// A local file as `stamp` describes it (taken before its checksum).
+    pub fn stamped(path: impl Into<PathBuf>, stamp: Stamp) -> LocalFile {
+        LocalFile { path: path.into(), len: stamp.size, stamp: Some(stamp) }
     }
 
     /// Opens it for reading (the error names the file).
@@ -86,6 +117,22 @@ impl LocalFile {
             self.path.display(),
             self.len
         )))
+    }
+}
+
+impl LocalFile {
+    /// After it was sent whole: an error unless the open file (`meta`, its `fstat`) is still
+    /// the version that was checksummed (same inode, size and change times), so what the host
+    /// got is what the checksum says; the host does not hash it again.
+    pub fn check_unchanged(&self, meta: &std::fs::Metadata) -> std::io::Result<()> {
+        self.check_len(meta.len())?;
+        match self.stamp {
+            Some(stamp) if Stamp::of(meta) != stamp => Err(std::io::Error::other(format!(
+                "{} changed while v6deploy ran (written after its checksum was taken): leave the bundle alone during a run, then run again",
+                self.path.display()
+            ))),
+            _ => Ok(()),
+        }
     }
 }
 
@@ -140,5 +187,22 @@ mod tests {
         let changed = Contents::Local(Arc::new(LocalFile::new(&path, 12)));
         let error = changed.load().unwrap_err().to_string();
         assert!(error.contains("changed while v6deploy ran (12 bytes when checked, 10 when sent)"), "{error}");
+    }
+
+    /// A file written after its stamp was taken (same size, new contents) is found changed; the
+    /// same version passes; a file without a stamp is judged by its size.
+    #[test]
+    fn a_file_written_after_its_checksum_is_found_changed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("kubelet");
+        std::fs::write(&path, b"version one").unwrap();
+        let file = LocalFile::stamped(&path, Stamp::of(&std::fs::metadata(&path).unwrap()));
+        assert!(file.check_unchanged(&std::fs::metadata(&path).unwrap()).is_ok());
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        std::fs::write(&path, b"version two").unwrap();
+        let changed = file.check_unchanged(&std::fs::metadata(&path).unwrap()).unwrap_err();
+        assert!(changed.to_string().contains("changed while v6deploy ran"), "{changed}");
+        assert!(LocalFile::new(&path, 11).check_unchanged(&std::fs::metadata(&path).unwrap()).is_ok());
+        assert!(LocalFile::new(&path, 3).check_unchanged(&std::fs::metadata(&path).unwrap()).is_err());
     }
 }

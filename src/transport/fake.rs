@@ -236,7 +236,7 @@ fn written_paths(script: &str) -> Option<(Vec<String>, String)> {
     if let Some(then) = script.strip_prefix("set -eu\n").filter(|rest| !rest.starts_with("umask 077\n")) {
         return Some((Vec::new(), then.trim_end().to_string()));
     }
-    if !script.contains("\nsha256sum -c ") {
+    if !script.contains("\nIFS= read -r sent ") {
         return None;
     }
     // Each file is read by `head -c N > DIR/.v6deploy.TOKEN/NAME` (quoted); it goes to DIR/NAME.

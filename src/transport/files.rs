@@ -1,9 +1,10 @@
 //! Files on a host, batched: one round trip probes every file of a step (checksum, mode,
 //! owner), one more writes all the changed ones. Writes are atomic and checked: each file goes
-//! to a temp directory beside its target, its SHA-256 is verified, mode and owner are set, and
-//! only when every file of the batch is in place are they renamed over their targets. On any
-//! error the temp files are removed, so nothing half-written is left on the host. Each script
-//! starts a fixed handful of processes plus two per written file, not several per file.
+//! to a temp directory beside its target, the batch is checked to have arrived whole (see
+//! [`write_script`]), mode and owner are set, and only when every file of the batch is in
+//! place are they renamed over their targets. On any error the temp files are removed, so
+//! nothing half-written is left on the host. Each script starts a fixed handful of processes
+//! plus two per written file, not several per file.
 //!
 //! The scripts use POSIX sh, awk and GNU coreutils (`head -c`, `sha256sum`, `stat -c`,
 //! `mktemp -d`), present on CentOS 7 and Debian alike.
@@ -239,14 +240,17 @@ pub fn parse_probe(output: &str, specs: &[FileSpec]) -> Result<Vec<FileState>, S
     Ok(specs.iter().zip(&found).map(|(spec, found)| FileState::compare(spec, found.as_ref())).collect())
 }
 
-/// A write script and the checksum list that follows the contents on its stdin.
+/// The line a write script reads on stdin after the contents: the sender got to the end of
+/// every file unchanged (see [`write_script`]).
+pub const SENT_WHOLE: &str = "v6deploy: sent whole";
+
+/// A write script and what follows the contents on its stdin.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WriteScript {
     /// The shell script (`sh -c`); no file name appears in it except shell-quoted.
     pub script: String,
-    /// `SHA256  TEMP PATH` lines for `sha256sum -c`, sent on stdin after the contents: data,
-    /// never script text, so no name can end a here-document and run the next line.
-    pub sums: String,
+    /// The [`SENT_WHOLE`] line, sent on stdin after the contents.
+    pub trailer: String,
 }
 
 /// Whether a file name or path holds a control character (a byte below 0x20, or 0x7f): such
@@ -256,11 +260,17 @@ pub fn has_control_characters(name: &str) -> bool {
 }
 
 /// The write script for `specs`; their contents are concatenated on stdin in the same order,
-/// followed by `WriteScript::sums`.
+/// followed by `WriteScript::trailer`.
 /// Each target directory gets one fresh temp directory beside the targets (a random name,
 /// created with one `mkdir` for all, which fails rather than reuse one that exists; removed on
-/// exit whatever happens). The files go there under their own names, are checked with one
-/// `sha256sum -c`, given their mode with one `chmod` per distinct mode (and an owner other
+/// exit whatever happens). The files go there under their own names and are checked to have
+/// arrived whole: the trailer line must follow them (the sender sends it only when it read
+/// every local file to its end unchanged since it was checksummed; a connection that fails
+/// mid-send never delivers it) and one `stat` must find every file at its size. SSH's message
+/// authentication already guarantees that the bytes are the ones sent, so the host does not
+/// hash them again: a `sha256sum` of the bundle took 40 % of a first install's file step on
+/// the lab's 2 cores (468 MB to 3 hosts: 5.9 s with it, 3.2-3.8 s without). Then they are
+/// given their mode with one `chmod` per distinct mode (and an owner other
 /// than root with one `chown` per owner: the script runs as root, directly or through sudo,
 /// so what it creates is root's), large files their quick-check time, their data is synced to
 /// disk, and only then are they renamed over their targets with one `mv` per directory,
@@ -292,10 +302,15 @@ pub fn write_script(specs: &[&FileSpec]) -> WriteScript {
     for (spec, temp) in specs.iter().zip(&temps) {
         let _ = writeln!(s, "head -c {} > {}", spec.contents.len(), quote(temp));
     }
-    s.push_str("sha256sum -c --quiet --strict - >&2 || { echo 'checksum mismatch writing the files above' >&2; exit 3; }\n");
-    let mut sums = String::new();
-    for (spec, temp) in specs.iter().zip(&temps) {
-        let _ = writeln!(sums, "{}  {temp}", spec.sha256());
+    let _ = writeln!(s, "IFS= read -r sent || sent=; [ \"$sent\" = {} ] || {{ echo 'the files above did not arrive whole (the send stopped)' >&2; exit 3; }}", quote(SENT_WHOLE));
+    if !specs.is_empty() {
+        let sizes: Vec<String> = specs.iter().map(|spec| spec.contents.len().to_string()).collect();
+        let _ = writeln!(
+            s,
+            "[ \"$(stat -c %s -- {})\" = \"$(printf '%s\\n' {})\" ] || {{ echo 'a file above does not have its size after the write' >&2; exit 3; }}",
+            quoted(&mut temps.iter().cloned()),
+            sizes.join(" ")
+        );
     }
     set_attributes(&mut s, "chmod", &specs, &temps, |spec| Some(format!("{:o}", spec.mode)));
     set_attributes(&mut s, "chown", &specs, &temps, |spec| (spec.owner != "root:root").then(|| spec.owner.clone()));
@@ -314,7 +329,7 @@ pub fn write_script(specs: &[&FileSpec]) -> WriteScript {
     if !dirs.is_empty() {
         let _ = writeln!(s, "sync -- {} 2>/dev/null || sync", quoted(&mut dirs.iter().map(|d| d.to_string())));
     }
-    WriteScript { script: s, sums }
+    WriteScript { script: s, trailer: format!("{SENT_WHOLE}\n") }
 }
 
 /// A name part no earlier batch used: the clock and a per-process random hash key.
@@ -379,7 +394,7 @@ pub async fn write_then(transport: &dyn Transport, specs: &[&FileSpec], then: &s
         String::from("set -eu\n")
     } else {
         let written = write_script(specs);
-        pieces.push(Contents::from(written.sums.into_bytes()));
+        pieces.push(Contents::from(written.trailer.into_bytes()));
         written.script
     };
     if !then.is_empty() {

@@ -55,7 +55,7 @@ fn scripts_start_a_fixed_number_of_processes_per_batch() {
     let script = write_script(&refs).script;
     let count = |prefix: &str| script.lines().filter(|l| l.starts_with(prefix)).count();
     assert_eq!((count("head -c "), count("mv -f "), count("chmod "), count("chown "), count("mkdir "), count("sync ")), (20, 2, 2, 0, 2, 2), "{script}");
-    assert_eq!(script.lines().filter(|l| l.contains("sha256sum -c")).count(), 1);
+    assert_eq!(script.lines().filter(|l| l.contains("stat -c %s")).count(), 1);
     let paths: Vec<&str> = specs.iter().map(|s| s.path.as_str()).collect();
     let probe = probe_script(&paths);
     assert_eq!((probe.matches("stat ").count(), probe.matches("sha256sum ").count()), (1, 1), "{probe}");
@@ -77,6 +77,35 @@ fn short_stdin_leaves_no_file_and_no_temp() {
     drop(child.stdin.take());
     assert!(!child.wait().unwrap().success());
     assert!(walk(dir.path()).is_empty(), "{:?}", walk(dir.path()));
+}
+
+/// Every byte of the contents but no trailer (the sender stopped at the end of a file it
+/// found changed): the write fails and leaves nothing; the trailer alone completes it.
+#[test]
+fn contents_without_the_trailer_are_not_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let target = format!("{}/kubelet.conf", dir.path().display());
+    let s = spec(&target, "complete contents\n");
+    let run = |stdin: &[u8]| {
+        let mut child = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(write_script(&[&s]).script)
+            .stdin(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::io::Write::write_all(child.stdin.as_mut().unwrap(), stdin).unwrap();
+        drop(child.stdin.take());
+        child.wait_with_output().unwrap()
+    };
+    let refused = run(b"complete contents\n");
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("did not arrive whole"), "{refused:?}");
+    assert!(walk(dir.path()).is_empty(), "{:?}", walk(dir.path()));
+    assert!(!run(b"complete contents\nnot the trailer\n").status.success());
+    assert!(walk(dir.path()).is_empty(), "{:?}", walk(dir.path()));
+    assert!(run(format!("complete contents\n{SENT_WHOLE}\n").as_bytes()).status.success());
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), "complete contents\n");
 }
 
 /// A large file is written with its quick-check modification time; probed, it is taken
@@ -116,7 +145,7 @@ fn run_write(specs: &[&FileSpec]) -> std::process::ExitStatus {
 fn run_write_in(specs: &[&FileSpec], cwd: &std::path::Path) -> std::process::ExitStatus {
     let written = write_script(specs);
     let mut stdin: Vec<u8> = specs.iter().flat_map(|s| s.contents.load().unwrap().to_vec()).collect();
-    stdin.extend_from_slice(written.sums.as_bytes());
+    stdin.extend_from_slice(written.trailer.as_bytes());
     let mut child = std::process::Command::new("sh")
         .arg("-c")
         .arg(&written.script)
@@ -130,11 +159,10 @@ fn run_write_in(specs: &[&FileSpec], cwd: &std::path::Path) -> std::process::Exi
 }
 
 /// Regression: temp paths were written unquoted into a here-document, so a file name with
-/// a newline and the delimiter ended it and ran the next line as root (a second file named
-/// like the first line, with the same contents, passed the checksum). The checksum list is
-/// now data on stdin: whatever a name holds, the script text only has it shell-quoted, `sh
-/// -n` accepts it, and running it in a sandbox (a temp dir, the local `sh`) writes the files
-/// under their names and runs nothing else.
+/// a newline and the delimiter ended it and ran the next line as root. Whatever a name holds,
+/// the script text now only has it shell-quoted, `sh -n` accepts it, and running it in a
+/// sandbox (a temp dir, the local `sh`) writes the files under their exact names and runs
+/// nothing else.
 #[test]
 fn hostile_file_names_never_run_as_script() {
     let dir = tempfile::tempdir().unwrap();
@@ -149,10 +177,14 @@ fn hostile_file_names_never_run_as_script() {
     let syntax = std::process::Command::new("sh").arg("-n").arg("-c").arg(&written.script).output().unwrap();
     assert!(syntax.status.success(), "sh -n: {}", String::from_utf8_lossy(&syntax.stderr));
     // The callers refuse the name with newlines (`has_control_characters`); the script
-    // must still be inert with it: the check fails and nothing runs or is left.
-    assert!(!run_write_in(&all, dir.path()).success());
+    // must still be inert with it: the files are written under their names, nothing runs.
+    assert!(run_write_in(&all, dir.path()).success());
     assert!(!dir.path().join("pwned").exists(), "a file name ran as a command");
-    assert!(walk(dir.path()).is_empty(), "{:?}", walk(dir.path()));
+    assert_eq!(std::fs::read(&breakout[0].path).unwrap(), b"same contents\n");
+    assert_eq!(walk(dir.path()).len(), all.len(), "{:?}", walk(dir.path()));
+    for spec in &all {
+        std::fs::remove_file(&spec.path).unwrap();
+    }
     let tame: Vec<&FileSpec> = tame.iter().collect();
     assert!(run_write_in(&tame, dir.path()).success());
     assert!(!dir.path().join("pwned").exists(), "a file name ran as a command");

@@ -212,9 +212,9 @@ impl SshSession {
         // ended: russh's `data_bytes` waits for window space with no regard for the
         // connection, so a connection killed mid-upload, or a command that exits without
         // reading its stdin, would otherwise hang the run forever.
-        // A local file that cannot be read (or changed size) while it is sent stops the send;
-        // the command then sees its stdin end short and fails its checksum, and the read error
-        // is what the caller is told.
+        // A local file that cannot be read (or changed) while it is sent stops the send; the
+        // command then sees its stdin end without the trailer and fails, and the read error is
+        // what the caller is told.
         let mut local_error: Option<std::io::Error> = None;
         let sending = async {
             match stdin {
@@ -332,7 +332,8 @@ enum SendError {
 }
 
 /// Sends a local file a chunk at a time, read on the blocking pool; exactly `file.len` bytes
-/// or an error.
+/// of the version that was checksummed, or an error (then the caller sends no trailer and the
+/// host's write fails, see `files::write_script`).
 async fn send_file(writer: &russh::ChannelWriteHalf<client::Msg>, file: &Arc<LocalFile>) -> Result<(), SendError> {
     use std::io::Read;
     let opened = Arc::clone(file);
@@ -360,7 +361,9 @@ async fn send_file(writer: &russh::ChannelWriteHalf<client::Msg>, file: &Arc<Loc
         }
         writer.data_bytes(chunk).await.map_err(SendError::Ssh)?;
     }
-    file.check_len(sent).map_err(SendError::Local)
+    file.check_len(sent).map_err(SendError::Local)?;
+    let meta = handle.metadata().map_err(|e| SendError::Local(super::contents::with_path(e, &file.path, "stat")))?;
+    file.check_unchanged(&meta).map_err(SendError::Local)
 }
 
 /// Shared file contents as the owner of a `Bytes`.
@@ -431,6 +434,34 @@ pub(super) async fn open_direct(endpoint: &Endpoint) -> Result<Handle<HostKeyVer
     Ok(handle)
 }
 
+/// The ciphers offered, best first. With AES instructions on this CPU (and a server almost
+/// always has them too), AES-GCM costs both ends about half of what ChaCha20-Poly1305 does per
+/// byte (measured on the lab: 468 MB through OpenSSH, 0.19 s of the client's CPU against
+/// 0.44 s; the bundle goes to every host, so this is most of v6deploy's own CPU in a first
+/// install); without them ChaCha20-Poly1305 is the faster, as OpenSSH's default order assumes.
+fn cipher_order() -> &'static [russh::cipher::Name] {
+    use russh::cipher::{AES_128_GCM, AES_256_CTR, AES_256_GCM, CHACHA20_POLY1305};
+    const AES_FIRST: &[russh::cipher::Name] = &[AES_256_GCM, AES_128_GCM, CHACHA20_POLY1305, AES_256_CTR];
+    const CHACHA_FIRST: &[russh::cipher::Name] = &[CHACHA20_POLY1305, AES_256_GCM, AES_128_GCM, AES_256_CTR];
+    if aes_in_hardware() { AES_FIRST } else { CHACHA_FIRST }
+}
+
+/// Whether this CPU has AES instructions (and carry-less multiply, which GCM needs).
+fn aes_in_hardware() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("aes") && std::arch::is_x86_feature_detected!("pclmulqdq")
+    }
+    #[cfg(target_arch = "aarch64")]
+    {
+        std::arch::is_aarch64_feature_detected!("aes") && std::arch::is_aarch64_feature_detected!("pmull")
+    }
+    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+    {
+        false
+    }
+}
+
 /// The SSH handshake and the host key check on an open byte stream (a TCP connection, or a
 /// `direct-tcpip` channel of the bastion's connection).
 async fn handshake<S>(endpoint: &Endpoint, stream: S) -> Result<Handle<HostKeyVerifier>, TransportError>
@@ -442,6 +473,7 @@ where
         keepalive_interval: Some(Duration::from_secs(15)),
         keepalive_max: 3,
         nodelay: true,
+        preferred: russh::Preferred { cipher: std::borrow::Cow::Borrowed(cipher_order()), ..russh::Preferred::default() },
         ..client::Config::default()
     });
     let verifier = HostKeyVerifier {

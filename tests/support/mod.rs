@@ -94,7 +94,11 @@ impl TestLab {
 
     /// Runs v6deploy in the project directory (see `command`).
     pub fn v6deploy(&self, args: &[&str]) -> Output {
-        self.command(args).output().unwrap()
+        let start = Instant::now();
+        let output = self.command(args).output().unwrap();
+        // Where a lab test's time goes (shown with --nocapture, or for a failed test).
+        eprintln!("lab {}: v6deploy {} -> {} in {:.1} s", self.name, args.join(" "), output.status, start.elapsed().as_secs_f64());
+        output
     }
 
     /// The bundle the lab inventory uses: the staged copy (see `stage_kubernetes`), or the
