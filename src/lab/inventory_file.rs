@@ -103,10 +103,9 @@ bundle:
 # The lab's PKI in the project's certs/{name}/ (pki.dir is relative to this file).
 pki:
   dir: ../certs
-# Lab only (see the README's lab section): overlayfs cannot mount on a machine's overlay
-# root, and processes in a machine lack CAP_SYS_RESOURCE for the sandbox's oom_score_adj.
+# Lab only (see the README's lab section): processes in a machine lack CAP_SYS_RESOURCE for
+# the sandbox's oom_score_adj.
 containerd:
-  snapshotter: native
   restrict_oom_score_adj: true
 # Lab only: the machines' disks are the development machine's, often fuller than the
 # kubelet's default thresholds (10% and 15% free) allow; it would evict the imported images.

@@ -32,6 +32,11 @@ impl MachineDir {
         self.dir.join("upper")
     }
 
+    /// The machine's `/var/lib/containerd`, bound in from here (see `node`).
+    pub fn containerd(&self) -> PathBuf {
+        self.dir.join("containerd")
+    }
+
     fn work(&self) -> PathBuf {
         self.dir.join("work")
     }
@@ -50,7 +55,7 @@ impl MachineDir {
         if self.is_mounted() {
             return Ok(());
         }
-        for dir in [self.upper(), self.work(), self.rootfs()] {
+        for dir in [self.upper(), self.work(), self.rootfs(), self.containerd()] {
             fs::create_dir_all(&dir).map_err(LabError::io("create", &dir))?;
         }
         let options = format!("lowerdir={},upperdir={},workdir={}", base.display(), self.upper().display(), self.work().display());

@@ -15,9 +15,11 @@
 //!     `kernel.panic=10`, `kernel.panic_on_oops=1`, ...) and `/proc/sys` is read-only here:
 //!     a read-only file holding the expected value is bound over each, inside the machine
 //!     only. Writing them would change the development machine itself (`panic_on_oops=1`).
-//! - `CONTAINERD_SNAPSHOTTER=native` in `/etc/environment`, so that `ctr` by hand uses the
-//!   snapshotter the lab's containerd is configured with (overlayfs cannot mount on the
-//!   machine's overlay root: "invalid argument").
+//! - `/var/lib/containerd` bound in from a directory of the machine's own on this machine's
+//!   disk ([`CONTAINERD_DIR`]): containerd's overlayfs snapshotter cannot mount on the
+//!   machine's overlay root ("invalid argument"), and the `native` snapshotter it needed
+//!   before copies every layer and every container's root file system (the first install's
+//!   image import took twice as long).
 
 use std::os::unix::fs::symlink;
 use std::path::Path;
@@ -50,7 +52,12 @@ const SCRIPT_PATH: &str = "usr/lib/v6deploy-lab/node-setup";
 const UNIT_PATH: &str = "etc/systemd/system/v6lab-node.service";
 const UNIT_LINK: &str = "etc/systemd/system/sysinit.target.wants/v6lab-node.service";
 const ENVIRONMENT: &str = "etc/environment";
-const SNAPSHOTTER: &str = "CONTAINERD_SNAPSHOTTER=native";
+
+/// What earlier labs put in a machine's `/etc/environment` for `ctr` (the `native`
+/// snapshotter): removed again.
+const OLD_ENVIRONMENT: [&str; 2] = ["# v6deploy lab: `ctr` uses the lab containerd's snapshotter.", "CONTAINERD_SNAPSHOTTER=native"];
+/// Where the machine's containerd keeps its images and snapshots: a bind mount.
+pub const CONTAINERD_DIR: &str = "/var/lib/containerd";
 
 const UNIT: &str = "\
 # v6deploy lab only: lets this machine run a kubelet and containerd (see node-setup).
@@ -128,10 +135,11 @@ pub fn install(root: &Path) -> Result<(), LabError> {
         symlink("../v6lab-node.service", &link).map_err(LabError::io("link", &link))?;
     }
     let environment = root.join(ENVIRONMENT);
-    let existing = std::fs::read_to_string(&environment).unwrap_or_default();
-    if !existing.lines().any(|l| l == SNAPSHOTTER) {
-        let separator = if existing.is_empty() || existing.ends_with('\n') { "" } else { "\n" };
-        write(&environment, &format!("{existing}{separator}# v6deploy lab: `ctr` uses the lab containerd's snapshotter.\n{SNAPSHOTTER}\n"))?;
+    if let Ok(existing) = std::fs::read_to_string(&environment) {
+        if existing.lines().any(|l| OLD_ENVIRONMENT.contains(&l)) {
+            let kept: String = existing.lines().filter(|l| !OLD_ENVIRONMENT.contains(l)).map(|l| format!("{l}\n")).collect();
+            write(&environment, &kept)?;
+        }
     }
     Ok(())
 }
@@ -167,7 +175,16 @@ mod tests {
         assert!(root.path().join(SCRIPT_PATH).is_file());
         let link = std::fs::read_link(root.path().join(UNIT_LINK)).unwrap();
         assert_eq!(link, Path::new("../v6lab-node.service"));
-        let environment = std::fs::read_to_string(root.path().join(ENVIRONMENT)).unwrap();
-        assert_eq!(environment.matches(SNAPSHOTTER).count(), 1, "{environment}");
+    }
+
+    /// A machine made by an earlier lab loses the `native` snapshotter line it was given.
+    #[test]
+    fn install_removes_the_old_snapshotter_environment() {
+        let root = tempfile::tempdir().unwrap();
+        let environment = root.path().join(ENVIRONMENT);
+        std::fs::create_dir_all(environment.parent().unwrap()).unwrap();
+        std::fs::write(&environment, format!("LANG=C.UTF-8\n{}\n{}\n", OLD_ENVIRONMENT[0], OLD_ENVIRONMENT[1])).unwrap();
+        install(root.path()).unwrap();
+        assert_eq!(std::fs::read_to_string(&environment).unwrap(), "LANG=C.UTF-8\n");
     }
 }

@@ -41,6 +41,9 @@ pub struct Spec {
     /// network service can set addresses in the machine's own namespace).
     #[serde(default)]
     pub capabilities: Vec<String>,
+    /// Directories of this machine bound into it: (on this machine, in the machine).
+    #[serde(default)]
+    pub binds: Vec<(PathBuf, PathBuf)>,
 }
 
 /// The supervisor's files in a machine directory.
@@ -131,6 +134,7 @@ pub fn nspawn_args(spec: &Spec) -> Vec<String> {
     if !spec.capabilities.is_empty() {
         args.push(format!("--capability={}", spec.capabilities.join(",")));
     }
+    args.extend(spec.binds.iter().map(|(outside, inside)| format!("--bind={}:{}", outside.display(), inside.display())));
     args
 }
 
@@ -361,6 +365,7 @@ mod tests {
             netns: "/run/netns/v6lab-lab-101".into(),
             cgroup: "v6lab/lab/101".into(),
             capabilities: Vec::new(),
+            binds: vec![("/var/lib/v6deploy/lab/lab/machines/101/containerd".into(), "/var/lib/containerd".into())],
         };
         let args = nspawn_args(&spec);
         for expected in [
@@ -373,6 +378,7 @@ mod tests {
             "--capability=all",
             "--system-call-filter=@keyring bpf",
             "--bind=/dev/kmsg",
+            "--bind=/var/lib/v6deploy/lab/lab/machines/101/containerd:/var/lib/containerd",
         ] {
             assert!(args.iter().any(|a| a == expected), "{expected} missing from {args:?}");
         }

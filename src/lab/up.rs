@@ -235,7 +235,8 @@ fn start_machine(runner: &Runner, lab: &LabDir, subnet: Subnet, host: HostNumber
     teardown::remove_controller_cgroups(&dir)?;
     let files = Files::new(&dir);
     let capabilities = flavor.capabilities().iter().map(|c| c.to_string()).collect();
-    let spec = Spec { machine: name, rootfs: machine.rootfs(), netns: network::netns_path(&lab.name.netns(host)), cgroup, capabilities };
+    let binds = vec![(machine.containerd(), PathBuf::from(node::CONTAINERD_DIR))];
+    let spec = Spec { machine: name, rootfs: machine.rootfs(), netns: network::netns_path(&lab.name.netns(host)), cgroup, capabilities, binds };
     supervisor::write_spec(&files, &spec)?;
     supervisor::start(runner, &files)?;
     Ok(())

@@ -162,6 +162,23 @@ impl Gate {
         Ok(output)
     }
 
+    /// Runs changing commands — (what, command, reason) — one after the other in one round
+    /// trip, stopping at the first that fails (the error names it); each is a change of the
+    /// plan. In dry-run nothing runs.
+    pub async fn commands(&self, host: &str, transport: &dyn Transport, commands: &[(String, String, String)]) -> anyhow::Result<()> {
+        if commands.is_empty() {
+            return Ok(());
+        }
+        if self.mode == Mode::Apply {
+            let whats: Vec<&str> = commands.iter().map(|(what, _, _)| what.as_str()).collect();
+            transport.run(&commands_script(commands)).await.with_context(|| whats.join("; "))?;
+        }
+        for (what, _, reason) in commands {
+            self.record(host, ChangeKind::Command, what, reason);
+        }
+        Ok(())
+    }
+
     /// Runs a check that changes nothing the plan shows (`systemd-analyze verify`, which
     /// records on the host what passed; like a `FollowUp` that is not a change): not recorded,
     /// and in dry-run not run (`None`). A non-zero exit is not an error here.
@@ -180,5 +197,33 @@ impl Gate {
     /// Changes recorded for one host.
     pub fn changes_for(&self, host: &str) -> usize {
         self.changes.lock().unwrap_or_else(|p| p.into_inner()).iter().filter(|c| c.host == host).count()
+    }
+}
+
+/// The script of `Gate::commands`: each command in turn; the first that fails stops it,
+/// named on stderr (`failed: WHAT`).
+fn commands_script(commands: &[(String, String, String)]) -> String {
+    let steps: Vec<String> = commands.iter().map(|(what, command, _)| format!("{{ {command}\n}} || {{ echo {} >&2; exit 1; }}", crate::shell::quote(&format!("failed: {what}")))).collect();
+    steps.join("\n")
+}
+
+#[cfg(test)]
+mod commands_tests {
+    use super::*;
+
+    /// The commands run in order and the first failure stops them, named.
+    #[test]
+    fn commands_run_in_order_until_one_fails() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("log");
+        let item = |what: &str, command: &str| (what.to_string(), format!("{command} && echo {what} >> '{}'", log.display()), "because".to_string());
+        let all = [item("first", "true"), item("second", "false"), item("third", "true")];
+        let out = std::process::Command::new("sh").arg("-c").arg(commands_script(&all)).output().unwrap();
+        assert!(!out.status.success());
+        assert_eq!(String::from_utf8_lossy(&out.stderr), "failed: second\n");
+        assert_eq!(std::fs::read_to_string(&log).unwrap(), "first\n");
+        let ok = [item("first", "true"), item("third", "true")];
+        assert!(std::process::Command::new("sh").arg("-c").arg(commands_script(&ok)).status().unwrap().success());
+        assert_eq!(std::fs::read_to_string(&log).unwrap(), "first\nfirst\nthird\n");
     }
 }

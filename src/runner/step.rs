@@ -54,6 +54,11 @@ impl<'a> HostContext<'a> {
         self.gate.command(&self.label(), self.transport, what, command, reason).await
     }
 
+    /// Runs changing commands on this host in one round trip (see `Gate::commands`).
+    pub async fn commands(&self, commands: &[(String, String, String)]) -> anyhow::Result<()> {
+        self.gate.commands(&self.label(), self.transport, commands).await
+    }
+
     /// Runs a check through the gate (see `Gate::check`): its output, `None` in dry-run.
     pub async fn check(&self, script: &str) -> anyhow::Result<Option<Output>> {
         self.gate.check(self.transport, script).await

@@ -1,7 +1,7 @@
 //! Importing the bundle's images into containerd's `k8s.io` namespace, on every node, once
 //! containerd runs and before the kubelet starts: an archive is imported when "Install files"
 //! wrote it in this run or when containerd lacks one of its references (one round trip to
-//! list, one for every import of the host, or none).
+//! list, one for all the imports of the host, or none).
 
 use std::sync::Arc;
 
@@ -37,6 +37,7 @@ impl Step for ImportImages {
             let listed = if dry_run { cx.read_fresh(&Query::images()).await.unwrap_or_default() } else { cx.read_fresh(&Query::images()).await? };
             let written = state.changed(cx.host.address, |p| p.starts_with(&format!("{IMAGES_DIR}/")));
             let mut imported = Vec::new();
+            let mut imports = Vec::new();
             let mut present = Vec::new();
             for image in &state.images {
                 let path = format!("{IMAGES_DIR}/{}", image.file);
@@ -54,9 +55,10 @@ impl Step for ImportImages {
                     snapshotter(cx),
                     quote(&path)
                 );
-                cx.command(&format!("import {}", image.references.join(", ")), &import, &reason).await?;
+                imports.push((format!("import {}", image.references.join(", ")), import, reason));
                 imported.push(image.file.as_str());
             }
+            cx.commands(&imports).await?;
             let verb = if dry_run { "would import" } else { "imported" };
             Ok(match (imported.is_empty(), present.is_empty()) {
                 (true, _) => format!("{} present: {}", present.len(), present.join(", ")),
