@@ -3,7 +3,7 @@
 //! for unit tests of step logic.
 //!
 //! Uploads and reads are built on `exec` (see `files`), so every transport gets batched,
-//! atomic, checksum-verified uploads from one implementation.
+//! atomic uploads, checked to have arrived whole, from one implementation.
 
 mod error;
 pub mod contents;
