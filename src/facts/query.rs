@@ -295,7 +295,9 @@ impl Query {
             Query::Leftovers { paths, units } => {
                 let patterns: Vec<String> = paths.iter().map(|p| p.strip_suffix('*').map_or_else(|| quote(p).into_owned(), |prefix| format!("{}*", quote(prefix)))).collect();
                 format!(
-                    "for p in {}; do if [ -d \"$p\" ] && [ ! -L \"$p\" ]; then echo \"dir $p\"; elif [ -e \"$p\" ] || [ -L \"$p\" ]; then echo \"path $p\"; fi; done\n\
+                    "for p in {}; do if [ -d \"$p\" ] && [ ! -L \"$p\" ]; then \
+                     if mountpoint -q \"$p\" 2>/dev/null && [ -z \"$(ls -A \"$p\" 2>/dev/null)\" ]; then :; else echo \"dir $p\"; fi; \
+                     elif [ -e \"$p\" ] || [ -L \"$p\" ]; then echo \"path $p\"; fi; done\n\
                      for u in {}; do echo \"unit $u\"; systemctl show -p LoadState -p ActiveState -p UnitFileState \"$u\" 2>/dev/null; done; true",
                     patterns.join(" "),
                     command(units)
@@ -588,6 +590,32 @@ mod tests {
         assert_eq!(answer.units["etcd.service"], UnitState { loaded: true, active: "active".into(), enabled: true });
         let glob = std::process::Command::new("sh").arg("-n").arg("-c").arg(&script).status().unwrap();
         assert!(glob.success());
+    }
+
+    /// A directory that is a mount point of its own (`/var/lib/containerd` on a disk of its
+    /// own; the lab binds one in) stays when reset empties it: empty, it is no leftover, so a
+    /// second reset changes nothing. With something in it, or not a mount point, it is one.
+    #[test]
+    fn an_empty_mount_point_is_not_a_leftover() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = |name: &str| dir.path().join(name).display().to_string();
+        for name in ["mounted-empty", "mounted-full", "plain-empty"] {
+            std::fs::create_dir(path(name)).unwrap();
+        }
+        std::fs::write(dir.path().join("mounted-full/blob"), "x").unwrap();
+        let stubs = tempfile::tempdir().unwrap();
+        let stub = stubs.path().join("mountpoint");
+        std::fs::write(&stub, format!("#!/bin/sh\ncase \"$2\" in {}|{}) exit 0 ;; esac\nexit 1\n", path("mounted-empty"), path("mounted-full"))).unwrap();
+        std::fs::set_permissions(&stub, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+        let ask = Query::leftovers(&[path("mounted-empty"), path("mounted-full"), path("plain-empty")], &[]);
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(ask.query().script())
+            .env("PATH", format!("{}:{}", stubs.path().display(), std::env::var("PATH").unwrap_or_default()))
+            .output()
+            .unwrap();
+        let answer = ask.parse(&output(0, &String::from_utf8_lossy(&out.stdout))).unwrap();
+        assert_eq!(answer.dirs, [path("mounted-full"), path("plain-empty")]);
     }
 
     #[test]

@@ -122,12 +122,16 @@ impl LocalFile {
 
 impl LocalFile {
     /// After it was sent whole: an error unless the open file (`meta`, its `fstat`) is still
-    /// the version that was checksummed (same inode, size and change times), so what the host
-    /// got is what the checksum says; the host does not hash it again.
+    /// the version that was checksummed (same device, inode, size and modification time), so
+    /// what the host got is what the checksum says; the host does not hash it again. The
+    /// change time is not compared: a new hard link to the file changes it (the lab's
+    /// bundles are hard links into shared caches, linked again by every `lab up`), as a
+    /// `chmod` does; a write changes the modification time.
     pub fn check_unchanged(&self, meta: &std::fs::Metadata) -> std::io::Result<()> {
         self.check_len(meta.len())?;
+        let now = Stamp::of(meta);
         match self.stamp {
-            Some(stamp) if Stamp::of(meta) != stamp => Err(std::io::Error::other(format!(
+            Some(then) if (now.dev, now.ino, now.size, now.mtime_ns) != (then.dev, then.ino, then.size, then.mtime_ns) => Err(std::io::Error::other(format!(
                 "{} changed while v6deploy ran (written after its checksum was taken): leave the bundle alone during a run, then run again",
                 self.path.display()
             ))),
@@ -202,6 +206,10 @@ mod tests {
         std::fs::write(&path, b"version two").unwrap();
         let changed = file.check_unchanged(&std::fs::metadata(&path).unwrap()).unwrap_err();
         assert!(changed.to_string().contains("changed while v6deploy ran"), "{changed}");
+        // A new hard link changes the change time, not the contents: still the same version.
+        let file = LocalFile::stamped(&path, Stamp::of(&std::fs::metadata(&path).unwrap()));
+        std::fs::hard_link(&path, dir.path().join("linked")).unwrap();
+        assert!(file.check_unchanged(&std::fs::metadata(&path).unwrap()).is_ok());
         assert!(LocalFile::new(&path, 11).check_unchanged(&std::fs::metadata(&path).unwrap()).is_ok());
         assert!(LocalFile::new(&path, 3).check_unchanged(&std::fs::metadata(&path).unwrap()).is_err());
     }

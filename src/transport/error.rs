@@ -81,9 +81,10 @@ pub enum TransportError {
     /// A path to write holds a control character (refused before the host is touched).
     #[error("{host}: refusing to write {name:?}: the path holds a control character")]
     UnsafeName { host: String, name: String },
-    /// A local file to send could not be read (or changed while it was sent).
-    #[error("{host}: {source}")]
-    LocalFile { host: String, source: std::io::Error },
+    /// A local file to send could not be read (or changed while it was sent). Not a
+    /// `source`: the message says it all, and a chain would say it twice.
+    #[error("{host}: {error}")]
+    LocalFile { host: String, error: std::io::Error },
     /// A scripted fake transport got a command it was not told to expect.
     #[error("{host}: unexpected command (fake transport): {command}")]
     Unexpected { host: String, command: String },

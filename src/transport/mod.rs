@@ -84,7 +84,7 @@ pub trait Transport: Send + Sync {
         Box::pin(async move {
             let mut stdin: Vec<u8> = Vec::new();
             for piece in pieces {
-                let bytes = piece.load().map_err(|source| TransportError::LocalFile { host: self.label().to_string(), source })?;
+                let bytes = piece.load().map_err(|error| TransportError::LocalFile { host: self.label().to_string(), error })?;
                 stdin.extend_from_slice(&bytes);
             }
             self.exec(command, &stdin).await

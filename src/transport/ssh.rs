@@ -271,7 +271,7 @@ impl SshSession {
         // sshd always reports how a command ended; a channel that closes without saying so
         // went down with the connection (the host died, rebooted or lost its network).
         if let Some(source) = local_error {
-            return Err(TransportError::LocalFile { host: self.label.clone(), source });
+            return Err(TransportError::LocalFile { host: self.label.clone(), error: source });
         }
         if !ended {
             return Err(TransportError::ConnectionLost { host: self.label.clone() });
