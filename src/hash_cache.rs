@@ -1,14 +1,18 @@
 //! SHA-256 checksums of local files, remembered between runs while a file is unchanged, as
-//! rsync and git do: a file whose device, inode, size, modification time and change time
-//! (to the nanosecond) are those it had when it was hashed is not read again. Hashing the
-//! bundle (hundreds of MB of binaries and image archives) was most of a no-change run.
+//! rsync and git do: a file whose device, inode, size and modification time (to the
+//! nanosecond) are those it had when it was hashed is not read again. Hashing the bundle
+//! (hundreds of MB of binaries and image archives) was most of a no-change run. The change
+//! time is kept but not compared (git's `core.trustctime = false`): a new hard link to a file
+//! changes it, and the lab links its bundles into shared caches at every `lab up`.
 //!
 //! The cache is one text file, `file-hashes` in `$V6DEPLOY_CACHE_DIR`, else
 //! `$XDG_CACHE_HOME/v6deploy`, else `~/.cache/v6deploy`; a line per file:
 //! `SHA256 DEV INODE SIZE MTIME_NS CTIME_NS PATH`. It is only a cache: unreadable or
-//! missing, every file is hashed; not writable, the run goes on without it. A file changed
-//! behind the cache's back without touching any of those values still cannot reach a host
-//! wrongly: the host checks every file it receives against the checksum sent with it.
+//! missing, every file is hashed; not writable, the run goes on without it. A file written
+//! while it is sent is caught: after sending, v6deploy compares the open file with its stamp
+//! (`LocalFile::check_unchanged`) and the host keeps nothing of the batch. A file rewritten
+//! with its old size and modification time restored (`touch -d`) is the one change neither
+//! notices, as with rsync.
 //!
 //! A file changed less than [`RACY`] before it was hashed is not remembered (git's "racily
 //! clean" entries): file times advance in clock ticks, so a write in the same tick as the
@@ -127,7 +131,7 @@ fn hash_files_with(paths: &[PathBuf], cache: Option<&Path>, racy: std::time::Dur
         let meta = std::fs::metadata(path).map_err(|e| with_path(e, path, "read"))?;
         identities.push(Stamp::of(&meta));
     }
-    let sums: Vec<Option<String>> = paths.iter().zip(&identities).map(|(path, id)| known.get(path).filter(|(k, _)| k == id).map(|(_, sum)| sum.clone())).collect();
+    let sums: Vec<Option<String>> = paths.iter().zip(&identities).map(|(path, id)| known.get(path).filter(|(k, _)| k.same_version(id)).map(|(_, sum)| sum.clone())).collect();
     let misses: Vec<usize> = (0..paths.len()).filter(|&i| sums[i].is_none()).collect();
     let computed = hash_in_parallel(&misses.iter().map(|&i| paths[i].as_path()).collect::<Vec<_>>())?;
     let mut sums = sums;
@@ -149,7 +153,7 @@ fn hash_files_with(paths: &[PathBuf], cache: Option<&Path>, racy: std::time::Dur
             if entries.len() >= MAX_ENTRIES {
                 break;
             }
-            if !paths.contains(&path) && std::fs::metadata(&path).is_ok_and(|m| Stamp::of(&m) == id) {
+            if !paths.contains(&path) && std::fs::metadata(&path).is_ok_and(|m| Stamp::of(&m).same_version(&id)) {
                 entries.push((path, id, sum));
             }
         }
@@ -276,6 +280,23 @@ mod tests {
         std::fs::File::options().write(true).open(&a).unwrap().set_modified(UNIX_EPOCH + Duration::from_secs(1_000_000)).unwrap();
         let (hashed, stats) = hash_files_with(std::slice::from_ref(&a), Some(&cache), Duration::ZERO).unwrap();
         assert_eq!((stats.hashed, hashed[0].sha256.as_str()), (1, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"));
+    }
+
+    /// A new hard link to a hashed file (what every `lab up` does to the shared caches)
+    /// changes its change time, not its version: the checksum is still remembered.
+    #[test]
+    fn a_new_hard_link_does_not_make_a_file_be_hashed_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = dir.path().join("file-hashes");
+        let a = dir.path().join("a");
+        std::fs::write(&a, b"abc").unwrap();
+        hash_files_with(std::slice::from_ref(&a), Some(&cache), Duration::ZERO).unwrap();
+        let before = Stamp::of(&std::fs::metadata(&a).unwrap());
+        std::thread::sleep(Duration::from_millis(20));
+        std::fs::hard_link(&a, dir.path().join("linked")).unwrap();
+        assert_ne!(Stamp::of(&std::fs::metadata(&a).unwrap()).ctime_ns, before.ctime_ns);
+        let (_, stats) = hash_files_with(std::slice::from_ref(&a), Some(&cache), Duration::ZERO).unwrap();
+        assert_eq!(stats.hashed, 0);
     }
 
     #[test]

@@ -41,6 +41,13 @@ pub struct Stamp {
 }
 
 impl Stamp {
+    /// Whether both stamps are of the same version of the file: device, inode, size and
+    /// modification time. Not the change time: a new hard link or a `chmod` changes it, a
+    /// write changes the modification time.
+    pub fn same_version(&self, other: &Stamp) -> bool {
+        (self.dev, self.ino, self.size, self.mtime_ns) == (other.dev, other.ino, other.size, other.mtime_ns)
+    }
+
     /// The stamp of a file's metadata.
     pub fn of(meta: &std::fs::Metadata) -> Stamp {
         use std::os::unix::fs::MetadataExt;
@@ -122,16 +129,12 @@ impl LocalFile {
 
 impl LocalFile {
     /// After it was sent whole: an error unless the open file (`meta`, its `fstat`) is still
-    /// the version that was checksummed (same device, inode, size and modification time), so
-    /// what the host got is what the checksum says; the host does not hash it again. The
-    /// change time is not compared: a new hard link to the file changes it (the lab's
-    /// bundles are hard links into shared caches, linked again by every `lab up`), as a
-    /// `chmod` does; a write changes the modification time.
+    /// the version that was checksummed ([`Stamp::same_version`]), so what the host got is
+    /// what the checksum says; the host does not hash it again.
     pub fn check_unchanged(&self, meta: &std::fs::Metadata) -> std::io::Result<()> {
         self.check_len(meta.len())?;
-        let now = Stamp::of(meta);
         match self.stamp {
-            Some(then) if (now.dev, now.ino, now.size, now.mtime_ns) != (then.dev, then.ino, then.size, then.mtime_ns) => Err(std::io::Error::other(format!(
+            Some(then) if !Stamp::of(meta).same_version(&then) => Err(std::io::Error::other(format!(
                 "{} changed while v6deploy ran (written after its checksum was taken): leave the bundle alone during a run, then run again",
                 self.path.display()
             ))),
