@@ -1,15 +1,16 @@
 //! Importing the bundle's images into containerd's `k8s.io` namespace, on every node, once
 //! containerd runs and before the kubelet starts: an archive is imported when "Install files"
-//! wrote it in this run or when containerd lacks one of its references (one round trip to
-//! list, one for all the imports of the host, or none).
+//! wrote it in this run or when containerd lacks one of its references (the listing from the
+//! run's snapshot on a host the run has not changed, else one round trip; one for all the
+//! imports of the host, or none).
 
 use std::sync::Arc;
 
 use super::InstallState;
 use crate::components::{self, CONTAINERD, IMAGES, IMAGES_DIR};
 use crate::facts::Query;
-use crate::inventory::HostSpec;
-use crate::runner::{HostContext, Mode, Step, StepFuture};
+use crate::inventory::{HostSpec, Inventory};
+use crate::runner::{HostContext, Mode, Read, Step, StepFuture};
 use crate::shell::quote;
 
 /// The "Import images" step.
@@ -26,6 +27,10 @@ impl Step for ImportImages {
         IMAGES.runs_on(host) && !self.state.images.is_empty()
     }
 
+    fn reads(&self, _: &Inventory, _: &HostSpec) -> Vec<Read> {
+        vec![Read::query(&Query::images())]
+    }
+
     fn run<'a>(&'a self, cx: &'a HostContext<'a>) -> StepFuture<'a> {
         Box::pin(async move {
             let state = &self.state;
@@ -33,8 +38,15 @@ impl Step for ImportImages {
                 return Ok(format!("{} archives in {IMAGES_DIR}, not imported (containerd is staged)", state.images.len()));
             }
             let dry_run = cx.gate.mode() == Mode::DryRun;
-            // In a dry run containerd may not run yet: then every archive would be imported.
-            let listed = if dry_run { cx.read_fresh(&Query::images()).await.unwrap_or_default() } else { cx.read_fresh(&Query::images()).await? };
+            // On a host this run has changed nothing on (containerd not restarted), the
+            // snapshot's listing holds; otherwise containerd is asked now. In a dry run it may
+            // not run yet: then every archive would be imported.
+            let remembered = if state.untouched(cx.host.address) { cx.snapshot_answer(&Query::images()).and_then(Result::ok) } else { None };
+            let listed = match remembered {
+                Some(listed) => listed,
+                None if dry_run => cx.read_fresh(&Query::images()).await.unwrap_or_default(),
+                None => cx.read_fresh(&Query::images()).await?,
+            };
             let written = state.changed(cx.host.address, |p| p.starts_with(&format!("{IMAGES_DIR}/")));
             let mut imported = Vec::new();
             let mut imports = Vec::new();
@@ -83,6 +95,7 @@ mod tests {
     use crate::bundle::{BundleCheck, BundleImage};
     use crate::render::Rendered;
     use crate::runner::{Gate, Progress, Snapshot};
+    use crate::transport::Output;
     use crate::transport::fake::FakeTransport;
 
     fn state(written: &[&str]) -> Arc<InstallState> {
@@ -121,5 +134,24 @@ mod tests {
         assert_eq!(summary, "2 present: pause.tar, busybox.tar");
         let (_, changes) = run(state(&["/var/lib/v6deploy/images/pause.tar"]), "v6deploy.lab/pause:3.2\nv6deploy.lab/busybox:1.35\n", true).await;
         assert_eq!(changes, ["import v6deploy.lab/pause:3.2 (archive changed)"]);
+    }
+
+    /// On a host the run has not changed, the snapshot's listing answers: no round trip (the
+    /// fake transport expects none). On a changed host, containerd is asked again.
+    #[tokio::test]
+    async fn an_untouched_host_is_answered_from_the_snapshot() {
+        let inv = crate::inventory::field_report();
+        let snapshot = Snapshot::default();
+        snapshot.seed(Query::images().query(), Output { status: 0, stdout: b"v6deploy.lab/pause:3.2\nv6deploy.lab/busybox:1.35\n".to_vec(), stderr: Vec::new() });
+        let fake = FakeTransport::new("a");
+        let gate = Gate::new(Mode::Apply);
+        let cx = HostContext::new(&inv, &inv.hosts[0], &fake, &gate, &Progress::Silent, &snapshot);
+        assert_eq!(ImportImages { state: state(&[]) }.run(&cx).await.unwrap(), "2 present: pause.tar, busybox.tar");
+        fake.verify();
+        let fake = FakeTransport::new("a").answer(&Query::images(), "").accepts_commands();
+        let cx = HostContext::new(&inv, &inv.hosts[0], &fake, &gate, &Progress::Silent, &snapshot);
+        let summary = ImportImages { state: state(&["/etc/containerd/config.toml"]) }.run(&cx).await.unwrap();
+        assert_eq!(summary, "imported pause.tar, busybox.tar");
+        fake.verify();
     }
 }
