@@ -58,7 +58,9 @@ fn describe(held: &[(String, String)]) -> String {
 /// reconnect never waits for it.
 /// A run that finds it held by another reads the holder from `lock.owner`, waiting up to 1 s
 /// for it: the holder writes it just after taking the lock (two runs started together met in
-/// between).
+/// between). Held with no owner written, the lock is being let go (a holder empties
+/// `lock.owner` before it exits: a reconnecting run met its old holder there and was refused)
+/// or was just taken: the script waits up to 2 s for it first.
 pub fn lock_script(owner: &str) -> String {
     lock_script_with(owner, SILENCE_SECONDS)
 }
@@ -68,7 +70,8 @@ fn lock_script_with(owner: &str, silence: u64) -> String {
         "d={LOCK_DIR}; command -v flock >/dev/null || {{ echo 'flock (util-linux) is not installed' >&2; exit 2; }}\n\
          mkdir -p -m 0700 \"$d\" && exec 9>>\"$d/lock\" || exit 2\n\
          got=''; if flock -n 9; then got=now\n\
-         elif [ \"$(cat \"$d/lock.owner\" 2>/dev/null)\" = {owner} ]; then echo {LOCKED}; flock -w 120 9 || exit 0; got=after; fi\n\
+         elif [ \"$(cat \"$d/lock.owner\" 2>/dev/null)\" = {owner} ]; then echo {LOCKED}; flock -w 120 9 || exit 0; got=after\n\
+         elif [ ! -s \"$d/lock.owner\" ] && flock -w 2 9; then got=now; fi\n\
          if [ -n \"$got\" ]; then printf '%s\\n' {owner} > \"$d/lock.owner\"; echo $$ > \"$d/lock.pid\"; [ $got = now ] && echo {LOCKED}\n\
          while [ \"$(timeout {silence} head -c 1 9>&- | wc -c)\" -eq 1 ]; do :; done\n\
          : > \"$d/lock.owner\"; rm -f \"$d/lock.pid\"; exit 0; fi\n\
@@ -200,6 +203,26 @@ mod tests {
         assert!(first.wait().unwrap().success());
         let third = std::process::Command::new("sh").arg("-c").arg(local("3@c (third) since t")).stdin(std::process::Stdio::null()).output().unwrap();
         assert_eq!(String::from_utf8_lossy(&third.stdout), format!("{LOCKED}\n"));
+    }
+
+    /// Regression (a reconnecting run was refused with no holder named when it met its old
+    /// holder between emptying `lock.owner` and exiting): a lock held with no owner written
+    /// is waited for, and taken once let go.
+    #[test]
+    fn a_lock_being_let_go_is_waited_for() {
+        if std::process::Command::new("sh").arg("-c").arg("command -v flock && command -v timeout").output().map(|o| !o.status.success()).unwrap_or(true) {
+            return; // no flock/timeout here (util-linux and coreutils are on every supported host)
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let lock = dir.path().join("lock");
+        std::fs::write(dir.path().join("lock.owner"), "").unwrap();
+        // A holder letting go: the lock held, its owner line emptied, gone in 0.5 s.
+        let mut letting_go = std::process::Command::new("flock").arg(&lock).args(["sleep", "0.5"]).spawn().unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        let script = lock_script_with("5@e (run) since t", 1).replace(LOCK_DIR, &dir.path().display().to_string());
+        let taken = std::process::Command::new("sh").arg("-c").arg(script).stdin(std::process::Stdio::null()).output().unwrap();
+        assert!(letting_go.wait().unwrap().success());
+        assert_eq!(String::from_utf8_lossy(&taken.stdout), format!("{LOCKED}\n"));
     }
 
     /// The attacks of the security review on the lock: a run that died without closing its
