@@ -3,9 +3,10 @@
 # real IPv6 lab are `#[ignore]`d (they boot machines and need root): as root this runs them too
 # (`--include-ignored`); otherwise `cargo test` reports them as ignored.
 #
-# As root the test binaries run side by side, V6DEPLOY_TEST_JOBS at a time (default 2), the
-# longest first (every lab test has a lab of its own, so they do not meet): most of a lab
-# test's time is machines booting and services starting, not this machine's CPU. Each binary
+# As root the test binaries run side by side, V6DEPLOY_TEST_JOBS at a time (default 3), the
+# longest first (every lab test has a lab of its own, so they do not meet): much of a lab
+# test's time is waiting (an apiserver kept down past the node grace period, pods draining,
+# the e2e suite's polls), which a third binary fills; installs alone keep both cores busy. Each binary
 # runs its tests V6DEPLOY_TEST_THREADS at a time (default 4). The closing lines give each
 # binary's time and result; the run fails if any binary failed.
 set -euo pipefail
@@ -20,7 +21,7 @@ if [[ $(id -u) -ne 0 ]]; then
   exit 0
 fi
 
-jobs=${V6DEPLOY_TEST_JOBS:-2}
+jobs=${V6DEPLOY_TEST_JOBS:-3}
 # What cargo sets for the processes it runs (.cargo/config.toml's [env], the package's
 # variables); run directly, the binaries get it here.
 export V6DEPLOY_CONNECT_ONLY=${V6DEPLOY_CONNECT_ONLY:-2001:db8:0::/48}
@@ -37,8 +38,8 @@ for line in sys.stdin:
     if m.get("reason") == "compiler-artifact" and m.get("profile", {}).get("test") and m.get("executable"):
         print(m["target"]["name"] + "\t" + m["executable"])')
 [[ -n $binaries ]] || { echo "test: cargo built no test binary" >&2; exit 1; }
-# The longest first (seconds in a serial run on 2 cores), so the last to start are short.
-order="conformance node_remove cluster ha reset network kernel kubernetes day2 node_add rotate install ssh locks redis_moved lab"
+# The longest first (as a suite run on 2 cores measured them), so the last to start are short.
+order="conformance node_remove ha cluster node_add reset rotate day2 network install kubernetes ssh kernel locks lab redis_moved"
 rank() { local i=0; for n in $order; do [[ $n == "$1" ]] && { echo "$i"; return; }; i=$((i + 1)); done; echo 99; }
 list=$(while IFS=$'\t' read -r name exe; do printf '%s\t%s\t%s\n' "$(rank "$name")" "$name" "$exe"; done <<<"$binaries" | sort -n -k1,1 | cut -f2-)
 logs=$(mktemp -d /tmp/v6deploy-test.XXXXXX)

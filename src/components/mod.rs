@@ -43,7 +43,7 @@ pub use ifcfg::{IFCFG, IFCFG_DIR};
 pub use kube_apiserver::{KUBE_APISERVER, kubectl_local};
 pub use registry::*;
 pub use teardown::{Keep, Part, STOP_UNIT, Teardown, Unit, teardown};
-pub use workloads::{Workload, WorkloadKind, parse_ready, ready_script};
+pub use workloads::{Workload, WorkloadKind, parse_ready, ready_now_script, ready_script};
 pub use pod_routes::{CONFLIST as POD_NETWORK_CONFLIST, POD_ROUTES, ROUTES as POD_ROUTES_FILE, UNIT as POD_ROUTES_UNIT, conflist, routes};
 
 use crate::bundle::BundleCheck;

@@ -93,13 +93,19 @@ impl Workload {
 /// `rollout status` would; only when one has not rolled out does the script wait on each in
 /// turn (two kubectl runs per workload): a healthy cluster is answered with one.
 pub fn ready_script(workloads: &[Workload], seconds: u64) -> String {
-    let mut script = format!("if {} 2>/dev/null | {}; then :; else\ndeadline=$(( $(date +%s) + {seconds} ))\n", list_all(), judge_all(workloads));
+    let mut script = format!("if {}; then :; else\ndeadline=$(( $(date +%s) + {seconds} ))\n", ready_now_script(workloads));
     for workload in workloads {
         script.push_str(&workload.wait_script());
         script.push('\n');
     }
     script.push_str("fi\n");
     script
+}
+
+/// The script that says, without waiting, whether all of `workloads` have rolled out: `ready
+/// NAME R/W` for each and success, or nothing and failure (one `kubectl get`).
+pub fn ready_now_script(workloads: &[Workload]) -> String {
+    format!("{} 2>/dev/null | {}", list_all(), judge_all(workloads))
 }
 
 /// Every workload of the cluster, a line each: `KIND|NAMESPACE|NAME|generation|observed|

@@ -9,7 +9,7 @@ use anyhow::{Context, bail};
 use super::{ComponentOutcome, InstallState};
 use crate::inventory::Inventory;
 use crate::components::{self, AddonNetwork, KUBE_APISERVER};
-use crate::facts::Query;
+use crate::facts::{AddonsReady, Ask, Query};
 use crate::inventory::{HostSpec, Role};
 use crate::runner::{HostContext, Mode, Read, Step, StepFuture};
 use crate::transport::files::FileSpec;
@@ -73,14 +73,25 @@ impl Addons {
         components::addon_workloads(cx.inventory, |m| (m.images)(cx.inventory).iter().all(|i| crate::bundle::holds(&self.state.images, i)))
     }
 
+    /// The snapshot's question: are the addons' pods all Ready now (one `kubectl get`).
+    fn ready_now(&self, inv: &Inventory) -> Ask<AddonsReady> {
+        let workloads = components::addon_workloads(inv, |m| (m.images)(inv).iter().all(|i| crate::bundle::holds(&self.state.images, i)));
+        Query::addons_ready(components::ready_now_script(&workloads))
+    }
+
     /// Waits for the addons' pods: "; ready: kube-flannel-ds 3/3, ..." or the error naming
-    /// the pods that are not, with their events and logs.
+    /// the pods that are not, with their events and logs. In a run that has changed nothing
+    /// on any host, the snapshot's answer that they all were Ready does.
     async fn wait_ready(&self, cx: &HostContext<'_>) -> anyhow::Result<String> {
         let workloads = self.checked(cx);
         if workloads.is_empty() || cx.gate.mode() == Mode::DryRun {
             return Ok(String::new());
         }
-        let answer = cx.read_fresh(&Query::addons_ready(components::ready_script(&workloads, READY_SECONDS))).await.context("wait for the addons' pods")?;
+        let remembered = if self.state.nothing_changed() { cx.snapshot_answer(&self.ready_now(cx.inventory)).and_then(Result::ok).filter(|a| a.failure.is_none()) } else { None };
+        let answer = match remembered {
+            Some(answer) => answer,
+            None => cx.read_fresh(&Query::addons_ready(components::ready_script(&workloads, READY_SECONDS))).await.context("wait for the addons' pods")?,
+        };
         if let Some(why) = answer.failure {
             bail!("the addons' pods are not Ready after {READY_SECONDS} s:\n{why}");
         }
@@ -114,8 +125,10 @@ impl Step for Addons {
         host.has(Role::ControlPlane) && host.address == self.first_control_plane
     }
 
-    fn reads(&self, _: &Inventory, _: &HostSpec) -> Vec<Read> {
-        self.specs().into_iter().map(|f| Read::probe(&f)).collect()
+    fn reads(&self, inv: &Inventory, _: &HostSpec) -> Vec<Read> {
+        let mut reads: Vec<Read> = self.specs().into_iter().map(|f| Read::probe(&f)).collect();
+        reads.push(Read::query(&self.ready_now(inv)));
+        reads
     }
 
     fn run<'a>(&'a self, cx: &'a HostContext<'a>) -> StepFuture<'a> {

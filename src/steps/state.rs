@@ -151,6 +151,13 @@ impl InstallState {
         no_files && outcomes.get(&address).is_none_or(|o| o.values().all(|o| matches!(o, ComponentOutcome::Unchanged | ComponentOutcome::Staged)))
     }
 
+    /// Whether the run has changed nothing on any host so far (see [`Self::untouched`]).
+    pub fn nothing_changed(&self) -> bool {
+        let no_files = self.changed.lock().unwrap_or_else(|p| p.into_inner()).values().all(|c| c.is_empty());
+        let outcomes = self.outcomes.lock().unwrap_or_else(|p| p.into_inner());
+        no_files && outcomes.values().all(|o| o.values().all(|o| matches!(o, ComponentOutcome::Unchanged | ComponentOutcome::Staged)))
+    }
+
     /// Records that a host's units, as this run wrote them, passed `systemd-analyze verify`.
     pub fn mark_units_verified(&self, address: Ipv6Addr) {
         self.units_verified.lock().unwrap_or_else(|p| p.into_inner()).insert(address);
@@ -186,5 +193,25 @@ mod tests {
         let many = ComponentOutcome::Restarted { changed: (1..=5).map(|i| format!("/f{i}")).collect() };
         assert_eq!(many.to_string(), "restarted (5 files changed: /f1, /f2, /f3, ...)");
         assert!(!ComponentOutcome::Staged.is_running() && ComponentOutcome::Started.is_running());
+    }
+
+    /// The run has changed nothing while every host is untouched: a file written or a service
+    /// (re)started anywhere ends that.
+    #[test]
+    fn nothing_changed_until_a_file_or_a_service_on_any_host() {
+        use super::InstallState;
+        use crate::bundle::BundleCheck;
+        use crate::render::Rendered;
+        let fresh = || InstallState::new(Rendered { hosts: vec![], cluster: vec![] }, BundleCheck { root: "/b".into(), present: vec![], missing: vec![], dirs: vec![], missing_files: vec![] }, vec![]).unwrap();
+        let (a, b): (std::net::Ipv6Addr, std::net::Ipv6Addr) = ("2001:db8::1".parse().unwrap(), "2001:db8::2".parse().unwrap());
+        let state = fresh();
+        state.set_outcome(a, &crate::components::ETCD, ComponentOutcome::Unchanged);
+        state.mark_changed(b, Vec::<String>::new());
+        assert!(state.nothing_changed());
+        state.mark_changed(b, vec!["/etc/hosts".to_string()]);
+        assert!(!state.nothing_changed() && state.untouched(a) && !state.untouched(b));
+        let state = fresh();
+        state.set_outcome(b, &crate::components::CONTAINERD, ComponentOutcome::Started);
+        assert!(!state.nothing_changed());
     }
 }
