@@ -5,8 +5,7 @@
 # run on fresh machines (and a fresh PKI): the install's wall time and peak RSS, the time from
 # its start until every node is Ready and until a pod resolves a Service name through the
 # cluster DNS; then a run that changes nothing (wall time, peak RSS) and `check` on the same
-# lab; the memory the machines take (this machine's MemAvailable before `lab up` and after
-# the install, per machine); where the time goes (the recap's `time:` line).
+# lab; the memory the machines take (each machine's resident memory, from its cgroup); where the time goes (the recap's `time:` line).
 # Writes bench/INSTALL-RESULTS.md, keeping the hand-written findings below its marker line.
 # Root only (the lab boots machines); a release build.
 #
@@ -41,7 +40,15 @@ cd "$project"
 
 now() { date +%s.%N; }
 secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
-avail_kb() { awk '/MemAvailable/ { print $2 }' /proc/meminfo; }
+# The resident memory (anon, kB) of lab $1's machines, on average: each machine's processes
+# are in its own cgroup v6lab/LAB/HOST of the memory controller (the machine's supervisor
+# puts it there), so its memory.stat counts them and nothing else.
+machine_rss_kb() {
+  local lab=$1 dirs
+  dirs=$(find /sys/fs/cgroup/memory -mindepth 1 -type d -path "*/v6lab/$lab/*" -prune 2>/dev/null)
+  [[ -n $dirs ]] || { echo 0; return; }
+  for d in $dirs; do awk '$1 == "total_rss" { print $2 }' "$d/memory.stat"; done | awk '{ s += $1; n++ } END { printf "%d", s / n / 1024 }'
+}
 
 # Runs install on lab $1 under GNU time; prints "SECONDS RSS_KB". $2: "first" (something must
 # change) or "none" (nothing may change).
@@ -105,7 +112,6 @@ for size in $sizes; do
     # Fresh machines and a fresh PKI for every first run.
     "$bin" lab down --name "$lab" --purge --quiet >/dev/null 2>&1 || true
     rm -rf "certs/$lab"
-    before_kb=$(avail_kb)
     "$bin" lab up --name "$lab" --hosts "$size" --quiet >/dev/null
     bundle_mb=$(du -cm ".lab/$lab/bundle/bin" ".lab/$lab/bundle/cni" ".lab/$lab/bundle/images" | tail -1 | cut -f1)
     start=$(now)
@@ -113,7 +119,7 @@ for size in $sizes; do
     first+=("$t"); rf+=("$rss")
     ready+=("$(until_nodes_ready "$lab" "$start" "$size")")
     dns+=("$(until_dns_answers "$lab" "$start")")
-    mem+=("$(( (before_kb - $(avail_kb)) / size ))")
+    mem+=("$(machine_rss_kb "$lab")")
     read -r t rss < <(timed_install "$lab" none)
     none+=("$t"); rn+=("$rss")
     cstart=$(now)
@@ -133,7 +139,7 @@ done
 each() { local out=""; for x in "$@"; do out+="$(fmt "$x") "; done; echo "${out% }"; }
 results=$repo/bench/INSTALL-RESULTS.md
 marker='<!-- findings (by hand): kept by bench/install.sh -->'
-findings=$( [[ -f $results ]] && sed -n "/^$marker\$/,\$p" "$results" || true )
+findings=$( [[ -f $results ]] && awk -v m="$marker" '$0 == m { on = 1 } on' "$results" || true )
 {
   echo "# install on the lab: timings"
   echo
@@ -148,8 +154,9 @@ findings=$( [[ -f $results ]] && sed -n "/^$marker\$/,\$p" "$results" || true )
   echo "Ready and until a busybox pod has resolved \`kubernetes.default.svc.cluster.local\` (through"
   echo "node-local-dns and CoreDNS). *No change*: the same install again at once (every host ok,"
   echo "changed=0, every service's health check made); *check*: \`v6deploy check\` on the same lab."
-  echo "*RSS*: v6deploy's peak resident memory (GNU time). *Memory per machine*: this machine's"
-  echo "MemAvailable before \`lab up\` minus after the first install, per machine."
+  echo "*RSS*: v6deploy's peak resident memory (GNU time). *Memory per machine*: after the first"
+  echo "install and the DNS probe, the resident (anon) memory of a machine's processes, from its"
+  echo "cgroup's \`memory.stat\` (\`total_rss\`), averaged over the machines (page cache not counted)."
   echo
   echo "| machines | first (s) | nodes Ready (s) | DNS answers (s) | no change (s) | check (s) | no change / check | peak RSS first / no change (MB) | memory per machine (MB) | first, each run | no change, each run |"
   echo "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |"
