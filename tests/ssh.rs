@@ -269,13 +269,16 @@ fn accept_new_learns_an_unknown_host_once() {
     assert_eq!(fs::read_to_string(&empty).unwrap(), "");
 }
 
-/// Inside machine 102: waits until the push's write script runs `head` (reading the upload
-/// from stdin), freezes it so the upload is held open, then stops sshd and kills every sshd
-/// process, i.e. the connection v6deploy is using. Ends (status 3) when
-/// `/run/ssh-test-stop` appears instead.
+/// Inside machine 102: waits until the push's write script runs `head -c SIZE` (reading the
+/// upload from stdin), freezes it so the upload is held open, then stops sshd and kills every
+/// sshd process, i.e. the connection v6deploy is using. Ends (status 3) when
+/// `/run/ssh-test-stop` appears instead. Only a `head` of 10 bytes or more: the run lock's
+/// holder reads its heartbeats with `head -c 1` all along, and freezing that one cut the
+/// connection before the upload began (the push then failed to reconnect, "connection
+/// refused", instead of losing its connection mid-upload).
 const KILL_SSHD_DURING_UPLOAD: &str = "echo ready; \
-    until pkill -STOP -x head; do [ -e /run/ssh-test-stop ] && exit 3; sleep 0.01; done; \
-    systemctl stop ssh; pkill -KILL -x sshd; pkill -KILL -x head; echo killed";
+    until pkill -STOP -f '^head -c [0-9]{2,}$'; do [ -e /run/ssh-test-stop ] && exit 3; sleep 0.01; done; \
+    systemctl stop ssh; pkill -KILL -x sshd; pkill -KILL -f '^head -c [0-9]{2,}$'; echo killed";
 
 #[test]
 #[ignore = "lab: boots machines, needs root; scripts/test.sh runs it as root (cargo test -- --include-ignored)"]
