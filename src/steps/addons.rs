@@ -69,21 +69,20 @@ impl Addons {
 impl Addons {
     /// The workloads to wait for: those of the wanted addons whose images the bundle holds
     /// (without them, nothing could make the pods Ready).
-    fn checked(&self, cx: &HostContext<'_>) -> Vec<components::Workload> {
-        components::addon_workloads(cx.inventory, |m| (m.images)(cx.inventory).iter().all(|i| crate::bundle::holds(&self.state.images, i)))
+    fn checked(&self, inv: &Inventory) -> Vec<components::Workload> {
+        components::addon_workloads(inv, |m| (m.images)(inv).iter().all(|i| crate::bundle::holds(&self.state.images, i)))
     }
 
     /// The snapshot's question: are the addons' pods all Ready now (one `kubectl get`).
     fn ready_now(&self, inv: &Inventory) -> Ask<AddonsReady> {
-        let workloads = components::addon_workloads(inv, |m| (m.images)(inv).iter().all(|i| crate::bundle::holds(&self.state.images, i)));
-        Query::addons_ready(components::ready_now_script(&workloads))
+        Query::addons_ready(components::ready_now_script(&self.checked(inv)))
     }
 
     /// Waits for the addons' pods: "; ready: kube-flannel-ds 3/3, ..." or the error naming
     /// the pods that are not, with their events and logs. In a run that has changed nothing
     /// on any host, the snapshot's answer that they all were Ready does.
     async fn wait_ready(&self, cx: &HostContext<'_>) -> anyhow::Result<String> {
-        let workloads = self.checked(cx);
+        let workloads = self.checked(cx.inventory);
         if workloads.is_empty() || cx.gate.mode() == Mode::DryRun {
             return Ok(String::new());
         }
