@@ -199,6 +199,11 @@ fn down_leaves_no_namespace_mount_bridge_route_or_process() {
     assert!(lab.inventory().exists() && lab.files().join("id_ed25519").exists());
     let again = lab.v6deploy(&["lab", "down", "-q"]);
     assert!(!again.status.success() && String::from_utf8_lossy(&again.stderr).contains("there is no lab named \"tdown\""), "{}", text(&again));
+    // A lab made meanwhile leaves the kept subnet alone (it was taken once when the suite
+    // made another test's lab right here, and this lab came back on another subnet).
+    let other = TestLab::up("tdown2", 1);
+    let other_subnet = lab::labs(Some(&other.name)).unwrap()[0].record.subnet();
+    assert_ne!(other_subnet, subnet, "lab tdown2 took the subnet kept for tdown");
     // Up again: the same subnet (taken from the kept inventory), which stays as it is; new
     // host keys in known_hosts.
     let inventory = fs::read_to_string(lab.inventory()).unwrap();

@@ -47,8 +47,11 @@ spec:
   ports: [{port: 80, targetPort: 8080}]
 "#;
 
-/// Pods of `selector` in `namespace`, by node: (name, uid, IP, restarts, ready).
-fn pods(lab: &TestLab, namespace: &str, selector: &str) -> BTreeMap<String, Vec<(String, String, String, u64, bool)>> {
+/// One pod: (name, uid, IP, restarts, ready).
+type Pod = (String, String, String, u64, bool);
+
+/// Pods of `selector` in `namespace`, by node.
+fn pods(lab: &TestLab, namespace: &str, selector: &str) -> BTreeMap<String, Vec<Pod>> {
     let list = json(&lab.kubectl_ok(&["-n", namespace, "get", "pods", "-l", selector, "-o", "json"]));
     let mut by_node: BTreeMap<String, Vec<_>> = BTreeMap::new();
     for p in list["items"].as_array().unwrap().iter().filter(|p| p["spec"]["nodeName"].is_string()) {

@@ -126,10 +126,8 @@ impl<'a> Validator<'a> {
         let pki = self.pki(raw.pki.as_ref());
         self.roles_present(&raw.hosts, &hosts);
         self.bastion_apart(raw.ssh.as_ref(), &ssh, &hosts);
-        if hosts.len() == raw.hosts.value.len() {
-            if let Some(cluster) = &cluster {
-                self.nodelocaldns_clear(&raw.cluster, cluster, &hosts);
-            }
+        if let Some(cluster) = cluster.as_ref().filter(|_| hosts.len() == raw.hosts.value.len()) {
+            self.nodelocaldns_clear(&raw.cluster, cluster, &hosts);
         }
         if let Some(cluster) = &cluster {
             self.addon_releases(&raw, cluster, &images);

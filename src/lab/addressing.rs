@@ -165,15 +165,21 @@ impl Subnet {
 
 /// The subnet index for a new lab: the default lab always gets 1; another lab gets the
 /// subnet its existing inventory file names (`preferred`, so that its addresses survive a
-/// `lab down` and `lab up`) when that is free, else the lowest free index from 2.
-pub fn allocate_subnet(name: &LabName, used: &BTreeSet<u16>, preferred: Option<Subnet>) -> Result<Subnet, LabError> {
+/// `lab down` and `lab up`) when that is free, else the lowest free index from 2 that is not
+/// `kept` for a lab that went down with its files kept (one of those only when no other is
+/// free), so that lab finds its subnet free when it comes back.
+pub fn allocate_subnet(name: &LabName, used: &BTreeSet<u16>, kept: &BTreeSet<u16>, preferred: Option<Subnet>) -> Result<Subnet, LabError> {
     if name.as_str() == DEFAULT_NAME {
         return Ok(Subnet { index: 1 });
     }
-    if let Some(subnet) = preferred.filter(|s| s.index >= 2 && !used.contains(&s.index)) {
+    if let Some(subnet) = preferred.filter(|s| s.index >= 2 && !used.contains(&s.index) && !kept.contains(&s.index)) {
         return Ok(subnet);
     }
-    (2..=u16::MAX).find(|i| !used.contains(i)).map(|index| Subnet { index }).ok_or(LabError::NoFreeSubnet)
+    (2..=u16::MAX)
+        .find(|i| !used.contains(i) && !kept.contains(i))
+        .or_else(|| (2..=u16::MAX).find(|i| !used.contains(i)))
+        .map(|index| Subnet { index })
+        .ok_or(LabError::NoFreeSubnet)
 }
 
 /// The lab subnet an address is in, if it is in `2001:db8:0::/48`.
@@ -258,13 +264,22 @@ mod tests {
     #[test]
     fn the_default_lab_keeps_subnet_one_and_others_take_the_lowest_free() {
         let used: BTreeSet<u16> = [1, 2, 4].into();
-        assert_eq!(allocate_subnet(&name("lab"), &used, None).unwrap().index(), 1);
-        assert_eq!(allocate_subnet(&name("exp"), &used, None).unwrap().index(), 3);
-        assert_eq!(allocate_subnet(&name("exp"), &BTreeSet::new(), None).unwrap().index(), 2);
+        let none = BTreeSet::new();
+        assert_eq!(allocate_subnet(&name("lab"), &used, &none, None).unwrap().index(), 1);
+        assert_eq!(allocate_subnet(&name("exp"), &used, &none, None).unwrap().index(), 3);
+        assert_eq!(allocate_subnet(&name("exp"), &BTreeSet::new(), &none, None).unwrap().index(), 2);
         // A lab coming back keeps the subnet of its inventory when it is free.
-        assert_eq!(allocate_subnet(&name("exp"), &used, Subnet::new(9)).unwrap().index(), 9);
-        assert_eq!(allocate_subnet(&name("exp"), &used, Subnet::new(4)).unwrap().index(), 3);
-        assert_eq!(allocate_subnet(&name("exp"), &used, Subnet::new(1)).unwrap().index(), 3);
+        assert_eq!(allocate_subnet(&name("exp"), &used, &none, Subnet::new(9)).unwrap().index(), 9);
+        assert_eq!(allocate_subnet(&name("exp"), &used, &none, Subnet::new(4)).unwrap().index(), 3);
+        assert_eq!(allocate_subnet(&name("exp"), &used, &none, Subnet::new(1)).unwrap().index(), 3);
+        // Subnets kept for labs that went down with their files are passed over while
+        // another is free, also when an inventory names one.
+        let kept: BTreeSet<u16> = [3, 5].into();
+        assert_eq!(allocate_subnet(&name("exp"), &used, &kept, None).unwrap().index(), 6);
+        assert_eq!(allocate_subnet(&name("exp"), &used, &kept, Subnet::new(5)).unwrap().index(), 6);
+        assert_eq!(allocate_subnet(&name("exp"), &used, &kept, Subnet::new(9)).unwrap().index(), 9);
+        let all_but_kept: BTreeSet<u16> = (1..=u16::MAX).filter(|i| !kept.contains(i)).collect();
+        assert_eq!(allocate_subnet(&name("exp"), &all_but_kept, &kept, None).unwrap().index(), 3);
         assert_eq!(subnet_of("2001:db8:0:9::101".parse().unwrap()), Subnet::new(9));
         assert_eq!(subnet_of("2001:db8:1:9::101".parse().unwrap()), None);
         assert_eq!(name("lab").inventory_file(), "lab.yaml");

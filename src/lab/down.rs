@@ -12,7 +12,7 @@ use super::command::Runner;
 use super::mounts;
 use super::network;
 use super::preflight;
-use super::state::{LabDir, Lock, ProjectFiles, all_names};
+use super::state::{LabDir, Lock, ProjectFiles, all_names, forget_kept_subnet, keep_subnet};
 use super::teardown;
 
 /// Whether `lab down` also removes the lab's files in the project.
@@ -54,6 +54,7 @@ pub fn down(runner: &Runner, name: &LabName, purge: Purge, project: &Path) -> Re
         // `lab down --purge` after a plain `lab down`: only the kept files are left.
         if purge == Purge::Files && (files.dir().exists() || files.inventory().exists()) {
             remove_project_files(&files)?;
+            forget_kept_subnet(name)?;
             return Ok(DownReport { name: name.clone(), machines: 0, files, purge, last: all_names().is_empty(), elapsed: started.elapsed() });
         }
         return Err(LabError::NoSuchLab { name: name.to_string() });
@@ -79,8 +80,14 @@ pub fn down(runner: &Runner, name: &LabName, purge: Purge, project: &Path) -> Re
         network::release_netns_dir(runner)?;
         cgroup::remove_root_if_empty();
     }
-    if purge == Purge::Files {
-        remove_project_files(&files)?;
+    match (purge, subnet) {
+        (Purge::Files, _) => {
+            remove_project_files(&files)?;
+            forget_kept_subnet(name)?;
+        }
+        // The kept inventory names this subnet: other labs leave it for this one's return.
+        (Purge::KeepFiles, Some(subnet)) => keep_subnet(name, subnet)?,
+        (Purge::KeepFiles, None) => {}
     }
     check_gone(&lab, last)?;
     Ok(DownReport { name: name.clone(), machines: hosts.len(), files, purge, last, elapsed: started.elapsed() })

@@ -135,11 +135,11 @@ pub fn install(root: &Path) -> Result<(), LabError> {
         symlink("../v6lab-node.service", &link).map_err(LabError::io("link", &link))?;
     }
     let environment = root.join(ENVIRONMENT);
-    if let Ok(existing) = std::fs::read_to_string(&environment) {
-        if existing.lines().any(|l| OLD_ENVIRONMENT.contains(&l)) {
-            let kept: String = existing.lines().filter(|l| !OLD_ENVIRONMENT.contains(l)).map(|l| format!("{l}\n")).collect();
-            write(&environment, &kept)?;
-        }
+    if let Ok(existing) = std::fs::read_to_string(&environment)
+        && existing.lines().any(|l| OLD_ENVIRONMENT.contains(&l))
+    {
+        let kept: String = existing.lines().filter(|l| !OLD_ENVIRONMENT.contains(l)).map(|l| format!("{l}\n")).collect();
+        write(&environment, &kept)?;
     }
     Ok(())
 }

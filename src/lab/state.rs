@@ -4,6 +4,7 @@
 //! the files a user works with (SSH key, known_hosts, inventory) live in the project
 //! directory the lab was created from: `.lab/<name>/` and `inventories/`.
 
+use std::collections::BTreeSet;
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 
@@ -100,6 +101,47 @@ pub fn all_records() -> Result<Vec<LabRecord>, LabError> {
     }
     records.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(records)
+}
+
+/// Where `lab down` without `--purge` notes the subnet of each lab whose files it kept: one
+/// file per lab, named after it, holding the subnet index. Not a lab name (leading dot), so
+/// never taken for a lab's runtime directory.
+const KEPT_DIR: &str = ".kept-subnets";
+
+fn kept_path(name: &LabName) -> PathBuf {
+    Path::new(RUNTIME_ROOT).join(KEPT_DIR).join(name.as_str())
+}
+
+/// Notes that lab `name` went down with its files kept, its inventory naming `subnet`: other
+/// labs made meanwhile leave that subnet alone while another is free (`allocate_subnet`),
+/// so the kept inventory's addresses are still the lab's when it comes back up.
+pub fn keep_subnet(name: &LabName, subnet: super::addressing::Subnet) -> Result<(), LabError> {
+    let path = kept_path(name);
+    let dir = Path::new(RUNTIME_ROOT).join(KEPT_DIR);
+    fs::create_dir_all(&dir).map_err(LabError::io("create", &dir))?;
+    fs::write(&path, format!("{}\n", subnet.index())).map_err(LabError::io("write", &path))
+}
+
+/// Drops lab `name`'s note (it is up again, or its files were purged).
+pub fn forget_kept_subnet(name: &LabName) -> Result<(), LabError> {
+    let path = kept_path(name);
+    match fs::remove_file(&path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(LabError::io("remove", &path)(e)),
+        _ => Ok(()),
+    }
+}
+
+/// The subnets kept for labs other than `name` (see `keep_subnet`); unreadable notes are
+/// skipped (they only steer the choice of a free subnet).
+pub fn subnets_kept_for_others(name: &LabName) -> BTreeSet<u16> {
+    let dir = Path::new(RUNTIME_ROOT).join(KEPT_DIR);
+    fs::read_dir(&dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.file_name().to_str() != Some(name.as_str()))
+        .filter_map(|e| fs::read_to_string(e.path()).ok()?.trim().parse().ok())
+        .collect()
 }
 
 /// Names of every lab with a runtime directory, recorded or not (a crash can leave one

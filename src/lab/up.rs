@@ -22,7 +22,7 @@ use super::node;
 use super::preflight;
 use super::process::ProcessId;
 use super::ssh_files;
-use super::state::{LabDir, LabRecord, Lock, ProjectFiles, all_records};
+use super::state::{LabDir, LabRecord, Lock, ProjectFiles, all_records, forget_kept_subnet, subnets_kept_for_others};
 use super::status::{self, State};
 use super::supervisor::{self, Files, Spec};
 use super::teardown;
@@ -92,7 +92,8 @@ pub fn up(runner: &Runner, options: &UpOptions) -> Result<UpReport, LabError> {
             let used: BTreeSet<u16> = all_records()?.iter().map(|r| r.subnet).collect();
             let listed = inventory_file::listed_addresses(&files.inventory());
             let preferred = listed.as_ref().and_then(|a| a.first()).and_then(|a| subnet_of(*a));
-            let subnet = allocate_subnet(&options.name, &used, preferred)?;
+            let kept = subnets_kept_for_others(&options.name);
+            let subnet = allocate_subnet(&options.name, &used, &kept, preferred)?;
             set_aside_stale_inventory(runner, &files, subnet, listed.as_deref())?;
             LabRecord { name: options.name.to_string(), subnet: subnet.index(), project: options.project.clone(), hosts: 0, flavor: options.flavor.unwrap_or_default() }
         }
@@ -103,6 +104,8 @@ pub fn up(runner: &Runner, options: &UpOptions) -> Result<UpReport, LabError> {
     record.hosts = count;
     // Recorded before anything is made, so that a crash from here on leaves a record of it.
     lab.save(&record)?;
+    // Up again: the record holds the subnet from here on.
+    forget_kept_subnet(&options.name)?;
     if new_lab {
         // An inventory kept by `lab down` may list more machines than this new lab has.
         let removed = inventory_file::trim(&files.inventory(), record.subnet(), count)?;
