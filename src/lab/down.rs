@@ -57,6 +57,10 @@ pub fn down(runner: &Runner, name: &LabName, purge: Purge, project: &Path) -> Re
             forget_kept_subnet(name)?;
             return Ok(DownReport { name: name.clone(), machines: 0, files, purge, last: all_names().is_empty(), elapsed: started.elapsed() });
         }
+        if purge == Purge::Files {
+            // Its project is gone (a deleted directory): nothing will come back for the subnet.
+            forget_kept_subnet(name)?;
+        }
         return Err(LabError::NoSuchLab { name: name.to_string() });
     }
     runner.note(format!("stopping {} machine(s) of lab {name}", hosts.len()));
