@@ -51,15 +51,15 @@ pub fn down(runner: &Runner, name: &LabName, purge: Purge, project: &Path) -> Re
     let anything = record.is_some() || lab.root.exists() || !hosts.is_empty() || network::link_exists(&name.bridge());
     let files = ProjectFiles { project: record.as_ref().map_or_else(|| project.to_path_buf(), |r| r.project.clone()), name: name.clone() };
     if !anything {
-        // `lab down --purge` after a plain `lab down`: only the kept files are left.
-        if purge == Purge::Files && (files.dir().exists() || files.inventory().exists()) {
-            remove_project_files(&files)?;
-            forget_kept_subnet(name)?;
-            return Ok(DownReport { name: name.clone(), machines: 0, files, purge, last: all_names().is_empty(), elapsed: started.elapsed() });
-        }
         if purge == Purge::Files {
-            // Its project is gone (a deleted directory): nothing will come back for the subnet.
+            // Also when its project is gone (a deleted directory): nothing will come back for
+            // the subnet.
             forget_kept_subnet(name)?;
+            // `lab down --purge` after a plain `lab down`: only the kept files are left.
+            if files.dir().exists() || files.inventory().exists() {
+                remove_project_files(&files)?;
+                return Ok(DownReport { name: name.clone(), machines: 0, files, purge, last: all_names().is_empty(), elapsed: started.elapsed() });
+            }
         }
         return Err(LabError::NoSuchLab { name: name.to_string() });
     }

@@ -108,16 +108,19 @@ pub fn all_records() -> Result<Vec<LabRecord>, LabError> {
 /// never taken for a lab's runtime directory.
 const KEPT_DIR: &str = ".kept-subnets";
 
+fn kept_dir() -> PathBuf {
+    Path::new(RUNTIME_ROOT).join(KEPT_DIR)
+}
+
 fn kept_path(name: &LabName) -> PathBuf {
-    Path::new(RUNTIME_ROOT).join(KEPT_DIR).join(name.as_str())
+    kept_dir().join(name.as_str())
 }
 
 /// Notes that lab `name` went down with its files kept, its inventory naming `subnet`: other
 /// labs made meanwhile leave that subnet alone while another is free (`allocate_subnet`),
 /// so the kept inventory's addresses are still the lab's when it comes back up.
 pub fn keep_subnet(name: &LabName, subnet: super::addressing::Subnet) -> Result<(), LabError> {
-    let path = kept_path(name);
-    let dir = Path::new(RUNTIME_ROOT).join(KEPT_DIR);
+    let (dir, path) = (kept_dir(), kept_path(name));
     fs::create_dir_all(&dir).map_err(LabError::io("create", &dir))?;
     fs::write(&path, format!("{}\n", subnet.index())).map_err(LabError::io("write", &path))
 }
@@ -134,8 +137,7 @@ pub fn forget_kept_subnet(name: &LabName) -> Result<(), LabError> {
 /// The subnets kept for labs other than `name` (see `keep_subnet`); unreadable notes are
 /// skipped (they only steer the choice of a free subnet).
 pub fn subnets_kept_for_others(name: &LabName) -> BTreeSet<u16> {
-    let dir = Path::new(RUNTIME_ROOT).join(KEPT_DIR);
-    fs::read_dir(&dir)
+    fs::read_dir(kept_dir())
         .into_iter()
         .flatten()
         .flatten()
