@@ -153,9 +153,9 @@ impl InstallState {
 
     /// Whether the run has changed nothing on any host so far (see [`Self::untouched`]).
     pub fn nothing_changed(&self) -> bool {
-        let no_files = self.changed.lock().unwrap_or_else(|p| p.into_inner()).values().all(|c| c.is_empty());
-        let outcomes = self.outcomes.lock().unwrap_or_else(|p| p.into_inner());
-        no_files && outcomes.values().all(|o| o.values().all(|o| matches!(o, ComponentOutcome::Unchanged | ComponentOutcome::Staged)))
+        let mut hosts: Vec<Ipv6Addr> = self.changed.lock().unwrap_or_else(|p| p.into_inner()).keys().copied().collect();
+        hosts.extend(self.outcomes.lock().unwrap_or_else(|p| p.into_inner()).keys().copied());
+        hosts.into_iter().all(|address| self.untouched(address))
     }
 
     /// Records that a host's units, as this run wrote them, passed `systemd-analyze verify`.
