@@ -203,11 +203,14 @@ impl Drop for TestLab {
 }
 
 pub fn wait_for(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + timeout;
+    let start = Instant::now();
+    let deadline = start + timeout;
     while !done() {
         assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting for {what}");
         sleep(Duration::from_millis(200));
     }
+    // Where a lab test's time goes (shown with --nocapture, or for a failed test).
+    eprintln!("waited {:.1} s for {what}", start.elapsed().as_secs_f64());
 }
 
 /// Runs `command` on a lab machine with the system ssh client, the lab key and the strict
