@@ -10,7 +10,8 @@
 # long (the installs keep both cores busy) and the e2e session-affinity test, which times a
 # 10 s affinity timeout, failed under that load. Each binary
 # runs its tests V6DEPLOY_TEST_THREADS at a time (default 4). The closing lines give each
-# binary's time and result; the run fails if any binary failed.
+# binary's time and result; the run fails if any binary failed. The logs keep every test's
+# output (--nocapture): the lab tests say how long each v6deploy command and each wait took.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup-deps.sh
@@ -51,11 +52,16 @@ run_one() {
   local name=$1 exe=$2 log=$logs/${2##*/}.log start status
   start=$(date +%s)
   status=0
-  "$exe" --include-ignored --test-threads="$threads" >"$log" 2>&1 || status=$?
+  "$exe" --include-ignored --nocapture --test-threads="$threads" >"$log" 2>&1 || status=$?
   local result
   result=$(grep '^test result:' "$log" | tail -1 || true)
   printf '%s\t%s\t%s s\t%s\n' "$([[ $status -eq 0 ]] && echo ok || echo FAILED)" "$name" "$(($(date +%s) - start))" "${result:-no result (exit $status)}" | tee -a "$logs/summary"
-  [[ $status -eq 0 ]] || { echo "---- $name failed: the end of its output ($log) ----"; grep -av '^test .* ok$' "$log" | tail -80; }
+  if [[ $status -ne 0 ]]; then
+    echo "---- $name failed: each panic, then the end of its output ($log) ----"
+    grep -a -A 30 "panicked at" "$log" | head -200 || true
+    echo "----"
+    grep -av '^test .* ok$' "$log" | tail -60
+  fi
   return "$status"
 }
 export -f run_one
