@@ -70,7 +70,7 @@ mkdir -p "$cache"
 step "the e2e suite (e2e.test, ginkgo, agnhost) from the Kubernetes tree, cached in $cache"
 scripts/conformance/build-suite.sh "$k8s" "$cache"
 step "the test images, cached in $cache/images"
-scripts/conformance/build-images.sh "$k8s" /var/cache/v6deploy/lab/images-v2 "$cache" "$mirror"
+scripts/conformance/build-images.sh "$k8s" /var/cache/v6deploy/lab/images-v3 "$cache" "$mirror"
 
 list=$cache/conformance-tests.txt
 if [[ ! -s $list ]]; then

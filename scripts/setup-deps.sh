@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what v6deploy's lab and tests need, if missing: Debian packages (systemd-nspawn,
 # debootstrap, iproute2, openssl, ssh client, rpm for the test kernel package of tests/kernel.rs,
-# rsync, jq, make, gcc, libc6-dev and binutils for the lab's Kubernetes build and images, tmux for the
+# rsync, jq, make, gcc, libc6-dev, binutils and zstd for the lab's Kubernetes build and images, tmux for the
 # terminal test of tests/cli.rs) and the
 # kubernetes-validate schema checker. Idempotent and quick when everything is present. `--lab`:
 # only what the lab needs (the Debian packages), as scripts/demo.sh wants.
@@ -9,7 +9,7 @@ set -euo pipefail
 lab_only=false
 [[ ${1:-} == --lab ]] && lab_only=true
 
-packages=(systemd-container debootstrap iproute2 openssl openssh-client rpm rsync jq make gcc libc6-dev binutils tmux python3)
+packages=(systemd-container debootstrap iproute2 openssl openssh-client rpm rsync jq zstd make gcc libc6-dev binutils tmux python3)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -41,6 +41,7 @@ pub use host::{MODULES, SYSCTL};
 pub use images::{IMAGES, IMAGES_BUNDLE_DIR, IMAGES_DIR};
 pub use ifcfg::{IFCFG, IFCFG_DIR};
 pub use kube_apiserver::{KUBE_APISERVER, kubectl_local};
+pub use kubelet::KUBELET;
 pub use registry::*;
 pub use teardown::{Keep, Part, STOP_UNIT, Teardown, Unit, teardown};
 pub use workloads::{Workload, WorkloadKind, parse_ready, ready_now_script, ready_script};

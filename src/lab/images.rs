@@ -1,6 +1,11 @@
-//! The lab's container images, built locally (no registry is reachable) as "docker-archive"
-//! tars that `ctr -n k8s.io images import` loads: one tar per layer, `config.json` (entrypoint
-//! and the layers' digests) and `manifest.json` (the name).
+//! The lab's container images, built locally (no registry is reachable) as OCI image layout
+//! tars that `ctr -n k8s.io images import` loads: `index.json` (the name), the manifest, the
+//! config (entrypoint and the layers' digests) and the layers, each a tar compressed with zstd
+//! as registries serve layers compressed. Measured on a lab machine (its `cpuacct` cgroup,
+//! `ctr import` of flannel's image, 57 MB of layers): 0.85-0.91 s of CPU from the plain
+//! docker-archive the lab built before, 0.74-0.80 s with gzip layers, 0.60-0.63 s with zstd
+//! (containerd hashes a quarter of the bytes into its content store, and unpacking zstd is
+//! cheap); the archives are 3.5x smaller on the wire (178 MB -> 51 MB per node).
 //!
 //! - `pause.tar`, `v6deploy.lab/pause:3.2`: the pod sandbox, Kubernetes' `build/pause/linux/pause.c`
 //!   compiled with `gcc -Os -static` (the tree's file is pause 3.4's source, the same program;
@@ -14,7 +19,8 @@
 //!   12 host) and busybox for `sh` and `cp`. containerd stores a shared layer once.
 //!
 //! Every tar is written with fixed times, owners and order, so an image's digest depends only
-//! on its files. Built once into `<cache>/images-v2/`.
+//! on its files. Built once into `<cache>/images-v3/` (the layers' tars and their `.tar.zst`
+//! under `layers/`).
 
 use std::fmt::Write as _;
 use std::fs;
@@ -30,7 +36,7 @@ use super::debs;
 use super::network_addons;
 
 /// Bumped whenever an image's recipe changes, so that older cached tars are not reused.
-const RECIPE: u32 = 2;
+const RECIPE: u32 = 3;
 
 /// One image of the lab.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -123,7 +129,7 @@ const IPTABLES_NFT: [(&str, &str); 6] = [
     ("ip6tables-restore", "ip6tables-nft-restore"),
 ];
 
-/// `/var/cache/v6deploy/lab/images-v2`.
+/// `/var/cache/v6deploy/lab/images-v3`.
 pub fn cache() -> PathBuf {
     Path::new(CACHE_ROOT).join(format!("images-v{RECIPE}"))
 }
@@ -241,29 +247,76 @@ fn busybox_files(runner: &Runner, rootfs: &Path) -> Result<(), LabError> {
     chmod(&rootfs.join("tmp"), 0o1777)
 }
 
-/// Puts `image` together in `tar`: its layers (as `layerN.tar`), the config naming their
-/// digests and the manifest, written in a scratch directory and renamed into place.
+/// Puts `image` together in `tar`, an OCI image layout: `oci-layout`, `index.json` naming
+/// the image, and under `blobs/sha256/` its config (the uncompressed layers' digests), its
+/// manifest and its layers, zstd-compressed as a registry serves them (see the module's doc),
+/// written in a scratch directory and renamed into place.
 fn assemble(runner: &Runner, image: Image, layers: &[PathBuf], tar: &Path) -> Result<(), LabError> {
     let archive = tar.with_extension("building");
     remove_tree(&archive)?;
-    make_dir(&archive)?;
-    let mut digests = Vec::new();
-    let mut names = Vec::new();
-    for (index, layer) in layers.iter().enumerate() {
-        let name = format!("layer{index}.tar");
-        let target = archive.join(&name);
-        if fs::hard_link(layer, &target).is_err() {
-            fs::copy(layer, &target).map_err(LabError::io("copy into", &target))?;
+    let blobs = archive.join("blobs/sha256");
+    make_dir(&blobs)?;
+    let mut diff_ids = Vec::new();
+    let mut descriptors = Vec::new();
+    for layer in layers {
+        diff_ids.push(sha256_file(layer)?);
+        let compressed = compressed_layer(runner, layer)?;
+        let digest = sha256_file(&compressed)?;
+        let size = fs::metadata(&compressed).map_err(LabError::io("read", &compressed))?.len();
+        let target = blobs.join(&digest);
+        if fs::hard_link(&compressed, &target).is_err() {
+            fs::copy(&compressed, &target).map_err(LabError::io("copy into", &target))?;
         }
-        digests.push(sha256_file(layer)?);
-        names.push(name);
+        descriptors.push(Descriptor { media_type: LAYER_MEDIA_TYPE, digest, size });
     }
-    write_file(&archive.join("config.json"), &config_json(image.entrypoint, &digests))?;
-    write_file(&archive.join("manifest.json"), &manifest_json(image.reference, &names))?;
+    let config = write_blob(&blobs, CONFIG_MEDIA_TYPE, &config_json(image.entrypoint, &diff_ids))?;
+    let manifest = write_blob(&blobs, MANIFEST_MEDIA_TYPE, &manifest_json(&config, &descriptors))?;
+    write_file(&archive.join("oci-layout"), r#"{"imageLayoutVersion":"1.0.0"}"#)?;
+    write_file(&archive.join("index.json"), &index_json(image.reference, &manifest))?;
     let partial = tar.with_extension("partial");
     reproducible_tar(runner, &archive, &partial)?;
     fs::rename(&partial, tar).map_err(LabError::io("rename into", tar))?;
     remove_tree(&archive)
+}
+
+/// The media types of the layout's blobs.
+const LAYER_MEDIA_TYPE: &str = "application/vnd.oci.image.layer.v1.tar+zstd";
+const CONFIG_MEDIA_TYPE: &str = "application/vnd.oci.image.config.v1+json";
+const MANIFEST_MEDIA_TYPE: &str = "application/vnd.oci.image.manifest.v1+json";
+
+/// An OCI descriptor: what a blob is, its sha256 (hex) and size.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Descriptor {
+    pub media_type: &'static str,
+    pub digest: String,
+    pub size: u64,
+}
+
+impl Descriptor {
+    fn json(&self) -> serde_json::Value {
+        serde_json::json!({"mediaType": self.media_type, "digest": format!("sha256:{}", self.digest), "size": self.size})
+    }
+}
+
+/// `layer` compressed with zstd (level 3) beside it, made again when the layer is newer.
+fn compressed_layer(runner: &Runner, layer: &Path) -> Result<PathBuf, LabError> {
+    let compressed = layer.with_extension("tar.zst");
+    if fresh(&compressed, &[layer.to_path_buf()]) {
+        return Ok(compressed);
+    }
+    let partial = layer.with_extension("zst-partial");
+    let (input, output) = (layer.display().to_string(), partial.display().to_string());
+    // One thread: the frame does not depend on how many cores compressed it.
+    runner.run("zstd", ["-q", "-3", "-T1", "-f", "-o", &output, &input])?;
+    fs::rename(&partial, &compressed).map_err(LabError::io("rename into", &compressed))?;
+    Ok(compressed)
+}
+
+/// Writes `text` into `blobs` under its sha256; its descriptor.
+fn write_blob(blobs: &Path, media_type: &'static str, text: &str) -> Result<Descriptor, LabError> {
+    let digest = hex(&Sha256::digest(text));
+    write_file(&blobs.join(&digest), text)?;
+    Ok(Descriptor { media_type, digest, size: text.len() as u64 })
 }
 
 /// The network addons' `binary` (addon images are built only when `addons` is given; without
@@ -339,9 +392,24 @@ pub fn config_json(entrypoint: &str, layer_sha256: &[String]) -> String {
     .to_string()
 }
 
-/// The docker-archive manifest naming the image and its layer files.
-pub fn manifest_json(reference: &str, layers: &[String]) -> String {
-    serde_json::json!([{"Config": "config.json", "RepoTags": [reference], "Layers": layers}]).to_string()
+/// The image manifest: its config and layers, lowest first.
+pub fn manifest_json(config: &Descriptor, layers: &[Descriptor]) -> String {
+    serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": MANIFEST_MEDIA_TYPE,
+        "config": config.json(),
+        "layers": layers.iter().map(Descriptor::json).collect::<Vec<_>>(),
+    })
+    .to_string()
+}
+
+/// The layout's index: the manifest, named `reference` (containerd's annotation; the OCI one
+/// holds the tag).
+pub fn index_json(reference: &str, manifest: &Descriptor) -> String {
+    let mut entry = manifest.json();
+    let tag = reference.rsplit_once(':').map_or("latest", |(_, tag)| tag);
+    entry["annotations"] = serde_json::json!({"io.containerd.image.name": reference, "org.opencontainers.image.ref.name": tag});
+    serde_json::json!({"schemaVersion": 2, "manifests": [entry]}).to_string()
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -380,8 +448,18 @@ mod tests {
     }
 
     #[test]
-    fn the_manifest_is_one_image_with_one_layer() {
-        assert_eq!(manifest_json(PAUSE.reference, &["layer0.tar".into()]), r#"[{"Config":"config.json","Layers":["layer0.tar"],"RepoTags":["v6deploy.lab/pause:3.2"]}]"#);
+    fn the_index_names_the_manifest_and_the_manifest_its_blobs() {
+        let config = Descriptor { media_type: CONFIG_MEDIA_TYPE, digest: "c0".into(), size: 9 };
+        let layer = Descriptor { media_type: LAYER_MEDIA_TYPE, digest: "ab12".into(), size: 700 };
+        let manifest: serde_json::Value = serde_json::from_str(&manifest_json(&config, &[layer])).unwrap();
+        assert_eq!(manifest["schemaVersion"], 2);
+        assert_eq!(manifest["config"]["digest"], "sha256:c0");
+        assert_eq!(manifest["layers"][0], serde_json::json!({"mediaType": "application/vnd.oci.image.layer.v1.tar+zstd", "digest": "sha256:ab12", "size": 700}));
+        let described = Descriptor { media_type: MANIFEST_MEDIA_TYPE, digest: "ff".into(), size: 300 };
+        let index: serde_json::Value = serde_json::from_str(&index_json(PAUSE.reference, &described)).unwrap();
+        assert_eq!(index["manifests"][0]["digest"], "sha256:ff");
+        assert_eq!(index["manifests"][0]["annotations"]["io.containerd.image.name"], "v6deploy.lab/pause:3.2");
+        assert_eq!(index["manifests"][0]["annotations"]["org.opencontainers.image.ref.name"], "3.2");
     }
 
     #[test]

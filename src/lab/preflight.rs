@@ -23,6 +23,7 @@ const PROGRAMS: &[(&str, &str)] = &[
     ("jq", "jq"),
     ("gcc", "gcc"),
     ("strip", "binutils"),
+    ("zstd", "zstd"),
     // The centos7-sim lab's test kernel package.
     ("rpmbuild", "rpm"),
 ];

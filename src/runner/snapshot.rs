@@ -173,14 +173,18 @@ enum Item {
 
 /// The script: one section per item, each framed by `BOUNDARY N` and `\nBOUNDARY end STATUS`
 /// lines (the extra newline is removed again), all probes in one section (one `stat` and one
-/// `sha256sum` for every file). Queries run in subshells with stdin closed, so one cannot end
-/// or feed the others; they all start at once in the background (a control plane's health
-/// checks are a dozen TLS requests and Go programs that mostly wait: one after the other they
-/// took 0.3 s of a host's 0.5 s snapshot), each into a file of a temp directory that its
-/// section then prints. Without a temp directory (`mktemp` failed) they run one by one.
+/// `sha256sum` for every file), then the contents read, then the queries. Queries run in
+/// subshells with stdin closed, so one cannot end or feed the others; they all start at once
+/// in the background (a control plane's health checks are a dozen TLS requests and Go
+/// programs that mostly wait: one after the other they took 0.3 s of a host's 0.5 s
+/// snapshot), each writing its whole section into a file of a temp directory; one `cat`
+/// prints them all in order once they are done, and one more their standard errors (printing
+/// each with its own `cat`s cost a worker's snapshot ~35 processes, a quarter of its CPU).
+/// Without a temp directory (`mktemp` failed) they run one by one.
 fn build(reads: &[Read], boundary: &str) -> (String, Vec<Item>) {
-    let mut items = Vec::new();
     let mut probes: Vec<(String, Option<Quick>)> = Vec::new();
+    let mut contents = Vec::new();
+    let mut queries = Vec::new();
     let mut seen = std::collections::HashSet::new();
     for read in reads {
         if !seen.insert(read.clone()) {
@@ -189,24 +193,43 @@ fn build(reads: &[Read], boundary: &str) -> (String, Vec<Item>) {
         match read {
             Read::Probe(path) => probes.push((path.clone(), None)),
             Read::ProbeQuick(path, quick) => probes.push((path.clone(), Some(quick.clone()))),
-            Read::Contents(path) => items.push(Item::Contents(path.clone())),
-            Read::Query(query) => items.push(Item::Query(query.clone())),
+            Read::Contents(path) => contents.push(Item::Contents(path.clone())),
+            Read::Query(query) => queries.push(Item::Query(query.clone())),
         }
     }
+    let mut items = Vec::new();
     if !probes.is_empty() {
-        items.insert(0, Item::Probes(probes));
+        items.push(Item::Probes(probes));
     }
+    items.extend(contents);
+    let first_query = items.len();
+    items.extend(queries);
+    let header = |i: usize| format!("printf '%s {i}\\n' \"$B\"");
+    let trailer = |status: &str| format!("printf '\\n%s end %s\\n' \"$B\" {status}");
     let mut script = format!("B={}\n", quote(boundary));
-    let queries: Vec<(usize, &Query)> = items.iter().enumerate().filter_map(|(i, item)| if let Item::Query(q) = item { Some((i, q)) } else { None }).collect();
-    if !queries.is_empty() {
+    // Every unit a query tests, asked of systemd once: `u0`, `u1`... hold their states.
+    let mut units: Vec<&str> = items.iter().filter_map(|item| if let Item::Query(q) = item { q.unit_tested() } else { None }).collect();
+    units.sort_unstable();
+    units.dedup();
+    if !units.is_empty() {
+        let names: Vec<String> = units.iter().map(|u| quote(u).into_owned()).collect();
+        let vars: Vec<String> = (0..units.len()).map(|i| format!("u{i}=$1; shift;")).collect();
+        // Padded, so that a `shift` never fails (and ends the shell) when systemd said less.
+        let padding = vec!["''"; units.len()].join(" ");
+        let _ = writeln!(script, "set -- $(systemctl is-active {} 2>/dev/null) {padding}; {}", names.join(" "), vars.join(" "));
+    }
+    let is_active = |unit: &str| units.iter().position(|u| *u == unit).map_or_else(|| format!("systemctl is-active --quiet {}", quote(unit)), |i| format!("[ \"$u{i}\" = active ]"));
+    if first_query < items.len() {
         script.push_str("d=$(mktemp -d 2>/dev/null) && trap 'rm -rf \"$d\"' EXIT || d=\n");
-        for (i, query) in &queries {
-            let _ = writeln!(script, "q{i}() ( {}\n) </dev/null", query.script());
-            let _ = writeln!(script, "if [ -n \"$d\" ]; then {{ q{i} >\"$d/{i}\" 2>\"$d/{i}.e\"; echo $? >\"$d/{i}.s\"; }} & p{i}=$!; fi");
+        for (i, item) in items.iter().enumerate().skip(first_query) {
+            let Item::Query(query) = item else { continue };
+            let _ = writeln!(script, "q{i}() ( {}\n) </dev/null", query.script_with(&is_active));
+            let _ = writeln!(script, "if [ -n \"$d\" ]; then {{ {}; q{i} 2>\"$d/{i}.e\"; {}; }} >\"$d/{i}\" & fi", header(i), trailer("\"$?\""));
         }
     }
-    for (i, item) in items.iter().enumerate() {
-        let _ = writeln!(script, "printf '%s {i}\\n' \"$B\"");
+    for (i, item) in items.iter().enumerate().take(first_query) {
+        script.push_str(&header(i));
+        script.push('\n');
         match item {
             Item::Probes(targets) => {
                 let refs: Vec<(&str, Option<&Quick>)> = targets.iter().map(|(p, q)| (p.as_str(), q.as_ref())).collect();
@@ -216,11 +239,19 @@ fn build(reads: &[Read], boundary: &str) -> (String, Vec<Item>) {
                 let p = quote(path);
                 let _ = writeln!(script, "if [ -e {p} ]; then cat -- {p}; s=$?; else s={MISSING}; fi");
             }
-            Item::Query(_) => {
-                let _ = writeln!(script, "if [ -n \"$d\" ]; then wait \"$p{i}\"; cat \"$d/{i}\"; cat \"$d/{i}.e\" >&2; s=$(cat \"$d/{i}.s\"); else q{i}; s=$?; fi");
-            }
+            Item::Query(_) => {}
         }
-        script.push_str("printf '\\n%s end %s\\n' \"$B\" \"$s\"\n");
+        script.push_str(&trailer("\"$s\""));
+        script.push('\n');
+    }
+    if first_query < items.len() {
+        let files = |suffix: &str| (first_query..items.len()).map(|i| format!("\"$d/{i}{suffix}\"")).collect::<Vec<_>>().join(" ");
+        let _ = writeln!(script, "if [ -n \"$d\" ]; then wait; cat {}; cat {} >&2", files(""), files(".e"));
+        script.push_str("else\n");
+        for i in first_query..items.len() {
+            let _ = writeln!(script, "{}; q{i}; {}", header(i), trailer("\"$?\""));
+        }
+        script.push_str("fi\n");
     }
     (script, items)
 }
@@ -314,6 +345,40 @@ mod tests {
         let out = std::process::Command::new("sh").arg("-c").arg(&script).env("PATH", path).output().unwrap();
         let sections = split(&out.stdout, "--b--");
         assert_eq!(sections, vec![(b"one\n".to_vec(), 3), (b"first-not-waited-for\n".to_vec(), 0)], "{}", String::from_utf8_lossy(&out.stdout));
+    }
+
+    /// systemd is asked once for the state of every unit the queries test (a stub
+    /// `systemctl` counts its calls), and each query sees its unit's state.
+    #[test]
+    fn the_units_states_are_asked_once() {
+        let stubs = tempfile::tempdir().unwrap();
+        let calls = stubs.path().join("calls");
+        let systemctl = stubs.path().join("systemctl");
+        let stub = format!("#!/bin/sh\necho \"$*\" >> '{}'\n[ \"$1\" = is-active ] || exit 1; shift\nfor u; do case $u in kubelet) echo active;; *) echo inactive;; esac; done\n", calls.display());
+        std::fs::write(&systemctl, stub).unwrap();
+        std::fs::set_permissions(&systemctl, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+        let reads = vec![
+            Read::query(&Query::service_state("kubelet")),
+            Read::query(&Query::service_state("etcd")),
+            Read::query(&Query::health_now("kubelet", "echo checked".into())),
+            Read::query(&Query::health_now("etcd", "echo checked".into())),
+        ];
+        let (script, _) = build(&reads, "--b--");
+        let path = format!("{}:{}", stubs.path().display(), std::env::var("PATH").unwrap_or_default());
+        let out = std::process::Command::new("sh").arg("-c").arg(&script).env("PATH", path).output().unwrap();
+        let sections = split(&out.stdout, "--b--");
+        assert_eq!(
+            sections,
+            vec![(b"active\n".to_vec(), 0), (b"inactive\n".to_vec(), 0), (Vec::new(), 0), (b"etcd not active\n".to_vec(), 1)],
+            "{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        assert_eq!(std::fs::read_to_string(&calls).unwrap(), "is-active etcd kubelet\n");
+        // Without systemd's answer, every unit counts as not running.
+        std::fs::write(&systemctl, "#!/bin/sh\nexit 1\n").unwrap();
+        let path = format!("{}:{}", stubs.path().display(), std::env::var("PATH").unwrap_or_default());
+        let out = std::process::Command::new("sh").arg("-c").arg(&script).env("PATH", path).output().unwrap();
+        assert_eq!(split(&out.stdout, "--b--")[0], (b"inactive\n".to_vec(), 0));
     }
 
     #[test]
