@@ -5,7 +5,7 @@
 //! `ctr import` of flannel's image, 57 MB of layers): 0.85-0.91 s of CPU from the plain
 //! docker-archive the lab built before, 0.74-0.80 s with gzip layers, 0.60-0.63 s with zstd
 //! (containerd hashes a quarter of the bytes into its content store, and unpacking zstd is
-//! cheap); the archives are 3.5x smaller on the wire (178 MB -> 51 MB per node).
+//! cheap); the archives are 3.5x smaller on the wire (178 MB -> 54 MB per node).
 //!
 //! - `pause.tar`, `v6deploy.lab/pause:3.2`: the pod sandbox, Kubernetes' `build/pause/linux/pause.c`
 //!   compiled with `gcc -Os -static` (the tree's file is pause 3.4's source, the same program;

@@ -53,11 +53,10 @@ fn apply_script(on_host: &[&str], on_pods: &[&str], ready_nodes: usize) -> Strin
         (true, _) => apply(on_pods),
         (false, true) => apply(on_host),
         (false, false) => format!(
-            "{} && {{ i=0; until [ \"$({kubectl} get nodes -o jsonpath={ready} 2>/dev/null | grep -c '^True$')\" -ge {ready_nodes} ]; do \
-             i=$((i+1)); if [ \"$i\" -gt {polls} ]; then echo 'fewer than {ready_nodes} nodes Ready after {NODES_READY_SECONDS} s: applying the rest anyway'; break; fi; sleep 0.5; done; }} && {}",
+            "{} && {{ end=$(($(date +%s) + {NODES_READY_SECONDS})); until [ \"$({kubectl} get nodes -o jsonpath={ready} 2>/dev/null | grep -c '^True$')\" -ge {ready_nodes} ]; do \
+             if [ \"$(date +%s)\" -ge \"$end\" ]; then echo 'fewer than {ready_nodes} nodes Ready after {NODES_READY_SECONDS} s: applying the rest anyway'; break; fi; sleep 0.5; done; }} && {}",
             apply(on_host),
             apply(on_pods),
-            polls = NODES_READY_SECONDS * 2,
         ),
     }
 }
@@ -182,7 +181,7 @@ mod tests {
         let wait = both.find("get nodes").unwrap();
         let then = both.find("apply -f /etc/kubernetes/addons/coredns.yaml").unwrap();
         assert!(first < wait && wait < then, "{both}");
-        assert!(both.contains("grep -c '^True$')\" -ge 2 ]") && both.contains("-gt 240 ]"), "{both}");
+        assert!(both.contains("grep -c '^True$')\" -ge 2 ]") && both.contains("+ 120))"), "{both}");
         assert!(!apply_script(&[], &["coredns.yaml"], 2).contains("get nodes"));
         assert!(!apply_script(&["flannel.yaml"], &[], 2).contains("get nodes"));
         for script in [both, apply_script(&[], &["coredns.yaml"], 2), apply_script(&["flannel.yaml"], &[], 2)] {
