@@ -12,13 +12,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 n=${BENCH_MACHINES:-10}
-if [[ $(id -u) -ne 0 ]]; then
-  echo "bench: the lab needs root" >&2
-  exit 1
-fi
-scripts/setup-deps.sh --lab
-cargo build --release --quiet --bin v6deploy
-bin=$(realpath "${CARGO_TARGET_DIR:-target}/release/v6deploy")
+source bench/lab-prelude.sh
 lab=cpu$n
 project=$(mktemp -d /tmp/v6deploy-cpu.XXXXXX)
 acct_file=$project/pacct

@@ -20,13 +20,7 @@ repo=$(pwd)
 sizes=${BENCH_SIZES:-3 10 20}
 runs=${BENCH_RUNS:-2}
 
-if [[ $(id -u) -ne 0 ]]; then
-  echo "bench: the lab needs root" >&2
-  exit 1
-fi
-scripts/setup-deps.sh --lab
-cargo build --release --quiet --bin v6deploy
-bin=$(realpath "${CARGO_TARGET_DIR:-target}/release/v6deploy")
+source bench/lab-prelude.sh
 
 project=$(mktemp -d /tmp/v6deploy-bench.XXXXXX)
 labs=()
